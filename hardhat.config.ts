@@ -1,0 +1,48 @@
+import { createRequire } from "node:module";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+// Compilers cannot be downloaded on our build machines: use the solc-js build that ships in
+// the `solc` npm package (pinned in package-lock.json).
+const require = createRequire(import.meta.url);
+const solcJsPath = require.resolve("solc/soljson.js");
+const solcVersion: string = require("solc/package.json").version;
+
+// Invariant runs: 256 by default, more under PODL_INVARIANT_RUNS (e.g. in a nightly job).
+const invariantRuns = Number(process.env.PODL_INVARIANT_RUNS ?? 256);
+const invariantDepth = Number(process.env.PODL_INVARIANT_DEPTH ?? 100);
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    compilers: [
+      {
+        version: solcVersion,
+        path: solcJsPath,
+        settings: {
+          evmVersion: "cancun",
+          optimizer: { enabled: true, runs: 200 },
+        },
+      },
+    ],
+  },
+  paths: {
+    tests: { mocha: "test", solidity: "test" },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: 256, seed: "0x506f444c" },
+      invariant: { runs: invariantRuns, depth: invariantDepth, failOnRevert: false },
+    },
+    mocha: { timeout: 120_000 },
+  },
+  typechain: { outDir: "types" },
+  networks: {
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+  },
+});
