@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IRewardToken} from "./interfaces/IRewardToken.sol";
+import {ISettlement} from "./interfaces/ISettlement.sol";
+import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
+import {Median} from "./libraries/Median.sol";
+
+/// @title Settlement
+/// @notice The validator committee's side of a task: draw, attest (commit-reveal), finalize.
+/// @dev Separate from TaskMarket to keep each contract under the 24 KiB code limit and to give the
+///      market one narrow entry point (`settle`) whose only caller is this contract.
+contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
+    uint256 private constant _BPS = 10_000;
+    uint256 private constant _NONE = type(uint256).max;
+    uint256 private constant _ONE = 1e18;
+    uint256 private constant _MAX_BLOCK_REWARD = 1e24;
+    uint64 private constant _MIN_WINDOW = 60;
+    uint64 private constant _MAX_WINDOW = 7 days;
+    uint16 private constant _MAX_COMMITTEE = 31;
+    uint16 private constant _MAX_OMMERS = 8;
+    uint16 private constant _MAX_SHARES = 5_000;
+
+    uint8 private constant _MEMBER = 1;
+    uint8 private constant _COMMITTED = 2;
+    uint8 private constant _REVEALED = 3;
+
+    ITaskMarket private immutable _MARKET;
+    IValidatorRegistry private immutable _REGISTRY;
+    IRewardToken private immutable _REWARD_TOKEN;
+
+    SettlementParams private _params;
+    mapping(uint256 taskId => Status) private _status;
+    mapping(uint256 taskId => uint256) private _currentRound;
+    mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
+    mapping(uint256 taskId => mapping(uint256 round => address[])) private _committees;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => uint8))) private _memberState;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => bytes32))) private _commitments;
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => uint16[]))) private _scores;
+
+    /// @dev What `finalize` works out before it pays.
+    struct Tally {
+        uint256 taskId;
+        uint256 round;
+        uint16 threshold;
+        uint16[] medians;
+        address[] agreeing;
+        address[] deviating;
+        address[] silent;
+        uint256 winner;
+        uint256[] ommers;
+    }
+
+    /// @param initialOwner Owner (parameters).
+    /// @param market The TaskMarket.
+    /// @param registry The ValidatorRegistry.
+    /// @param rewardToken The RewardToken (this contract must be its minter).
+    /// @param params_ Initial parameters.
+    constructor(
+        address initialOwner,
+        ITaskMarket market,
+        IValidatorRegistry registry,
+        IRewardToken rewardToken,
+        SettlementParams memory params_
+    ) Ownable(initialOwner) {
+        _MARKET = market;
+        _REGISTRY = registry;
+        _REWARD_TOKEN = rewardToken;
+        _setParams(params_);
+    }
+
+    /// @inheritdoc ISettlement
+    function drawCommittee(uint256 taskId) external nonReentrant {
+        Status status = _status[taskId];
+        if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
+        ITaskMarket.Task memory task = _MARKET.getTask(taskId);
+        if (status == Status.None) _open(taskId, task);
+        uint256 round = _currentRound[taskId];
+        Round storage r = _rounds[taskId][round];
+        if (r.size != 0) revert CommitteeAlreadyDrawn(taskId, round);
+        if (block.timestamp > r.expiresAt) revert RoundExpired(taskId, round, r.expiresAt);
+
+        address[] memory members = _REGISTRY.drawCommittee(
+            taskId, round, r.requestBlock, task.seed, _params.committeeSize, _minCommittee(), _exclusions(taskId, task)
+        );
+        // effects after the registry call: the registry is our own contract and locks the members itself
+        r.size = uint16(members.length);
+        r.commitDeadline = uint64(block.timestamp) + _params.attestCommitWindow;
+        r.revealDeadline = r.commitDeadline + _params.attestRevealWindow;
+        _committees[taskId][round] = members;
+        for (uint256 i = 0; i < members.length; ++i) {
+            _memberState[taskId][round][members[i]] = _MEMBER;
+        }
+        emit CommitteeSeated(taskId, round, members, r.commitDeadline, r.revealDeadline);
+    }
+
+    /// @inheritdoc ISettlement
+    function commitScores(uint256 taskId, bytes32 commitment) external {
+        uint256 round = _currentRound[taskId];
+        Round storage r = _rounds[taskId][round];
+        if (r.size == 0 || _status[taskId] != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
+        if (block.timestamp > r.commitDeadline) revert AttestCommitClosed(taskId, r.commitDeadline);
+        uint8 state = _memberState[taskId][round][msg.sender];
+        if (state == 0) revert AttesterNotMember(taskId, msg.sender);
+        if (state != _MEMBER) revert AttesterAlreadyCommitted(taskId, msg.sender);
+        _memberState[taskId][round][msg.sender] = _COMMITTED;
+        _commitments[taskId][round][msg.sender] = commitment;
+        // at most 31 members, so the counter cannot overflow uint16
+        unchecked {
+            ++r.commits;
+        }
+        emit ScoresCommitted(taskId, round, msg.sender);
+    }
+
+    /// @inheritdoc ISettlement
+    function revealScores(uint256 taskId, uint16[] calldata scores, bytes32 salt) external {
+        uint256 round = _currentRound[taskId];
+        Round storage r = _rounds[taskId][round];
+        if (r.size == 0 || _status[taskId] != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
+        if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
+            revert AttestRevealNotOpen(taskId, r.commitDeadline);
+        }
+        if (block.timestamp > r.revealDeadline) revert AttestRevealClosed(taskId, r.revealDeadline);
+        uint8 state = _memberState[taskId][round][msg.sender];
+        if (state == 0) revert AttesterNotMember(taskId, msg.sender);
+        if (state == _MEMBER) revert AttesterNotCommitted(taskId, msg.sender);
+        if (state == _REVEALED) revert AttesterAlreadyRevealed(taskId, msg.sender);
+        uint256 expected = _MARKET.getTask(taskId).revealedCount;
+        if (scores.length != expected) revert ScoresLengthMismatch(scores.length, expected);
+        for (uint256 i = 0; i < scores.length; ++i) {
+            if (scores[i] > _BPS) revert ScoreOutOfRange(i, scores[i]);
+        }
+        if (_commitment(taskId, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
+            revert ScoresCommitmentMismatch(taskId, msg.sender);
+        }
+        _memberState[taskId][round][msg.sender] = _REVEALED;
+        _scores[taskId][round][msg.sender] = scores;
+        // at most 31 members, so the counter cannot overflow uint16
+        unchecked {
+            ++r.reveals;
+        }
+        emit ScoresRevealed(taskId, round, msg.sender, scores);
+    }
+
+    /// @inheritdoc ISettlement
+    function finalize(uint256 taskId) external nonReentrant {
+        Status status = _status[taskId];
+        if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
+        ITaskMarket.Task memory task = _MARKET.getTask(taskId);
+        if (task.revealedCount == 0) {
+            _finalizeWithoutSubmissions(taskId, task);
+            return;
+        }
+        if (status == Status.None) _open(taskId, task);
+        uint256 round = _currentRound[taskId];
+        Round storage r = _rounds[taskId][round];
+        if (r.size == 0) {
+            // an undrawn round (too few eligible validators, or nobody drew) counts as a missed quorum
+            if (block.timestamp <= r.expiresAt) revert FinalizeTooEarly(taskId, uint256(r.expiresAt) + 1);
+        } else if (block.timestamp <= r.revealDeadline && r.reveals < r.size) {
+            revert FinalizeTooEarly(taskId, uint256(r.revealDeadline) + 1);
+        }
+        uint256 quorum = (2 * uint256(r.size) + 2) / 3;
+        if (r.size == 0 || r.reveals < quorum) {
+            _missQuorum(taskId, round, task, r.reveals, quorum);
+            return;
+        }
+        ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
+        Tally memory t = _tally(taskId, round, task.accuracyThreshold, subs);
+        // mark finalized before any external effect
+        _status[taskId] = Status.Finalized;
+        _slashAll(t, subs);
+        _REGISTRY.releaseCommittee(taskId, round, _committees[taskId][round]);
+        _settle(t, task, subs, t.winner == _NONE ? ITaskMarket.Outcome.NoValidSubmission : ITaskMarket.Outcome.Validated);
+        if (t.winner != _NONE) _reward(t, task, subs);
+    }
+
+    /// @inheritdoc ISettlement
+    function setParams(SettlementParams calldata params_) external onlyOwner {
+        _setParams(params_);
+    }
+
+    /// @inheritdoc ISettlement
+    function scoresCommitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+        external
+        view
+        returns (bytes32)
+    {
+        return _commitment(taskId, validator, scores, salt);
+    }
+
+    /// @inheritdoc ISettlement
+    function statusOf(uint256 taskId) external view returns (Status, uint256) {
+        return (_status[taskId], _currentRound[taskId]);
+    }
+
+    /// @inheritdoc ISettlement
+    function getRound(uint256 taskId, uint256 round) external view returns (Round memory) {
+        return _rounds[taskId][round];
+    }
+
+    /// @inheritdoc ISettlement
+    function committee(uint256 taskId, uint256 round) external view returns (address[] memory) {
+        return _committees[taskId][round];
+    }
+
+    /// @inheritdoc ISettlement
+    function scoresOf(uint256 taskId, uint256 round, address validator) external view returns (uint16[] memory) {
+        return _scores[taskId][round][validator];
+    }
+
+    /// @inheritdoc ISettlement
+    function params() external view returns (SettlementParams memory) {
+        return _params;
+    }
+
+    /// @dev Starts settlement: round 0 counts as requested at the test-unlock block.
+    function _open(uint256 taskId, ITaskMarket.Task memory task) private {
+        if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
+            revert TaskNotAwaitingAttestation(taskId);
+        }
+        _status[taskId] = Status.Attesting;
+        _request(taskId, 0, task.testUnlockBlock, uint256(task.revealDeadline));
+    }
+
+    function _request(uint256 taskId, uint256 round, uint256 requestBlock, uint256 from) private {
+        _currentRound[taskId] = round;
+        Round storage r = _rounds[taskId][round];
+        r.requestBlock = uint64(requestBlock);
+        r.expiresAt = uint64(from) + _params.attestCommitWindow + _params.attestRevealWindow;
+        emit CommitteeRequested(taskId, round, requestBlock);
+    }
+
+    /// @dev Slashes the silent members, then redraws once or settles as unvalidated.
+    function _missQuorum(uint256 taskId, uint256 round, ITaskMarket.Task memory task, uint256 reveals, uint256 quorum)
+        private
+    {
+        emit QuorumMissed(taskId, round, reveals, quorum);
+        address[] memory members = _committees[taskId][round];
+        if (members.length != 0) {
+            address[] memory revealers = new address[](reveals);
+            address[] memory silent = new address[](members.length - reveals);
+            uint256 a = 0;
+            uint256 b = 0;
+            for (uint256 i = 0; i < members.length; ++i) {
+                if (_memberState[taskId][round][members[i]] == _REVEALED) revealers[a++] = members[i];
+                else silent[b++] = members[i];
+            }
+            address[] memory recipients = revealers.length != 0 ? revealers : _minersOf(_MARKET.getRevealed(taskId));
+            for (uint256 i = 0; i < silent.length; ++i) {
+                _REGISTRY.slash(taskId, silent[i], _params.slashNoRevealBps, recipients);
+            }
+            _REGISTRY.releaseCommittee(taskId, round, members);
+        }
+        if (round == 0) {
+            _request(taskId, 1, block.number, block.timestamp);
+            return;
+        }
+        _status[taskId] = Status.Finalized;
+        ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
+        Tally memory t;
+        t.taskId = taskId;
+        t.winner = _NONE;
+        _settle(t, task, subs, ITaskMarket.Outcome.Unvalidated);
+    }
+
+    /// @dev No revealed model: nothing to attest, the publisher gets the whole pool back.
+    function _finalizeWithoutSubmissions(uint256 taskId, ITaskMarket.Task memory task) private {
+        if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
+            revert TaskNotAwaitingAttestation(taskId);
+        }
+        _status[taskId] = Status.Finalized;
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1);
+        payouts[0] = ITaskMarket.Payout(task.publisher, _MARKET.taskPool(taskId));
+        _MARKET.settle(
+            taskId,
+            ITaskMarket.Settlement({
+                outcome: ITaskMarket.Outcome.NoValidSubmission,
+                payouts: payouts,
+                winner: _NONE,
+                winnerScore: 0,
+                ommersHash: bytes32(0)
+            })
+        );
+        emit TaskFinalized(taskId, uint8(ITaskMarket.Outcome.NoValidSubmission), _NONE, new uint16[](0));
+    }
+
+    /// @dev Medians, who agreed, who deviated, who stayed silent, the winner and the ommers.
+    function _tally(uint256 taskId, uint256 round, uint16 threshold, ITaskMarket.Submission[] memory subs)
+        private
+        view
+        returns (Tally memory t)
+    {
+        t.taskId = taskId;
+        t.round = round;
+        t.threshold = threshold;
+        address[] memory members = _committees[taskId][round];
+        uint256 n = subs.length;
+        uint16[][] memory revealed = new uint16[][](members.length);
+        uint256 reveals = 0;
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (_memberState[taskId][round][members[i]] == _REVEALED) {
+                revealed[reveals++] = _scores[taskId][round][members[i]];
+            }
+        }
+        t.medians = new uint16[](n);
+        uint16[] memory column = new uint16[](reveals);
+        for (uint256 j = 0; j < n; ++j) {
+            for (uint256 v = 0; v < reveals; ++v) {
+                column[v] = revealed[v][j];
+            }
+            t.medians[j] = Median.lowerMedian(column);
+        }
+        _classify(t, members, revealed, reveals);
+        _pickWinner(t, subs);
+    }
+
+    function _classify(Tally memory t, address[] memory members, uint16[][] memory revealed, uint256 reveals)
+        private
+        view
+    {
+        t.agreeing = new address[](reveals);
+        t.deviating = new address[](reveals);
+        t.silent = new address[](members.length - reveals);
+        uint256 agree = 0;
+        uint256 deviate = 0;
+        uint256 silent = 0;
+        uint256 v = 0;
+        for (uint256 i = 0; i < members.length; ++i) {
+            if (_memberState[t.taskId][t.round][members[i]] != _REVEALED) {
+                t.silent[silent++] = members[i];
+                continue;
+            }
+            if (_deviates(revealed[v++], t.medians, t.threshold)) t.deviating[deviate++] = members[i];
+            else t.agreeing[agree++] = members[i];
+        }
+        _shrink(t.agreeing, agree);
+        _shrink(t.deviating, deviate);
+    }
+
+    function _deviates(uint16[] memory scores, uint16[] memory medians, uint16 threshold) private view returns (bool) {
+        uint256 tolerance = _params.deviationTolerance;
+        for (uint256 j = 0; j < scores.length; ++j) {
+            uint256 s = scores[j];
+            uint256 m = medians[j];
+            if ((s >= threshold) != (m >= threshold)) return true;
+            if ((s > m ? s - m : m - s) > tolerance) return true;
+        }
+        return false;
+    }
+
+    /// @dev Winner: earliest commitment among medians ≥ threshold and ≥ best − epsilon. Ommers: the
+    ///      other valid submissions by median (ties: earlier commitment), at most `maxOmmers`.
+    function _pickWinner(Tally memory t, ITaskMarket.Submission[] memory subs) private view {
+        t.winner = _NONE;
+        uint256 n = subs.length;
+        uint256 best = 0;
+        bool any = false;
+        for (uint256 j = 0; j < n; ++j) {
+            if (t.medians[j] >= t.threshold && t.medians[j] >= best) {
+                best = t.medians[j];
+                any = true;
+            }
+        }
+        if (!any) {
+            t.ommers = new uint256[](0);
+            return;
+        }
+        uint256 floor = best > _params.epsilon ? best - _params.epsilon : 0;
+        for (uint256 j = 0; j < n; ++j) {
+            if (t.medians[j] < t.threshold || t.medians[j] < floor) continue;
+            if (t.winner == _NONE || subs[j].commitSeq < subs[t.winner].commitSeq) t.winner = j;
+        }
+        uint256 maxOmmers = _params.maxOmmers;
+        t.ommers = new uint256[](maxOmmers);
+        bool[] memory taken = new bool[](n);
+        taken[t.winner] = true;
+        uint256 count = 0;
+        while (count < maxOmmers) {
+            uint256 pick = _NONE;
+            for (uint256 j = 0; j < n; ++j) {
+                if (taken[j] || t.medians[j] < t.threshold) continue;
+                if (
+                    pick == _NONE || t.medians[j] > t.medians[pick]
+                        || (t.medians[j] == t.medians[pick] && subs[j].commitSeq < subs[pick].commitSeq)
+                ) pick = j;
+            }
+            if (pick == _NONE) break;
+            taken[pick] = true;
+            t.ommers[count++] = pick;
+        }
+        _shrinkIndices(t.ommers, count);
+    }
+
+    /// @dev Slashed stake goes to the validators who agreed with the median; failing those, to the
+    ///      miners whose submissions passed; failing those, to every miner who revealed.
+    function _slashAll(Tally memory t, ITaskMarket.Submission[] memory subs) private {
+        if (t.silent.length == 0 && t.deviating.length == 0) return;
+        address[] memory recipients = t.agreeing;
+        if (recipients.length == 0) recipients = _passingMiners(t, subs);
+        if (recipients.length == 0) recipients = _minersOf(subs);
+        for (uint256 i = 0; i < t.silent.length; ++i) {
+            _REGISTRY.slash(t.taskId, t.silent[i], _params.slashNoRevealBps, recipients);
+        }
+        for (uint256 i = 0; i < t.deviating.length; ++i) {
+            _REGISTRY.slash(t.taskId, t.deviating[i], _params.slashDeviationBps, recipients);
+        }
+    }
+
+    /// @dev Payouts: the publisher's bond back, each revealed miner's bond back, the validators' fee to
+    ///      those who agreed, the ommers' share to the ommers, the rest of the reward pool (reward plus
+    ///      forfeited bonds) to the winner, or to the publisher when there is none.
+    function _settle(
+        Tally memory t,
+        ITaskMarket.Task memory task,
+        ITaskMarket.Submission[] memory subs,
+        ITaskMarket.Outcome outcome
+    ) private {
+        uint256 n = subs.length;
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1 + n + t.agreeing.length);
+        // whatever is not a bond is the reward pool: the reward plus forfeited (unrevealed) miner bonds
+        uint256 rewardPool = _MARKET.taskPool(t.taskId) - task.publisherBond - n * task.minerBond;
+        for (uint256 j = 0; j < n; ++j) {
+            payouts[1 + j] = ITaskMarket.Payout(subs[j].miner, task.minerBond);
+        }
+        // the validators' fee is paid whenever someone agreed; the ommers' share only with a winner
+        uint256 rest = rewardPool - _payValidators(t, payouts, 1 + n, rewardPool * _params.validatorShareBps / _BPS);
+        ITaskMarket.Settlement memory s;
+        s.outcome = outcome;
+        s.payouts = payouts;
+        s.winner = t.winner;
+        if (t.winner != _NONE) {
+            rest -= _payOmmers(t, payouts, rewardPool * _params.ommerShareBps / _BPS);
+            payouts[1 + t.winner].amount += rest;
+            payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
+            s.ommersHash = _ommersHash(t, subs);
+            s.winnerScore = t.medians[t.winner];
+        } else {
+            payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond + rest);
+        }
+        _MARKET.settle(t.taskId, s);
+        emit TaskFinalized(t.taskId, uint8(outcome), t.winner, t.medians);
+    }
+
+    /// @dev Equal parts of `fee` to the validators who agreed; returns what was handed out.
+    function _payValidators(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 offset, uint256 fee)
+        private
+        pure
+        returns (uint256 paid)
+    {
+        uint256 count = t.agreeing.length;
+        if (count == 0 || fee == 0) return 0;
+        uint256 part = fee / count;
+        for (uint256 i = 0; i < count; ++i) {
+            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part);
+        }
+        return part * count;
+    }
+
+    /// @dev Equal parts of `share` added to the ommers' payouts; returns what was handed out.
+    function _payOmmers(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
+        private
+        pure
+        returns (uint256 paid)
+    {
+        uint256 count = t.ommers.length;
+        if (count == 0 || share == 0) return 0;
+        uint256 part = share / count;
+        for (uint256 i = 0; i < count; ++i) {
+            payouts[1 + t.ommers[i]].amount += part;
+        }
+        return part * count;
+    }
+
+    /// @dev Block rewards (DLBC eq. 5–6, PoLe's ommer reward), unless the self-dealing guard withholds them.
+    function _reward(Tally memory t, ITaskMarket.Task memory task, ITaskMarket.Submission[] memory subs) private {
+        address winner = subs[t.winner].miner;
+        bool winnerIsPublisher = winner == task.publisher;
+        if (subs.length < 2 || winnerIsPublisher) {
+            emit BlockRewardWithheld(t.taskId, subs.length, winnerIsPublisher);
+            return;
+        }
+        uint256 blockReward = _params.blockReward;
+        uint256 publisherAmount = blockReward * _publisherFraction() / _ONE;
+        uint256 winnerAmount = blockReward - publisherAmount;
+        uint256 ommerAmount = 0;
+        if (t.ommers.length != 0) {
+            ommerAmount = blockReward * _params.ommerBlockShareBps / _BPS / t.ommers.length;
+        }
+        emit BlockRewarded(t.taskId, publisherAmount, winnerAmount, ommerAmount);
+        if (publisherAmount != 0) _REWARD_TOKEN.mint(task.publisher, publisherAmount);
+        if (winnerAmount != 0) _REWARD_TOKEN.mint(winner, winnerAmount);
+        if (ommerAmount == 0) return;
+        for (uint256 i = 0; i < t.ommers.length; ++i) {
+            address ommer = subs[t.ommers[i]].miner;
+            // the publisher's own ommer submissions earn nothing either
+            if (ommer != task.publisher) _REWARD_TOKEN.mint(ommer, ommerAmount);
+        }
+    }
+
+    function _setParams(SettlementParams memory p) private {
+        if (p.blockReward > _MAX_BLOCK_REWARD) revert SettlementParamOutOfBounds("blockReward", p.blockReward);
+        if (p.attestCommitWindow < _MIN_WINDOW || p.attestCommitWindow > _MAX_WINDOW) {
+            revert SettlementParamOutOfBounds("attestCommitWindow", p.attestCommitWindow);
+        }
+        if (p.attestRevealWindow < _MIN_WINDOW || p.attestRevealWindow > _MAX_WINDOW) {
+            revert SettlementParamOutOfBounds("attestRevealWindow", p.attestRevealWindow);
+        }
+        if (p.committeeSize == 0 || p.committeeSize > _MAX_COMMITTEE) {
+            revert SettlementParamOutOfBounds("committeeSize", p.committeeSize);
+        }
+        if (p.epsilon > _BPS) revert SettlementParamOutOfBounds("epsilon", p.epsilon);
+        if (p.maxOmmers > _MAX_OMMERS) revert SettlementParamOutOfBounds("maxOmmers", p.maxOmmers);
+        if (uint256(p.validatorShareBps) + p.ommerShareBps > _MAX_SHARES) {
+            revert SettlementParamOutOfBounds("validatorShareBps+ommerShareBps", uint256(p.validatorShareBps) + p.ommerShareBps);
+        }
+        if (p.slashNoRevealBps > _BPS) revert SettlementParamOutOfBounds("slashNoRevealBps", p.slashNoRevealBps);
+        if (p.slashDeviationBps > _BPS) revert SettlementParamOutOfBounds("slashDeviationBps", p.slashDeviationBps);
+        if (p.deviationTolerance > _BPS) revert SettlementParamOutOfBounds("deviationTolerance", p.deviationTolerance);
+        if (p.ommerBlockShareBps > _BPS) revert SettlementParamOutOfBounds("ommerBlockShareBps", p.ommerBlockShareBps);
+        _params = p;
+        emit SettlementParamsSet(p);
+    }
+
+    /// @dev Publisher and miners of the task may not attest: the publisher, plus every registered
+    ///      validator the market knows as a miner of this task (committed, revealed or not).
+    function _exclusions(uint256 taskId, ITaskMarket.Task memory task) private view returns (address[] memory list) {
+        address[] memory candidates = _REGISTRY.validators();
+        list = new address[](candidates.length + 1);
+        list[0] = task.publisher;
+        uint256 count = 1;
+        for (uint256 i = 0; i < candidates.length; ++i) {
+            if (_MARKET.isMiner(taskId, candidates[i])) list[count++] = candidates[i];
+        }
+        _shrink(list, count);
+    }
+
+    function _minCommittee() private view returns (uint256) {
+        return _MARKET.params().minCommittee;
+    }
+
+    /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length of this moment.
+    function _publisherFraction() private view returns (uint256) {
+        ITaskMarket.MarketParams memory mp = _MARKET.params();
+        uint256 x = uint256(mp.rankScale) * _MARKET.queueLength() / mp.maxQueue;
+        if (x >= _ONE) return 0;
+        return _ONE - x * x / _ONE;
+    }
+
+    function _commitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+        private
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(address(this), block.chainid, taskId, validator, scores, salt));
+    }
+
+    /// @dev keccak256(abi.encode(bytes32[] modelHashes of the ommers, in ommer order)).
+    function _ommersHash(Tally memory t, ITaskMarket.Submission[] memory subs) private pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](t.ommers.length);
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            hashes[i] = subs[t.ommers[i]].modelHash;
+        }
+        return keccak256(abi.encode(hashes));
+    }
+
+    function _passingMiners(Tally memory t, ITaskMarket.Submission[] memory subs)
+        private
+        pure
+        returns (address[] memory list)
+    {
+        list = new address[](subs.length);
+        uint256 count = 0;
+        for (uint256 j = 0; j < subs.length; ++j) {
+            if (t.medians.length > j && t.medians[j] >= t.threshold) list[count++] = subs[j].miner;
+        }
+        _shrink(list, count);
+    }
+
+    function _minersOf(ITaskMarket.Submission[] memory subs) private pure returns (address[] memory list) {
+        list = new address[](subs.length);
+        for (uint256 j = 0; j < subs.length; ++j) {
+            list[j] = subs[j].miner;
+        }
+    }
+
+    /// @dev Cuts a memory array to its first `length` entries (length ≤ the allocated length).
+    function _shrink(address[] memory list, uint256 length) private pure {
+        assembly ("memory-safe") {
+            mstore(list, length)
+        }
+    }
+
+    function _shrinkIndices(uint256[] memory list, uint256 length) private pure {
+        assembly ("memory-safe") {
+            mstore(list, length)
+        }
+    }
+}
