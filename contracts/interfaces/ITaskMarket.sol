@@ -291,9 +291,9 @@ interface ITaskMarket {
     event SettlementSet(address indexed settlement);
 
     /// @notice Thrown when a parameter is outside its documented bounds.
-    /// @param name Parameter name.
+    /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 14 = minReward).
     /// @param value Offending value.
-    error ParamOutOfBounds(string name, uint256 value);
+    error ParamOutOfBounds(uint256 field, uint256 value);
     /// @notice Thrown when the settlement module is already set.
     /// @param settlement The module already set.
     error SettlementAlreadySet(address settlement);

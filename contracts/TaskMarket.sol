@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {UD60x18} from "@prb/math/src/UD60x18.sol";
+import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
+import {Commitments} from "./libraries/Commitments.sol";
+import {Ranking} from "./libraries/Ranking.sol";
+import {Split} from "./libraries/Split.sol";
+
+/// @title TaskMarket
+/// @notice Queue, escrow, task phases, model commitments and reveals, the credit ledger and the learning
+/// chain of PoDL. Settlement is a separate module (see `settle`).
+contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @dev One task in seven slots. `deadline` is the queue expiry while queued, the training-key
+    /// deadline once started and the commit deadline once the training keys are out. Stored phases
+    /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
+    /// ones; `_phaseOf` derives Revealing and Attesting from time.
+    struct TaskData {
+        // slot 0
+        address publisher;
+        Phase phase;
+        uint16 shardCount;
+        uint8 testShards;
+        uint8 maxSubmissions;
+        uint8 submissionCount;
+        uint8 revealedCount;
+        uint32 commitSeq;
+        // slot 1
+        address token;
+        uint40 deadline;
+        uint32 trainWindow;
+        uint16 accuracyThreshold;
+        // slot 2
+        uint128 reward;
+        uint128 publisherBond;
+        // slot 3
+        uint128 minerBond;
+        uint128 totalMinerBonds;
+        // slot 4
+        bytes32 datasetRoot;
+        // slot 5
+        bytes32 seed;
+        // slot 6
+        uint40 revealDeadline;
+        uint40 testKeyDeadline;
+        uint40 testUnlockedAt;
+        uint64 testUnlockBlock;
+    }
+
+    /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
+    struct CommitData {
+        bytes32 hash;
+        uint40 committedAt;
+        uint32 commitSeq;
+        bool revealed;
+    }
+
+    /// @dev A reveal, in reveal order.
+    struct RevealData {
+        address miner;
+        bytes32 checkpointRoot;
+    }
+
+    uint256 private constant MIN_SHARDS = 10;
+    uint256 private constant MAX_SHARDS = 256;
+    uint256 private constant MAX_SUBMISSIONS = 64;
+    uint256 private constant MAX_CID_BYTES = 128;
+    uint256 private constant BPS = 10_000;
+
+    IValidatorRegistry private immutable _registry;
+
+    MarketParams private _params;
+    address private _settlement;
+    bytes32 private _chainHead;
+    uint32 private _taskCount;
+    uint32 private _activeCount;
+    uint64 private _chainHeight;
+    /// @dev Queued tasks as `Ranking.pack` words (task id, dn, log2 dc, reward), unordered.
+    uint256[] private _queue;
+    mapping(uint256 taskId => TaskData) private _tasks;
+    mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
+    mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
+    mapping(address account => mapping(address token => uint256 amount)) private _credits;
+
+    /// @param initialOwner Owner (may change parameters and set the settlement module once).
+    /// @param registry_ Validator registry asked for `bondedCount`.
+    /// @param params_ Initial parameters (bounds as in `setParams`).
+    constructor(address initialOwner, IValidatorRegistry registry_, MarketParams memory params_)
+        Ownable(initialOwner)
+    {
+        _registry = registry_;
+        _setParams(params_);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function postTask(TaskRequest calldata request) external payable nonReentrant returns (uint256 taskId) {
+        MarketParams memory p = _params;
+        uint256 reward = request.reward;
+        if (reward == 0 || reward < p.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
+        _checkShape(request, p);
+        uint256 queued = _queue.length;
+        if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
+        uint256 entryTerms = _rankingTerms(request, p);
+
+        uint256 publisherBond = reward * p.publisherBondBps / BPS;
+        uint256 minerBond = reward * p.minerBondBps / BPS;
+        if (minerBond == 0) minerBond = 1;
+        // Interaction before effects: the balance difference around the transfer is the check that
+        // rejects fee-on-transfer tokens; nonReentrant keeps the token from re-entering.
+        _pull(request.token, reward + publisherBond);
+
+        taskId = ++_taskCount;
+        TaskData storage t = _tasks[taskId];
+        t.publisher = msg.sender;
+        t.phase = Phase.Queued;
+        t.shardCount = request.shardCount;
+        t.testShards = uint8(request.testShards);
+        t.maxSubmissions = request.maxSubmissions;
+        t.token = request.token;
+        t.deadline = uint40(block.timestamp + p.maxQueueTime);
+        t.trainWindow = request.trainWindow;
+        t.accuracyThreshold = request.accuracyThreshold;
+        t.reward = uint128(reward);
+        t.publisherBond = uint128(publisherBond);
+        t.minerBond = uint128(minerBond);
+        t.datasetRoot = request.datasetRoot;
+        _queue.push((taskId << 224) | entryTerms);
+        emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function cancelQueued(uint256 taskId) external {
+        TaskData storage t = _task(taskId);
+        if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
+        _cancelQueued(taskId, t);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function expireQueued(uint256 taskId) external {
+        TaskData storage t = _task(taskId);
+        if (t.phase == Phase.Queued && block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        _cancelQueued(taskId, t);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function startNext() external returns (uint256 taskId) {
+        uint256 length = _queue.length;
+        if (length == 0) revert QueueEmpty();
+        MarketParams memory p = _params;
+        if (_activeCount >= p.maxActive) revert ActiveSetFull(_activeCount, p.maxActive);
+        uint256 bonded = _registry.bondedCount();
+        if (bonded < p.minCommittee) revert NotEnoughValidators(bonded, p.minCommittee);
+
+        (uint256 position, uint256 bestScore) = _lowestScore(length, p);
+        uint256 entry = _queue[position];
+        taskId = Ranking.taskIdOf(entry);
+        _removeFromQueue(position, length);
+
+        TaskData storage t = _tasks[taskId];
+        bytes32 seed = keccak256(abi.encode(_chainHead, block.prevrandao, taskId));
+        uint40 keyDeadline = uint40(block.timestamp + p.keyWindow);
+        t.phase = Phase.Started;
+        t.deadline = keyDeadline;
+        t.seed = seed;
+        ++_activeCount;
+        emit TaskStarted(taskId, seed, keyDeadline, bestScore);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function unlockTrainingData(
+        uint256 taskId,
+        ShardKey[] calldata keys,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
+        if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
+        _verifyKeys(taskId, t, keys, proof, proofFlags, false);
+
+        MarketParams storage p = _params;
+        uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
+        t.phase = Phase.Committing;
+        t.deadline = commitDeadline;
+        t.revealDeadline = commitDeadline + p.revealWindow;
+        t.testKeyDeadline = commitDeadline + p.testKeyWindow;
+        emit TrainingDataUnlocked(taskId, commitDeadline, keys);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function timeoutTrainingKeys(uint256 taskId) external {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        // Terminal before crediting.
+        t.phase = Phase.Cancelled;
+        --_activeCount;
+        _credit(t.publisher, t.token, t.reward);
+        _credit(msg.sender, t.token, t.publisherBond);
+        emit TaskCancelled(taskId, msg.sender);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function commitModel(uint256 taskId, bytes32 commitment) external payable nonReentrant {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
+        if (commitment == bytes32(0)) revert CommitmentZero();
+
+        CommitData storage c = _commits[taskId][msg.sender];
+        bool replaced = c.committedAt != 0;
+        if (replaced) {
+            if (msg.value != 0) revert EthAmountMismatch(msg.value, 0);
+        } else {
+            if (t.submissionCount >= t.maxSubmissions) revert SubmissionsFull(taskId, t.maxSubmissions);
+            uint256 bond = t.minerBond;
+            // Interaction before effects for the balance-difference check; nonReentrant guards it.
+            _pull(t.token, bond);
+            ++t.submissionCount;
+            t.totalMinerBonds += uint128(bond);
+        }
+        uint32 seq = ++t.commitSeq;
+        c.hash = commitment;
+        c.committedAt = uint40(block.timestamp);
+        c.commitSeq = seq;
+        emit ModelCommitted(taskId, msg.sender, commitment, seq, replaced);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function unlockTestData(
+        uint256 taskId,
+        ShardKey[] calldata keys,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags
+    ) external {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
+        if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        if (block.timestamp > t.testKeyDeadline) revert WindowClosed(taskId, t.testKeyDeadline);
+        _verifyKeys(taskId, t, keys, proof, proofFlags, true);
+
+        t.phase = Phase.Revealing;
+        t.testUnlockedAt = uint40(block.timestamp);
+        t.testUnlockBlock = uint64(block.number);
+        emit TestDataUnlocked(taskId, keys);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function revealModel(
+        uint256 taskId,
+        string calldata modelCid,
+        bytes32 modelHash,
+        bytes32 checkpointRoot,
+        bytes32 salt
+    ) external {
+        TaskData storage t = _task(taskId);
+        Phase stored = t.phase;
+        if (stored != Phase.Committing && stored != Phase.Revealing) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        if (block.timestamp > t.revealDeadline) revert WindowClosed(taskId, t.revealDeadline);
+        uint256 cidLength = bytes(modelCid).length;
+        if (cidLength == 0 || cidLength > MAX_CID_BYTES) revert CidLengthOutOfBounds(cidLength);
+
+        CommitData storage c = _commits[taskId][msg.sender];
+        if (c.committedAt == 0) revert NotCommitted(taskId, msg.sender);
+        if (c.revealed) revert AlreadyRevealed(taskId, msg.sender);
+        bytes32 expected = Commitments.modelCommitment(
+            address(this), block.chainid, taskId, msg.sender, modelHash, checkpointRoot, salt
+        );
+        if (c.hash != expected) revert CommitmentMismatch(taskId, msg.sender);
+
+        c.hash = modelHash;
+        c.revealed = true;
+        uint256 index = t.revealedCount++;
+        _reveals[taskId][index] = RevealData({miner: msg.sender, checkpointRoot: checkpointRoot});
+        emit ModelRevealed(taskId, msg.sender, modelHash, checkpointRoot, modelCid);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function timeoutTestKeys(uint256 taskId) external {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
+        uint256 opensAfter = t.testKeyDeadline > t.revealDeadline ? t.testKeyDeadline : t.revealDeadline;
+        if (block.timestamp <= opensAfter) revert TooEarly(taskId, opensAfter);
+        // Terminal before crediting.
+        t.phase = Phase.Defaulted;
+        --_activeCount;
+
+        address token = t.token;
+        uint256 revealers = t.revealedCount;
+        uint256 pool = uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
+        if (revealers == 0) {
+            _credit(t.publisher, token, t.reward);
+            _credit(msg.sender, token, pool - t.reward);
+        } else {
+            uint256 bond = t.minerBond;
+            // Every revealer gets its bond back; the rest (reward, publisher bond, forfeited bonds)
+            // in equal parts, the rounding dust to the first revealer.
+            uint256 share = (pool - bond * revealers) / revealers;
+            uint256 dust = pool - (bond + share) * revealers;
+            for (uint256 i = 0; i < revealers; ++i) {
+                _credit(_reveals[taskId][i].miner, token, bond + share + (i == 0 ? dust : 0));
+            }
+        }
+        emit TaskDefaulted(taskId, msg.sender, revealers);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function settle(uint256 taskId, Settlement calldata s) external {
+        if (msg.sender != _settlement) revert NotSettlement(msg.sender);
+        TaskData storage t = _task(taskId);
+        Phase phase = _phaseOf(t);
+        if (phase != Phase.Attesting) revert TaskNotInPhase(taskId, phase);
+        bool validated = s.outcome == Outcome.Validated;
+        if (validated ? s.winner >= t.revealedCount : s.winner != type(uint256).max) {
+            revert InvalidWinner(s.winner, t.revealedCount);
+        }
+        // Terminal before crediting: settles once.
+        t.phase = s.outcome == Outcome.Unvalidated ? Phase.Unvalidated : Phase.Settled;
+        --_activeCount;
+
+        uint256 pool = uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
+        uint256 total;
+        address token = t.token;
+        for (uint256 i = 0; i < s.payouts.length; ++i) {
+            Payout calldata payout = s.payouts[i];
+            if (payout.account == address(0)) revert PayoutAccountZero();
+            total += payout.amount;
+            _credit(payout.account, token, payout.amount);
+        }
+        if (total != pool) revert PayoutMismatch(total, pool);
+        emit TaskSettled(taskId, s.outcome, pool);
+        if (validated) _appendBlock(taskId, t, s);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function withdraw(address token) external nonReentrant {
+        uint256 amount = _credits[msg.sender][token];
+        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
+        // Zero the credit before paying out.
+        _credits[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, amount);
+        if (token == address(0)) {
+            (bool ok,) = msg.sender.call{value: amount}("");
+            if (!ok) revert EthTransferFailed(msg.sender, amount);
+        } else {
+            IERC20(token).safeTransfer(msg.sender, amount);
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function setSettlement(address settlement_) external onlyOwner {
+        if (_settlement != address(0)) revert SettlementAlreadySet(_settlement);
+        if (settlement_ == address(0)) revert SettlementZero();
+        _settlement = settlement_;
+        emit SettlementSet(settlement_);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function setParams(MarketParams calldata params_) external onlyOwner {
+        _setParams(params_);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getTask(uint256 taskId) external view returns (Task memory task) {
+        TaskData storage t = _task(taskId);
+        task.publisher = t.publisher;
+        task.token = t.token;
+        task.phase = _phaseOf(t);
+        task.reward = t.reward;
+        task.publisherBond = t.publisherBond;
+        task.minerBond = t.minerBond;
+        task.totalMinerBonds = t.totalMinerBonds;
+        task.seed = t.seed;
+        task.datasetRoot = t.datasetRoot;
+        task.accuracyThreshold = t.accuracyThreshold;
+        task.shardCount = t.shardCount;
+        task.testShards = t.testShards;
+        task.maxSubmissions = t.maxSubmissions;
+        task.submissionCount = t.submissionCount;
+        task.revealedCount = t.revealedCount;
+        task.trainWindow = t.trainWindow;
+        task.deadline = t.deadline;
+        if (t.revealDeadline != 0) task.commitDeadline = t.deadline;
+        task.revealDeadline = t.revealDeadline;
+        task.testKeyDeadline = t.testKeyDeadline;
+        task.testUnlockedAt = t.testUnlockedAt;
+        task.testUnlockBlock = t.testUnlockBlock;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getRevealed(uint256 taskId) external view returns (Submission[] memory submissions) {
+        uint256 count = _task(taskId).revealedCount;
+        submissions = new Submission[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            RevealData storage r = _reveals[taskId][i];
+            CommitData storage c = _commits[taskId][r.miner];
+            submissions[i] = Submission({
+                miner: r.miner,
+                modelHash: c.hash,
+                checkpointRoot: r.checkpointRoot,
+                committedAt: c.committedAt,
+                commitSeq: c.commitSeq,
+                revealed: true
+            });
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function isMiner(uint256 taskId, address account) external view returns (bool) {
+        return _commits[taskId][account].committedAt != 0;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function taskPool(uint256 taskId) external view returns (uint256) {
+        TaskData storage t = _task(taskId);
+        return uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function testShardBitmap(uint256 taskId) external view returns (uint256) {
+        TaskData storage t = _task(taskId);
+        if (t.seed == bytes32(0)) return 0;
+        return Split.testBitmap(t.seed, t.shardCount, t.testShards);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function rankOf(uint256 taskId) external view returns (uint256) {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
+        uint256 length = _queue.length;
+        UD60x18 q = Ranking.exponent(length, _params.maxQueue, _params.rankScale);
+        return Ranking.scoreOf(_queue[_queuePosition(taskId)], q);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function queuePage(uint256 offset, uint256 limit)
+        external
+        view
+        returns (uint256[] memory taskIds, uint256[] memory scores)
+    {
+        uint256 length = _queue.length;
+        uint256 end = offset + limit > length ? length : offset + limit;
+        if (offset >= end) return (new uint256[](0), new uint256[](0));
+        UD60x18 q = Ranking.exponent(length, _params.maxQueue, _params.rankScale);
+        uint256[] memory ids = new uint256[](length);
+        uint256[] memory all = new uint256[](length);
+        // Insertion sort by (score, task id); the queue holds at most 128 tasks.
+        for (uint256 i = 0; i < length; ++i) {
+            uint256 id = Ranking.taskIdOf(_queue[i]);
+            uint256 s = Ranking.scoreOf(_queue[i], q);
+            uint256 j = i;
+            while (j > 0 && (all[j - 1] > s || (all[j - 1] == s && ids[j - 1] > id))) {
+                all[j] = all[j - 1];
+                ids[j] = ids[j - 1];
+                --j;
+            }
+            all[j] = s;
+            ids[j] = id;
+        }
+        taskIds = new uint256[](end - offset);
+        scores = new uint256[](end - offset);
+        for (uint256 i = offset; i < end; ++i) {
+            taskIds[i - offset] = ids[i];
+            scores[i - offset] = all[i];
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function creditOf(address account, address token) external view returns (uint256) {
+        return _credits[account][token];
+    }
+
+    /// @inheritdoc ITaskMarket
+    function chainHead() external view returns (bytes32) {
+        return _chainHead;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function chainHeight() external view returns (uint256) {
+        return _chainHeight;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function queueLength() external view returns (uint256) {
+        return _queue.length;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function activeCount() external view returns (uint256) {
+        return _activeCount;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function params() external view returns (MarketParams memory) {
+        return _params;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function settlement() external view returns (address) {
+        return _settlement;
+    }
+
+    function _cancelQueued(uint256 taskId, TaskData storage t) private {
+        if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
+        _removeFromQueue(_queuePosition(taskId), _queue.length);
+        // Terminal before crediting.
+        t.phase = Phase.Cancelled;
+        _credit(t.publisher, t.token, uint256(t.reward) + t.publisherBond);
+        emit TaskCancelled(taskId, msg.sender);
+    }
+
+    function _appendBlock(uint256 taskId, TaskData storage t, Settlement calldata s) private {
+        RevealData storage r = _reveals[taskId][s.winner];
+        bytes32 modelHash = _commits[taskId][r.miner].hash;
+        uint256 height = _chainHeight + 1;
+        bytes32 head = keccak256(
+            abi.encode(_chainHead, height, taskId, r.miner, modelHash, s.winnerScore, s.ommersHash, t.datasetRoot)
+        );
+        _chainHead = head;
+        _chainHeight = uint64(height);
+        emit LearningBlock(height, taskId, r.miner, head, modelHash, s.winnerScore);
+    }
+
+    function _pull(address token, uint256 amount) private {
+        if (token == address(0)) {
+            if (msg.value != amount) revert EthAmountMismatch(msg.value, amount);
+            return;
+        }
+        if (msg.value != 0) revert EthSentWithToken(msg.value);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert TokenShortfall(token, amount, received);
+    }
+
+    function _credit(address account, address token, uint256 amount) private {
+        if (amount == 0) return;
+        _credits[account][token] += amount;
+        emit Credited(account, token, amount);
+    }
+
+    function _removeFromQueue(uint256 position, uint256 length) private {
+        if (position != length - 1) _queue[position] = _queue[length - 1];
+        _queue.pop();
+    }
+
+    function _setParams(MarketParams memory p) private {
+        _checkBound(0, p.maxQueue, 2, 128);
+        _checkBound(1, p.maxActive, 1, 64);
+        _checkBound(2, p.minCommittee, 1, 64);
+        _checkBound(3, p.publisherBondBps, 0, 5000);
+        _checkBound(4, p.minerBondBps, 0, 5000);
+        _checkBound(5, p.keyWindow, 10, 30 days);
+        _checkBound(6, p.testKeyWindow, 10, 30 days);
+        _checkBound(7, p.revealWindow, 10, 30 days);
+        _checkBound(8, p.maxQueueTime, 60, 365 days);
+        _checkBound(9, p.minTrainWindow, 10, p.maxTrainWindow);
+        _checkBound(10, p.maxTrainWindow, 10, 365 days);
+        _checkBound(11, p.medianBandwidth, 1, 1e15);
+        _checkBound(12, p.medianCompute, 1, 1e18);
+        _checkBound(13, p.rankScale, 1e16, 10e18);
+        _checkBound(14, p.minReward, 1, Ranking.REWARD_MAX);
+        _params = p;
+        emit ParamsUpdated(p);
+    }
+
+    function _checkShape(TaskRequest calldata request, MarketParams memory p) private pure {
+        uint256 shards = request.shardCount;
+        if (shards < MIN_SHARDS || shards > MAX_SHARDS) revert ShardCountOutOfBounds(shards);
+        if (request.testShards == 0 || request.testShards >= shards) {
+            revert TestShardsOutOfBounds(request.testShards, shards);
+        }
+        if (request.accuracyThreshold == 0 || request.accuracyThreshold > BPS) {
+            revert AccuracyThresholdOutOfBounds(request.accuracyThreshold);
+        }
+        if (request.maxSubmissions == 0 || request.maxSubmissions > MAX_SUBMISSIONS) {
+            revert MaxSubmissionsOutOfBounds(request.maxSubmissions);
+        }
+        if (request.trainWindow < p.minTrainWindow || request.trainWindow > p.maxTrainWindow) {
+            revert TrainWindowOutOfBounds(request.trainWindow);
+        }
+        if (request.datasetRoot == bytes32(0)) revert DatasetRootZero();
+        uint256 cidLength = bytes(request.specCid).length;
+        if (cidLength == 0 || cidLength > MAX_CID_BYTES) revert CidLengthOutOfBounds(cidLength);
+    }
+
+    /// @dev The queue word without the task id: dn, log2 dc and the reward, at the current medians.
+    function _rankingTerms(TaskRequest calldata request, MarketParams memory p) private pure returns (uint256) {
+        uint256 dnNanos = Ranking.transferNanos(request.modelBytes, request.dataBytes, p.medianBandwidth);
+        uint256 dcUd = uint256(request.flops) * 1e18 / p.medianCompute;
+        if (dnNanos > type(uint64).max || dcUd > Ranking.DC_MAX) {
+            revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
+        }
+        return Ranking.pack(0, dnNanos, Ranking.computeLog2(request.flops, p.medianCompute), request.reward);
+    }
+
+    /// @dev Checks that `keys` are exactly the task's training (or test) shards and that the multiproof
+    /// proves them against the dataset root.
+    function _verifyKeys(
+        uint256 taskId,
+        TaskData storage t,
+        ShardKey[] calldata keys,
+        bytes32[] calldata proof,
+        bool[] calldata proofFlags,
+        bool testSet
+    ) private view {
+        bytes32[] memory leaves = _shardLeaves(t, keys, testSet);
+        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, t.datasetRoot, leaves)) {
+            revert InvalidMultiproof(taskId);
+        }
+    }
+
+    function _shardLeaves(TaskData storage t, ShardKey[] calldata keys, bool testSet)
+        private
+        view
+        returns (bytes32[] memory leaves)
+    {
+        uint256 shards = t.shardCount;
+        uint256 expected = testSet ? t.testShards : shards - t.testShards;
+        if (keys.length != expected) revert KeyCountMismatch(keys.length, expected);
+        uint256 testBits = Split.testBitmap(t.seed, shards, t.testShards);
+        uint256 seen = 0;
+        leaves = new bytes32[](expected);
+        for (uint256 i = 0; i < expected; ++i) {
+            ShardKey calldata k = keys[i];
+            uint256 index = k.index;
+            if (index >= shards) revert ShardIndexOutOfBounds(index);
+            uint256 bit = 1 << index;
+            bool isTest = testBits & bit != 0;
+            if (isTest != testSet) revert ShardInWrongSet(index, isTest);
+            if (seen & bit != 0) revert ShardDuplicate(index);
+            seen |= bit;
+            leaves[i] = Commitments.shardLeaf(index, k.cidHash, k.key);
+        }
+    }
+
+    function _lowestScore(uint256 length, MarketParams memory p)
+        private
+        view
+        returns (uint256 position, uint256 bestScore)
+    {
+        UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
+        bestScore = type(uint256).max;
+        uint256 bestId = type(uint256).max;
+        for (uint256 i = 0; i < length; ++i) {
+            uint256 entry = _queue[i];
+            uint256 s = Ranking.scoreOf(entry, q);
+            uint256 id = Ranking.taskIdOf(entry);
+            if (s < bestScore || (s == bestScore && id < bestId)) {
+                (position, bestScore, bestId) = (i, s, id);
+            }
+        }
+    }
+
+    /// @dev Position of a queued task in `_queue` (the caller checked that it is queued).
+    function _queuePosition(uint256 taskId) private view returns (uint256 position) {
+        while (Ranking.taskIdOf(_queue[position]) != taskId) ++position;
+    }
+
+    function _task(uint256 taskId) private view returns (TaskData storage t) {
+        t = _tasks[taskId];
+        if (t.phase == Phase.None) revert TaskUnknown(taskId);
+    }
+
+    function _phaseOf(TaskData storage t) private view returns (Phase) {
+        Phase phase = t.phase;
+        if (phase == Phase.Committing && block.timestamp > t.deadline) return Phase.Revealing;
+        if (phase == Phase.Revealing && block.timestamp > t.revealDeadline) return Phase.Attesting;
+        return phase;
+    }
+
+    function _checkBound(uint256 field, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert ParamOutOfBounds(field, value);
+    }
+}
