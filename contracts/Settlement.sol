@@ -78,6 +78,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         Status status = _status[taskId];
         if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
         ITaskMarket.Task memory task = _MARKET.getTask(taskId);
+        if (task.revealedCount == 0) revert NothingToAttest(taskId);
         if (status == Status.None) _open(taskId, task);
         uint256 round = _currentRound[taskId];
         Round storage r = _rounds[taskId][round];
@@ -89,6 +90,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         );
         // effects after the registry call: the registry is our own contract and locks the members itself
         r.size = uint16(members.length);
+        r.submissions = task.revealedCount;
         r.commitDeadline = uint64(block.timestamp) + _params.attestCommitWindow;
         r.revealDeadline = r.commitDeadline + _params.attestRevealWindow;
         _committees[taskId][round] = members;
@@ -129,7 +131,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (state == 0) revert AttesterNotMember(taskId, msg.sender);
         if (state == _MEMBER) revert AttesterNotCommitted(taskId, msg.sender);
         if (state == _REVEALED) revert AttesterAlreadyRevealed(taskId, msg.sender);
-        uint256 expected = _MARKET.getTask(taskId).revealedCount;
+        uint256 expected = r.submissions;
         if (scores.length != expected) revert ScoresLengthMismatch(scores.length, expected);
         for (uint256 i = 0; i < scores.length; ++i) {
             if (scores[i] > _BPS) revert ScoreOutOfRange(i, scores[i]);

@@ -48,6 +48,7 @@ interface ISettlement {
     /// @param size Committee size (0 until drawn).
     /// @param commits Members who committed.
     /// @param reveals Members who revealed.
+    /// @param submissions Revealed submissions of the task, fixed at the draw (scores per reveal).
     struct Round {
         uint64 requestBlock;
         uint64 expiresAt;
@@ -56,6 +57,7 @@ interface ISettlement {
         uint16 size;
         uint16 commits;
         uint16 reveals;
+        uint16 submissions;
     }
 
     /// @notice Emitted when a draw round is requested (round 0 at the first draw, with the test-unlock block).

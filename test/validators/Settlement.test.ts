@@ -1,0 +1,458 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import {
+  attest,
+  bySigner,
+  deployWorld,
+  draw,
+  NONE,
+  ONE,
+  registryParams,
+  saltOf,
+  settlementParams,
+  stakeAll,
+  taskToAttesting,
+  type World,
+} from "./helpers/world.js";
+
+const conn = await network.create();
+const { ethers, networkHelpers } = conn;
+
+// accounts: 0 publisher, 1..4 miners, 5..9 validators, 10..12 spare validators, 13 outsider
+async function world(): Promise<World> {
+  const w = await deployWorld(conn);
+  await stakeAll(w, w.accounts.slice(5, 10), Array(5).fill(2n * ONE));
+  return w;
+}
+
+/** A task with three revealed miners (and a fourth that committed and stayed silent), at attestation. */
+async function attesting() {
+  const w = await networkHelpers.loadFixture(world);
+  const a = w.accounts;
+  const run = await taskToAttesting(w, a[0]!, [
+    { signer: a[1]!, reveal: true },
+    { signer: a[2]!, reveal: true },
+    { signer: a[3]!, reveal: true },
+    { signer: a[4]!, reveal: false },
+  ]);
+  return { w, run, a, publisher: a[0]!, miners: a.slice(1, 5), validators: a.slice(5, 10), outsider: a[13]! };
+}
+
+/** The same task with its committee drawn (all five validators). */
+async function drawn() {
+  const f = await attesting();
+  const members = await draw(f.w, f.run.taskId);
+  return { ...f, members: bySigner(f.a, members) };
+}
+
+const honest = [9000n, 8800n, 7000n];
+
+describe("Settlement", () => {
+  describe("committee draw", () => {
+    it("seats a committee of distinct bonded validators, none of them publisher or miner", async () => {
+      const { w, run, members, publisher, miners } = await drawn();
+      expect(members).to.have.length(5);
+      const addresses = members.map((m) => m.address);
+      expect(new Set(addresses).size).to.equal(5);
+      for (const x of [publisher, ...miners]) expect(addresses).to.not.include(x.address);
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      expect(r.size).to.equal(5n);
+      expect(r.submissions).to.equal(3n);
+      expect(r.revealDeadline - r.commitDeadline).to.equal(settlementParams.attestRevealWindow);
+    });
+
+    it("excludes a validator who is also a miner of the task", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      await stakeAll(w, [a[10]!], [2n * ONE]);
+      // a[5], a validator, also mines this task
+      const run = await taskToAttesting(w, a[0]!, [
+        { signer: a[5]!, reveal: true },
+        { signer: a[1]!, reveal: true },
+      ]);
+      const members = await draw(w, run.taskId);
+      expect(members).to.have.length(5);
+      expect(members).to.not.include(a[5]!.address);
+      expect(members).to.include(a[10]!.address);
+    });
+
+    it("rejects a draw with too few eligible validators", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      // three of the five validators mine the task: two remain, minCommittee is 3
+      const run = await taskToAttesting(w, a[0]!, [
+        { signer: a[5]!, reveal: true },
+        { signer: a[6]!, reveal: true },
+        { signer: a[7]!, reveal: false },
+      ]);
+      await networkHelpers.mine(2);
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.be.revertedWithCustomError(w.registry, "CommitteeTooSmall")
+        .withArgs(2n, 3n);
+    });
+
+    it("rejects a draw before the reveal window is over", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }], { stopInRevealWindow: true });
+      await networkHelpers.mine(2);
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.be.revertedWithCustomError(w.settlement, "TaskNotAwaitingAttestation")
+        .withArgs(run.taskId);
+    });
+
+    it("rejects a draw fewer than drawDelay blocks after the test unlock", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      await w.registry.setParams({ ...registryParams, drawDelay: 10n });
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }]);
+      const unlockBlock = (await w.market.getTask(run.taskId)).testUnlockBlock;
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.be.revertedWithCustomError(w.registry, "DrawTooEarly")
+        .withArgs(unlockBlock, unlockBlock + 10n);
+    });
+
+    it("rejects a second draw in the same round", async () => {
+      const { w, run } = await drawn();
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.be.revertedWithCustomError(w.settlement, "CommitteeAlreadyDrawn")
+        .withArgs(run.taskId, 0n);
+    });
+  });
+
+  describe("attestation: bad input and hostile callers", () => {
+    it("rejects a commitment from a non-member", async () => {
+      const { w, run, outsider } = await drawn();
+      await expect(w.settlement.connect(outsider).commitScores(run.taskId, ethers.id("x")))
+        .to.be.revertedWithCustomError(w.settlement, "AttesterNotMember")
+        .withArgs(run.taskId, outsider.address);
+    });
+
+    it("rejects a second commitment by the same member", async () => {
+      const { w, run, members } = await drawn();
+      await w.settlement.connect(members[0]!).commitScores(run.taskId, ethers.id("x"));
+      await expect(w.settlement.connect(members[0]!).commitScores(run.taskId, ethers.id("y")))
+        .to.be.revertedWithCustomError(w.settlement, "AttesterAlreadyCommitted")
+        .withArgs(run.taskId, members[0]!.address);
+    });
+
+    it("rejects a second reveal by the same member", async () => {
+      const { w, run, members } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "AttesterAlreadyRevealed")
+        .withArgs(run.taskId, members[0]!.address);
+    });
+
+    it("rejects a scores array of the wrong length", async () => {
+      const { w, run, members } = await drawn();
+      const short = [9000n, 8800n];
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: short, reveal: false })));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, short, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "ScoresLengthMismatch")
+        .withArgs(2n, 3n);
+    });
+
+    it("rejects a score above 10,000 bps", async () => {
+      const { w, run, members } = await drawn();
+      const bad = [9000n, 10_001n, 0n];
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: bad, reveal: false })));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, bad, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "ScoreOutOfRange")
+        .withArgs(1n, 10_001n);
+    });
+
+    it("rejects a reveal that does not match the commitment", async () => {
+      const { w, run, members } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: false })));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, [9000n, 8800n, 7001n], saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "ScoresCommitmentMismatch")
+        .withArgs(run.taskId, members[0]!.address);
+      // another member's commitment does not open for this member either
+      const theirs = await w.settlement.scoresCommitment(run.taskId, members[1]!.address, honest, saltOf(members[1]!.address));
+      const mine = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[1]!.address));
+      expect(theirs).to.not.equal(mine);
+    });
+
+    it("rejects a reveal before every member committed and before the commit deadline", async () => {
+      const { w, run, members } = await drawn();
+      const c = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[0]!.address));
+      await w.settlement.connect(members[0]!).commitScores(run.taskId, c);
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "AttestRevealNotOpen")
+        .withArgs(run.taskId, r.commitDeadline);
+    });
+
+    it("rejects a reveal after the reveal window and a commitment after the commit window", async () => {
+      const { w, run, members } = await drawn();
+      const c = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[0]!.address));
+      await w.settlement.connect(members[0]!).commitScores(run.taskId, c);
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      await networkHelpers.time.increaseTo(r.commitDeadline + 1n);
+      await expect(w.settlement.connect(members[1]!).commitScores(run.taskId, c))
+        .to.be.revertedWithCustomError(w.settlement, "AttestCommitClosed")
+        .withArgs(run.taskId, r.commitDeadline);
+      await networkHelpers.time.increaseTo(r.revealDeadline + 1n);
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "AttestRevealClosed")
+        .withArgs(run.taskId, r.revealDeadline);
+    });
+
+    it("rejects a reveal from a member who never committed", async () => {
+      const { w, run, members } = await drawn();
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      await networkHelpers.time.increaseTo(r.commitDeadline + 1n);
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "AttesterNotCommitted")
+        .withArgs(run.taskId, members[0]!.address);
+    });
+
+    it("keeps a committee member from completing unbonding until the task is finalized", async () => {
+      const { w, run, members } = await drawn();
+      const v = members[0]!;
+      await w.registry.connect(v).requestUnbond();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      await networkHelpers.time.increase(3600);
+      await expect(w.registry.connect(v).withdraw())
+        .to.be.revertedWithCustomError(w.registry, "ValidatorOnCommittee")
+        .withArgs(v.address, 1n);
+      await w.settlement.finalize(run.taskId);
+      await expect(w.registry.connect(v).withdraw()).to.changeEtherBalance(ethers, v, 2n * ONE);
+    });
+  });
+
+  describe("finalize", () => {
+    it("pays winner, ommer, agreeing validators and bonds, appends the learning block, mints block rewards", async () => {
+      const { w, run, members, publisher, miners } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      const head = await w.market.chainHead();
+      const tx = w.settlement.finalize(run.taskId);
+      const coder = ethers.AbiCoder.defaultAbiCoder();
+      const ommersHash = ethers.keccak256(coder.encode(["bytes32[]"], [[run.modelHashes.get(miners[1]!.address)!]]));
+      const task = await w.market.getTask(run.taskId);
+      const expectedHead = ethers.keccak256(
+        coder.encode(
+          ["bytes32", "uint256", "uint256", "address", "bytes32", "uint16", "bytes32", "bytes32"],
+          [head, 1n, run.taskId, miners[0]!.address, run.modelHashes.get(miners[0]!.address)!, 9000n, ommersHash, task.datasetRoot],
+        ),
+      );
+      await expect(tx)
+        .to.emit(w.market, "LearningBlock")
+        .withArgs(1n, run.taskId, miners[0]!.address, expectedHead, run.modelHashes.get(miners[0]!.address)!, 9000n);
+      await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n]);
+      expect(await w.market.chainHead()).to.equal(expectedHead);
+
+      const pool = run.reward + run.publisherBond + 4n * run.minerBond;
+      const P = pool - run.publisherBond - 3n * run.minerBond;
+      const vPart = (P * 500n) / 10_000n / 5n;
+      const oPart = (P * 1000n) / 10_000n;
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond);
+      expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + P - 5n * vPart - oPart);
+      expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + oPart);
+      expect(await w.market.creditOf(miners[2]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
+      expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n);
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
+      // queue empty: DLBC eq. 5 gives the publisher the whole block reward
+      expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(100n * ONE);
+      expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(0n);
+      expect(await w.rewardToken.balanceOf(miners[1]!.address)).to.equal(10n * ONE);
+      for (const m of members) expect((await w.registry.getValidator(m.address)).openCommittees).to.equal(0n);
+      expect((await w.settlement.statusOf(run.taskId))[0]).to.equal(2n);
+    });
+
+    it("picks the earliest commitment within epsilon of the best median", async () => {
+      const { w, run, members, miners } = await drawn();
+      // miner 2 is best by 9 bps (< epsilon 10), miner 1 committed first and wins
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9000n, 9009n, 9011n], reveal: true })));
+      // miner 3 is 11 bps above miner 1: outside epsilon of the best (9011)? 9011 − 10 = 9001 > 9000
+      await expect(w.settlement.finalize(run.taskId))
+        .to.emit(w.market, "LearningBlock")
+        .withArgs(1n, run.taskId, miners[1]!.address, (h: string) => h.length === 66, run.modelHashes.get(miners[1]!.address)!, 9009n);
+    });
+
+    it("settles NoValidSubmission when no median reaches the threshold: refund minus the validators' fee", async () => {
+      const { w, run, members, publisher } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [100n, 7999n, 0n], reveal: true })));
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 1n, NONE, [100n, 7999n, 0n]);
+      const P = run.reward + run.minerBond;
+      const vPart = (P * 500n) / 10_000n / 5n;
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond + P - 5n * vPart);
+      expect(await w.market.chainHeight()).to.equal(0n);
+      expect(await w.rewardToken.totalSupply()).to.equal(0n);
+    });
+
+    it("rejects finalize before the reveal window is over, unless everyone revealed", async () => {
+      const { w, run, members } = await drawn();
+      const votes = members.map((m, i) => ({ signer: m, scores: honest, reveal: i !== 0 }));
+      await attest(w, run.taskId, votes);
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      await expect(w.settlement.finalize(run.taskId))
+        .to.be.revertedWithCustomError(w.settlement, "FinalizeTooEarly")
+        .withArgs(run.taskId, r.revealDeadline + 1n);
+    });
+
+    it("rejects finalize twice", async () => {
+      const { w, run, members } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      await w.settlement.finalize(run.taskId);
+      await expect(w.settlement.finalize(run.taskId))
+        .to.be.revertedWithCustomError(w.settlement, "TaskAlreadyFinalized")
+        .withArgs(run.taskId);
+    });
+
+    it("rejects finalize before the task awaits attestation", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }]);
+      await w.market.connect(a[0]!).postTask(
+        {
+          token: ethers.ZeroAddress,
+          reward: ONE,
+          datasetRoot: ethers.id("root"),
+          specCid: "bafkrei",
+          shardCount: 10,
+          testShards: 2,
+          accuracyThreshold: 8000,
+          maxSubmissions: 4,
+          trainWindow: 600,
+          modelBytes: 1n,
+          dataBytes: 1n,
+          flops: 1n,
+        },
+        { value: ONE + ONE / 20n },
+      );
+      await expect(w.settlement.finalize(run.taskId + 1n))
+        .to.be.revertedWithCustomError(w.settlement, "TaskNotAwaitingAttestation")
+        .withArgs(run.taskId + 1n);
+    });
+
+    it("with no validator reveals slashes the silent members, redraws once, then settles unvalidated", async () => {
+      const { w, run, members, publisher, miners } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: false })));
+      const r0 = await w.settlement.getRound(run.taskId, 0n);
+      await networkHelpers.time.increaseTo(r0.revealDeadline + 1n);
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "QuorumMissed").withArgs(run.taskId, 0n, 0n, 4n);
+      // nobody revealed: the slashed stake goes to the miners who revealed
+      for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);
+      // each slash splits in three, the first recipient taking the dust
+      const per = (2n * ONE) / 10n;
+      const part = per / 3n;
+      expect(await w.registry.creditOf(miners[0]!.address)).to.equal(5n * (per - 2n * part));
+      expect(await w.registry.creditOf(miners[1]!.address)).to.equal(5n * part);
+      expect(await w.registry.creditOf(miners[2]!.address)).to.equal(5n * part);
+      expect((await w.settlement.statusOf(run.taskId))[1]).to.equal(1n);
+
+      const second = bySigner(w.accounts, await draw(w, run.taskId));
+      await attest(w, run.taskId, second.map((m) => ({ signer: m, scores: honest, reveal: false, commit: false })));
+      const r1 = await w.settlement.getRound(run.taskId, 1n);
+      await networkHelpers.time.increaseTo(r1.revealDeadline + 1n);
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 2n, NONE, []);
+      // at most once per validator and task: the second round took nothing more
+      for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond + run.minerBond);
+      for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
+      expect((await w.market.getTask(run.taskId)).phase).to.equal(9n);
+    });
+
+    it("treats a round nobody drew as a missed quorum once it expires", async () => {
+      const { w, run } = await attesting();
+      await expect(w.settlement.finalize(run.taskId)).to.be.revertedWithCustomError(w.settlement, "FinalizeTooEarly");
+      await networkHelpers.time.increase(1201);
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "QuorumMissed").withArgs(run.taskId, 0n, 0n, 0n);
+      await expect(w.settlement.drawCommittee(run.taskId)).to.be.revertedWithCustomError(w.registry, "DrawTooEarly");
+    });
+
+    it("refunds the whole pool to the publisher when no model was revealed", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: false }]);
+      await expect(w.settlement.drawCommittee(run.taskId)).to.be.revertedWithCustomError(w.settlement, "NothingToAttest");
+      await w.settlement.finalize(run.taskId);
+      expect(await w.market.creditOf(a[0]!.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond + run.minerBond);
+    });
+
+    it("withholds the block reward when the publisher is the only miner", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[0]!, reveal: true }]);
+      const members = bySigner(a, await draw(w, run.taskId));
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9500n], reveal: true })));
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewardWithheld").withArgs(run.taskId, 1n, true);
+      expect(await w.rewardToken.totalSupply()).to.equal(0n);
+      expect(await w.market.chainHeight()).to.equal(1n);
+    });
+
+    it("splits the block reward by DLBC eq. 5–6 at the current queue length", async () => {
+      const { w, run, members, publisher, miners } = await drawn();
+      // four more tasks in the queue: x = k·l/L = 4/16, publisher share 1 − x² = 0.9375
+      for (let i = 0; i < 4; i++) {
+        await w.market.connect(publisher).postTask(
+          {
+            token: ethers.ZeroAddress,
+            reward: ONE,
+            datasetRoot: ethers.id(`root${i}`),
+            specCid: "bafkrei",
+            shardCount: 10,
+            testShards: 2,
+            accuracyThreshold: 8000,
+            maxSubmissions: 4,
+            trainWindow: 600,
+            modelBytes: 1n,
+            dataBytes: 1n,
+            flops: 1n,
+          },
+          { value: ONE + ONE / 20n },
+        );
+      }
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      await expect(w.settlement.finalize(run.taskId))
+        .to.emit(w.settlement, "BlockRewarded")
+        .withArgs(run.taskId, 93_750_000_000_000_000_000n, 6_250_000_000_000_000_000n, 10n * ONE);
+      expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(6_250_000_000_000_000_000n);
+    });
+  });
+
+  describe("access control and parameters", () => {
+    it("lets only the settlement module settle and mint", async () => {
+      const { w, run, outsider } = await attesting();
+      await expect(
+        w.market.connect(outsider).settle(run.taskId, { outcome: 2, payouts: [], winner: NONE, winnerScore: 0, ommersHash: ethers.ZeroHash }),
+      ).to.be.revertedWithCustomError(w.market, "NotSettlement");
+      await expect(w.rewardToken.connect(outsider).mint(outsider.address, 1n))
+        .to.be.revertedWithCustomError(w.rewardToken, "CallerNotMinter")
+        .withArgs(outsider.address);
+      await expect(w.rewardToken.setMinter(outsider.address)).to.be.revertedWithCustomError(w.rewardToken, "MinterAlreadySet");
+    });
+
+    it("rejects every parameter out of bounds, lets only the owner set them, and emits each change", async () => {
+      const { w, outsider } = await attesting();
+      const p = settlementParams;
+      const bad: [string, Partial<typeof p>, bigint][] = [
+        ["blockReward", { blockReward: 10n ** 24n + 1n }, 10n ** 24n + 1n],
+        ["attestCommitWindow", { attestCommitWindow: 59n }, 59n],
+        ["attestRevealWindow", { attestRevealWindow: 7n * 86_400n + 1n }, 7n * 86_400n + 1n],
+        ["committeeSize", { committeeSize: 0n }, 0n],
+        ["committeeSize", { committeeSize: 32n }, 32n],
+        ["epsilon", { epsilon: 10_001n }, 10_001n],
+        ["maxOmmers", { maxOmmers: 9n }, 9n],
+        ["validatorShareBps+ommerShareBps", { validatorShareBps: 2500n, ommerShareBps: 2501n }, 5001n],
+        ["slashNoRevealBps", { slashNoRevealBps: 10_001n }, 10_001n],
+        ["slashDeviationBps", { slashDeviationBps: 10_001n }, 10_001n],
+        ["deviationTolerance", { deviationTolerance: 10_001n }, 10_001n],
+        ["ommerBlockShareBps", { ommerBlockShareBps: 10_001n }, 10_001n],
+      ];
+      for (const [name, change, value] of bad) {
+        await expect(w.settlement.setParams({ ...p, ...change }))
+          .to.be.revertedWithCustomError(w.settlement, "SettlementParamOutOfBounds")
+          .withArgs(name, value);
+      }
+      await expect(w.settlement.connect(outsider).setParams(p)).to.be.revertedWithCustomError(
+        w.settlement,
+        "OwnableUnauthorizedAccount",
+      );
+      await expect(w.settlement.setParams({ ...p, epsilon: 25n })).to.emit(w.settlement, "SettlementParamsSet");
+      expect((await w.settlement.params()).epsilon).to.equal(25n);
+    });
+  });
+});

@@ -1,0 +1,227 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { NetworkConnection } from "hardhat/types/network";
+import type { RewardToken, Settlement, TaskMarket, ValidatorRegistry } from "../../../types/index.js";
+
+type Conn = NetworkConnection;
+type Ethers = Conn["ethers"];
+type Helpers = Conn["networkHelpers"];
+
+export const ONE = 10n ** 18n;
+export const NONE = 2n ** 256n - 1n;
+
+export const registryParams = { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n };
+
+export const marketParams = {
+  maxQueue: 16n,
+  maxActive: 8n,
+  minCommittee: 3n,
+  publisherBondBps: 500n,
+  minerBondBps: 1000n,
+  keyWindow: 600n,
+  testKeyWindow: 600n,
+  revealWindow: 600n,
+  maxQueueTime: 86_400n,
+  minTrainWindow: 60n,
+  maxTrainWindow: 86_400n,
+  medianBandwidth: 1_000_000n,
+  medianCompute: 1_000_000_000n,
+  rankScale: ONE,
+  minReward: 1n,
+};
+
+export const settlementParams = {
+  blockReward: 100n * ONE,
+  attestCommitWindow: 600n,
+  attestRevealWindow: 600n,
+  committeeSize: 5n,
+  epsilon: 10n,
+  maxOmmers: 3n,
+  validatorShareBps: 500n,
+  ommerShareBps: 1000n,
+  slashNoRevealBps: 1000n,
+  slashDeviationBps: 500n,
+  deviationTolerance: 500n,
+  ommerBlockShareBps: 1000n,
+};
+
+export type World = {
+  ethers: Ethers;
+  helpers: Helpers;
+  owner: HardhatEthersSigner;
+  accounts: HardhatEthersSigner[];
+  registry: ValidatorRegistry;
+  market: TaskMarket;
+  rewardToken: RewardToken;
+  settlement: Settlement;
+};
+
+/** Deploys the real registry, market, reward token and settlement, wired to each other. */
+export async function deployWorld(
+  conn: Conn,
+  overrides: { settlement?: Partial<typeof settlementParams>; market?: Partial<typeof marketParams> } = {},
+): Promise<World> {
+  const { ethers, networkHelpers } = conn;
+  const [owner, ...accounts] = await ethers.getSigners();
+  const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, ethers.ZeroAddress, registryParams]);
+  const market = await ethers.deployContract("TaskMarket", [
+    owner!.address,
+    await registry.getAddress(),
+    { ...marketParams, ...overrides.market },
+  ]);
+  const rewardToken = await ethers.deployContract("RewardToken", [owner!.address]);
+  const settlement = await ethers.deployContract("Settlement", [
+    owner!.address,
+    await market.getAddress(),
+    await registry.getAddress(),
+    await rewardToken.getAddress(),
+    { ...settlementParams, ...overrides.settlement },
+  ]);
+  await market.setSettlement(await settlement.getAddress());
+  await registry.setSettlement(await settlement.getAddress());
+  await rewardToken.setMinter(await settlement.getAddress());
+  return { ethers, helpers: networkHelpers, owner: owner!, accounts, registry, market, rewardToken, settlement };
+}
+
+export type MinerPlan = { signer: HardhatEthersSigner; reveal: boolean };
+
+export type TaskRun = {
+  taskId: bigint;
+  reward: bigint;
+  publisherBond: bigint;
+  minerBond: bigint;
+  revealed: HardhatEthersSigner[];
+  modelHashes: Map<string, string>;
+};
+
+/**
+ * Drives one ETH task through the real market up to the attestation phase: post, start, training-key
+ * unlock (multiproof), commits in `miners` order, test-key unlock, the reveals asked for, and time past
+ * the reveal window.
+ */
+export async function taskToAttesting(
+  w: World,
+  publisher: HardhatEthersSigner,
+  miners: MinerPlan[],
+  opts: { reward?: bigint; threshold?: bigint; stopInRevealWindow?: boolean } = {},
+): Promise<TaskRun> {
+  const { ethers, helpers, market } = w;
+  const reward = opts.reward ?? 10n * ONE;
+  const shardCount = 10;
+  const keys = Array.from({ length: shardCount }, (_, i) => ethers.id(`key-${i}-${Math.random()}`));
+  const cidHashes = Array.from({ length: shardCount }, (_, i) => ethers.id(`cid-${i}`));
+  const coder = ethers.AbiCoder.defaultAbiCoder();
+  const values = keys.map((k, i) => [i, cidHashes[i]!, ethers.keccak256(coder.encode(["bytes32"], [k]))]);
+  const tree = StandardMerkleTree.of(values, ["uint256", "bytes32", "bytes32"]);
+  const params = await market.params();
+  const publisherBond = (reward * params.publisherBondBps) / 10_000n;
+  await market.connect(publisher).postTask(
+    {
+      token: ethers.ZeroAddress,
+      reward,
+      datasetRoot: tree.root,
+      specCid: "bafkreitaskspec",
+      shardCount,
+      testShards: 2,
+      accuracyThreshold: opts.threshold ?? 8000n,
+      maxSubmissions: 64,
+      trainWindow: 600,
+      modelBytes: 1000n,
+      dataBytes: 1000n,
+      flops: 1_000_000n,
+    },
+    { value: reward + publisherBond },
+  );
+  const taskId = await market.taskCount();
+  await market.startNext();
+  const bitmap = await market.testShardBitmap(taskId);
+  const isTest = (i: number) => ((bitmap >> BigInt(i)) & 1n) === 1n;
+  const unlock = async (test: boolean) => {
+    const wanted = values.filter((_, i) => isTest(i) === test);
+    const multi = tree.getMultiProof(wanted);
+    const shardKeys = multi.leaves.map((leaf) => {
+      const i = Number(leaf[0]);
+      return { index: i, cidHash: cidHashes[i]!, key: keys[i]! };
+    });
+    return { shardKeys, proof: multi.proof, flags: multi.proofFlags };
+  };
+  const train = await unlock(false);
+  await market.connect(publisher).unlockTrainingData(taskId, train.shardKeys, train.proof, train.flags);
+
+  const task = await market.getTask(taskId);
+  const chainId = (await ethers.provider.getNetwork()).chainId;
+  const marketAddress = await market.getAddress();
+  const modelHashes = new Map<string, string>();
+  const salts = new Map<string, string>();
+  for (const m of miners) {
+    const modelHash = ethers.id(`model-${m.signer.address}-${taskId}`);
+    const salt = ethers.id(`salt-${m.signer.address}`);
+    const commitment = ethers.keccak256(
+      coder.encode(
+        ["address", "uint256", "uint256", "address", "bytes32", "bytes32", "bytes32"],
+        [marketAddress, chainId, taskId, m.signer.address, modelHash, ethers.ZeroHash, salt],
+      ),
+    );
+    modelHashes.set(m.signer.address, modelHash);
+    salts.set(m.signer.address, salt);
+    await market.connect(m.signer).commitModel(taskId, commitment, { value: task.minerBond });
+  }
+  await helpers.time.increaseTo(task.deadline + 1n);
+  const test = await unlock(true);
+  await market.connect(publisher).unlockTestData(taskId, test.shardKeys, test.proof, test.flags);
+  const revealed: HardhatEthersSigner[] = [];
+  for (const m of miners) {
+    if (!m.reveal) continue;
+    await market
+      .connect(m.signer)
+      .revealModel(taskId, "bafkreimodel", modelHashes.get(m.signer.address)!, ethers.ZeroHash, salts.get(m.signer.address)!);
+    revealed.push(m.signer);
+  }
+  const after = await market.getTask(taskId);
+  if (!opts.stopInRevealWindow) await helpers.time.increaseTo(after.revealDeadline + 1n);
+  return { taskId, reward, publisherBond, minerBond: task.minerBond, revealed, modelHashes };
+}
+
+/** Stakes `amounts[i]` ETH for `validators[i]`. */
+export async function stakeAll(w: World, validators: HardhatEthersSigner[], amounts: bigint[]): Promise<void> {
+  for (let i = 0; i < validators.length; i++) {
+    await w.registry.connect(validators[i]!).stake(amounts[i]!, { value: amounts[i]! });
+  }
+}
+
+/** Mines past the draw delay and draws the current round's committee; returns its members. */
+export async function draw(w: World, taskId: bigint): Promise<string[]> {
+  await w.helpers.mine(Number(registryParams.drawDelay));
+  await w.settlement.drawCommittee(taskId);
+  const [, round] = await w.settlement.statusOf(taskId);
+  return [...(await w.settlement.committee(taskId, round))];
+}
+
+export function saltOf(address: string): string {
+  return `0x${address.slice(2).padStart(64, "0")}`;
+}
+
+/** Commits every (validator, scores) pair, then reveals those with `reveal` set. */
+export async function attest(
+  w: World,
+  taskId: bigint,
+  votes: { signer: HardhatEthersSigner; scores: bigint[]; reveal: boolean; commit?: boolean }[],
+): Promise<void> {
+  for (const v of votes) {
+    if (v.commit === false) continue;
+    const c = await w.settlement.scoresCommitment(taskId, v.signer.address, v.scores, saltOf(v.signer.address));
+    await w.settlement.connect(v.signer).commitScores(taskId, c);
+  }
+  const [, round] = await w.settlement.statusOf(taskId);
+  const r = await w.settlement.getRound(taskId, round);
+  if (r.commits < r.size) await w.helpers.time.increaseTo(r.commitDeadline + 1n);
+  for (const v of votes) {
+    if (!v.reveal) continue;
+    await w.settlement.connect(v.signer).revealScores(taskId, v.scores, saltOf(v.signer.address));
+  }
+}
+
+/** Signer objects for committee members, by address. */
+export function bySigner(all: HardhatEthersSigner[], addresses: string[]): HardhatEthersSigner[] {
+  return addresses.map((a) => all.find((s) => s.address === a)!);
+}
