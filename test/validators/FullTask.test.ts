@@ -1,0 +1,139 @@
+import { expect } from "chai";
+import { network } from "hardhat";
+import { attest, bySigner, deployWorld, draw, ONE, stakeAll, taskToAttesting } from "./helpers/world.js";
+
+const conn = await network.create();
+const { ethers } = conn;
+const ETH = ethers.ZeroAddress;
+
+/**
+ * One task end to end on the real contracts: publisher, four miners (one never reveals), five
+ * validators on the committee (one silent, one deviating, three honest). Every credit, stake, reward
+ * token balance and contract balance is checked to the wei, then everyone withdraws.
+ */
+describe("Full task with a five-validator committee", () => {
+  it("settles with exact payouts, slashes, block rewards and withdrawals", async () => {
+    const w = await deployWorld(conn);
+    const a = w.accounts;
+    const publisher = a[0]!;
+    const [m1, m2, m3, m4] = [a[1]!, a[2]!, a[3]!, a[4]!];
+    const validators = a.slice(5, 10);
+    const [silent, deviating, ...honest] = validators;
+    await stakeAll(w, validators, Array(5).fill(2n * ONE));
+
+    const run = await taskToAttesting(w, publisher, [
+      { signer: m1, reveal: true },
+      { signer: m2, reveal: true },
+      { signer: m3, reveal: true },
+      { signer: m4, reveal: false },
+    ]);
+    expect(run.reward).to.equal(10n * ONE);
+    expect(run.publisherBond).to.equal(ONE / 2n);
+    expect(run.minerBond).to.equal(ONE);
+
+    // four queued tasks: k·l/L = 1·4/16, so the publisher's block share is 1 − (1/4)² = 15/16
+    for (let i = 0; i < 4; i++) {
+      await w.market.connect(a[14]!).postTask(
+        {
+          token: ETH,
+          reward: ONE,
+          datasetRoot: ethers.id(`queued-${i}`),
+          specCid: "bafkreiqueued",
+          shardCount: 10,
+          testShards: 2,
+          accuracyThreshold: 8000,
+          maxSubmissions: 4,
+          trainWindow: 600,
+          modelBytes: 1n,
+          dataBytes: 1n,
+          flops: 1n,
+        },
+        { value: ONE + ONE / 20n },
+      );
+    }
+
+    const members = bySigner(a, await draw(w, run.taskId));
+    expect(members.map((m) => m.address).sort()).to.deep.equal(validators.map((v) => v.address).sort());
+    await attest(w, run.taskId, [
+      { signer: silent!, scores: [9000n, 8800n, 7000n], reveal: false },
+      { signer: deviating!, scores: [9000n, 7000n, 7000n], reveal: true },
+      ...honest.map((h) => ({ signer: h, scores: [9000n, 8800n, 7000n], reveal: true })),
+    ]);
+    const round = await w.settlement.getRound(run.taskId, 0n);
+    await w.helpers.time.increaseTo(round.revealDeadline + 1n);
+    await expect(w.settlement.finalize(run.taskId))
+      .to.emit(w.settlement, "TaskFinalized")
+      .withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n]);
+
+    // market credits: pool 14.5 ETH; reward pool P = 14.5 − 0.5 − 3·1 = 11 ETH (reward + m4's bond)
+    const vPart = 183_333_333_333_333_333n; // ⌊11 ETH · 5 % / 3⌋
+    const winner = 10_350_000_000_000_000_001n; // 1 bond + 11 − 3·vPart − 1.1
+    const credits: [string, bigint][] = [
+      [publisher.address, 500_000_000_000_000_000n],
+      [m1.address, winner],
+      [m2.address, 2_100_000_000_000_000_000n], // bond + ommer share 10 % of 11
+      [m3.address, ONE],
+      [m4.address, 0n],
+      [silent!.address, 0n],
+      [deviating!.address, 0n],
+      ...honest.map((h): [string, bigint] => [h.address, vPart]),
+    ];
+    let sum = 0n;
+    for (const [account, amount] of credits) {
+      expect(await w.market.creditOf(account, ETH), account).to.equal(amount);
+      sum += amount;
+    }
+    expect(sum).to.equal(14_500_000_000_000_000_000n);
+    const marketAddress = await w.market.getAddress();
+    expect(await ethers.provider.getBalance(marketAddress)).to.equal(14_500_000_000_000_000_000n + 4n * (ONE + ONE / 20n));
+
+    // slashes: silent 10 % of 2 ETH, deviating 5 % of 2 ETH, split among the honest in committee order
+    expect((await w.registry.getValidator(silent!.address)).stake).to.equal(1_800_000_000_000_000_000n);
+    expect((await w.registry.getValidator(deviating!.address)).stake).to.equal(1_900_000_000_000_000_000n);
+    for (const h of honest) expect((await w.registry.getValidator(h.address)).stake).to.equal(2n * ONE);
+    const honestInOrder = members.filter((m) => honest.includes(m));
+    expect(await w.registry.creditOf(honestInOrder[0]!.address)).to.equal(100_000_000_000_000_002n);
+    expect(await w.registry.creditOf(honestInOrder[1]!.address)).to.equal(99_999_999_999_999_999n);
+    expect(await w.registry.creditOf(honestInOrder[2]!.address)).to.equal(99_999_999_999_999_999n);
+    const registryAddress = await w.registry.getAddress();
+    expect(await ethers.provider.getBalance(registryAddress)).to.equal(10n * ONE);
+    expect(await w.registry.totalOwed()).to.equal(10n * ONE);
+
+    // block rewards: 100 PODL; publisher 93.75, winner 6.25; one ommer 10 % of 100
+    expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(93_750_000_000_000_000_000n);
+    expect(await w.rewardToken.balanceOf(m1.address)).to.equal(6_250_000_000_000_000_000n);
+    expect(await w.rewardToken.balanceOf(m2.address)).to.equal(10n * ONE);
+    expect(await w.rewardToken.balanceOf(m3.address)).to.equal(0n);
+    expect(await w.rewardToken.totalSupply()).to.equal(110n * ONE);
+
+    // learning chain
+    expect(await w.market.chainHeight()).to.equal(1n);
+
+    // everyone withdraws exactly the credit, the market keeps only the queued escrows
+    for (const [account, amount] of credits) {
+      if (amount === 0n) continue;
+      const signer = a.find((s) => s.address === account)!;
+      await expect(w.market.connect(signer).withdraw(ETH)).to.changeEtherBalances(
+        ethers,
+        [signer, w.market],
+        [amount, -amount],
+      );
+    }
+    expect(await ethers.provider.getBalance(marketAddress)).to.equal(4n * (ONE + ONE / 20n));
+    for (const h of honestInOrder) {
+      const c = await w.registry.creditOf(h.address);
+      await expect(w.registry.connect(h).withdrawCredit()).to.changeEtherBalances(ethers, [h, w.registry], [c, -c]);
+    }
+    expect(await ethers.provider.getBalance(registryAddress)).to.equal(9_700_000_000_000_000_000n);
+    expect(await w.registry.totalOwed()).to.equal(9_700_000_000_000_000_000n);
+
+    // the slashed validators can leave with what is left
+    await w.registry.connect(silent!).requestUnbond();
+    await w.helpers.time.increase(3600);
+    await expect(w.registry.connect(silent!).withdraw()).to.changeEtherBalances(
+      ethers,
+      [silent!, w.registry],
+      [1_800_000_000_000_000_000n, -1_800_000_000_000_000_000n],
+    );
+  });
+});
