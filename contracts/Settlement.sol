@@ -34,13 +34,20 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     IRewardToken private immutable _REWARD_TOKEN;
 
     SettlementParams private _params;
-    mapping(uint256 taskId => Status) private _status;
-    mapping(uint256 taskId => uint256) private _currentRound;
+    mapping(uint256 taskId => TaskState) private _states;
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(uint256 round => address[])) private _committees;
     mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => uint8))) private _memberState;
     mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => bytes32))) private _commitments;
-    mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => uint16[]))) private _scores;
+    /// @dev Revealed scores, sixteen uint16 per word (score i in bits 16·(i mod 16) of word i / 16).
+    mapping(uint256 taskId => mapping(uint256 round => mapping(address validator => mapping(uint256 word => uint256))))
+        private _scoreWords;
+
+    /// @dev A task's settlement status and current round, in one slot.
+    struct TaskState {
+        Status status;
+        uint8 round;
+    }
 
     /// @dev What `finalize` works out before it pays.
     struct Tally {
@@ -75,12 +82,12 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function drawCommittee(uint256 taskId) external nonReentrant {
-        Status status = _status[taskId];
+        Status status = _states[taskId].status;
         if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
         ITaskMarket.Task memory task = _MARKET.getTask(taskId);
         if (task.revealedCount == 0) revert NothingToAttest(taskId);
         if (status == Status.None) _open(taskId, task);
-        uint256 round = _currentRound[taskId];
+        uint256 round = _states[taskId].round;
         Round storage r = _rounds[taskId][round];
         if (r.size != 0) revert CommitteeAlreadyDrawn(taskId, round);
         if (block.timestamp > r.expiresAt) revert RoundExpired(taskId, round, r.expiresAt);
@@ -102,9 +109,10 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function commitScores(uint256 taskId, bytes32 commitment) external {
-        uint256 round = _currentRound[taskId];
+        TaskState memory state_ = _states[taskId];
+        uint256 round = state_.round;
         Round storage r = _rounds[taskId][round];
-        if (r.size == 0 || _status[taskId] != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
+        if (r.size == 0 || state_.status != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
         if (block.timestamp > r.commitDeadline) revert AttestCommitClosed(taskId, r.commitDeadline);
         uint8 state = _memberState[taskId][round][msg.sender];
         if (state == 0) revert AttesterNotMember(taskId, msg.sender);
@@ -120,9 +128,10 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function revealScores(uint256 taskId, uint16[] calldata scores, bytes32 salt) external {
-        uint256 round = _currentRound[taskId];
+        TaskState memory state_ = _states[taskId];
+        uint256 round = state_.round;
         Round storage r = _rounds[taskId][round];
-        if (r.size == 0 || _status[taskId] != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
+        if (r.size == 0 || state_.status != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
         if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
             revert AttestRevealNotOpen(taskId, r.commitDeadline);
         }
@@ -140,7 +149,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             revert ScoresCommitmentMismatch(taskId, msg.sender);
         }
         _memberState[taskId][round][msg.sender] = _REVEALED;
-        _scores[taskId][round][msg.sender] = scores;
+        _storeScores(_scoreWords[taskId][round][msg.sender], scores);
         // at most 31 members, so the counter cannot overflow uint16
         unchecked {
             ++r.reveals;
@@ -150,7 +159,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function finalize(uint256 taskId) external nonReentrant {
-        Status status = _status[taskId];
+        Status status = _states[taskId].status;
         if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
         ITaskMarket.Task memory task = _MARKET.getTask(taskId);
         if (task.revealedCount == 0) {
@@ -158,7 +167,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             return;
         }
         if (status == Status.None) _open(taskId, task);
-        uint256 round = _currentRound[taskId];
+        uint256 round = _states[taskId].round;
         Round storage r = _rounds[taskId][round];
         if (r.size == 0) {
             // an undrawn round (too few eligible validators, or nobody drew) counts as a missed quorum
@@ -174,7 +183,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
         Tally memory t = _tally(taskId, round, task.accuracyThreshold, subs);
         // mark finalized before any external effect
-        _status[taskId] = Status.Finalized;
+        _states[taskId].status = Status.Finalized;
         _slashAll(t, subs);
         _REGISTRY.releaseCommittee(taskId, round, _committees[taskId][round]);
         _settle(t, task, subs, t.winner == _NONE ? ITaskMarket.Outcome.NoValidSubmission : ITaskMarket.Outcome.Validated);
@@ -197,7 +206,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function statusOf(uint256 taskId) external view returns (Status, uint256) {
-        return (_status[taskId], _currentRound[taskId]);
+        TaskState memory state_ = _states[taskId];
+        return (state_.status, state_.round);
     }
 
     /// @inheritdoc ISettlement
@@ -212,7 +222,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function scoresOf(uint256 taskId, uint256 round, address validator) external view returns (uint16[] memory) {
-        return _scores[taskId][round][validator];
+        if (_memberState[taskId][round][validator] != _REVEALED) return new uint16[](0);
+        return _loadScores(_scoreWords[taskId][round][validator], _rounds[taskId][round].submissions);
     }
 
     /// @inheritdoc ISettlement
@@ -225,12 +236,12 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
             revert TaskNotAwaitingAttestation(taskId);
         }
-        _status[taskId] = Status.Attesting;
+        _states[taskId].status = Status.Attesting;
         _request(taskId, 0, task.testUnlockBlock, uint256(task.revealDeadline));
     }
 
     function _request(uint256 taskId, uint256 round, uint256 requestBlock, uint256 from) private {
-        _currentRound[taskId] = round;
+        _states[taskId].round = uint8(round);
         Round storage r = _rounds[taskId][round];
         r.requestBlock = uint64(requestBlock);
         r.expiresAt = uint64(from) + _params.attestCommitWindow + _params.attestRevealWindow;
@@ -262,7 +273,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             _request(taskId, 1, block.number, block.timestamp);
             return;
         }
-        _status[taskId] = Status.Finalized;
+        _states[taskId].status = Status.Finalized;
         ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
         Tally memory t;
         t.taskId = taskId;
@@ -275,7 +286,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
             revert TaskNotAwaitingAttestation(taskId);
         }
-        _status[taskId] = Status.Finalized;
+        _states[taskId].status = Status.Finalized;
         ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1);
         payouts[0] = ITaskMarket.Payout(task.publisher, _MARKET.taskPool(taskId));
         _MARKET.settle(
@@ -306,12 +317,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 reveals = 0;
         for (uint256 i = 0; i < members.length; ++i) {
             if (_memberState[taskId][round][members[i]] == _REVEALED) {
-                revealed[reveals++] = _scores[taskId][round][members[i]];
+                revealed[reveals++] = _loadScores(_scoreWords[taskId][round][members[i]], subs.length);
             }
         }
         t.medians = new uint16[](n);
         uint16[] memory column = new uint16[](reveals);
         for (uint256 j = 0; j < n; ++j) {
+            // the lower median reorders `column`, so it is refilled for every submission
             for (uint256 v = 0; v < reveals; ++v) {
                 column[v] = revealed[v][j];
             }
@@ -350,7 +362,10 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             uint256 s = scores[j];
             uint256 m = medians[j];
             if ((s >= threshold) != (m >= threshold)) return true;
-            if ((s > m ? s - m : m - s) > tolerance) return true;
+            // the larger minus the smaller: cannot underflow
+            unchecked {
+                if ((s > m ? s - m : m - s) > tolerance) return true;
+            }
         }
         return false;
     }
@@ -551,6 +566,37 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 x = uint256(mp.rankScale) * _MARKET.queueLength() / mp.maxQueue;
         if (x >= _ONE) return 0;
         return _ONE - x * x / _ONE;
+    }
+
+    function _storeScores(mapping(uint256 => uint256) storage words, uint16[] calldata scores) private {
+        uint256 n = scores.length;
+        for (uint256 w = 0; w * 16 < n; ++w) {
+            uint256 word = 0;
+            uint256 end = n < (w + 1) * 16 ? n : (w + 1) * 16;
+            for (uint256 i = w * 16; i < end; ++i) {
+                word |= uint256(scores[i]) << (16 * (i - w * 16));
+            }
+            words[w] = word;
+        }
+    }
+
+    function _loadScores(mapping(uint256 => uint256) storage words, uint256 n)
+        private
+        view
+        returns (uint16[] memory scores)
+    {
+        scores = new uint16[](n);
+        // n ≤ 64 submissions: no index or shift can overflow
+        unchecked {
+            for (uint256 base = 0; base < n; base += 16) {
+                uint256 word = words[base / 16];
+                uint256 end = n < base + 16 ? n : base + 16;
+                for (uint256 i = base; i < end; ++i) {
+                    scores[i] = uint16(word);
+                    word >>= 16;
+                }
+            }
+        }
     }
 
     function _commitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)

@@ -16,14 +16,17 @@ library Median {
     function lowerMedian(uint16[] memory values) internal pure returns (uint16 m) {
         uint256 n = values.length;
         if (n == 0) revert MedianOfEmpty();
-        for (uint256 i = 1; i < n; ++i) {
-            uint16 v = values[i];
-            uint256 j = i;
-            while (j > 0 && values[j - 1] > v) {
-                values[j] = values[j - 1];
-                --j;
+        // indices stay within 0..n-1: j > 0 is checked before j - 1 is used
+        unchecked {
+            for (uint256 i = 1; i < n; ++i) {
+                uint16 v = values[i];
+                uint256 j = i;
+                while (j > 0 && values[j - 1] > v) {
+                    values[j] = values[j - 1];
+                    --j;
+                }
+                values[j] = v;
             }
-            values[j] = v;
         }
         return values[(n - 1) / 2];
     }

@@ -1,5 +1,6 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { Signer } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { RewardToken, Settlement, TaskMarket, ValidatorRegistry } from "../../../types/index.js";
 
@@ -83,14 +84,17 @@ export async function deployWorld(
   return { ethers, helpers: networkHelpers, owner: owner!, accounts, registry, market, rewardToken, settlement };
 }
 
-export type MinerPlan = { signer: HardhatEthersSigner; reveal: boolean };
+/** Any account that signs: a Hardhat signer or a funded ethers Wallet (benchmarks need more than 20). */
+export type Actor = Signer & { address: string };
+
+export type MinerPlan = { signer: Actor; reveal: boolean };
 
 export type TaskRun = {
   taskId: bigint;
   reward: bigint;
   publisherBond: bigint;
   minerBond: bigint;
-  revealed: HardhatEthersSigner[];
+  revealed: Actor[];
   modelHashes: Map<string, string>;
 };
 
@@ -169,7 +173,7 @@ export async function taskToAttesting(
   await helpers.time.increaseTo(task.deadline + 1n);
   const test = await unlock(true);
   await market.connect(publisher).unlockTestData(taskId, test.shardKeys, test.proof, test.flags);
-  const revealed: HardhatEthersSigner[] = [];
+  const revealed: Actor[] = [];
   for (const m of miners) {
     if (!m.reveal) continue;
     await market
@@ -183,7 +187,7 @@ export async function taskToAttesting(
 }
 
 /** Stakes `amounts[i]` ETH for `validators[i]`. */
-export async function stakeAll(w: World, validators: HardhatEthersSigner[], amounts: bigint[]): Promise<void> {
+export async function stakeAll(w: World, validators: Actor[], amounts: bigint[]): Promise<void> {
   for (let i = 0; i < validators.length; i++) {
     await w.registry.connect(validators[i]!).stake(amounts[i]!, { value: amounts[i]! });
   }
@@ -205,7 +209,7 @@ export function saltOf(address: string): string {
 export async function attest(
   w: World,
   taskId: bigint,
-  votes: { signer: HardhatEthersSigner; scores: bigint[]; reveal: boolean; commit?: boolean }[],
+  votes: { signer: Actor; scores: bigint[]; reveal: boolean; commit?: boolean }[],
 ): Promise<void> {
   for (const v of votes) {
     if (v.commit === false) continue;
@@ -222,6 +226,6 @@ export async function attest(
 }
 
 /** Signer objects for committee members, by address. */
-export function bySigner(all: HardhatEthersSigner[], addresses: string[]): HardhatEthersSigner[] {
+export function bySigner<T extends Actor>(all: T[], addresses: string[]): T[] {
   return addresses.map((a) => all.find((s) => s.address === a)!);
 }

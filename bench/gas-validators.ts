@@ -1,0 +1,104 @@
+/**
+ * Gas of the validator and settlement operations, measured on the in-process Hardhat network with the
+ * real contracts. `measureValidatorGas` returns a flat `{ operation: gasUsed }` object that the gas
+ * harness (bench/gas.ts) merges into bench/results/gas.json.
+ *
+ * Keys: stake (first stake), stakeTopUp, requestUnbond, withdrawStake, drawCommittee_5of5,
+ * commitScores, revealScores (16 submissions), revealScores_64, finalize_5x16, finalize_15x64,
+ * drawCommittee_15of15, and the counts used.
+ */
+import type { NetworkConnection } from "hardhat/types/network";
+import type { ContractTransactionResponse } from "ethers";
+import {
+  type Actor,
+  bySigner,
+  deployWorld,
+  ONE,
+  registryParams,
+  saltOf,
+  stakeAll,
+  taskToAttesting,
+  type World,
+} from "../test/validators/helpers/world.js";
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
+  const receipt = await (await tx).wait();
+  return Number(receipt!.gasUsed);
+}
+
+/** Funded wallets beyond Hardhat's twenty accounts. */
+async function wallets(conn: NetworkConnection, count: number): Promise<Actor[]> {
+  const out: Actor[] = [];
+  for (let i = 0; i < count; i++) {
+    const wallet = conn.ethers.Wallet.createRandom().connect(conn.ethers.provider);
+    await conn.networkHelpers.setBalance(wallet.address, 1000n * ONE);
+    out.push(wallet);
+  }
+  return out;
+}
+
+type Scenario = { validators: number; submissions: number };
+
+/** One full task with `validators` honest members and `submissions` revealed models; returns gas figures. */
+async function scenario(conn: NetworkConnection, s: Scenario) {
+  const w: World = await deployWorld(conn, { settlement: { committeeSize: BigInt(s.validators) } });
+  const publisher = w.accounts[0]!;
+  const validators = await wallets(conn, s.validators);
+  const miners = await wallets(conn, s.submissions);
+  await stakeAll(w, validators, Array(s.validators).fill(2n * ONE));
+  const run = await taskToAttesting(
+    w,
+    publisher,
+    miners.map((m) => ({ signer: m, reveal: true })),
+  );
+  await w.helpers.mine(Number(registryParams.drawDelay));
+  const drawGas = await gasOf(w.settlement.drawCommittee(run.taskId));
+  const members = bySigner(validators, [...(await w.settlement.committee(run.taskId, 0n))]);
+  // distinct medians: a winner, three ommers, the rest spread above and below the 80 % threshold
+  const scores = miners.map((_, j) => BigInt(9500 - j * 50));
+  const commit: number[] = [];
+  for (const m of members) {
+    const c = await w.settlement.scoresCommitment(run.taskId, m.address, scores, saltOf(m.address));
+    commit.push(await gasOf(w.settlement.connect(m).commitScores(run.taskId, c)));
+  }
+  const reveal: number[] = [];
+  for (const m of members) {
+    reveal.push(await gasOf(w.settlement.connect(m).revealScores(run.taskId, scores, saltOf(m.address))));
+  }
+  const finalize = await gasOf(w.settlement.finalize(run.taskId));
+  return { w, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize };
+}
+
+/** Stake, top-up, unbond and withdraw of one validator on a registry that already holds five. */
+async function registryOps(conn: NetworkConnection) {
+  const w = await deployWorld(conn);
+  await stakeAll(w, w.accounts.slice(5, 10), Array(5).fill(2n * ONE));
+  const v = w.accounts[10]!;
+  const stake = await gasOf(w.registry.connect(v).stake(2n * ONE, { value: 2n * ONE }));
+  const stakeTopUp = await gasOf(w.registry.connect(v).stake(ONE, { value: ONE }));
+  const requestUnbond = await gasOf(w.registry.connect(v).requestUnbond());
+  await w.helpers.time.increase(Number(registryParams.unbondingPeriod));
+  const withdrawStake = await gasOf(w.registry.connect(v).withdraw());
+  return { stake, stakeTopUp, requestUnbond, withdrawStake };
+}
+
+export async function measureValidatorGas(conn: NetworkConnection): Promise<Record<string, number>> {
+  const ops = await registryOps(conn);
+  const small = await scenario(conn, { validators: 5, submissions: 16 });
+  const large = await scenario(conn, { validators: 15, submissions: 64 });
+  return {
+    ...ops,
+    drawCommittee_5of5: small.drawGas,
+    commitScores: small.commit,
+    revealScores: small.reveal,
+    finalize_5x16: small.finalize,
+    drawCommittee_15of15: large.drawGas,
+    commitScores_15: large.commit,
+    revealScores_64: large.reveal,
+    finalize_15x64: large.finalize,
+    validators_small: 5,
+    submissions_small: 16,
+    validators_large: 15,
+    submissions_large: 64,
+  };
+}
