@@ -1,0 +1,63 @@
+import { FetchRequest, JsonRpcProvider, Network } from "ethers";
+import { AgentError } from "../config/errors.js";
+import { defaultConfirmations } from "../config/schema.js";
+import type { Logger } from "../log/logger.js";
+import { withRetry, type RetryPolicy } from "./retry.js";
+
+export interface ChainConnection {
+  provider: JsonRpcProvider;
+  chainId: bigint;
+  /** From the configuration, or the default for this chain (0 on Hardhat's 31337, else 3). */
+  confirmations: number;
+}
+
+export interface ConnectOptions {
+  rpcUrl: string;
+  /** Refuse an endpoint that serves another chain. */
+  chainId?: number | undefined;
+  confirmations?: number | undefined;
+  pollIntervalMs: number;
+  retry: RetryPolicy;
+  log?: Logger;
+}
+
+/**
+ * A JsonRpcProvider pinned to the endpoint's chain. The chain id is asked once, with retries,
+ * instead of ethers' start-up detection that retries forever and only logs.
+ */
+export async function connectChain(options: ConnectOptions): Promise<ChainConnection> {
+  const chainId = await withRetry("eth_chainId", () => fetchChainId(options.rpcUrl), options.retry, options.log);
+  if (options.chainId !== undefined && BigInt(options.chainId) !== chainId) {
+    throw new AgentError("CHAIN_MISMATCH", `${redactUrl(options.rpcUrl)} serves chain ${chainId}, configured ${options.chainId}`, {
+      context: { expected: options.chainId, actual: chainId.toString() },
+    });
+  }
+  const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
+    staticNetwork: Network.from(chainId),
+    pollingInterval: options.pollIntervalMs,
+  });
+  return { provider, chainId, confirmations: options.confirmations ?? defaultConfirmations(chainId) };
+}
+
+async function fetchChainId(url: string): Promise<bigint> {
+  const request = new FetchRequest(url);
+  request.setHeader("content-type", "application/json");
+  request.body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] });
+  const response = await request.send();
+  response.assertOk();
+  const body = response.bodyJson as { result?: unknown; error?: { code?: number; message?: string } };
+  if (typeof body.result !== "string") {
+    // Shaped like ethers' errors so the retry policy can judge it.
+    throw Object.assign(new Error(`eth_chainId failed: ${body.error?.message ?? "no result"}`), { info: { error: body.error } });
+  }
+  return BigInt(body.result);
+}
+
+/** RPC URLs often carry an API key in the path or query; logs get the host only. */
+export function redactUrl(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid URL)";
+  }
+}

@@ -1,0 +1,87 @@
+import { isError } from "ethers";
+import { AgentError, isAgentError } from "../config/errors.js";
+import type { Logger } from "../log/logger.js";
+
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number;
+  /** First back-off; doubles per attempt up to `maxMs`, with jitter. */
+  baseMs: number;
+  maxMs: number;
+}
+
+/** JSON-RPC error codes that mean "try again": rate limits and overloaded nodes. */
+const TRANSIENT_RPC_CODES = new Set([-32005, -32097, 429]);
+/** Messages of -32000 errors that public nodes return while syncing or overloaded. */
+const TRANSIENT_MESSAGE = /header not found|timeout|timed out|rate limit|too many requests|busy|try again|temporarily unavailable|overloaded/i;
+/** Socket failures under ethers' FetchRequest arrive as raw Node errors. */
+const TRANSIENT_SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET"]);
+
+/**
+ * Whether an error from an RPC call is worth retrying: transport failures, 5xx/429 answers and
+ * rate-limit errors. Reverts, bad nonces and insufficient funds are not.
+ */
+export function isTransientRpcError(e: unknown): boolean {
+  if (isAgentError(e)) return false;
+  if (isError(e, "NETWORK_ERROR") || isError(e, "TIMEOUT") || isError(e, "SERVER_ERROR")) return true;
+  for (let cur: unknown = e, depth = 0; cur != null && typeof cur === "object" && depth < 5; depth++) {
+    const { code, message } = cur as { code?: unknown; message?: unknown };
+    if (typeof code === "string" && TRANSIENT_SOCKET_CODES.has(code)) return true;
+    if (typeof message === "string" && /socket hang up/i.test(message)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  // JSON-RPC error objects: ethers keeps the node's answer in `info.error`. For eth_call and
+  // eth_estimateGas ethers reports every failure as CALL_EXCEPTION, so look at the answer itself.
+  const rpc = (e as { info?: { error?: { code?: unknown; message?: unknown } } } | null)?.info?.error;
+  if (rpc && typeof rpc.code === "number") {
+    if (isError(e, "CALL_EXCEPTION") && (e as { data?: unknown }).data != null) return false;
+    if (TRANSIENT_RPC_CODES.has(rpc.code)) return true;
+    if (rpc.code === -32000 && typeof rpc.message === "string" && TRANSIENT_MESSAGE.test(rpc.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `fn`, retrying transient RPC failures with exponential back-off and jitter. Gives up with
+ * RPC_UNAVAILABLE after `policy.retries` retries; other errors pass through untouched.
+ */
+export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy, log?: Logger): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isTransientRpcError(e)) throw e;
+      if (attempt >= policy.retries) {
+        throw new AgentError("RPC_UNAVAILABLE", `${what}: the RPC endpoint failed ${attempt + 1} times`, { cause: e, context: { what } });
+      }
+      const delay = backoffMs(policy, attempt);
+      log?.warn({ what, attempt: attempt + 1, delayMs: delay, err: shortMessage(e) }, "RPC call failed; retrying");
+      await sleep(delay);
+    }
+  }
+}
+
+export function backoffMs(policy: RetryPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** attempt);
+  // Full jitter on the upper half: agents that failed together do not retry together.
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** First line of an error's message, for logs (ethers' messages carry whole payloads). */
+export function shortMessage(e: unknown): string {
+  const m = (e as { shortMessage?: unknown; message?: unknown } | null)?.shortMessage ?? (e as { message?: unknown } | null)?.message;
+  return String(m ?? e).split("\n")[0]!.slice(0, 200);
+}

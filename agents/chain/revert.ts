@@ -1,0 +1,44 @@
+import { Interface, isError, type ErrorDescription } from "ethers";
+
+export interface DecodedRevert {
+  /** `ErrorName(arg, …)`, `Error("reason")`, `Panic(0x11)` or `unknown revert 0x…`. */
+  summary: string;
+  name?: string;
+  args?: readonly unknown[];
+  data?: string;
+}
+
+/** Revert data that ethers found in an error (estimateGas, call, a mined receipt's replay). */
+export function revertData(e: unknown): string | undefined {
+  if (isError(e, "CALL_EXCEPTION") && typeof e.data === "string" && e.data !== "0x") return e.data;
+  return undefined;
+}
+
+/**
+ * Decodes revert data against the ABIs that may have raised it: the called contract first, then
+ * contracts it calls into (whose custom errors bubble up unchanged).
+ */
+export function decodeRevert(data: string | undefined, interfaces: readonly Interface[]): DecodedRevert {
+  if (data === undefined || data === "0x") return { summary: "reverted without data" };
+  for (const iface of [...interfaces, BUILTIN]) {
+    let parsed: ErrorDescription | null = null;
+    try {
+      parsed = iface.parseError(data);
+    } catch {
+      parsed = null; // the selector matched but the arguments did not decode: try the next ABI
+    }
+    if (parsed) {
+      const args = parsed.args.toArray();
+      return { summary: `${parsed.name}(${args.map(show).join(", ")})`, name: parsed.name, args, data };
+    }
+  }
+  return { summary: `unknown revert ${data.slice(0, 10)}`, data };
+}
+
+const BUILTIN = new Interface(["error Error(string reason)", "error Panic(uint256 code)"]);
+
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return v.toString();
+  return String(v);
+}
