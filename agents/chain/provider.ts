@@ -35,6 +35,9 @@ export async function connectChain(options: ConnectOptions): Promise<ChainConnec
   const provider = new JsonRpcProvider(options.rpcUrl, undefined, {
     staticNetwork: Network.from(chainId),
     pollingInterval: options.pollIntervalMs,
+    // ethers shares identical requests for 250 ms by default; a nonce or block number read right
+    // after a transaction must be fresh.
+    cacheTimeout: -1,
   });
   return { provider, chainId, confirmations: options.confirmations ?? defaultConfirmations(chainId) };
 }
