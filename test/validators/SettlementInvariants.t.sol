@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ITaskMarket} from "../../contracts/interfaces/ITaskMarket.sol";
+import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
+import {IValidatorRegistry} from "../../contracts/interfaces/IValidatorRegistry.sol";
+import {Commitments} from "../../contracts/libraries/Commitments.sol";
+import {RewardToken} from "../../contracts/RewardToken.sol";
+import {Settlement} from "../../contracts/Settlement.sol";
+import {TaskMarket} from "../../contracts/TaskMarket.sol";
+import {ValidatorRegistry} from "../../contracts/ValidatorRegistry.sol";
+
+/// @dev The cheatcodes this suite uses (Foundry's Vm, as Hardhat 3 exposes it).
+interface Vm {
+    function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
+    function prank(address sender) external;
+    function deal(address account, uint256 balance) external;
+    function prevrandao(bytes32 value) external;
+}
+
+/// @dev Drives one task at a time through the real market, registry and settlement with random
+///      choices at every step, across ten actors (two publishers, three miners, five validators), and
+///      keeps ghost records of what each actor was credited and withdrew and of every slash.
+contract Handler {
+    Vm private constant VM = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+    uint256 private constant SHARDS = 10;
+    uint256 private constant TEST_SHARDS = 2;
+    uint256 private constant NONE = type(uint256).max;
+
+    TaskMarket public immutable market;
+    ValidatorRegistry public immutable registry;
+    Settlement public immutable settlement;
+
+    address[] public actors;
+    uint256 public currentTask;
+    mapping(address validator => uint256) private _salts;
+    mapping(address validator => uint16[]) private _pendingScores;
+
+    // ghosts
+    mapping(address account => uint256) public marketCredited;
+    mapping(address account => uint256) public marketWithdrawn;
+    mapping(address account => uint256) public registryPaidIn;
+    mapping(address account => uint256) public registryCredited;
+    mapping(address account => uint256) public registryWithdrawn;
+    mapping(uint256 taskId => mapping(address validator => uint256)) public slashCount;
+    uint256 public slashViolations;
+    // credits only grow outside the withdrawals; each increase is what the account was credited
+    mapping(address account => uint256) private _lastMarketCredit;
+    mapping(address account => uint256) private _lastRegistryCredit;
+    uint256 public finalized;
+
+    constructor(TaskMarket market_, ValidatorRegistry registry_, Settlement settlement_) {
+        market = market_;
+        registry = registry_;
+        settlement = settlement_;
+        for (uint256 i = 0; i < 10; ++i) {
+            address a = address(uint160(0xA000 + i));
+            actors.push(a);
+            VM.deal(a, 1_000_000 ether);
+        }
+        // three bonded validators from the start, so tasks can start
+        for (uint256 i = 5; i < 8; ++i) {
+            _stake(actors[i], 2 ether);
+        }
+    }
+
+    receive() external payable {}
+
+    // ---- registry ----
+
+    function stake(uint256 who, uint256 amount) external {
+        _stake(_validator(who), 1 ether + amount % (5 ether));
+    }
+
+    function requestUnbond(uint256 who) external {
+        VM.prank(_validator(who));
+        try registry.requestUnbond() {} catch {}
+    }
+
+    function withdrawStake(uint256 who) external {
+        address v = _validator(who);
+        uint256 before = v.balance;
+        VM.prank(v);
+        try registry.withdraw() {
+            registryWithdrawn[v] += v.balance - before;
+        } catch {}
+    }
+
+    function withdrawRegistryCredit(uint256 who) external {
+        address a = actors[who % actors.length];
+        _recordCredits();
+        uint256 before = a.balance;
+        VM.prank(a);
+        try registry.withdrawCredit() {
+            registryWithdrawn[a] += a.balance - before;
+            _lastRegistryCredit[a] = 0;
+        } catch {}
+    }
+
+    // ---- market ----
+
+    function post(uint256 who, uint256 reward) external {
+        if (currentTask != 0 && !_terminal(currentTask)) return;
+        address publisher = actors[who % 2];
+        reward = 1e15 + reward % (20 ether);
+        ITaskMarket.TaskRequest memory request = ITaskMarket.TaskRequest({
+            token: address(0),
+            reward: reward,
+            datasetRoot: _tree()[0],
+            specCid: "bafkreiinvariant",
+            shardCount: uint16(SHARDS),
+            testShards: uint16(TEST_SHARDS),
+            accuracyThreshold: 8000,
+            maxSubmissions: 3,
+            trainWindow: 600,
+            modelBytes: 1000,
+            dataBytes: 1000,
+            flops: 1_000_000
+        });
+        uint256 value = reward + reward * market.params().publisherBondBps / 10_000;
+        VM.prank(publisher);
+        try market.postTask{value: value}(request) returns (uint256 taskId) {
+            currentTask = taskId;
+        } catch {}
+        _recordCredits();
+    }
+
+    function start(bytes32 randao) external {
+        VM.prevrandao(randao);
+        try market.startNext() {} catch {}
+    }
+
+    function unlockTraining() external {
+        _unlock(false);
+    }
+
+    function unlockTest() external {
+        _unlock(true);
+    }
+
+    function commitModel(uint256 who) external {
+        if (currentTask == 0) return;
+        address miner = actors[2 + who % 3];
+        uint256 bond = market.getTask(currentTask).minerBond;
+        bytes32 commitment = Commitments.modelCommitment(
+            address(market), block.chainid, currentTask, miner, _modelHash(miner), bytes32(0), bytes32(uint256(1))
+        );
+        VM.prank(miner);
+        try market.commitModel{value: bond}(currentTask, commitment) {} catch {}
+    }
+
+    function revealModel(uint256 who) external {
+        if (currentTask == 0) return;
+        address miner = actors[2 + who % 3];
+        VM.prank(miner);
+        try market.revealModel(currentTask, "bafkreimodel", _modelHash(miner), bytes32(0), bytes32(uint256(1))) {} catch {}
+    }
+
+    function timeouts(uint256 who) external {
+        if (currentTask == 0) return;
+        address caller = actors[who % actors.length];
+        VM.prank(caller);
+        try market.timeoutTrainingKeys(currentTask) {} catch {}
+        VM.prank(caller);
+        try market.timeoutTestKeys(currentTask) {} catch {}
+        _recordCredits();
+    }
+
+    function withdrawMarket(uint256 who) external {
+        address a = actors[who % actors.length];
+        _recordCredits();
+        uint256 before = a.balance;
+        VM.prank(a);
+        try market.withdraw(address(0)) {
+            marketWithdrawn[a] += a.balance - before;
+            _lastMarketCredit[a] = 0;
+        } catch {}
+    }
+
+    // ---- settlement ----
+
+    function drawCommittee(bytes32 randao) external {
+        if (currentTask == 0) return;
+        VM.prevrandao(randao);
+        try settlement.drawCommittee(currentTask) {} catch {}
+    }
+
+    function commitScores(uint256 who, uint256 scoreSeed) external {
+        if (currentTask == 0) return;
+        address v = _validator(who);
+        (, uint256 round) = settlement.statusOf(currentTask);
+        uint256 n = settlement.getRound(currentTask, round).submissions;
+        uint16[] memory scores = new uint16[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            // mostly agreeing scores around 85 %, sometimes far off
+            uint256 r = uint256(keccak256(abi.encode(scoreSeed, i)));
+            scores[i] = r % 4 == 0 ? uint16(r % 10_001) : uint16(8400 + (i * 100) % 300);
+        }
+        _pendingScores[v] = scores;
+        _salts[v] = scoreSeed;
+        bytes32 c = settlement.scoresCommitment(currentTask, v, scores, bytes32(scoreSeed));
+        VM.prank(v);
+        try settlement.commitScores(currentTask, c) {} catch {}
+    }
+
+    function revealScores(uint256 who) external {
+        if (currentTask == 0) return;
+        address v = _validator(who);
+        VM.prank(v);
+        try settlement.revealScores(currentTask, _pendingScores[v], bytes32(_salts[v])) {} catch {}
+    }
+
+    function finalize(uint256 who) external {
+        if (currentTask == 0) return;
+        uint256[] memory stakes = new uint256[](actors.length);
+        for (uint256 i = 0; i < actors.length; ++i) {
+            stakes[i] = registry.getValidator(actors[i]).stake;
+        }
+        VM.prank(actors[who % actors.length]);
+        try settlement.finalize(currentTask) {
+            ++finalized;
+        } catch {}
+        for (uint256 i = 0; i < actors.length; ++i) {
+            uint256 after_ = registry.getValidator(actors[i]).stake;
+            if (after_ >= stakes[i]) continue;
+            // (c) a slash takes at most the largest slash fraction (10 %) of the stake, at most once per
+            // validator and task
+            if (stakes[i] - after_ > stakes[i] * 1000 / 10_000) ++slashViolations;
+            if (++slashCount[currentTask][actors[i]] > 1) ++slashViolations;
+            if (!registry.wasSlashed(currentTask, actors[i])) ++slashViolations;
+        }
+        _recordCredits();
+    }
+
+    function warp(uint256 secs, uint256 blocks) external {
+        VM.warp(block.timestamp + 1 + secs % 900);
+        VM.roll(block.number + 1 + blocks % 8);
+    }
+
+    // ---- views for the invariants ----
+
+    function actorCount() external view returns (uint256) {
+        return actors.length;
+    }
+
+    /// @dev Everything the market owes in ETH: credits of every actor plus the pools of live tasks.
+    function marketOwed() external view returns (uint256 owed) {
+        for (uint256 i = 0; i < actors.length; ++i) {
+            owed += market.creditOf(actors[i], address(0));
+        }
+        uint256 count = market.taskCount();
+        for (uint256 id = 1; id <= count; ++id) {
+            if (!_terminal(id)) owed += market.taskPool(id);
+        }
+    }
+
+    /// @dev Everything the registry owes: stakes and credits of every actor.
+    function registryOwed() external view returns (uint256 owed) {
+        for (uint256 i = 0; i < actors.length; ++i) {
+            owed += registry.getValidator(actors[i]).stake + registry.creditOf(actors[i]);
+        }
+    }
+
+    // ---- internals ----
+
+    function _stake(address v, uint256 amount) private {
+        VM.prank(v);
+        try registry.stake{value: amount}(amount) {
+            registryPaidIn[v] += amount;
+        } catch {}
+    }
+
+    function _recordCredits() private {
+        for (uint256 i = 0; i < actors.length; ++i) {
+            address a = actors[i];
+            // withdrawals reset the last seen credit to zero, so any increase is a new credit
+            uint256 m = market.creditOf(a, address(0));
+            if (m > _lastMarketCredit[a]) marketCredited[a] += m - _lastMarketCredit[a];
+            _lastMarketCredit[a] = m;
+            uint256 r = registry.creditOf(a);
+            if (r > _lastRegistryCredit[a]) registryCredited[a] += r - _lastRegistryCredit[a];
+            _lastRegistryCredit[a] = r;
+        }
+    }
+
+    function _validator(uint256 who) private view returns (address) {
+        return actors[5 + who % 5];
+    }
+
+    function _modelHash(address miner) private view returns (bytes32) {
+        return keccak256(abi.encode("model", miner, currentTask));
+    }
+
+    function _terminal(uint256 taskId) private view returns (bool) {
+        ITaskMarket.Phase p = market.getTask(taskId).phase;
+        return p == ITaskMarket.Phase.Settled || p == ITaskMarket.Phase.Cancelled
+            || p == ITaskMarket.Phase.Defaulted || p == ITaskMarket.Phase.Unvalidated;
+    }
+
+    function _key(uint256 i) private pure returns (bytes32) {
+        return keccak256(abi.encode("key", i));
+    }
+
+    function _cidHash(uint256 i) private pure returns (bytes32) {
+        return keccak256(abi.encode("cid", i));
+    }
+
+    /// @dev A complete binary tree over the ten shard leaves, leaf k at position 2n−2−k.
+    function _tree() private pure returns (bytes32[] memory tree) {
+        tree = new bytes32[](2 * SHARDS - 1);
+        for (uint256 k = 0; k < SHARDS; ++k) {
+            tree[2 * SHARDS - 2 - k] = Commitments.shardLeaf(k, _cidHash(k), _key(k));
+        }
+        for (uint256 i = SHARDS - 1; i > 0; --i) {
+            tree[i - 1] = _hashPair(tree[2 * i - 1], tree[2 * i]);
+        }
+    }
+
+    /// @dev Unlocks the training (or test) keys with a multiproof built the way OpenZeppelin's
+    ///      merkle-tree builds one: known positions in descending order, siblings from the tree.
+    function _unlock(bool test) private {
+        if (currentTask == 0) return;
+        ITaskMarket.Task memory task = market.getTask(currentTask);
+        uint256 bitmap = market.testShardBitmap(currentTask);
+        bytes32[] memory tree = _tree();
+        uint256 count = test ? TEST_SHARDS : SHARDS - TEST_SHARDS;
+        ITaskMarket.ShardKey[] memory keys = new ITaskMarket.ShardKey[](count);
+        uint256[] memory queue = new uint256[](2 * SHARDS);
+        uint256 tail = 0;
+        for (uint256 k = 0; k < SHARDS; ++k) {
+            if (((bitmap >> k) & 1 == 1) != test) continue;
+            keys[tail] = ITaskMarket.ShardKey(k, _cidHash(k), _key(k));
+            queue[tail++] = 2 * SHARDS - 2 - k;
+        }
+        bytes32[] memory proof = new bytes32[](SHARDS);
+        bool[] memory flags = new bool[](2 * SHARDS);
+        uint256 head = 0;
+        uint256 proofLength = 0;
+        uint256 flagLength = 0;
+        while (head < tail && queue[head] > 0) {
+            uint256 j = queue[head++];
+            uint256 sibling = j % 2 == 1 ? j + 1 : j - 1;
+            if (head < tail && queue[head] == sibling) {
+                flags[flagLength++] = true;
+                ++head;
+            } else {
+                flags[flagLength++] = false;
+                proof[proofLength++] = tree[sibling];
+            }
+            queue[tail++] = (j - 1) / 2;
+        }
+        assembly ("memory-safe") {
+            mstore(proof, proofLength)
+            mstore(flags, flagLength)
+        }
+        VM.prank(task.publisher);
+        if (test) {
+            try market.unlockTestData(currentTask, keys, proof, flags) {} catch {}
+        } else {
+            try market.unlockTrainingData(currentTask, keys, proof, flags) {} catch {}
+        }
+    }
+
+    function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+    }
+}
+
+contract SettlementInvariants {
+    error Insolvent(string what, uint256 balance, uint256 owed);
+    error Overpaid(address account, uint256 withdrawn, uint256 credited);
+    error SlashRuleBroken(uint256 violations);
+
+    Handler private _handler;
+    TaskMarket private _market;
+    ValidatorRegistry private _registry;
+
+    function setUp() public {
+        _registry = new ValidatorRegistry(
+            address(this),
+            address(0),
+            IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, drawDelay: 2, maxValidators: 64})
+        );
+        _market = new TaskMarket(
+            address(this),
+            _registry,
+            ITaskMarket.MarketParams({
+                maxQueue: 16,
+                maxActive: 8,
+                minCommittee: 3,
+                publisherBondBps: 500,
+                minerBondBps: 1000,
+                keyWindow: 600,
+                testKeyWindow: 600,
+                revealWindow: 600,
+                maxQueueTime: 86_400,
+                minTrainWindow: 60,
+                maxTrainWindow: 86_400,
+                medianBandwidth: 1_000_000,
+                medianCompute: 1_000_000_000,
+                rankScale: 1e18,
+                minReward: 1
+            })
+        );
+        RewardToken token = new RewardToken(address(this));
+        Settlement settlement = new Settlement(
+            address(this),
+            _market,
+            _registry,
+            token,
+            ISettlement.SettlementParams({
+                blockReward: 100 ether,
+                attestCommitWindow: 600,
+                attestRevealWindow: 600,
+                committeeSize: 5,
+                epsilon: 10,
+                maxOmmers: 3,
+                validatorShareBps: 500,
+                ommerShareBps: 1000,
+                slashNoRevealBps: 1000,
+                slashDeviationBps: 500,
+                deviationTolerance: 500,
+                ommerBlockShareBps: 1000
+            })
+        );
+        _market.setSettlement(address(settlement));
+        _registry.setSettlement(address(settlement));
+        token.setMinter(address(settlement));
+        _handler = new Handler(_market, _registry, settlement);
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(_handler);
+    }
+
+    /// The handler can drive a task all the way to settlement (so the random walks reach it too).
+    function test_handler_settlesATask() public {
+        Handler h = _handler;
+        h.post(0, 5 ether);
+        h.start(bytes32(uint256(7)));
+        h.unlockTraining();
+        h.commitModel(0);
+        h.commitModel(1);
+        h.warp(700, 1);
+        h.unlockTest();
+        h.revealModel(0);
+        h.revealModel(1);
+        h.warp(700, 3);
+        h.drawCommittee(bytes32(uint256(9)));
+        for (uint256 i = 0; i < 3; ++i) {
+            h.commitScores(i, 100 + i);
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            h.revealScores(i);
+        }
+        h.finalize(0);
+        if (h.finalized() != 1) revert Insolvent("not finalized", h.finalized(), 1);
+        invariant_marketAndRegistryAreSolvent();
+        invariant_nobodyWithdrawsMoreThanCredited();
+        invariant_slashingBoundedAndOnce();
+        for (uint256 i = 0; i < 10; ++i) {
+            h.withdrawMarket(i);
+            h.withdrawRegistryCredit(i);
+        }
+        invariant_marketAndRegistryAreSolvent();
+        invariant_nobodyWithdrawsMoreThanCredited();
+    }
+
+    /// (a) Each contract's ETH balance covers everything it owes.
+    function invariant_marketAndRegistryAreSolvent() public view {
+        uint256 marketBalance = address(_market).balance;
+        uint256 marketOwed = _handler.marketOwed();
+        if (marketBalance < marketOwed) revert Insolvent("market", marketBalance, marketOwed);
+        uint256 registryBalance = address(_registry).balance;
+        uint256 registryOwed = _handler.registryOwed();
+        if (registryBalance < registryOwed) revert Insolvent("registry", registryBalance, registryOwed);
+        if (_registry.totalOwed() != registryOwed) revert Insolvent("registry ledger", _registry.totalOwed(), registryOwed);
+    }
+
+    /// (b) Nobody withdraws more than it was credited (market) or paid in and credited (registry).
+    function invariant_nobodyWithdrawsMoreThanCredited() public view {
+        uint256 n = _handler.actorCount();
+        for (uint256 i = 0; i < n; ++i) {
+            address a = _handler.actors(i);
+            if (_handler.marketWithdrawn(a) > _handler.marketCredited(a)) {
+                revert Overpaid(a, _handler.marketWithdrawn(a), _handler.marketCredited(a));
+            }
+            uint256 registryIn = _handler.registryPaidIn(a) + _handler.registryCredited(a);
+            if (_handler.registryWithdrawn(a) > registryIn) revert Overpaid(a, _handler.registryWithdrawn(a), registryIn);
+        }
+    }
+
+    /// (c) Slashing never exceeds the stake and happens at most once per validator and task.
+    function invariant_slashingBoundedAndOnce() public view {
+        uint256 v = _handler.slashViolations();
+        if (v != 0) revert SlashRuleBroken(v);
+    }
+}
