@@ -6,7 +6,12 @@
  * Keys: stake (first stake), stakeTopUp, requestUnbond, withdrawStake, drawCommittee_5of5,
  * commitScores, revealScores (16 submissions), revealScores_64, finalize_5x16, finalize_15x64,
  * drawCommittee_15of15, and the counts used.
+ *
+ * Run alone (`npx hardhat run bench/gas-validators.ts`) it merges its figures into
+ * bench/results/gas.json, keeping the other keys there.
  */
+import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { ContractTransactionResponse } from "ethers";
 import {
@@ -101,4 +106,26 @@ export async function measureValidatorGas(conn: NetworkConnection): Promise<Reco
     validators_large: 15,
     submissions_large: 64,
   };
+}
+
+const RESULTS = new URL("./results/gas.json", import.meta.url);
+
+/** Merges `figures` into bench/results/gas.json (a flat object), keeping every other key. */
+export async function mergeIntoResults(figures: Record<string, number>): Promise<void> {
+  let current: Record<string, number> = {};
+  try {
+    current = JSON.parse(await readFile(RESULTS, "utf8")) as Record<string, number>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await writeFile(RESULTS, `${JSON.stringify({ ...current, ...figures }, null, 2)}\n`);
+}
+
+if (process.argv.some((arg) => arg.endsWith("gas-validators.ts"))) {
+  const figures = await measureValidatorGas(await network.create());
+  await mergeIntoResults(figures);
+  for (const [key, value] of Object.entries(figures)) {
+    process.stdout.write(`${key.padEnd(22)} ${value}\n`);
+  }
 }
