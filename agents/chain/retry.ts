@@ -30,9 +30,11 @@ export function isTransientRpcError(e: unknown): boolean {
     if (typeof message === "string" && /socket hang up/i.test(message)) return true;
     cur = (cur as { cause?: unknown }).cause;
   }
-  // JSON-RPC error objects: ethers keeps the node's answer in `info.error`. For eth_call and
-  // eth_estimateGas ethers reports every failure as CALL_EXCEPTION, so look at the answer itself.
-  const rpc = (e as { info?: { error?: { code?: unknown; message?: unknown } } } | null)?.info?.error;
+  // JSON-RPC error objects: ethers keeps the node's answer in `info.error` (in `error` when it
+  // could not classify it). For eth_call and eth_estimateGas ethers reports every failure as
+  // CALL_EXCEPTION, so look at the answer itself.
+  type RpcAnswer = { code?: unknown; message?: unknown };
+  const rpc = (e as { info?: { error?: RpcAnswer } } | null)?.info?.error ?? (e as { error?: RpcAnswer } | null)?.error;
   if (rpc && typeof rpc.code === "number") {
     if (isError(e, "CALL_EXCEPTION") && (e as { data?: unknown }).data != null) return false;
     if (TRANSIENT_RPC_CODES.has(rpc.code)) return true;

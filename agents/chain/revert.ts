@@ -38,7 +38,7 @@ export function decodeRevert(data: string | undefined, interfaces: readonly Inte
 const BUILTIN = new Interface(["error Error(string reason)", "error Panic(uint256 code)"]);
 
 function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return /^0x[0-9a-fA-F]*$/.test(v) ? v : JSON.stringify(v);
   if (typeof v === "bigint") return v.toString();
   return String(v);
 }

@@ -1,0 +1,182 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { Contract, Transaction, Wallet, keccak256, type JsonRpcProvider } from "ethers";
+import { EventCursor, TxSender, connectChain, type SenderOptions } from "../../agents/chain/index.js";
+import { isAgentError } from "../../agents/config/errors.js";
+import { StateStore } from "../../agents/state/store.js";
+import { FAST_RETRY, account, deployToken, startChain } from "./helpers/chain.js";
+import { FlakyRpcDouble, seededRandom, type Failure } from "./helpers/flaky-rpc.js";
+import { captureLogger } from "./helpers/log.js";
+
+describe("agents/chain TxSender", function () {
+  let chain: Awaited<ReturnType<typeof startChain>>;
+  let tokenAddress: string;
+  let token: Contract;
+  let dir: string;
+  let store: StateStore;
+
+  before(async () => {
+    chain = await startChain();
+    const deployed = await deployToken(chain.provider, account(0));
+    tokenAddress = await deployed.getAddress();
+    token = new Contract(tokenAddress, deployed.interface, chain.provider);
+  });
+  after(async () => chain.close());
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "podl-sender-"));
+    store = StateStore.open(join(dir, "state.sqlite"));
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function senderFor(wallet: Wallet, provider: JsonRpcProvider, overrides: Partial<SenderOptions> = {}): TxSender {
+    return new TxSender({
+      wallet,
+      provider,
+      chainId: 31337n,
+      retry: FAST_RETRY,
+      gasHeadroomPercent: 20,
+      txTimeoutMs: 30_000,
+      pollIntervalMs: 20,
+      journal: store,
+      ...overrides,
+    });
+  }
+
+  const balanceOf = async (address: string) => (await token.getFunction("balanceOf")(address)) as bigint;
+
+  it("finishes every transaction through an RPC endpoint that fails a third of the requests", async () => {
+    const random = seededRandom(6);
+    const kinds: Failure[] = ["http-503", "rate-limited", "reset-before", "lost-answer"];
+    const { double, url } = await FlakyRpcDouble.start(chain.url, () => (random() < 0.33 ? kinds[Math.floor(random() * 4)] : undefined));
+    try {
+      const { provider } = await connectChain({ rpcUrl: url, pollIntervalMs: 20, retry: FAST_RETRY });
+      const wallet = account(2);
+      const sender = senderFor(wallet, provider);
+      const recipient = Wallet.createRandom().address;
+      const before = await balanceOf(recipient);
+      const startNonce = await chain.provider.getTransactionCount(wallet.address);
+      const hashes: string[] = [];
+      const startBlock = (await chain.provider.getBlockNumber()) + 1;
+      for (let i = 1n; i <= 8n; i++) hashes.push((await sender.call(token, "mint", [recipient, i], { label: `mint ${i}` })).hash);
+      // The event cursor reads them back through the same unreliable endpoint.
+      const minted: string[] = [];
+      const cursor = new EventCursor({
+        name: "mints",
+        provider,
+        store,
+        address: tokenAddress,
+        topics: [token.interface.getEvent("Transfer")!.topicHash],
+        startBlock,
+        confirmations: 0,
+        chunkBlocks: 2,
+        maxReorgDepth: 8,
+        retry: FAST_RETRY,
+      });
+      await cursor.poll((log) => void minted.push(log.transactionHash));
+      provider.destroy();
+
+      expect(await balanceOf(recipient)).to.equal(before + 36n); // 1 + … + 8, each minted once
+      expect(await chain.provider.getTransactionCount(wallet.address)).to.equal(startNonce + 8);
+      expect(double.totalInjected).to.be.greaterThan(5);
+      for (const hash of hashes) expect(store.txStatus(hash)).to.equal("mined");
+      expect(minted).to.deep.equal(hashes);
+    } finally {
+      await double.close();
+    }
+  });
+
+  it("does not send twice when the node accepted a transaction but the answer was lost", async () => {
+    let dropped = 0;
+    const { double, url } = await FlakyRpcDouble.start(chain.url, (methods) =>
+      methods.includes("eth_sendRawTransaction") && dropped++ === 0 ? "lost-answer" : undefined,
+    );
+    try {
+      const { provider } = await connectChain({ rpcUrl: url, pollIntervalMs: 20, retry: FAST_RETRY });
+      const wallet = account(3);
+      const recipient = Wallet.createRandom().address;
+      const startNonce = await chain.provider.getTransactionCount(wallet.address);
+      const sent = await senderFor(wallet, provider).call(token, "mint", [recipient, 5n]);
+      provider.destroy();
+      expect(double.injected["lost-answer"]).to.equal(1);
+      expect(sent.receipt.status).to.equal(1);
+      expect(await balanceOf(recipient)).to.equal(5n);
+      expect(await chain.provider.getTransactionCount(wallet.address)).to.equal(startNonce + 1);
+    } finally {
+      await double.close();
+    }
+  });
+
+  it("re-syncs its nonce from the chain after another process used the key", async () => {
+    const wallet = account(4);
+    const logs = captureLogger();
+    const sender = senderFor(wallet, chain.provider, { log: logs.log });
+    const recipient = Wallet.createRandom().address;
+    await sender.call(token, "mint", [recipient, 1n]);
+    // Another process with the same key takes the nonce this sender has cached.
+    const { provider: other } = await connectChain({ rpcUrl: chain.url, pollIntervalMs: 20, retry: FAST_RETRY });
+    await (await new Contract(tokenAddress, token.interface, wallet.connect(other)).getFunction("mint")(recipient, 10n)).wait();
+    other.destroy();
+
+    const sent = await sender.call(token, "mint", [recipient, 100n]);
+    expect(sent.receipt.status).to.equal(1);
+    expect(await balanceOf(recipient)).to.equal(111n);
+    expect(sent.nonce).to.equal((await chain.provider.getTransactionCount(wallet.address)) - 1);
+    const conflicts = logs.lines.filter((l) => l.msg === "nonce already used by another transaction; re-syncing");
+    expect(conflicts).to.have.length(1);
+    // The attempt that lost its nonce is in the journal as dropped, not as pending.
+    expect(store.unsettledTxs(wallet.address)).to.deep.equal([]);
+  });
+
+  it("reports a revert with the contract's decoded custom error, before sending", async () => {
+    const wallet = account(5);
+    const sender = senderFor(wallet, chain.provider);
+    const before = await chain.provider.getTransactionCount(wallet.address);
+    const error = await sender.call(token, "transfer", [account(6).address, 1n]).catch((e: unknown) => e);
+    expect(isAgentError(error, "TX_REVERTED"), String(error)).to.equal(true);
+    const revert = (error as { context: { revert: { name: string; args: unknown[] } } }).context.revert;
+    expect(revert.name).to.equal("ERC20InsufficientBalance");
+    expect(revert.args).to.deep.equal([wallet.address, 0n, 1n]);
+    expect((error as Error).message, (error as Error).message).to.contain(`ERC20InsufficientBalance(${wallet.address}, 0, 1)`);
+    expect(await chain.provider.getTransactionCount(wallet.address)).to.equal(before);
+  });
+
+  it("says clearly when the key cannot pay for gas", async () => {
+    const broke = Wallet.createRandom();
+    const error = await senderFor(new Wallet(broke.privateKey), chain.provider)
+      .call(token, "mint", [broke.address, 1n], { label: "mint for a broke key" })
+      .catch((e: unknown) => e);
+    expect(isAgentError(error, "INSUFFICIENT_FUNDS"), String(error)).to.equal(true);
+    expect((error as Error).message).to.match(/mint for a broke key: 0x[0-9a-fA-F]{40} holds 0 wei, needs \d+/);
+  });
+
+  it("re-broadcasts a journalled transaction that a crash kept from the node", async () => {
+    const wallet = account(7);
+    const recipient = Wallet.createRandom().address;
+    // What a sender killed between the write-ahead and the broadcast leaves behind.
+    const nonce = await chain.provider.getTransactionCount(wallet.address);
+    const fees = await chain.provider.getFeeData();
+    const raw = await wallet.signTransaction(
+      Transaction.from({
+        type: 2,
+        chainId: 31337n,
+        nonce,
+        to: tokenAddress,
+        data: token.interface.encodeFunctionData("mint", [recipient, 42n]),
+        gasLimit: 200_000n,
+        maxFeePerGas: fees.maxFeePerGas!,
+        maxPriorityFeePerGas: fees.maxPriorityFeePerGas!,
+      }),
+    );
+    store.recordTx({ hash: keccak256(raw), raw, from: wallet.address, nonce, label: "mint 42" });
+
+    const resumed = await senderFor(wallet, chain.provider).resumePending();
+    expect(resumed).to.deep.equal([{ hash: keccak256(raw), label: "mint 42", status: "mined" }]);
+    expect(await balanceOf(recipient)).to.equal(42n);
+    expect(store.txStatus(keccak256(raw))).to.equal("mined");
+  });
+});
