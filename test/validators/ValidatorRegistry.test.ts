@@ -76,6 +76,43 @@ describe("ValidatorRegistry", () => {
     });
   });
 
+  describe("ERC20 stake", () => {
+    async function erc20() {
+      const [owner, , , v] = await ethers.getSigners();
+      const token = await ethers.deployContract("PlainTokenDouble");
+      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), params]);
+      await token.mint(v!.address, 10n * ONE);
+      await token.connect(v!).approve(await registry.getAddress(), 10n * ONE);
+      return { token, registry, v: v! };
+    }
+
+    it("pulls the token on stake and pays it back after unbonding", async () => {
+      const { token, registry, v } = await networkHelpers.loadFixture(erc20);
+      await expect(registry.connect(v).stake(3n * ONE)).to.changeTokenBalances(ethers, token, [v, registry], [-3n * ONE, 3n * ONE]);
+      expect(await registry.bondedCount()).to.equal(1n);
+      await registry.connect(v).requestUnbond();
+      await networkHelpers.time.increase(3600);
+      await expect(registry.connect(v).withdraw()).to.changeTokenBalances(ethers, token, [v, registry], [3n * ONE, -3n * ONE]);
+    });
+
+    it("rejects ETH sent with an ERC20 stake", async () => {
+      const { registry, v } = await networkHelpers.loadFixture(erc20);
+      await expect(registry.connect(v).stake(ONE, { value: 1n }))
+        .to.be.revertedWithCustomError(registry, "StakeValueMismatch")
+        .withArgs(ONE, 1n);
+    });
+
+    it("rejects a token that delivers less than the amount (fee on transfer)", async () => {
+      const [owner, , , v] = await ethers.getSigners();
+      const token = await ethers.deployContract("FeeOnTransferTokenDouble");
+      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), params]);
+      await token.mint(v!.address, 10n * ONE);
+      await token.connect(v!).approve(await registry.getAddress(), 10n * ONE);
+      await expect(registry.connect(v!).stake(2n * ONE)).to.be.revertedWithCustomError(registry, "StakeTransferShort");
+      expect(await registry.bondedCount()).to.equal(0n);
+    });
+  });
+
   describe("unbonding", () => {
     it("leaves the bonded set at once and pays the stake after unbondingPeriod, to the wei", async () => {
       const { registry, staked } = await networkHelpers.loadFixture(deployStaked);
