@@ -75,13 +75,14 @@ export class StateStore implements CursorStore, TxJournal {
 
   // ---- tasks ----
 
+  /** Creates or replaces the agent's record of a task; bigints in `data` come back as strings. */
   putTask(taskId: bigint, phase: string, data: Record<string, unknown> = {}): void {
     this.#run(
       `INSERT INTO tasks (task_id, phase, data, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (task_id) DO UPDATE SET phase = excluded.phase, data = excluded.data, updated_at = excluded.updated_at`,
       taskId.toString(),
       phase,
-      JSON.stringify(data),
+      toJson(data),
       Date.now(),
     );
   }
@@ -101,6 +102,7 @@ export class StateStore implements CursorStore, TxJournal {
 
   // ---- salts: write one before sending the commitment that needs it ----
 
+  /** Idempotent: writing the same (task, purpose, commitment) again keeps the first salt. */
   putSalt(record: Omit<SaltRecord, "createdAt">): void {
     this.#run(
       `INSERT INTO salts (task_id, purpose, commitment, salt, data, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -109,7 +111,7 @@ export class StateStore implements CursorStore, TxJournal {
       record.purpose,
       record.commitment,
       record.salt,
-      JSON.stringify(record.data),
+      toJson(record.data),
       Date.now(),
     );
   }
@@ -287,6 +289,7 @@ export class StateStore implements CursorStore, TxJournal {
       this.#db.exec("COMMIT");
     } catch (e) {
       this.#db.exec("ROLLBACK");
+      if (e instanceof AgentError) throw e;
       throw new AgentError("STATE_UNAVAILABLE", `agent state ${this.path}: write failed`, { cause: e });
     }
   }
@@ -307,4 +310,9 @@ function toTask(row: Record<string, unknown>): TaskRecord {
     data: JSON.parse(row.data as string) as Record<string, unknown>,
     updatedAt: Number(row.updated_at),
   };
+}
+
+/** JSON for the `data` columns; bigints (on-chain amounts) are stored as decimal strings. */
+function toJson(data: Record<string, unknown>): string {
+  return JSON.stringify(data, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
 }
