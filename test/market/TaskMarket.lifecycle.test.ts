@@ -1,0 +1,675 @@
+import { expect } from "chai";
+import { AbiCoder, keccak256 } from "ethers";
+import { network } from "hardhat";
+import { splitShards } from "../../agents/protocol/split.js";
+import { shardKeyMultiproof } from "../../agents/protocol/dataset-tree.js";
+import {
+  commit,
+  commitmentFor,
+  deployMarket,
+  escrowFor,
+  keysFor,
+  makeDataset,
+  minerBondFor,
+  ONE,
+  opening,
+  pastCommitDeadline,
+  post,
+  postAndStart,
+  reveal,
+  taskRequest,
+  testParams,
+  timeTo,
+  toCommitting,
+  unlockTest,
+  ZERO,
+  type Deployed,
+} from "./helpers/market.js";
+
+const conn = await network.create();
+const { ethers, networkHelpers } = conn;
+const dataset = makeDataset(12);
+const coder = AbiCoder.defaultAbiCoder();
+/** `block.prevrandao` of a block (the RPC's mixHash after the merge). */
+async function prevRandao(blockNumber: number): Promise<string> {
+  const raw = (await ethers.provider.send("eth_getBlockByNumber", [ethers.toQuantity(blockNumber), false])) as { mixHash: string };
+  return raw.mixHash;
+}
+
+const Phase = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n };
+
+const deployed = (): Promise<Deployed> => deployMarket(conn);
+const deployedFewValidators = (): Promise<Deployed> => deployMarket(conn, testParams, 2);
+
+async function started() {
+  const d = await deployed();
+  const taskId = await postAndStart(d, dataset);
+  return { ...d, taskId };
+}
+
+async function committing() {
+  const d = await deployed();
+  const taskId = await toCommitting(d, dataset);
+  return { ...d, taskId };
+}
+
+/** Two miners committed, past the commit deadline. */
+async function committed() {
+  const d = await committing();
+  await commit(d, d.taskId, d.minerA, opening("A"));
+  await commit(d, d.taskId, d.minerB, opening("B"));
+  await pastCommitDeadline(conn, d, d.taskId);
+  return d;
+}
+
+/** A revealed, test keys out, reveal window over: awaiting attestation, settlement account set. */
+async function attesting() {
+  const d = await committed();
+  await unlockTest(d, d.taskId, dataset);
+  await reveal(d, d.taskId, d.minerA, opening("A"));
+  await reveal(d, d.taskId, d.minerB, opening("B"));
+  const task = await d.market.getTask(d.taskId);
+  await timeTo(conn, task.revealDeadline + 1n);
+  await d.market.connect(d.owner).setSettlement(await d.settlementAccount.getAddress());
+  return d;
+}
+
+describe("TaskMarket: startNext", () => {
+  it("starts the queued task with the lowest score and seeds it from the chain head", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset, { reward: ONE });
+    await post(d, dataset, { reward: 3n * ONE }); // three times the reward: a third of the score
+    await post(d, dataset, { reward: 2n * ONE });
+    const [ids] = await d.market.queuePage(0n, 10n);
+    expect(ids).to.deep.equal([2n, 3n, 1n]);
+    const tx = await d.market.connect(d.keeper).startNext();
+    const receipt = await tx.wait();
+    const block = await ethers.provider.getBlock(receipt!.blockNumber);
+    const seed = keccak256(coder.encode(["bytes32", "uint256", "uint256"], [ethers.ZeroHash, await prevRandao(receipt!.blockNumber), 2n]));
+    const task = await d.market.getTask(2n);
+    expect(task.phase).to.equal(Phase.Started);
+    expect(task.seed).to.equal(seed);
+    expect(task.deadline).to.equal(BigInt(block!.timestamp) + testParams.keyWindow);
+    await expect(tx).to.emit(d.market, "TaskStarted");
+    expect(await d.market.queueLength()).to.equal(2n);
+    expect(await d.market.activeCount()).to.equal(1n);
+  });
+
+  it("breaks equal scores by the lower task id", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset);
+    await post(d, dataset);
+    expect(await d.market.rankOf(1n)).to.equal(await d.market.rankOf(2n));
+    await d.market.startNext();
+    expect((await d.market.getTask(1n)).phase).to.equal(Phase.Started);
+    expect((await d.market.getTask(2n)).phase).to.equal(Phase.Queued);
+  });
+
+  it("publishes the split it derives from the seed", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const task = await d.market.getTask(d.taskId);
+    const { test } = splitShards(task.seed, 12, 3);
+    expect(await d.market.testShardBitmap(d.taskId)).to.equal(test.reduce((b, i) => b | (1n << BigInt(i)), 0n));
+  });
+
+  it("rejects a start with a full active set", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    for (let i = 0; i < 3; i++) await post(d, dataset);
+    await d.market.startNext();
+    await d.market.startNext();
+    await expect(d.market.startNext())
+      .to.be.revertedWithCustomError(d.market, "ActiveSetFull")
+      .withArgs(testParams.maxActive, testParams.maxActive);
+  });
+
+  it("rejects a start with fewer than minCommittee bonded validators", async () => {
+    const d = await networkHelpers.loadFixture(deployedFewValidators);
+    await post(d, dataset);
+    await expect(d.market.startNext())
+      .to.be.revertedWithCustomError(d.market, "NotEnoughValidators")
+      .withArgs(2n, testParams.minCommittee);
+  });
+
+  it("rejects a start on an empty queue", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await expect(d.market.startNext()).to.be.revertedWithCustomError(d.market, "QueueEmpty");
+  });
+
+  it("rankOf rejects a task that is not queued", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    await expect(d.market.rankOf(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Started);
+  });
+});
+
+describe("TaskMarket: unlockTrainingData", () => {
+  it("accepts the training keys with a multiproof and opens the commit window", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    const tx = await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const block = await ethers.provider.getBlock((await tx.wait())!.blockNumber);
+    const commitDeadline = BigInt(block!.timestamp) + 3600n;
+    await expect(tx).to.emit(d.market, "TrainingDataUnlocked");
+    const task = await d.market.getTask(d.taskId);
+    expect(task.phase).to.equal(Phase.Committing);
+    expect(task.commitDeadline).to.equal(commitDeadline);
+    expect(task.revealDeadline).to.equal(commitDeadline + testParams.revealWindow);
+    expect(task.testKeyDeadline).to.equal(commitDeadline + testParams.testKeyWindow);
+  });
+
+  it("rejects a wrong Merkle proof", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    const keys = k.keys.map((x, i) => (i === 0 ? { ...x, key: ethers.ZeroHash } : x));
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "InvalidMultiproof")
+      .withArgs(d.taskId);
+  });
+
+  it("rejects a training key for a test shard", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const task = await d.market.getTask(d.taskId);
+    const { train, test } = splitShards(task.seed, 12, 3);
+    const swapped = [...train.slice(1), test[0]!];
+    const k = shardKeyMultiproof(dataset.tree, dataset.shards, swapped);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
+      .withArgs(BigInt(test[0]!), true);
+  });
+
+  it("rejects too few keys", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const task = await d.market.getTask(d.taskId);
+    const { train } = splitShards(task.seed, 12, 3);
+    const k = shardKeyMultiproof(dataset.tree, dataset.shards, train.slice(1));
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "KeyCountMismatch")
+      .withArgs(8n, 9n);
+  });
+
+  it("rejects a shard given twice", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    const keys = [...k.keys.slice(0, -1), k.keys[0]!];
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "ShardDuplicate")
+      .withArgs(keys[0]!.index);
+  });
+
+  it("rejects a shard index beyond the shard count", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    const keys = k.keys.map((x, i) => (i === 0 ? { ...x, index: 12n } : x));
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexOutOfBounds")
+      .withArgs(12n);
+  });
+
+  it("rejects the keys from anyone but the publisher", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    await expect(d.market.connect(d.outsider).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "NotPublisher")
+      .withArgs(d.taskId, await d.outsider.getAddress());
+  });
+
+  it("rejects the keys after the key window", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const { deadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, deadline + 1n);
+    const k = await keysFor(d, d.taskId, dataset, "train");
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "WindowClosed")
+      .withArgs(d.taskId, deadline);
+  });
+
+  it("timeoutTrainingKeys: too early reverts; after the window the reward goes back and the bond to the caller", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const { deadline } = await d.market.getTask(d.taskId);
+    await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TooEarly")
+      .withArgs(d.taskId, deadline);
+    await timeTo(conn, deadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId)).to.emit(d.market, "TaskCancelled");
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Cancelled);
+    expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE);
+    expect(await d.market.activeCount()).to.equal(0n);
+  });
+
+  it("timeoutTrainingKeys after the keys were released reverts (too late)", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    const { revealDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, revealDeadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Revealing);
+  });
+});
+
+describe("TaskMarket: commitModel", () => {
+  it("takes the miner bond with the first commitment", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    const c = await commitmentFor(d, d.taskId, d.minerA, opening("A"));
+    const bond = minerBondFor(ONE);
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, c, { value: bond }))
+      .to.emit(d.market, "ModelCommitted")
+      .withArgs(d.taskId, await d.minerA.getAddress(), c, 1n, false);
+    const task = await d.market.getTask(d.taskId);
+    expect(task.submissionCount).to.equal(1n);
+    expect(task.totalMinerBonds).to.equal(bond);
+    expect(await d.market.isMiner(d.taskId, await d.minerA.getAddress())).to.equal(true);
+    expect(await d.market.taskPool(d.taskId)).to.equal(escrowFor(ONE) + bond);
+  });
+
+  it("replaces a commitment before the deadline without a second bond", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await commit(d, d.taskId, d.minerA, opening("A"));
+    const c2 = await commitmentFor(d, d.taskId, d.minerA, opening("A2"));
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, c2))
+      .to.emit(d.market, "ModelCommitted")
+      .withArgs(d.taskId, await d.minerA.getAddress(), c2, 2n, true);
+    const task = await d.market.getTask(d.taskId);
+    expect(task.submissionCount).to.equal(1n);
+    expect(task.totalMinerBonds).to.equal(minerBondFor(ONE));
+  });
+
+  it("rejects a bond sent again with a replacement", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await commit(d, d.taskId, d.minerA, opening("A"));
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, ethers.id("x"), { value: 1n }))
+      .to.be.revertedWithCustomError(d.market, "EthAmountMismatch")
+      .withArgs(1n, 0n);
+  });
+
+  it("rejects a wrong bond", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, ethers.id("x"), { value: 1n }))
+      .to.be.revertedWithCustomError(d.market, "EthAmountMismatch")
+      .withArgs(1n, minerBondFor(ONE));
+  });
+
+  it("rejects a zero commitment", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, ethers.ZeroHash)).to.be.revertedWithCustomError(
+      d.market,
+      "CommitmentZero",
+    );
+  });
+
+  it("rejects a commitment after the deadline", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    const { commitDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, commitDeadline + 1n);
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, ethers.id("x"), { value: minerBondFor(ONE) }))
+      .to.be.revertedWithCustomError(d.market, "WindowClosed")
+      .withArgs(d.taskId, commitDeadline);
+  });
+
+  it("rejects a commitment before the training keys are out", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    await expect(d.market.connect(d.minerA).commitModel(d.taskId, ethers.id("x"), { value: minerBondFor(ONE) }))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Started);
+  });
+
+  it("rejects more than maxSubmissions miners", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await toCommitting(d, dataset, { maxSubmissions: 1 });
+    await commit(d, taskId, d.minerA, opening("A"));
+    await expect(d.market.connect(d.minerB).commitModel(taskId, ethers.id("x"), { value: minerBondFor(ONE) }))
+      .to.be.revertedWithCustomError(d.market, "SubmissionsFull")
+      .withArgs(taskId, 1n);
+  });
+});
+
+describe("TaskMarket: unlockTestData", () => {
+  it("rejects the test keys before the commit deadline", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    const { commitDeadline } = await d.market.getTask(d.taskId);
+    const k = await keysFor(d, d.taskId, dataset, "test");
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "TooEarly")
+      .withArgs(d.taskId, commitDeadline);
+  });
+
+  it("accepts the test keys after the commit deadline and records time and block", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const k = await keysFor(d, d.taskId, dataset, "test");
+    const tx = await d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const receipt = await tx.wait();
+    await expect(tx).to.emit(d.market, "TestDataUnlocked");
+    const task = await d.market.getTask(d.taskId);
+    expect(task.testUnlockBlock).to.equal(BigInt(receipt!.blockNumber));
+    expect(task.testUnlockedAt).to.equal(BigInt((await ethers.provider.getBlock(receipt!.blockNumber))!.timestamp));
+    expect(task.phase).to.equal(Phase.Revealing);
+  });
+
+  it("rejects a training shard's key as a test key", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const task = await d.market.getTask(d.taskId);
+    const { train, test } = splitShards(task.seed, 12, 3);
+    const k = shardKeyMultiproof(dataset.tree, dataset.shards, [...test.slice(1), train[0]!]);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
+      .withArgs(BigInt(train[0]!), false);
+  });
+
+  it("rejects the test keys after the test-key window", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const { testKeyDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, testKeyDeadline + 1n);
+    const k = await keysFor(d, d.taskId, dataset, "test");
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+      .to.be.revertedWithCustomError(d.market, "WindowClosed")
+      .withArgs(d.taskId, testKeyDeadline);
+  });
+});
+
+describe("TaskMarket: revealModel", () => {
+  it("opens the caller's commitment and lists it in reveal order", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const b = opening("B");
+    await expect(reveal(d, d.taskId, d.minerB, b))
+      .to.emit(d.market, "ModelRevealed")
+      .withArgs(d.taskId, await d.minerB.getAddress(), b.modelHash, b.checkpointRoot, b.modelCid);
+    await reveal(d, d.taskId, d.minerA, opening("A"));
+    const revealed = await d.market.getRevealed(d.taskId);
+    expect(revealed.map((s) => s.miner)).to.deep.equal([await d.minerB.getAddress(), await d.minerA.getAddress()]);
+    expect(revealed[0]!.modelHash).to.equal(b.modelHash);
+    expect(revealed[0]!.checkpointRoot).to.equal(b.checkpointRoot);
+    expect(revealed[0]!.commitSeq).to.equal(2n);
+    expect(revealed[1]!.commitSeq).to.equal(1n);
+  });
+
+  it("rejects a reveal before the commit deadline", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await commit(d, d.taskId, d.minerA, opening("A"));
+    const { commitDeadline } = await d.market.getTask(d.taskId);
+    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "TooEarly")
+      .withArgs(d.taskId, commitDeadline);
+  });
+
+  it("rejects a reveal of another address's commitment", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await expect(reveal(d, d.taskId, d.minerB, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
+      .withArgs(d.taskId, await d.minerB.getAddress());
+    await expect(reveal(d, d.taskId, d.minerC, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "NotCommitted")
+      .withArgs(d.taskId, await d.minerC.getAddress());
+  });
+
+  it("rejects a reveal with a wrong salt", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), salt: ethers.id("wrong") }))
+      .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
+      .withArgs(d.taskId, await d.minerA.getAddress());
+  });
+
+  it("rejects a second reveal", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await reveal(d, d.taskId, d.minerA, opening("A"));
+    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "AlreadyRevealed")
+      .withArgs(d.taskId, await d.minerA.getAddress());
+  });
+
+  it("rejects a replaced commitment's old opening", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await commit(d, d.taskId, d.minerA, opening("A"));
+    await d.market.connect(d.minerA).commitModel(d.taskId, await commitmentFor(d, d.taskId, d.minerA, opening("A2")));
+    await pastCommitDeadline(conn, d, d.taskId);
+    await expect(reveal(d, d.taskId, d.minerA, opening("A"))).to.be.revertedWithCustomError(d.market, "CommitmentMismatch");
+    await reveal(d, d.taskId, d.minerA, opening("A2"));
+  });
+
+  it("rejects an empty model CID", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), modelCid: "" }))
+      .to.be.revertedWithCustomError(d.market, "CidLengthOutOfBounds")
+      .withArgs(0n);
+  });
+
+  it("rejects a reveal after the reveal window", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const { revealDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, revealDeadline + 1n);
+    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "WindowClosed")
+      .withArgs(d.taskId, revealDeadline);
+  });
+});
+
+describe("TaskMarket: timeoutTestKeys (Defaulted)", () => {
+  it("too early reverts while the test-key or reveal window is open", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const { testKeyDeadline, revealDeadline } = await d.market.getTask(d.taskId);
+    const opensAfter = testKeyDeadline > revealDeadline ? testKeyDeadline : revealDeadline;
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TooEarly")
+      .withArgs(d.taskId, opensAfter);
+  });
+
+  it("splits reward, publisher bond and forfeited bonds among the revealers", async () => {
+    const d = await networkHelpers.loadFixture(committing);
+    await commit(d, d.taskId, d.minerA, opening("A"));
+    await commit(d, d.taskId, d.minerB, opening("B"));
+    await commit(d, d.taskId, d.minerC, opening("C"));
+    await pastCommitDeadline(conn, d, d.taskId);
+    await reveal(d, d.taskId, d.minerA, opening("A"));
+    await reveal(d, d.taskId, d.minerB, opening("B"));
+    const task = await d.market.getTask(d.taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.emit(d.market, "TaskDefaulted")
+      .withArgs(d.taskId, await d.keeper.getAddress(), 2n);
+    const bond = minerBondFor(ONE);
+    const pool = escrowFor(ONE) + 3n * bond;
+    const share = (pool - 2n * bond) / 2n;
+    const dust = pool - 2n * (bond + share);
+    expect(await d.market.creditOf(await d.minerA.getAddress(), ZERO)).to.equal(bond + share + dust);
+    expect(await d.market.creditOf(await d.minerB.getAddress(), ZERO)).to.equal(bond + share);
+    expect(await d.market.creditOf(await d.minerC.getAddress(), ZERO)).to.equal(0n);
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Defaulted);
+    expect(await d.market.activeCount()).to.equal(0n);
+  });
+
+  it("without revealers refunds the reward and pays the rest to the caller", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const task = await d.market.getTask(d.taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await d.market.connect(d.keeper).timeoutTestKeys(d.taskId);
+    expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE + 2n * minerBondFor(ONE));
+  });
+
+  it("after the test keys were released reverts (too late), and a second timeout reverts", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await unlockTest(d, d.taskId, dataset);
+    const task = await d.market.getTask(d.taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Attesting);
+  });
+
+  it("a second timeout reverts", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const task = await d.market.getTask(d.taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await d.market.connect(d.keeper).timeoutTestKeys(d.taskId);
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Defaulted);
+  });
+});
+
+describe("TaskMarket: settle (seam)", () => {
+  it("reports Attesting once the test keys are out and the reveal window is over", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Attesting);
+  });
+
+  it("credits the payouts and appends the learning block", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    const pool = await d.market.taskPool(d.taskId);
+    const a = await d.minerA.getAddress();
+    const ommersHash = ethers.id("ommers");
+    const s = { outcome: 0n, payouts: [{ account: a, amount: pool - 5n }, { account: await d.publisher.getAddress(), amount: 5n }], winner: 0n, winnerScore: 9100n, ommersHash };
+    const task = await d.market.getTask(d.taskId);
+    const head = keccak256(
+      coder.encode(
+        ["bytes32", "uint256", "uint256", "address", "bytes32", "uint16", "bytes32", "bytes32"],
+        [ethers.ZeroHash, 1n, d.taskId, a, opening("A").modelHash, 9100n, ommersHash, task.datasetRoot],
+      ),
+    );
+    await expect(d.market.connect(d.settlementAccount).settle(d.taskId, s))
+      .to.emit(d.market, "LearningBlock")
+      .withArgs(1n, d.taskId, a, head, opening("A").modelHash, 9100n);
+    expect(await d.market.chainHead()).to.equal(head);
+    expect(await d.market.chainHeight()).to.equal(1n);
+    expect(await d.market.creditOf(a, ZERO)).to.equal(pool - 5n);
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Settled);
+    await expect(d.market.connect(d.settlementAccount).settle(d.taskId, s))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Settled);
+  });
+
+  it("seeds the next task from the new chain head", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    const pool = await d.market.taskPool(d.taskId);
+    await d.market
+      .connect(d.settlementAccount)
+      .settle(d.taskId, { outcome: 0n, payouts: [{ account: await d.minerA.getAddress(), amount: pool }], winner: 0n, winnerScore: 9000n, ommersHash: ethers.ZeroHash });
+    const next = await post(d, dataset);
+    const receipt = await (await d.market.startNext()).wait();
+    const seed = keccak256(coder.encode(["bytes32", "uint256", "uint256"], [await d.market.chainHead(), await prevRandao(receipt!.blockNumber), next]));
+    expect((await d.market.getTask(next)).seed).to.equal(seed);
+  });
+
+  it("settles Unvalidated without a block", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    const pool = await d.market.taskPool(d.taskId);
+    await expect(
+      d.market.connect(d.settlementAccount).settle(d.taskId, {
+        outcome: 2n,
+        payouts: [{ account: await d.publisher.getAddress(), amount: pool }],
+        winner: ethers.MaxUint256,
+        winnerScore: 0n,
+        ommersHash: ethers.ZeroHash,
+      }),
+    ).to.not.emit(d.market, "LearningBlock");
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Unvalidated);
+    expect(await d.market.chainHeight()).to.equal(0n);
+  });
+
+  it("rejects payouts that do not add up to the pool", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    const pool = await d.market.taskPool(d.taskId);
+    await expect(
+      d.market.connect(d.settlementAccount).settle(d.taskId, {
+        outcome: 1n,
+        payouts: [{ account: await d.publisher.getAddress(), amount: pool + 1n }],
+        winner: ethers.MaxUint256,
+        winnerScore: 0n,
+        ommersHash: ethers.ZeroHash,
+      }),
+    )
+      .to.be.revertedWithCustomError(d.market, "PayoutMismatch")
+      .withArgs(pool + 1n, pool);
+  });
+
+  it("rejects a winner index past the revealed submissions", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    const pool = await d.market.taskPool(d.taskId);
+    await expect(
+      d.market.connect(d.settlementAccount).settle(d.taskId, {
+        outcome: 0n,
+        payouts: [{ account: await d.publisher.getAddress(), amount: pool }],
+        winner: 2n,
+        winnerScore: 9000n,
+        ommersHash: ethers.ZeroHash,
+      }),
+    )
+      .to.be.revertedWithCustomError(d.market, "InvalidWinner")
+      .withArgs(2n, 2n);
+  });
+
+  it("rejects settle from anyone but the settlement module", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    await expect(
+      d.market.connect(d.outsider).settle(d.taskId, { outcome: 1n, payouts: [], winner: ethers.MaxUint256, winnerScore: 0n, ommersHash: ethers.ZeroHash }),
+    )
+      .to.be.revertedWithCustomError(d.market, "NotSettlement")
+      .withArgs(await d.outsider.getAddress());
+  });
+
+  it("rejects settle before the reveal window is over", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    await unlockTest(d, d.taskId, dataset);
+    await d.market.connect(d.owner).setSettlement(await d.settlementAccount.getAddress());
+    await expect(
+      d.market.connect(d.settlementAccount).settle(d.taskId, { outcome: 1n, payouts: [], winner: ethers.MaxUint256, winnerScore: 0n, ommersHash: ethers.ZeroHash }),
+    )
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
+      .withArgs(d.taskId, Phase.Revealing);
+  });
+});
+
+describe("TaskMarket: withdraw", () => {
+  async function credited() {
+    const d = await deployed();
+    const taskId = await post(d, dataset);
+    await d.market.connect(d.publisher).cancelQueued(taskId);
+    return d;
+  }
+
+  it("pays the credit out once", async () => {
+    const d = await networkHelpers.loadFixture(credited);
+    const amount = escrowFor(ONE);
+    const publisher = await d.publisher.getAddress();
+    await expect(d.market.connect(d.publisher).withdraw(ZERO)).to.changeEtherBalances(ethers, [d.publisher, d.market], [amount, -amount]);
+    expect(await d.market.creditOf(publisher, ZERO)).to.equal(0n);
+    await expect(d.market.connect(d.publisher).withdraw(ZERO))
+      .to.be.revertedWithCustomError(d.market, "NothingToWithdraw")
+      .withArgs(publisher, ZERO);
+  });
+
+  it("rejects a withdrawal by someone with no credit", async () => {
+    const d = await networkHelpers.loadFixture(credited);
+    await expect(d.market.connect(d.outsider).withdraw(ZERO))
+      .to.be.revertedWithCustomError(d.market, "NothingToWithdraw")
+      .withArgs(await d.outsider.getAddress(), ZERO);
+  });
+
+  it("pays ERC20 credits in the task's token", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const token = await ethers.deployContract("PlainTokenDouble");
+    await token.mint(await d.publisher.getAddress(), 10n * ONE);
+    await token.connect(d.publisher).approve(await d.market.getAddress(), 10n * ONE);
+    const taskId = await post(d, dataset, { token: await token.getAddress() });
+    await d.market.connect(d.publisher).cancelQueued(taskId);
+    await d.market.connect(d.publisher).withdraw(await token.getAddress());
+    expect(await token.balanceOf(await d.publisher.getAddress())).to.equal(10n * ONE);
+  });
+
+  it("pays a re-entering ETH receiver exactly once", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const attacker = await ethers.deployContract("ReentrantReceiverDouble", [await d.market.getAddress()]);
+    const market = await d.market.getAddress();
+    const amount = escrowFor(ONE);
+    // The attacker posts a task, withdraws it from the queue and so holds a credit.
+    await attacker.execute(market, d.market.interface.encodeFunctionData("postTask", [taskRequest(dataset) as never]), { value: amount });
+    await attacker.execute(market, d.market.interface.encodeFunctionData("cancelQueued", [1n]));
+    await attacker.execute(market, d.market.interface.encodeFunctionData("withdraw", [ZERO]));
+    const [attempts, successes] = await attacker.reentries();
+    expect(attempts).to.equal(1n);
+    expect(successes).to.equal(0n);
+    expect(await ethers.provider.getBalance(await attacker.getAddress())).to.equal(amount);
+    expect(await ethers.provider.getBalance(market)).to.equal(0n);
+    expect(await d.market.creditOf(await attacker.getAddress(), ZERO)).to.equal(0n);
+  });
+});
