@@ -92,9 +92,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (r.size != 0) revert CommitteeAlreadyDrawn(taskId, round);
         if (block.timestamp > r.expiresAt) revert RoundExpired(taskId, round, r.expiresAt);
 
-        address[] memory members = _REGISTRY.drawCommittee(
-            taskId, round, r.requestBlock, task.seed, _params.committeeSize, _minCommittee(), _exclusions(taskId, task)
-        );
+        address[] memory members = _drawFromRegistry(taskId, round, r.requestBlock, task);
         // effects after the registry call: the registry is our own contract and locks the members itself
         r.size = uint16(members.length);
         r.submissions = task.revealedCount;
@@ -543,6 +541,16 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit SettlementParamsSet(p);
     }
 
+    function _drawFromRegistry(uint256 taskId, uint256 round, uint256 requestBlock, ITaskMarket.Task memory task)
+        private
+        returns (address[] memory)
+    {
+        uint256 minSize = _MARKET.params().minCommittee;
+        // never seat fewer than the market's minimum, whatever committeeSize says
+        uint256 size = _params.committeeSize < minSize ? minSize : _params.committeeSize;
+        return _REGISTRY.drawCommittee(taskId, round, requestBlock, task.seed, size, minSize, _exclusions(taskId, task));
+    }
+
     /// @dev Publisher and miners of the task may not attest: the publisher, plus every registered
     ///      validator the market knows as a miner of this task (committed, revealed or not).
     function _exclusions(uint256 taskId, ITaskMarket.Task memory task) private view returns (address[] memory list) {
@@ -554,10 +562,6 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             if (_MARKET.isMiner(taskId, candidates[i])) list[count++] = candidates[i];
         }
         _shrink(list, count);
-    }
-
-    function _minCommittee() private view returns (uint256) {
-        return _MARKET.params().minCommittee;
     }
 
     /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length of this moment.

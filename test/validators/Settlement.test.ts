@@ -76,6 +76,14 @@ describe("Settlement", () => {
       expect(members).to.include(a[10]!.address);
     });
 
+    it("seats at least the market's minCommittee even when committeeSize is smaller", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      await w.settlement.setParams({ ...settlementParams, committeeSize: 1n });
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }]);
+      expect(await draw(w, run.taskId)).to.have.length(3);
+    });
+
     it("rejects a draw with too few eligible validators", async () => {
       const w = await networkHelpers.loadFixture(world);
       const a = w.accounts;
