@@ -1,0 +1,33 @@
+/** Machine-readable reasons an ML operation failed. Add a code on its own line. */
+export type MlErrorCode =
+  | "SPEC_INVALID" // the task spec is not valid JSON or does not match the schema
+  | "SPEC_LIMIT" // the spec is well formed but its model exceeds its own or our limits
+  | "BACKEND_UNAVAILABLE" // the requested TensorFlow.js backend is not installed or failed to start
+  | "BACKEND_UNSUPPORTED_OP" // the backend lacks an operation the spec needs (wasm: conv gradients)
+  | "TENSORS_INVALID" // a tensor container is malformed (header, dtype, offsets)
+  | "SHARD_INVALID" // a data shard does not match the spec (shape, size, labels)
+  | "DECRYPT_FAILED" // AES-256-GCM authentication failed: wrong key or altered ciphertext
+  | "ARTIFACT_TRUNCATED" // the artifact ends before its header or data does
+  | "ARTIFACT_TOO_LARGE" // the artifact is larger than the caller allows
+  | "ARTIFACT_INVALID" // the artifact's header or metadata is malformed
+  | "ARTIFACT_NAN" // a weight is NaN or infinite
+  | "ARTIFACT_SHAPE" // the artifact's tensors do not match weightLayout(spec)
+  | "CHECKPOINT_GAP" // the checkpoint list skips or repeats a step
+  | "DATASET_INVALID"; // a dataset source (CSV, image folder, bundled set) cannot be loaded
+
+/** The one error type that leaves agents/ml. */
+export class MlError extends Error {
+  readonly code: MlErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: MlErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "MlError";
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+}
+
+export function isMlError(e: unknown, code?: MlErrorCode): e is MlError {
+  return e instanceof MlError && (code === undefined || e.code === code);
+}
