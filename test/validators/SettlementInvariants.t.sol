@@ -22,7 +22,7 @@ interface Vm {
 /// @dev Drives one task at a time through the real market, registry and settlement with random
 ///      choices at every step, across ten actors (two publishers, three miners, five validators), and
 ///      keeps ghost records of what each actor was credited and withdrew and of every slash.
-contract Handler {
+contract SettlementHandler {
     Vm private constant VM = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
     uint256 private constant SHARDS = 10;
     uint256 private constant TEST_SHARDS = 2;
@@ -372,7 +372,7 @@ contract SettlementInvariants {
     error Overpaid(address account, uint256 withdrawn, uint256 credited);
     error SlashRuleBroken(uint256 violations);
 
-    Handler private _handler;
+    SettlementHandler private _handler;
     TaskMarket private _market;
     ValidatorRegistry private _registry;
 
@@ -427,7 +427,7 @@ contract SettlementInvariants {
         _market.setSettlement(address(settlement));
         _registry.setSettlement(address(settlement));
         token.setMinter(address(settlement));
-        _handler = new Handler(_market, _registry, settlement);
+        _handler = new SettlementHandler(_market, _registry, settlement);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -437,7 +437,7 @@ contract SettlementInvariants {
 
     /// The handler can drive a task all the way to settlement (so the random walks reach it too).
     function test_handler_settlesATask() public {
-        Handler h = _handler;
+        SettlementHandler h = _handler;
         h.post(0, 5 ether);
         h.start(bytes32(uint256(7)));
         h.unlockTraining();
