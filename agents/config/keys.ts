@@ -60,7 +60,8 @@ export async function writeKeystore(path: string, wallet: Wallet, password: stri
   }
 }
 
-function keystorePassword(sources: KeySources): string {
+/** The keystore password: the first line of `keystorePasswordFile`, else PODL_KEYSTORE_PASSWORD. */
+export function keystorePassword(sources: Omit<KeySources, "keystore">): string {
   if (sources.keystorePasswordFile !== undefined) {
     const line = readText(sources.keystorePasswordFile, "keystore password file").split(/\r?\n/)[0] ?? "";
     if (line === "") throw new AgentError("KEY_MISSING", `${sources.keystorePasswordFile} holds no password`);

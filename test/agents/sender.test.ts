@@ -126,7 +126,7 @@ describe("agents/chain TxSender", function () {
     expect(sent.receipt.status).to.equal(1);
     expect(await balanceOf(recipient)).to.equal(111n);
     expect(sent.nonce).to.equal((await chain.provider.getTransactionCount(wallet.address)) - 1);
-    const conflicts = logs.lines.filter((l) => l.msg === "nonce already used by another transaction; re-syncing");
+    const conflicts = logs.lines().filter((l) => l.msg === "nonce already used by another transaction; re-syncing");
     expect(conflicts).to.have.length(1);
     // The attempt that lost its nonce is in the journal as dropped, not as pending.
     expect(store.unsettledTxs(wallet.address)).to.deep.equal([]);
