@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ITaskMarket} from "../../contracts/interfaces/ITaskMarket.sol";
+import {IValidatorRegistry} from "../../contracts/interfaces/IValidatorRegistry.sol";
+import {Commitments} from "../../contracts/libraries/Commitments.sol";
+import {TaskMarket} from "../../contracts/TaskMarket.sol";
+import {ValidatorRegistry} from "../../contracts/ValidatorRegistry.sol";
+import {PlainTokenDouble} from "../../contracts/test/PlainTokenDouble.sol";
+
+/// @dev The cheatcodes this suite uses (Foundry's Vm, as Hardhat 3 exposes it).
+interface Vm {
+    function warp(uint256 timestamp) external;
+    function prank(address sender) external;
+    function deal(address account, uint256 balance) external;
+}
+
+/// @dev Random posts, starts, unlocks, commits, reveals, timeouts, settlements and withdrawals across
+/// six actors (two publishers, three miners, one keeper), in ETH and an outside ERC20. The handler is
+/// also the settlement module, paying each pool out in random parts that add up.
+contract MarketHandler {
+    Vm private constant VM = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+    uint256 internal constant SHARDS = 16;
+    uint256 internal constant TEST_SHARDS = 4;
+
+    TaskMarket public immutable market;
+    PlainTokenDouble public immutable token;
+    address[] public actors;
+    bytes32 public datasetRoot;
+    /// @dev The dataset tree level by level (level 0 = the 16 leaves by shard index).
+    bytes32[][] private _levels;
+    uint256 public calls;
+
+    constructor(TaskMarket market_, PlainTokenDouble token_) {
+        market = market_;
+        token = token_;
+        for (uint256 i = 0; i < 6; ++i) {
+            address a = address(uint160(0xB000 + i));
+            actors.push(a);
+            VM.deal(a, 1_000_000 ether);
+            token_.mint(a, 1_000_000 ether);
+            VM.prank(a);
+            token_.approve(address(market_), type(uint256).max);
+        }
+        _buildTree();
+    }
+
+    function post(uint256 who, uint256 useToken, uint256 reward) external {
+        ++calls;
+        address publisher = actors[who % 2];
+        reward = 1 ether + reward % (10 ether);
+        address tokenAddr = useToken % 2 == 0 ? address(0) : address(token);
+        uint256 value = tokenAddr == address(0) ? reward + reward * 500 / 10_000 : 0;
+        ITaskMarket.TaskRequest memory r = ITaskMarket.TaskRequest({
+            token: tokenAddr,
+            reward: reward,
+            datasetRoot: datasetRoot,
+            specCid: "bafkreiinvariantspec",
+            shardCount: uint16(SHARDS),
+            testShards: uint16(TEST_SHARDS),
+            accuracyThreshold: 5000,
+            maxSubmissions: 3,
+            trainWindow: 100,
+            modelBytes: uint64(reward % 1e9),
+            dataBytes: 1e8,
+            flops: uint128(reward % 1e15)
+        });
+        VM.prank(publisher);
+        try market.postTask{value: value}(r) {} catch {}
+    }
+
+    function start() external {
+        ++calls;
+        try market.startNext() {} catch {}
+    }
+
+    function unlockTraining(uint256 task) external {
+        ++calls;
+        _unlock(_taskId(task), false);
+    }
+
+    function unlockTest(uint256 task) external {
+        ++calls;
+        _unlock(_taskId(task), true);
+    }
+
+    function commit(uint256 task, uint256 who, uint256 variant) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        address miner = actors[2 + who % 3];
+        bytes32 c = Commitments.modelCommitment(
+            address(market), block.chainid, taskId, miner, _modelHash(taskId, miner, variant % 2), bytes32(uint256(1)), bytes32(uint256(2))
+        );
+        (bool ok, ITaskMarket.Task memory t) = _getTask(taskId);
+        if (!ok) return;
+        uint256 value = t.token == address(0) && !market.isMiner(taskId, miner) ? t.minerBond : 0;
+        VM.prank(miner);
+        try market.commitModel{value: value}(taskId, c) {} catch {}
+    }
+
+    function reveal(uint256 task, uint256 who, uint256 variant) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        address miner = actors[2 + who % 3];
+        VM.prank(miner);
+        try market.revealModel(taskId, "bafkreimodel", _modelHash(taskId, miner, variant % 2), bytes32(uint256(1)), bytes32(uint256(2))) {} catch {}
+    }
+
+    function warp(uint256 secs) external {
+        ++calls;
+        VM.warp(block.timestamp + 1 + secs % 400);
+    }
+
+    function timeout(uint256 task, uint256 which) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        VM.prank(actors[5]);
+        uint256 w = which % 4;
+        if (w == 0) {
+            try market.expireQueued(taskId) {} catch {}
+        } else if (w == 1) {
+            try market.timeoutTrainingKeys(taskId) {} catch {}
+        } else if (w == 2) {
+            try market.timeoutTestKeys(taskId) {} catch {}
+        } else {
+            VM.prank(actors[taskId % 2]);
+            try market.cancelQueued(taskId) {} catch {}
+        }
+    }
+
+    /// @dev Acting as the settlement module: the pool in two random parts, winner when anyone revealed.
+    function settle(uint256 task, uint256 part) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        (bool ok, ITaskMarket.Task memory t) = _getTask(taskId);
+        if (!ok || t.phase != ITaskMarket.Phase.Attesting) return;
+        uint256 pool = market.taskPool(taskId);
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2);
+        uint256 first = part % (pool + 1);
+        payouts[0] = ITaskMarket.Payout({account: t.publisher, amount: first});
+        payouts[1] = ITaskMarket.Payout({account: actors[2 + part % 3], amount: pool - first});
+        bool winner = t.revealedCount > 0;
+        market.settle(
+            taskId,
+            ITaskMarket.Settlement({
+                outcome: winner ? ITaskMarket.Outcome.Validated : ITaskMarket.Outcome.NoValidSubmission,
+                payouts: payouts,
+                winner: winner ? part % t.revealedCount : type(uint256).max,
+                winnerScore: 9000,
+                ommersHash: bytes32(0)
+            })
+        );
+    }
+
+    function withdraw(uint256 who, uint256 useToken) external {
+        ++calls;
+        VM.prank(actors[who % actors.length]);
+        try market.withdraw(useToken % 2 == 0 ? address(0) : address(token)) {} catch {}
+    }
+
+    function actorCount() external view returns (uint256) {
+        return actors.length;
+    }
+
+    function _unlock(uint256 taskId, bool testSet) private {
+        (bool ok, ITaskMarket.Task memory t) = _getTask(taskId);
+        if (!ok || t.seed == bytes32(0)) return;
+        uint256 testBits = market.testShardBitmap(taskId);
+        uint256 wanted = testSet ? testBits : ((1 << SHARDS) - 1) & ~testBits;
+        (ITaskMarket.ShardKey[] memory keys, bytes32[] memory proof, bool[] memory flags) = _multiproof(wanted);
+        VM.prank(t.publisher);
+        if (testSet) {
+            try market.unlockTestData(taskId, keys, proof, flags) {} catch {}
+        } else {
+            try market.unlockTrainingData(taskId, keys, proof, flags) {} catch {}
+        }
+    }
+
+    /// @dev A level-by-level multiproof over the perfect tree in `_levels`: OpenZeppelin's verifier
+    /// consumes leaves first, then the hashes it made, in order, which is this walk's order.
+    function _multiproof(uint256 wanted)
+        private
+        view
+        returns (ITaskMarket.ShardKey[] memory keys, bytes32[] memory proof, bool[] memory flags)
+    {
+        uint256 count = 0;
+        for (uint256 i = 0; i < SHARDS; ++i) if (wanted & (1 << i) != 0) ++count;
+        keys = new ITaskMarket.ShardKey[](count);
+        uint256 k = 0;
+        for (uint256 i = 0; i < SHARDS; ++i) {
+            if (wanted & (1 << i) != 0) keys[k++] = ITaskMarket.ShardKey({index: i, cidHash: _cidHash(i), key: _key(i)});
+        }
+        bytes32[] memory proofBuf = new bytes32[](SHARDS);
+        bool[] memory flagBuf = new bool[](SHARDS);
+        uint256 proofLen = 0;
+        uint256 flagLen = 0;
+        uint256 known = wanted;
+        for (uint256 level = 0; level + 1 < _levels.length; ++level) {
+            uint256 width = _levels[level].length;
+            uint256 nextKnown = 0;
+            for (uint256 p = 0; p < width; p += 2) {
+                bool left = known & (1 << p) != 0;
+                bool right = known & (1 << (p + 1)) != 0;
+                if (!left && !right) continue;
+                flagBuf[flagLen++] = left && right;
+                if (!(left && right)) proofBuf[proofLen++] = _levels[level][left ? p + 1 : p];
+                nextKnown |= 1 << (p / 2);
+            }
+            known = nextKnown;
+        }
+        proof = new bytes32[](proofLen);
+        flags = new bool[](flagLen);
+        for (uint256 i = 0; i < proofLen; ++i) proof[i] = proofBuf[i];
+        for (uint256 i = 0; i < flagLen; ++i) flags[i] = flagBuf[i];
+    }
+
+    function _buildTree() private {
+        bytes32[] memory level = new bytes32[](SHARDS);
+        for (uint256 i = 0; i < SHARDS; ++i) level[i] = Commitments.shardLeaf(i, _cidHash(i), _key(i));
+        _levels.push(level);
+        while (level.length > 1) {
+            bytes32[] memory up = new bytes32[](level.length / 2);
+            for (uint256 i = 0; i < up.length; ++i) {
+                (bytes32 a, bytes32 b) = (level[2 * i], level[2 * i + 1]);
+                up[i] = a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+            }
+            _levels.push(up);
+            level = up;
+        }
+        datasetRoot = level[0];
+    }
+
+    function _getTask(uint256 taskId) private view returns (bool ok, ITaskMarket.Task memory t) {
+        try market.getTask(taskId) returns (ITaskMarket.Task memory got) {
+            return (true, got);
+        } catch {
+            return (false, t);
+        }
+    }
+
+    function _taskId(uint256 seed) private view returns (uint256) {
+        uint256 count = market.taskCount();
+        return count == 0 ? 1 : 1 + seed % count;
+    }
+
+    function _modelHash(uint256 taskId, address miner, uint256 variant) private pure returns (bytes32) {
+        return keccak256(abi.encode("model", taskId, miner, variant));
+    }
+
+    function _cidHash(uint256 i) private pure returns (bytes32) {
+        return keccak256(abi.encode("cid", i));
+    }
+
+    function _key(uint256 i) private pure returns (bytes32) {
+        return keccak256(abi.encode("key", i));
+    }
+}
+
+/// @dev invariant_marketIsSolvent: for ETH and the ERC20, the market holds at least what it owes:
+/// the pools of all non-terminal tasks plus every actor's credit (DESIGN §11.1).
+contract MarketInvariantsTest {
+    Vm private constant VM = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+
+    error Insolvent(address token, uint256 balance, uint256 owed);
+    error Unaccounted(address token, uint256 balance, uint256 owed);
+
+    TaskMarket private _market;
+    PlainTokenDouble private _token;
+    MarketHandler private _handler;
+
+    function setUp() public {
+        VM.deal(address(this), 100 ether);
+        ValidatorRegistry registry = new ValidatorRegistry(
+            address(this), address(0), IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, drawDelay: 2, maxValidators: 64})
+        );
+        for (uint256 i = 0; i < 3; ++i) {
+            address v = address(uint160(0xC000 + i));
+            VM.deal(v, 2 ether);
+            VM.prank(v);
+            registry.stake{value: 1 ether}(1 ether);
+        }
+        _market = new TaskMarket(
+            address(this),
+            registry,
+            ITaskMarket.MarketParams({
+                maxQueue: 6,
+                maxActive: 3,
+                minCommittee: 3,
+                publisherBondBps: 500,
+                minerBondBps: 300,
+                keyWindow: 200,
+                testKeyWindow: 200,
+                revealWindow: 150,
+                maxQueueTime: 2000,
+                minTrainWindow: 50,
+                maxTrainWindow: 1000,
+                medianBandwidth: 1e6,
+                medianCompute: 1e9,
+                rankScale: 1e18,
+                minReward: 1
+            })
+        );
+        _token = new PlainTokenDouble();
+        _handler = new MarketHandler(_market, _token);
+        _market.setSettlement(address(_handler));
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(_handler);
+    }
+
+    /// @dev The handler's own paths work (its multiproofs verify), so the random runs reach every phase.
+    function test_handler_drivesATaskToSettlementAndWithdrawal() public {
+        _handler.post(0, 0, 0);
+        _handler.start();
+        _handler.unlockTraining(0);
+        if (_market.getTask(1).phase != ITaskMarket.Phase.Committing) revert Unaccounted(address(1), 0, 0);
+        _handler.commit(0, 0, 0);
+        _handler.commit(0, 1, 1);
+        _handler.warp(150);
+        _handler.unlockTest(0);
+        _handler.reveal(0, 0, 0);
+        _handler.reveal(0, 1, 1);
+        if (_market.getTask(1).revealedCount != 2) revert Unaccounted(address(2), 0, 0);
+        _handler.warp(200);
+        _handler.settle(0, 7);
+        if (_market.chainHeight() != 1) revert Unaccounted(address(3), 0, 0);
+        uint256 before = address(_market).balance;
+        _handler.withdraw(0, 0);
+        if (address(_market).balance >= before) revert Unaccounted(address(4), address(_market).balance, before);
+    }
+
+    function invariant_marketIsSolvent() public view {
+        _check(address(0), address(_market).balance, false);
+        _check(address(_token), _token.balanceOf(address(_market)), false);
+    }
+
+    /// @dev Stronger: nothing is lost or left over either; the balance equals what is owed.
+    function invariant_marketHoldsExactlyWhatItOwes() public view {
+        _check(address(0), address(_market).balance, true);
+        _check(address(_token), _token.balanceOf(address(_market)), true);
+    }
+
+    function _check(address token, uint256 balance, bool exact) private view {
+        uint256 owed = 0;
+        uint256 count = _market.taskCount();
+        for (uint256 id = 1; id <= count; ++id) {
+            ITaskMarket.Task memory t = _market.getTask(id);
+            if (t.token != token || uint8(t.phase) >= uint8(ITaskMarket.Phase.Settled)) continue;
+            owed += _market.taskPool(id);
+        }
+        uint256 actors = _handler.actorCount();
+        for (uint256 i = 0; i < actors; ++i) owed += _market.creditOf(_handler.actors(i), token);
+        if (balance < owed) revert Insolvent(token, balance, owed);
+        if (exact && balance != owed) revert Unaccounted(token, balance, owed);
+    }
+}
