@@ -1,0 +1,103 @@
+import { join } from "node:path";
+import type { Interface, Wallet } from "ethers";
+import { EventCursor, type CursorOptions } from "../chain/cursor.js";
+import { connectChain, redactUrl, type ChainConnection } from "../chain/provider.js";
+import type { RetryPolicy } from "../chain/retry.js";
+import { TxSender } from "../chain/sender.js";
+import { loadWallet } from "../config/keys.js";
+import type { AgentConfig } from "../config/schema.js";
+import { createLogger, type Logger } from "../log/logger.js";
+import { StateStore } from "../state/store.js";
+
+/** Everything an agent's state machine works with, wired once from its validated configuration. */
+export interface AgentRuntime {
+  agent: string;
+  config: AgentConfig;
+  log: Logger;
+  chain: ChainConnection;
+  wallet: Wallet;
+  sender: TxSender;
+  store: StateStore;
+  retry: RetryPolicy;
+  /** A cursor over `address`'s events, persisted in this agent's state under `name`. */
+  cursor(name: string, filter: Pick<CursorOptions, "address" | "topics" | "startBlock">): EventCursor;
+  close(): void;
+}
+
+export interface RuntimeOptions {
+  /** Names the state file (`<dataDir>/<agent>.sqlite`) and every log line. */
+  agent: string;
+  config: AgentConfig;
+  env: Record<string, string | undefined>;
+  /** ABIs whose custom errors the sender should decode (market, registry, settlement). */
+  errorInterfaces?: readonly Interface[];
+  log?: Logger;
+}
+
+/**
+ * Opens an agent: logger, RPC connection (chain id checked), signing key, SQLite state and a
+ * transaction sender journalling into it. Settles what a previous run left in the journal
+ * before returning, so the agent starts from what the chain says happened.
+ */
+export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
+  const { agent, config } = options;
+  const log = options.log ?? createLogger({ agent, level: config.logLevel });
+  const retry: RetryPolicy = { retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs };
+  const wallet = await loadWallet({ keystore: config.keystore, keystorePasswordFile: config.keystorePasswordFile, env: options.env });
+  const chain = await connectChain({
+    rpcUrl: config.rpcUrl,
+    chainId: config.chainId,
+    confirmations: config.confirmations,
+    pollIntervalMs: config.pollIntervalMs,
+    retry,
+    log,
+  });
+  let store: StateStore;
+  try {
+    store = StateStore.open(join(config.dataDir, `${agent}.sqlite`));
+  } catch (e) {
+    chain.provider.destroy();
+    throw e;
+  }
+  const sender = new TxSender({
+    wallet,
+    provider: chain.provider,
+    chainId: chain.chainId,
+    retry,
+    gasHeadroomPercent: config.gasHeadroomPercent,
+    txTimeoutMs: config.txTimeoutMs,
+    pollIntervalMs: config.pollIntervalMs,
+    journal: store,
+    errorInterfaces: options.errorInterfaces ?? [],
+    log,
+  });
+  log.info({ address: wallet.address, chainId: chain.chainId, rpc: redactUrl(config.rpcUrl), state: store.path }, "agent started");
+  const resumed = await sender.resumePending();
+  for (const tx of resumed) log.info({ txHash: tx.hash, tx: tx.label, status: tx.status }, "settled a transaction from the previous run");
+  return {
+    agent,
+    config,
+    log,
+    chain,
+    wallet,
+    sender,
+    store,
+    retry,
+    cursor: (name, filter) =>
+      new EventCursor({
+        name,
+        provider: chain.provider,
+        store,
+        ...filter,
+        confirmations: chain.confirmations,
+        chunkBlocks: config.logChunkBlocks,
+        maxReorgDepth: config.maxReorgDepth,
+        retry,
+        log,
+      }),
+    close: () => {
+      store.close();
+      chain.provider.destroy();
+    },
+  };
+}
