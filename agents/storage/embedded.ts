@@ -1,0 +1,161 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { createHeliaLight } from "helia";
+import { withBitswap } from "@helia/bitswap";
+import { withLibp2pLight } from "@helia/libp2p";
+import type { BitswapOptions } from "@helia/bitswap";
+import { tcp } from "@libp2p/tcp";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { identify } from "@libp2p/identify";
+import { mdns } from "@libp2p/mdns";
+import { multiaddr } from "@multiformats/multiaddr";
+import { FsBlockstore } from "blockstore-fs";
+import { FsDatastore } from "datastore-fs";
+import type { CID } from "multiformats/cid";
+import { parseCid } from "./cid.js";
+import { DEFAULT_TIMEOUT_MS, UnixfsContent, wrapWriteError } from "./content-store.js";
+import type { AddInput, ContentStore, GetOptions } from "./content-store.js";
+import { StorageError, fsErrorCode } from "./errors.js";
+
+export interface EmbeddedStoreOptions {
+  /** Blocks go to `<dataDir>/blocks`, the node's key and pins to `<dataDir>/datastore`. */
+  dataDir: string;
+  /** libp2p listen multiaddrs; loopback on a random port by default. Use /ip4/0.0.0.0/tcp/4001 to serve a LAN. */
+  listen?: string[];
+  /** Peers to dial at start (e.g. the publisher's address from the task spec), as /ip4/…/tcp/…/p2p/<id>. */
+  peers?: string[];
+  /** Local discovery by mDNS (off by default: tests and single-host runs don't need it). */
+  mdns?: boolean;
+}
+
+/**
+ * Throughput settings, measured in bench/storage.ts and explained in docs/storage.md: yamux frames as
+ * large as a block and a window that covers several blocks in flight, and bitswap messages that carry
+ * several 1 MiB blocks each.
+ */
+const YAMUX = {
+  maxMessageSize: 1 << 20,
+  streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 16 << 20 },
+};
+const BITSWAP: BitswapOptions = {
+  maxOutgoingMessageSize: 4 << 20,
+  maxIncomingMessageSize: 4 << 20,
+};
+
+/** The default ContentStore: a Helia node with blocks on disk, speaking bitswap over libp2p TCP. */
+export class EmbeddedStore implements ContentStore {
+  readonly #helia: Awaited<ReturnType<typeof startHelia>>;
+  readonly #content: UnixfsContent;
+
+  private constructor(helia: Awaited<ReturnType<typeof startHelia>>) {
+    this.#helia = helia;
+    this.#content = new UnixfsContent(helia.blockstore);
+  }
+
+  static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+    const helia = await startHelia(options);
+    const store = new EmbeddedStore(helia);
+    try {
+      for (const peer of options.peers ?? []) await store.dial(peer);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  /** Multiaddrs other nodes can dial, each ending in /p2p/<peer id>. */
+  addresses(): string[] {
+    return this.#helia.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  peerId(): string {
+    return this.#helia.libp2p.peerId.toString();
+  }
+
+  async dial(address: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    let addr;
+    try {
+      addr = multiaddr(address);
+    } catch (cause) {
+      throw new StorageError("STORE_UNAVAILABLE", `not a multiaddr: ${JSON.stringify(address)}`, { cause, context: { address } });
+    }
+    try {
+      await this.#helia.libp2p.dial(addr, { signal: options.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS) });
+    } catch (cause) {
+      throw new StorageError("STORE_UNAVAILABLE", `could not dial ${address}: ${(cause as Error).message}`, { cause, context: { address } });
+    }
+  }
+
+  add(input: AddInput, options?: { signal?: AbortSignal }): Promise<CID> {
+    return this.#content.add(input, options);
+  }
+
+  get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
+    return this.#content.get(cid, options);
+  }
+
+  stream(cid: CID | string, options?: GetOptions): AsyncIterable<Uint8Array> {
+    return this.#content.stream(cid, options);
+  }
+
+  getToFile(cid: CID | string, path: string, options?: GetOptions): Promise<number> {
+    return this.#content.getToFile(cid, path, options);
+  }
+
+  has(cid: CID | string): Promise<boolean> {
+    return this.#content.has(cid);
+  }
+
+  async pin(cidInput: CID | string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    const cid = parseCid(cidInput);
+    const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    try {
+      if (await this.#helia.pins.isPinned(cid, { signal })) return;
+      for await (const _ of this.#helia.pins.add(cid, { signal }));
+    } catch (e) {
+      if (signal.aborted) throw new StorageError("NOT_FOUND", `could not fetch all of ${cid} to pin it in time`, { cause: e, context: { cid: cid.toString() } });
+      throw wrapWriteError(e, `pin ${cid}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#helia.stop();
+  }
+}
+
+async function startHelia(options: EmbeddedStoreOptions) {
+  const blocks = join(options.dataDir, "blocks");
+  const data = join(options.dataDir, "datastore");
+  try {
+    await mkdir(blocks, { recursive: true });
+    await mkdir(data, { recursive: true });
+  } catch (e) {
+    throw new StorageError(fsErrorCode(e) ?? "STORE_UNAVAILABLE", `cannot use data directory ${options.dataDir}: ${(e as Error).message}`, {
+      cause: e,
+      context: { dataDir: options.dataDir },
+    });
+  }
+  const helia = withBitswap(
+    withLibp2pLight(createHeliaLight({ blockstore: new FsBlockstore(blocks), datastore: new FsDatastore(data) }), {
+      addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux(YAMUX)],
+      peerDiscovery: options.mdns === true ? [mdns()] : [],
+      services: { identify: identify() },
+    }),
+    BITSWAP,
+  );
+  try {
+    await helia.start();
+  } catch (e) {
+    await helia.stop().catch(() => undefined);
+    throw new StorageError(fsErrorCode(e) ?? "STORE_UNAVAILABLE", `IPFS node did not start in ${options.dataDir}: ${(e as Error).message}`, {
+      cause: e,
+      context: { dataDir: options.dataDir },
+    });
+  }
+  return helia;
+}
