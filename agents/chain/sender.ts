@@ -214,14 +214,18 @@ export class TxSender {
     }
   }
 
-  /** Replays a reverted transaction as a call on the state before its block, to learn why. */
+  /**
+   * Replays a reverted transaction as a call on the state after its block, to learn why. A
+   * reverted transaction changed nothing, and what made it fail usually came before it in the
+   * block (another sender's transaction), so that state reproduces the error.
+   */
   async #minedRevert(hash: string, receipt: TransactionReceipt, request: TxRequest): Promise<AgentError> {
     const { provider, retry, log } = this.#o;
     const tx = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(hash), retry, log);
     let data: string | undefined;
     if (tx !== null) {
       try {
-        await provider.call({ from: tx.from, to: tx.to, data: tx.data, value: tx.value, blockTag: receipt.blockNumber - 1 });
+        await provider.call({ from: tx.from, to: tx.to, data: tx.data, value: tx.value, blockTag: receipt.blockNumber });
       } catch (e) {
         data = revertData(e);
       }

@@ -132,6 +132,26 @@ describe("agents/chain TxSender", function () {
     expect(store.unsettledTxs(wallet.address)).to.deep.equal([]);
   });
 
+  it("shares one nonce manager per key: two senders of one key send concurrently without collisions", async () => {
+    const wallet = account(8);
+    const recipient = Wallet.createRandom().address;
+    const [a, b] = [senderFor(wallet, chain.provider), senderFor(wallet, chain.provider)];
+    expect(a.nonces).to.equal(b.nonces);
+    const start = await chain.provider.getTransactionCount(wallet.address);
+    const sent = await Promise.all([1n, 2n, 3n, 4n, 5n, 6n].map((i) => (i % 2n === 0n ? a : b).call(token, "mint", [recipient, i])));
+    expect(sent.map((s) => s.nonce).sort((x, y) => x - y)).to.deep.equal([0, 1, 2, 3, 4, 5].map((i) => start + i));
+    expect(await balanceOf(recipient)).to.equal(21n);
+  });
+
+  it("sets the gas limit to the estimate plus the configured headroom", async () => {
+    const wallet = account(10);
+    const recipient = Wallet.createRandom().address;
+    const data = token.interface.encodeFunctionData("mint", [recipient, 3n]);
+    const estimate = await chain.provider.estimateGas({ from: wallet.address, to: tokenAddress, data });
+    const sent = await senderFor(wallet, chain.provider, { gasHeadroomPercent: 25 }).call(token, "mint", [recipient, 3n]);
+    expect((await chain.provider.getTransaction(sent.hash))!.gasLimit).to.equal((estimate * 125n) / 100n);
+  });
+
   it("reports a revert with the contract's decoded custom error, before sending", async () => {
     const wallet = account(5);
     const sender = senderFor(wallet, chain.provider);
@@ -143,6 +163,28 @@ describe("agents/chain TxSender", function () {
     expect(revert.args).to.deep.equal([wallet.address, 0n, 1n]);
     expect((error as Error).message, (error as Error).message).to.contain(`ERC20InsufficientBalance(${wallet.address}, 0, 1)`);
     expect(await chain.provider.getTransactionCount(wallet.address)).to.equal(before);
+  });
+
+  it("decodes the custom error of a transaction that passed estimation but reverted on chain", async () => {
+    const wallet = account(12);
+    const sender = senderFor(wallet, chain.provider);
+    await sender.call(token, "mint", [wallet.address, 10n]);
+    await chain.provider.send("evm_setAutomine", [false]);
+    try {
+      // Both transfers are estimated against a balance of 10; only the first can be paid.
+      const first = sender.call(token, "transfer", [account(13).address, 10n], { label: "first" });
+      const second = sender.call(token, "transfer", [account(14).address, 10n], { label: "second" }).catch((e: unknown) => e);
+      while (store.unsettledTxs(wallet.address).filter((t) => t.status === "sent").length < 2) await new Promise((r) => setTimeout(r, 20));
+      await chain.provider.send("evm_mine", []);
+      expect((await first).receipt.status).to.equal(1);
+      const error = await second;
+      expect(isAgentError(error, "TX_REVERTED"), String(error)).to.equal(true);
+      expect((error as Error).message).to.match(/^second: transaction 0x[0-9a-f]{64} reverted in block \d+: ERC20InsufficientBalance\(/);
+      expect((error as { context: { revert: { args: unknown[] } } }).context.revert.args).to.deep.equal([wallet.address, 0n, 10n]);
+      expect(store.unsettledTxs(wallet.address)).to.deep.equal([]);
+    } finally {
+      await chain.provider.send("evm_setAutomine", [true]);
+    }
   });
 
   it("says clearly when the key cannot pay for gas", async () => {
