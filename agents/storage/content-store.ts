@@ -1,5 +1,6 @@
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readdir, rename, rm, stat } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { once } from "node:events";
 import { unixfs } from "@helia/unixfs";
 import type { UnixFS } from "@helia/unixfs";
@@ -27,6 +28,8 @@ export interface GetOptions {
 /** Content-addressed bytes: add returns the CID (see cid.ts for the chunking), get verifies every block. */
 export interface ContentStore {
   add(input: AddInput, options?: { signal?: AbortSignal }): Promise<CID>;
+  /** Adds a file (its content's CID) or a folder (a UnixFS directory of everything under it). */
+  addPath(path: string, options?: { signal?: AbortSignal }): Promise<CID>;
   /** Whole content in memory; for specs and shards. Use `stream` or `getToFile` for big content. */
   get(cid: CID | string, options?: GetOptions): Promise<Uint8Array>;
   /** The content in order, with the running byte cap applied. */
@@ -68,6 +71,24 @@ export class UnixfsContent {
     } catch (e) {
       throw wrapWriteError(e, "add");
     }
+  }
+
+  async addPath(path: string, options: { signal?: AbortSignal } = {}): Promise<CID> {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (e) {
+      throw new StorageError("IO_FAILED", `cannot read ${path}: ${(e as Error).message}`, { cause: e, context: { path } });
+    }
+    if (!info.isDirectory()) return await this.add(createReadStream(path), options);
+    let root: CID | undefined;
+    try {
+      for await (const entry of this.#fs.addAll(walk(path, path), { ...IMPORT_OPTIONS, wrapWithDirectory: true, signal: options.signal })) root = entry.cid;
+    } catch (e) {
+      throw wrapWriteError(e, `add ${path}`);
+    }
+    if (root === undefined) throw new StorageError("IO_FAILED", `nothing to add in ${path}`, { context: { path } });
+    return root;
   }
 
   async has(cid: CID | string): Promise<boolean> {
@@ -156,6 +177,20 @@ function verifiedGet(blocks: BlockAccess): Blockstore["get"] {
     verifyBlock(cid, block);
     yield block;
   };
+}
+
+/** Files under `dir`, paths relative to `base`, in a stable (sorted) order. */
+async function* walk(dir: string, base: string): AsyncGenerator<{ path: string; content?: AsyncIterable<Uint8Array> }> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      yield { path: relative(base, full) };
+      yield* walk(full, base);
+    } else if (entry.isFile()) {
+      yield { path: relative(base, full), content: createReadStream(full) };
+    }
+  }
 }
 
 async function* toAsync(input: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -92,6 +92,10 @@ export class EmbeddedStore implements ContentStore {
     return this.#content.add(input, options);
   }
 
+  addPath(path: string, options?: { signal?: AbortSignal }): Promise<CID> {
+    return this.#content.addPath(path, options);
+  }
+
   get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
     return this.#content.get(cid, options);
   }

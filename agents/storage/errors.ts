@@ -12,6 +12,7 @@ export const STORAGE_ERROR_CODES = [
   "STORE_FULL", // the data directory's disk is full
   "STORE_UNAVAILABLE", // the node could not start, or the Kubo RPC did not answer
   "IO_FAILED", // reading or writing a local file failed
+  "OPTION_INVALID", // a flag or option is out of range
 ] as const;
 
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
