@@ -310,62 +310,81 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         t.round = round;
         t.threshold = threshold;
         address[] memory members = _committees[taskId][round];
-        uint256 n = subs.length;
-        uint16[][] memory revealed = new uint16[][](members.length);
+        address[] memory revealers = new address[](members.length);
+        uint256[][] memory words = new uint256[][](members.length);
         uint256 reveals = 0;
-        for (uint256 i = 0; i < members.length; ++i) {
-            if (_memberState[taskId][round][members[i]] == _REVEALED) {
-                revealed[reveals++] = _loadScores(_scoreWords[taskId][round][members[i]], subs.length);
-            }
-        }
-        t.medians = new uint16[](n);
-        uint16[] memory column = new uint16[](reveals);
-        for (uint256 j = 0; j < n; ++j) {
-            // the lower median reorders `column`, so it is refilled for every submission
-            for (uint256 v = 0; v < reveals; ++v) {
-                column[v] = revealed[v][j];
-            }
-            t.medians[j] = Median.lowerMedian(column);
-        }
-        _classify(t, members, revealed, reveals);
-        _pickWinner(t, subs);
-    }
-
-    function _classify(Tally memory t, address[] memory members, uint16[][] memory revealed, uint256 reveals)
-        private
-        view
-    {
-        t.agreeing = new address[](reveals);
-        t.deviating = new address[](reveals);
-        t.silent = new address[](members.length - reveals);
-        uint256 agree = 0;
-        uint256 deviate = 0;
+        t.silent = new address[](members.length);
         uint256 silent = 0;
-        uint256 v = 0;
         for (uint256 i = 0; i < members.length; ++i) {
-            if (_memberState[t.taskId][t.round][members[i]] != _REVEALED) {
+            if (_memberState[taskId][round][members[i]] != _REVEALED) {
                 t.silent[silent++] = members[i];
                 continue;
             }
-            if (_deviates(revealed[v++], t.medians, t.threshold)) t.deviating[deviate++] = members[i];
-            else t.agreeing[agree++] = members[i];
+            words[reveals] = _loadWords(_scoreWords[taskId][round][members[i]], subs.length);
+            revealers[reveals++] = members[i];
+        }
+        _shrink(t.silent, silent);
+        _shrink(revealers, reveals);
+        bool[] memory deviant = _medians(t, words, revealers.length, subs.length);
+        _classify(t, revealers, deviant);
+        _pickWinner(t, subs);
+    }
+
+    /// @dev Per submission, sorts the keys `score << 8 | revealer` and takes the lower median; the
+    ///      revealers whose scores fall outside the band that agrees with the median (same side of the
+    ///      threshold, within `deviationTolerance`) are then a prefix and a suffix of the sorted keys.
+    function _medians(Tally memory t, uint256[][] memory words, uint256 reveals, uint256 n)
+        private
+        view
+        returns (bool[] memory deviant)
+    {
+        deviant = new bool[](reveals);
+        t.medians = new uint16[](n);
+        uint256[] memory keys = new uint256[](reveals);
+        uint256 tolerance = _params.deviationTolerance;
+        for (uint256 j = 0; j < n; ++j) {
+            // j < 64 and reveals ≤ 64: shifts and indices are small
+            unchecked {
+                uint256 shift = (j % 16) * 16;
+                for (uint256 v = 0; v < reveals; ++v) {
+                    keys[v] = ((words[v][j / 16] >> shift) & 0xffff) << 8 | v;
+                }
+            }
+            uint256 m = Median.lowerMedian(keys) >> 8;
+            t.medians[j] = uint16(m);
+            (uint256 lo, uint256 hi) = _band(m, t.threshold, tolerance);
+            for (uint256 a = 0; a < reveals && keys[a] >> 8 < lo; ++a) {
+                deviant[keys[a] & 0xff] = true;
+            }
+            for (uint256 b = reveals; b > 0 && keys[b - 1] >> 8 > hi; --b) {
+                deviant[keys[b - 1] & 0xff] = true;
+            }
+        }
+    }
+
+    /// @dev Scores that agree with median `m`: on the same side of the threshold and within `tolerance`.
+    function _band(uint256 m, uint256 threshold, uint256 tolerance) private pure returns (uint256 lo, uint256 hi) {
+        lo = m > tolerance ? m - tolerance : 0;
+        hi = m + tolerance;
+        if (m >= threshold) {
+            if (lo < threshold) lo = threshold;
+        } else if (hi >= threshold) {
+            // threshold ≥ 1 (the market's bound), so threshold − 1 does not underflow
+            hi = threshold - 1;
+        }
+    }
+
+    function _classify(Tally memory t, address[] memory revealers, bool[] memory deviant) private pure {
+        t.agreeing = new address[](revealers.length);
+        t.deviating = new address[](revealers.length);
+        uint256 agree = 0;
+        uint256 deviate = 0;
+        for (uint256 v = 0; v < revealers.length; ++v) {
+            if (deviant[v]) t.deviating[deviate++] = revealers[v];
+            else t.agreeing[agree++] = revealers[v];
         }
         _shrink(t.agreeing, agree);
         _shrink(t.deviating, deviate);
-    }
-
-    function _deviates(uint16[] memory scores, uint16[] memory medians, uint16 threshold) private view returns (bool) {
-        uint256 tolerance = _params.deviationTolerance;
-        for (uint256 j = 0; j < scores.length; ++j) {
-            uint256 s = scores[j];
-            uint256 m = medians[j];
-            if ((s >= threshold) != (m >= threshold)) return true;
-            // the larger minus the smaller: cannot underflow
-            unchecked {
-                if ((s > m ? s - m : m - s) > tolerance) return true;
-            }
-        }
-        return false;
     }
 
     /// @dev Winner: earliest commitment among medians ≥ threshold and ≥ best − epsilon. Ommers: the
@@ -581,6 +600,17 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
                 word |= uint256(scores[i]) << (16 * (i - w * 16));
             }
             words[w] = word;
+        }
+    }
+
+    function _loadWords(mapping(uint256 => uint256) storage words, uint256 n)
+        private
+        view
+        returns (uint256[] memory loaded)
+    {
+        loaded = new uint256[]((n + 15) / 16);
+        for (uint256 w = 0; w < loaded.length; ++w) {
+            loaded[w] = words[w];
         }
     }
 

@@ -269,6 +269,25 @@ describe("Settlement", () => {
       expect((await w.settlement.statusOf(run.taskId))[0]).to.equal(2n);
     });
 
+    it("slashes a score more than deviationTolerance from the median, not one exactly at it", async () => {
+      const { w, run, members } = await drawn();
+      const [v0, v1, v2, v3, v4] = members;
+      await attest(w, run.taskId, [
+        ...[v0!, v1!, v2!].map((m) => ({ signer: m, scores: [9000n, 8800n, 5000n], reveal: true })),
+        // 500 bps above the median on a passing submission: within tolerance
+        { signer: v3!, scores: [9500n, 8800n, 5000n], reveal: true },
+        // 501 bps above the median on a failing submission, still below the threshold: deviates
+        { signer: v4!, scores: [9000n, 8800n, 5501n], reveal: true },
+      ]);
+      await expect(w.settlement.finalize(run.taskId))
+        .to.emit(w.registry, "Slashed")
+        .withArgs(run.taskId, v4!.address, (2n * ONE * 500n) / 10_000n, [v0!.address, v1!.address, v2!.address, v3!.address]);
+      expect(await w.registry.wasSlashed(run.taskId, v3!.address)).to.equal(false);
+      const P = run.reward + run.minerBond;
+      expect(await w.market.creditOf(v3!.address, ethers.ZeroAddress)).to.equal((P * 500n) / 10_000n / 4n);
+      expect(await w.market.creditOf(v4!.address, ethers.ZeroAddress)).to.equal(0n);
+    });
+
     it("picks the earliest commitment within epsilon of the best median", async () => {
       const { w, run, members, miners } = await drawn();
       // miner 2 is best by 9 bps (< epsilon 10), miner 1 committed first and wins
