@@ -1,0 +1,173 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { MlError, isMlError } from "./errors.js";
+import type { MlErrorCode } from "./errors.js";
+import { canonicalJson, canonicalSpecJson, parseSpec, weightLayout } from "./spec.js";
+import type { TaskSpec } from "./spec.js";
+import { decodeTensors, elements, encodeTensors } from "./tensors.js";
+import type { Tensor, TensorReason } from "./tensors.js";
+
+/**
+ * Artifact v1 (docs/artifact-v1.md): a submitted model as one canonical safetensors file — the
+ * weights named per weightLayout(spec), all F32, and in `__metadata__` the format, task id,
+ * miner, seed, the canonical spec JSON, watermark parameters and the checkpoint summary.
+ * Framework-neutral on purpose: no TensorFlow.js topology, so another engine can produce and
+ * check the same bytes. `modelHash = keccak256(file)`.
+ */
+
+export const ARTIFACT_FORMAT = "podl-artifact/1";
+export const DEFAULT_MAX_ARTIFACT_BYTES = 512 << 20;
+
+export type WeightTensor = { shape: number[]; data: Float32Array };
+
+export type ArtifactV1 = {
+  format: typeof ARTIFACT_FORMAT;
+  taskId: string; // decimal uint256
+  miner: `0x${string}`; // 20 bytes, lower-case hex
+  seed: `0x${string}`; // 32 bytes, lower-case hex
+  spec: TaskSpec;
+  watermark: { bits: number; strength: number };
+  checkpoints: { root: `0x${string}`; count: number; every: number; manifestCid?: string };
+  tensors: Map<string, WeightTensor>;
+};
+
+const DECIMAL = /^(0|[1-9][0-9]{0,77})$/;
+const ADDRESS = /^0x[0-9a-f]{40}$/;
+const BYTES32 = /^0x[0-9a-f]{64}$/;
+const REASON_CODE: Record<TensorReason, MlErrorCode> = {
+  truncated: "ARTIFACT_TRUNCATED",
+  too_large: "ARTIFACT_TOO_LARGE",
+  malformed: "ARTIFACT_INVALID",
+};
+
+/** Canonical bytes: same content, same bytes. Addresses and hashes are written in lower case. */
+export function encodeArtifact(a: ArtifactV1): Uint8Array {
+  const lower = { miner: a.miner.toLowerCase(), seed: a.seed.toLowerCase(), root: a.checkpoints.root.toLowerCase() };
+  checkFields(a.taskId, lower.miner, lower.seed, lower.root, (m) => new MlError("ARTIFACT_INVALID", `artifact: ${m}`));
+  checkTensors(a.spec, a.tensors);
+  const named = new Map<string, Tensor>([...a.tensors].map(([name, t]) => [name, { dtype: "F32", shape: t.shape, data: t.data }]));
+  return encodeTensors(named, {
+    format: ARTIFACT_FORMAT,
+    taskId: a.taskId,
+    miner: lower.miner,
+    seed: lower.seed,
+    spec: canonicalSpecJson(a.spec),
+    watermark: canonicalJson({ bits: a.watermark.bits, strength: a.watermark.strength }),
+    checkpoints: canonicalJson({ ...a.checkpoints, root: lower.root }),
+  });
+}
+
+/**
+ * Decodes and checks an artifact. Typed MlError codes: ARTIFACT_TOO_LARGE (over maxBytes),
+ * ARTIFACT_TRUNCATED (ends early), ARTIFACT_INVALID (container, metadata or spec malformed, or
+ * not in canonical form), ARTIFACT_SHAPE (tensors differ from weightLayout(spec)), ARTIFACT_NAN
+ * (a NaN or infinite weight).
+ */
+export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = {}): ArtifactV1 {
+  let decoded: ReturnType<typeof decodeTensors>;
+  try {
+    decoded = decodeTensors(bytes, { maxBytes: opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES });
+  } catch (cause) {
+    if (!isMlError(cause, "TENSORS_INVALID")) throw cause;
+    const reason = cause.context.reason as TensorReason;
+    throw new MlError(REASON_CODE[reason], `artifact: ${cause.message}`, { cause });
+  }
+  const { tensors, metadata: m } = decoded;
+  const invalid = (message: string, cause?: unknown) => new MlError("ARTIFACT_INVALID", `artifact: ${message}`, { cause });
+
+  if (m.format !== ARTIFACT_FORMAT) throw invalid(`format ${JSON.stringify(m.format)}, expected ${ARTIFACT_FORMAT}`);
+  for (const key of ["taskId", "miner", "seed", "spec", "watermark", "checkpoints"]) {
+    if (m[key] === undefined) throw invalid(`metadata lacks ${key}`);
+  }
+  let spec: TaskSpec;
+  try {
+    spec = parseSpec(m.spec!);
+  } catch (cause) {
+    throw invalid(`embedded spec: ${(cause as Error).message}`, cause);
+  }
+  if (canonicalSpecJson(spec) !== m.spec) throw invalid("embedded spec is not in canonical form");
+  const watermark = parseJson(m.watermark!, "watermark", invalid) as ArtifactV1["watermark"];
+  if (!isObject(watermark) || typeof watermark.bits !== "number" || typeof watermark.strength !== "number" || Object.keys(watermark).length !== 2) {
+    throw invalid("watermark must be { bits, strength }");
+  }
+  const checkpoints = parseJson(m.checkpoints!, "checkpoints", invalid) as ArtifactV1["checkpoints"];
+  if (
+    !isObject(checkpoints) ||
+    typeof checkpoints.root !== "string" ||
+    !Number.isSafeInteger(checkpoints.count) ||
+    !Number.isSafeInteger(checkpoints.every) ||
+    (checkpoints.manifestCid !== undefined && typeof checkpoints.manifestCid !== "string") ||
+    Object.keys(checkpoints).some((k) => !["root", "count", "every", "manifestCid"].includes(k))
+  ) {
+    throw invalid("checkpoints must be { root, count, every, manifestCid? }");
+  }
+  checkFields(m.taskId!, m.miner!, m.seed!, checkpoints.root, invalid);
+
+  const weights = new Map<string, WeightTensor>();
+  for (const [name, t] of tensors) {
+    if (t.dtype !== "F32") throw new MlError("ARTIFACT_SHAPE", `artifact: tensor ${name} is ${t.dtype}, weights are F32`, { context: { tensor: name } });
+    weights.set(name, { shape: t.shape, data: t.data });
+  }
+  checkTensors(spec, weights);
+  const artifact: ArtifactV1 = {
+    format: ARTIFACT_FORMAT,
+    taskId: m.taskId!,
+    miner: m.miner as `0x${string}`,
+    seed: m.seed as `0x${string}`,
+    spec,
+    watermark,
+    checkpoints,
+    tensors: weights,
+  };
+  // Canonical form only: one model, one hash (no re-ordered keys, padding or spellings).
+  const again = encodeArtifact(artifact);
+  if (Buffer.compare(again, bytes) !== 0) throw invalid("not in canonical form");
+  return artifact;
+}
+
+/** keccak256 of the artifact file: the hash the chain trusts (the CID is only a locator). */
+export function modelHash(bytes: Uint8Array): `0x${string}` {
+  return `0x${bytesToHex(keccak_256(bytes))}`;
+}
+
+function checkFields(taskId: string, miner: string, seed: string, root: string, invalid: (m: string) => MlError): void {
+  if (!DECIMAL.test(taskId)) throw invalid(`taskId ${JSON.stringify(taskId)} is not a decimal integer`);
+  if (!ADDRESS.test(miner)) throw invalid(`miner ${JSON.stringify(miner)} is not a lower-case 0x address`);
+  if (!BYTES32.test(seed)) throw invalid(`seed ${JSON.stringify(seed)} is not a lower-case 0x bytes32`);
+  if (!BYTES32.test(root)) throw invalid(`checkpoint root ${JSON.stringify(root)} is not a lower-case 0x bytes32`);
+}
+
+/** Exactly the tensors of weightLayout(spec), with their shapes, all finite. */
+function checkTensors(spec: TaskSpec, tensors: ReadonlyMap<string, WeightTensor>): void {
+  const layout = weightLayout(spec);
+  const shapeError = (message: string, tensor: string) =>
+    new MlError("ARTIFACT_SHAPE", `artifact: ${message}`, { context: { tensor } });
+  for (const w of layout) {
+    const t = tensors.get(w.name);
+    if (t === undefined) throw shapeError(`tensor ${w.name} is missing`, w.name);
+    if (t.shape.length !== w.shape.length || t.shape.some((d, i) => d !== w.shape[i])) {
+      throw shapeError(`tensor ${w.name} has shape [${t.shape}], the spec needs [${w.shape}]`, w.name);
+    }
+    if (t.data.length !== elements(w.shape)) throw shapeError(`tensor ${w.name} has ${t.data.length} values for shape [${w.shape}]`, w.name);
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new MlError("ARTIFACT_NAN", `artifact: tensor ${w.name}[${bad}] is ${t.data[bad]}`, { context: { tensor: w.name, index: bad } });
+    }
+  }
+  if (tensors.size !== layout.length) {
+    const extra = [...tensors.keys()].filter((name) => !layout.some((w) => w.name === name));
+    throw shapeError(`tensors not in the spec: ${extra.join(", ")}`, extra[0]!);
+  }
+}
+
+function parseJson(text: string, what: string, invalid: (m: string, cause?: unknown) => MlError): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw invalid(`${what} is not JSON`, cause);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}

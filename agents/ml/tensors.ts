@@ -1,0 +1,161 @@
+import { canonicalJson } from "./spec.js";
+import { MlError } from "./errors.js";
+
+/**
+ * A safetensors container (https://github.com/huggingface/safetensors#format), written here
+ * because no maintained npm package writes the format (the `safetensors` package is a 0.0.1
+ * stub; @huggingface/hub only reads headers over HTTP). Layout:
+ *
+ *   u64 little-endian N | N bytes of UTF-8 JSON header, space-padded to a multiple of 8 | data
+ *
+ * The header maps each tensor name to `{ dtype, shape, data_offsets: [begin, end] }` (offsets
+ * into the data section) plus an optional `__metadata__` string→string map. Data is raw
+ * little-endian, contiguous, no holes. We only use F32 and I32.
+ *
+ * Canonical writer: header JSON with sorted keys and no whitespace, tensors laid out in name
+ * order (what the reference implementation does for same-width dtypes), so the same content
+ * always gives the same bytes. Python's `safetensors.numpy.load` reads our files as they are.
+ *
+ * The reader is strict: exact sizes, contiguous offsets, no trailing bytes. Its failures are
+ * MlError TENSORS_INVALID with `context.reason` "truncated", "too_large" or "malformed", which
+ * artifact and shard loaders turn into their own codes.
+ */
+
+export type DType = "F32" | "I32";
+export type Tensor = { dtype: "F32"; shape: number[]; data: Float32Array } | { dtype: "I32"; shape: number[]; data: Int32Array };
+export type TensorReason = "truncated" | "too_large" | "malformed";
+
+const HEADER_CAP = 100_000_000; // the reference implementation's limit on header size
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export function encodeTensors(named: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
+  const names = [...named.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = named.get(name)!;
+    if (name === "__metadata__" || name.length === 0) fail("malformed", `tensor name ${JSON.stringify(name)} is reserved`);
+    if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail("malformed", `tensor ${name}: bad shape [${t.shape}]`);
+    if (elements(t.shape) !== t.data.length) {
+      fail("malformed", `tensor ${name}: shape [${t.shape}] needs ${elements(t.shape)} values, got ${t.data.length}`);
+    }
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== "string") fail("malformed", `metadata ${k} must be a string`);
+  }
+  const json = new TextEncoder().encode(canonicalJson(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  let at = 8 + padded;
+  for (const name of names) {
+    const t = named.get(name)!;
+    out.set(toLittleEndian(t.data), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeTensors(
+  bytes: Uint8Array,
+  opts: { maxBytes: number },
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  if (bytes.length > opts.maxBytes) fail("too_large", `${bytes.length} bytes exceeds the limit of ${opts.maxBytes}`);
+  if (bytes.length < 8) fail("truncated", `${bytes.length} bytes: shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getBigUint64(0, true);
+  if (n > BigInt(HEADER_CAP)) fail("malformed", `header length ${n} exceeds ${HEADER_CAP}`);
+  const headerLength = Number(n);
+  if (8 + headerLength > bytes.length) fail("truncated", `header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
+
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+  } catch (cause) {
+    fail("malformed", `header is not UTF-8 JSON (${(cause as Error).message})`, cause);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) fail("malformed", "header is not a JSON object");
+
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) fail("malformed", "__metadata__ is not an object");
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== "string") fail("malformed", `__metadata__.${k} is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    entries.push({ name, ...parseEntry(name, value) });
+  }
+
+  // Contiguous, hole-free, covering the data section exactly (as the reference reader demands).
+  entries.sort((a, b) => a.begin - b.begin);
+  let expected = 0;
+  for (const e of entries) {
+    if (e.begin !== expected) fail("malformed", `tensor ${e.name} starts at ${e.begin}, expected ${expected}`);
+    if (e.end - e.begin !== elements(e.shape) * 4) fail("malformed", `tensor ${e.name}: offsets do not match shape [${e.shape}]`);
+    expected = e.end;
+  }
+  if (expected > dataLength) fail("truncated", `data section has ${dataLength} bytes, the header describes ${expected}`);
+  if (expected < dataLength) fail("malformed", `${dataLength - expected} trailing bytes after the last tensor`);
+
+  const tensors = new Map<string, Tensor>();
+  for (const e of entries) {
+    const raw = fromLittleEndian(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+    tensors.set(
+      e.name,
+      e.dtype === "F32" ? { dtype: "F32", shape: e.shape, data: new Float32Array(raw) } : { dtype: "I32", shape: e.shape, data: new Int32Array(raw) },
+    );
+  }
+  return { tensors, metadata };
+}
+
+export function elements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function parseEntry(name: string, value: unknown): { dtype: DType; shape: number[]; begin: number; end: number } {
+  if (value === null || typeof value !== "object") fail("malformed", `tensor ${name}: entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (dtype !== "F32" && dtype !== "I32") fail("malformed", `tensor ${name}: dtype ${JSON.stringify(dtype)} is not F32 or I32`);
+  const isDim = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
+  if (!Array.isArray(shape) || !shape.every(isDim)) fail("malformed", `tensor ${name}: bad shape`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isDim)) fail("malformed", `tensor ${name}: bad data_offsets`);
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) fail("malformed", `tensor ${name}: data_offsets [${begin}, ${end}] run backwards`);
+  return { dtype: dtype as DType, shape: shape as number[], begin, end };
+}
+
+/** A fresh, aligned ArrayBuffer holding the values in host order. */
+function fromLittleEndian(le: Uint8Array): ArrayBuffer {
+  const copy = le.slice();
+  if (!LITTLE_ENDIAN) swap32(copy);
+  return copy.buffer;
+}
+
+function toLittleEndian(data: Float32Array | Int32Array): Uint8Array {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (LITTLE_ENDIAN) return bytes;
+  const copy = bytes.slice();
+  swap32(copy);
+  return copy;
+}
+
+function swap32(b: Uint8Array): void {
+  for (let i = 0; i < b.length; i += 4) {
+    [b[i], b[i + 1], b[i + 2], b[i + 3]] = [b[i + 3]!, b[i + 2]!, b[i + 1]!, b[i]!];
+  }
+}
+
+function fail(reason: TensorReason, message: string, cause?: unknown): never {
+  throw new MlError("TENSORS_INVALID", `tensor container: ${message}`, { cause, context: { reason } });
+}
