@@ -1,7 +1,7 @@
 import type { Log, Provider } from "ethers";
 import { AgentError, isAgentError } from "../config/errors.js";
 import type { Logger } from "../log/logger.js";
-import { shortMessage, sleep, withRetry, type RetryPolicy } from "./retry.js";
+import { backoffMs, shortMessage, sleep, withRetry, type RetryPolicy } from "./retry.js";
 import type { CursorPosition, CursorStore } from "./stores.js";
 
 export interface CursorOptions {
@@ -106,8 +106,9 @@ export class EventCursor {
   }
 
   /**
-   * Polls until `signal` aborts. Transient RPC trouble is logged and retried after a back-off;
-   * anything else (a handler's error, a reorganisation too deep) ends the loop with that error.
+   * Polls until `signal` aborts. An RPC outage that outlasts the retries is logged and the next
+   * round waits a back-off (the retry policy's, growing per failed round); anything else (a
+   * handler's error, a reorganisation too deep) ends the loop with that error.
    */
   async run(handler: EventHandler, options: { signal: AbortSignal; intervalMs: number }): Promise<void> {
     let failures = 0;
@@ -117,11 +118,11 @@ export class EventCursor {
         failures = 0;
         await sleep(options.intervalMs, options.signal);
       } catch (e) {
-        // withRetry already spent its retries; wait longer before the next round, up to a minute.
+        // withRetry already spent its retries; back off further with the same policy.
         if (!isAgentError(e, "RPC_UNAVAILABLE")) throw e;
-        failures++;
-        this.#o.log?.error({ cursor: this.name, err: shortMessage(e), failures }, "event cursor: RPC unavailable; will retry");
-        await sleep(Math.min(60_000, options.intervalMs * 2 ** failures), options.signal);
+        const delayMs = backoffMs(this.#o.retry, failures++);
+        this.#o.log?.error({ cursor: this.name, err: shortMessage(e), failures, delayMs }, "event cursor: RPC unavailable; will retry");
+        await sleep(delayMs, options.signal);
       }
     }
   }

@@ -3,10 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Contract, id, type Log } from "ethers";
-import { EventCursor, type CursorOptions } from "../../agents/chain/index.js";
+import { EventCursor, connectChain, type CursorOptions } from "../../agents/chain/index.js";
 import { isAgentError } from "../../agents/config/errors.js";
 import { StateStore } from "../../agents/state/store.js";
 import { FAST_RETRY, account, deployToken, mine, startChain } from "./helpers/chain.js";
+import { FlakyRpcDouble } from "./helpers/flaky-rpc.js";
+import { captureLogger } from "./helpers/log.js";
 
 const TRANSFER = id("Transfer(address,address,uint256)");
 
@@ -125,6 +127,30 @@ describe("agents/chain EventCursor", function () {
     expect(seen).to.deep.equal([1n, 20n, 21n, 30n]);
     const head = await chain.provider.getBlock("latest");
     expect(cursor.position).to.deep.equal({ block: head!.number, hash: head!.hash });
+    store.close();
+  });
+
+  it("keeps running through an RPC outage longer than its retries, and stops when aborted", async () => {
+    const store = StateStore.open(join(dir, "state.sqlite"));
+    let outage = false;
+    let failed = 0;
+    const { double, url } = await FlakyRpcDouble.start(chain.url, () => (outage && failed++ < 40 ? "http-503" : undefined));
+    const { provider } = await connectChain({ rpcUrl: url, pollIntervalMs: 20, retry: FAST_RETRY });
+    const logs = captureLogger();
+    const cursor = cursorOn(store, { provider, retry: { retries: 2, baseMs: 1, maxMs: 2 }, log: logs.log });
+    const controller = new AbortController();
+    const seen: bigint[] = [];
+    outage = true;
+    const running = cursor.run((l) => void seen.push(amountOf(l)), { signal: controller.signal, intervalMs: 10 });
+    await mint(9n);
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await running;
+    provider.destroy();
+    await double.close();
+    expect(seen).to.deep.equal([9n]);
+    expect(double.injected["http-503"]).to.equal(40);
+    expect(logs.lines().filter((l) => l.msg === "event cursor: RPC unavailable; will retry").length).to.be.greaterThan(0);
     store.close();
   });
 

@@ -21,7 +21,8 @@ export class FlakyRpcDouble {
     this.#target = target;
     this.#decide = decide;
     this.#server = createServer((req, res) => {
-      void this.#handle(req, res);
+      // The node behind us went away (end of a test): fail like a dead upstream would.
+      this.#handle(req, res).catch(() => req.socket.destroy());
     });
   }
 
