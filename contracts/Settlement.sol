@@ -117,7 +117,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (state != _MEMBER) revert AttesterAlreadyCommitted(taskId, msg.sender);
         _memberState[taskId][round][msg.sender] = _COMMITTED;
         _commitments[taskId][round][msg.sender] = commitment;
-        // at most 31 members, so the counter cannot overflow uint16
+        // a committee has at most 64 members (minCommittee ≤ 64, committeeSize ≤ 31): no uint16 overflow
         unchecked {
             ++r.commits;
         }
@@ -148,7 +148,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
         _memberState[taskId][round][msg.sender] = _REVEALED;
         _storeScores(_scoreWords[taskId][round][msg.sender], scores);
-        // at most 31 members, so the counter cannot overflow uint16
+        // a committee has at most 64 members (minCommittee ≤ 64, committeeSize ≤ 31): no uint16 overflow
         unchecked {
             ++r.reveals;
         }
