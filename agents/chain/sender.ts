@@ -63,8 +63,17 @@ export class TxSender {
     return this.#nonces;
   }
 
-  /** Calls `method` on `contract` (any ethers contract, TypeChain-typed or not). */
-  async call(contract: BaseContract, method: string, args: readonly unknown[], options: { value?: bigint; label?: string } = {}): Promise<SentTx> {
+  /**
+   * Calls `method` on `contract` (any ethers contract; with a TypeChain-typed one the method name
+   * is checked). For type-checked arguments too, use TypeChain's `populateTransaction`:
+   * `send({ ...(await market.commitModel.populateTransaction(id, c)), label, iface: market.interface })`.
+   */
+  async call<C extends BaseContract>(
+    contract: C,
+    method: keyof C & string,
+    args: readonly unknown[],
+    options: { value?: bigint; label?: string } = {},
+  ): Promise<SentTx> {
     const iface = contract.interface;
     const request: TxRequest = {
       to: await contract.getAddress(),

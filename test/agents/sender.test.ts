@@ -6,6 +6,7 @@ import { Contract, Transaction, Wallet, keccak256, type JsonRpcProvider } from "
 import { EventCursor, TxSender, connectChain, type SenderOptions } from "../../agents/chain/index.js";
 import { isAgentError } from "../../agents/config/errors.js";
 import { StateStore } from "../../agents/state/store.js";
+import { PlainTokenDouble__factory } from "../../types/index.js";
 import { FAST_RETRY, account, deployToken, startChain } from "./helpers/chain.js";
 import { FlakyRpcDouble, seededRandom, type Failure } from "./helpers/flaky-rpc.js";
 import { captureLogger } from "./helpers/log.js";
@@ -150,6 +151,15 @@ describe("agents/chain TxSender", function () {
     const estimate = await chain.provider.estimateGas({ from: wallet.address, to: tokenAddress, data });
     const sent = await senderFor(wallet, chain.provider, { gasHeadroomPercent: 25 }).call(token, "mint", [recipient, 3n]);
     expect((await chain.provider.getTransaction(sent.hash))!.gasLimit).to.equal((estimate * 125n) / 100n);
+  });
+
+  it("sends through TypeChain-typed contracts", async () => {
+    const typed = PlainTokenDouble__factory.connect(tokenAddress, chain.provider);
+    const sender = senderFor(account(15), chain.provider);
+    const recipient = Wallet.createRandom().address;
+    await sender.call(typed, "mint", [recipient, 4n]);
+    await sender.send({ ...(await typed.mint.populateTransaction(recipient, 5n)), label: "mint 5", iface: typed.interface });
+    expect(await typed.balanceOf(recipient)).to.equal(9n);
   });
 
   it("reports a revert with the contract's decoded custom error, before sending", async () => {
