@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHeliaLight } from "helia";
 import { withBitswap } from "@helia/bitswap";
@@ -12,11 +12,12 @@ import { mdns } from "@libp2p/mdns";
 import { multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
+import { MemoryDatastore } from "datastore-core";
 import type { CID } from "multiformats/cid";
 import { parseCid } from "./cid.js";
 import { DEFAULT_TIMEOUT_MS, UnixfsContent, wrapWriteError } from "./content-store.js";
 import type { AddInput, ContentStore, GetOptions } from "./content-store.js";
-import { StorageError, fsErrorCode } from "./errors.js";
+import { StorageError, fsErrorCode, isStorageError } from "./errors.js";
 
 export interface EmbeddedStoreOptions {
   /** Blocks go to `<dataDir>/blocks`, the node's key and pins to `<dataDir>/datastore`. */
@@ -47,15 +48,17 @@ const BITSWAP: BitswapOptions = {
 export class EmbeddedStore implements ContentStore {
   readonly #helia: Awaited<ReturnType<typeof startHelia>>;
   readonly #content: UnixfsContent;
+  readonly #blocksDir: string;
 
-  private constructor(helia: Awaited<ReturnType<typeof startHelia>>) {
+  private constructor(helia: Awaited<ReturnType<typeof startHelia>>, dataDir: string) {
     this.#helia = helia;
     this.#content = new UnixfsContent(helia.blockstore);
+    this.#blocksDir = join(dataDir, "blocks");
   }
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     const helia = await startHelia(options);
-    const store = new EmbeddedStore(helia);
+    const store = new EmbeddedStore(helia, options.dataDir);
     try {
       for (const peer of options.peers ?? []) await store.dial(peer);
     } catch (e) {
@@ -88,12 +91,34 @@ export class EmbeddedStore implements ContentStore {
     }
   }
 
-  add(input: AddInput, options?: { signal?: AbortSignal }): Promise<CID> {
-    return this.#content.add(input, options);
+  async add(input: AddInput, options?: { signal?: AbortSignal }): Promise<CID> {
+    return await this.#diagnose(() => this.#content.add(input, options));
   }
 
-  addPath(path: string, options?: { signal?: AbortSignal }): Promise<CID> {
-    return this.#content.addPath(path, options);
+  async addPath(path: string, options?: { signal?: AbortSignal }): Promise<CID> {
+    return await this.#diagnose(() => this.#content.addPath(path, options));
+  }
+
+  /**
+   * blockstore-fs keeps only the message of a failed write, and on some file systems a read-only
+   * mount shows up as ENOENT from mkdir; when a write fails for a reason we cannot read, try a write
+   * of our own to find out whether the disk is read-only or full.
+   */
+  async #diagnose<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (!isStorageError(e, "IO_FAILED")) throw e;
+      const probe = join(this.#blocksDir, `.probe-${process.pid}`);
+      try {
+        await writeFile(probe, new Uint8Array(64 * 1024));
+        await rm(probe, { force: true });
+      } catch (cause) {
+        const code = fsErrorCode(cause);
+        if (code !== undefined) throw wrapWriteError(cause, "add");
+      }
+      throw e;
+    }
   }
 
   get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
@@ -149,6 +174,9 @@ async function startHelia(options: EmbeddedStoreOptions) {
       streamMuxers: [yamux(YAMUX)],
       peerDiscovery: options.mdns === true ? [mdns()] : [],
       services: { identify: identify() },
+      // peer records stay in memory: peers come from the task spec or mDNS, and a read-only or full
+      // data directory must not stop the node from starting or serving
+      datastore: new MemoryDatastore(),
     }),
     BITSWAP,
   );
