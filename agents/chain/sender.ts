@@ -46,7 +46,9 @@ export interface SentTx {
  * nonce from the key's one nonce manager, signs, journals the signed bytes, broadcasts with
  * retries (re-broadcasting the same bytes, so a retry never sends twice) and waits for the
  * receipt. Failures come out as AgentError: INSUFFICIENT_FUNDS, TX_REVERTED (with the decoded
- * custom error), NONCE_CONFLICT, TX_TIMEOUT or RPC_UNAVAILABLE.
+ * custom error), NONCE_CONFLICT, TX_TIMEOUT or RPC_UNAVAILABLE. After RPC_UNAVAILABLE or
+ * TX_TIMEOUT the transaction may still land: call `resumePending()` (and read the contract)
+ * before sending it again.
  */
 export class TxSender {
   readonly address: string;

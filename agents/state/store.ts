@@ -5,6 +5,9 @@ import type { CursorPosition, CursorStore, JournalTx, TxJournal, TxStatus } from
 import { AgentError } from "../config/errors.js";
 import { MIGRATIONS } from "./migrations.js";
 
+/** Numeric order of uint256 ids kept as decimal text (SQLite integers stop at 2^63). */
+const BY_TASK_ID = "length(task_id), task_id";
+
 /** Checkpoints kept per cursor: the cursor can rewind to any of them after a reorganisation. */
 const CHECKPOINTS_KEPT = 128;
 
@@ -95,8 +98,8 @@ export class StateStore implements CursorStore, TxJournal {
   listTasks(phase?: string): TaskRecord[] {
     const rows =
       phase === undefined
-        ? this.#db.prepare("SELECT * FROM tasks ORDER BY CAST(task_id AS INTEGER)").all()
-        : this.#db.prepare("SELECT * FROM tasks WHERE phase = ? ORDER BY CAST(task_id AS INTEGER)").all(phase);
+        ? this.#db.prepare(`SELECT * FROM tasks ORDER BY ${BY_TASK_ID}`).all()
+        : this.#db.prepare(`SELECT * FROM tasks WHERE phase = ? ORDER BY ${BY_TASK_ID}`).all(phase);
     return rows.map(toTask);
   }
 

@@ -51,11 +51,13 @@ describe("agents/state StateStore", function () {
     const store = StateStore.open(join(dir, "agent.sqlite"));
     const big = 2n ** 255n + 7n;
     store.putTask(big, "committed", { reward: 10n ** 30n, cid: "bafy" });
+    store.putTask(2n ** 64n, "seen");
     store.putTask(2n, "seen");
     store.putTask(2n, "skipped", { reason: "spec exceeds --max-params" });
     expect(store.getTask(big)?.data).to.deep.equal({ reward: (10n ** 30n).toString(), cid: "bafy" });
     expect(store.listTasks().map((t) => [t.taskId, t.phase])).to.deep.equal([
       [2n, "skipped"],
+      [2n ** 64n, "seen"],
       [big, "committed"],
     ]);
     expect(store.listTasks("skipped")).to.have.length(1);
