@@ -5,3 +5,4 @@ export { NonceManager, nonceManagerFor } from "./nonce.js";
 export { decodeRevert, revertData, type DecodedRevert } from "./revert.js";
 export { backoffMs, isTransientRpcError, sleep, withRetry, type RetryPolicy } from "./retry.js";
 export type { CursorPosition, CursorStore, JournalTx, TxJournal, TxStatus } from "./stores.js";
+export { EventDecoder, type DecodedEvent } from "./events.js";

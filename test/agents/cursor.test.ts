@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Contract, id, type Log } from "ethers";
-import { EventCursor, connectChain, type CursorOptions } from "../../agents/chain/index.js";
+import { EventCursor, EventDecoder, connectChain, type CursorOptions, type DecodedEvent } from "../../agents/chain/index.js";
 import { isAgentError } from "../../agents/config/errors.js";
 import { StateStore } from "../../agents/state/store.js";
 import { FAST_RETRY, account, deployToken, mine, startChain } from "./helpers/chain.js";
@@ -75,6 +75,17 @@ describe("agents/chain EventCursor", function () {
     expect(seen).to.deep.equal([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
     expect(result.to).to.equal(await chain.provider.getBlockNumber());
     expect((await cursorOn(store, { chunkBlocks: 3 }).poll(() => expect.fail("handled twice"))).handled).to.equal(0);
+    store.close();
+  });
+
+  it("hands the handler logs that EventDecoder turns into named events with the contract's ABI", async () => {
+    const store = StateStore.open(join(dir, "state.sqlite"));
+    const decoder = new EventDecoder([{ address: token.target as string, iface: token.interface }]);
+    await mint(12n);
+    const events: DecodedEvent[] = [];
+    await cursorOn(store, { address: decoder.addresses, topics: [] }).poll((l) => void events.push(decoder.decode(l)!));
+    expect(events.map((e) => [e.name, e.args.getValue("to"), e.args.getValue("value")])).to.deep.equal([["Transfer", account(1).address, 12n]]);
+    expect(events[0]!.id).to.equal(`${events[0]!.transactionHash}:${events[0]!.log.index}`);
     store.close();
   });
 
