@@ -5,13 +5,23 @@ import { initSeed, KeccakStream, subSeed } from "./seeds.js";
  * DLBC's watermark, after Uchida et al. (2017): T bits b and a T × M projection X, both from the
  * stream keyed keccak256(abi.encode(keccak256(abi.encode(seed, miner)), "watermark")), are embedded
  * in the first trainable layer's kernel W (shape [..., M·, out]) through the regulariser
- *   λ · mean_t BCE(sigmoid((X · w̄)_t), b_t),   w̄ = W reshaped to [M, out] and averaged over out.
+ *   λ · mean_t max(0, m − s_t · (X · w̄)_t),   s_t = 2b_t − 1,   w̄ = W reshaped to [M, out], averaged over out.
+ * Uchida's BCE(sigmoid(X · w̄), b) has the same sign target but never stops pulling, and Adam's
+ * steps ignore the gradient's scale, so λ would not bound its effect; the hinge stops once every
+ * bit clears the margin m.
  * Extraction reads bit t as [(X · w̄)_t > 0]; the confidence is the probability of at least that many
  * matching bits by chance, P[Binomial(T, ½) ≥ matches].
  */
 
-/** A model is taken to carry a key's watermark when chance would explain its matches with p ≤ this. */
+/**
+ * A model carries a key's watermark when every bit matches, or when chance would explain its
+ * matches with p ≤ this (so a few flipped bits of a long watermark are tolerated). With T bits a
+ * stranger's model passes with probability about max(2^−T, this): use T ≥ 20 for real tasks.
+ */
 export const DETECTION_P_VALUE = 1e-6;
+
+/** The hinge's margin on (X · w̄)_t: a bit counts as embedded once its projection clears this. */
+export const WATERMARK_MARGIN = 0.5;
 
 export type WatermarkKey = { bits: Uint8Array; projection: Float32Array; rows: number; cols: number };
 
@@ -26,18 +36,18 @@ export function watermarkKey(seed: string, miner: string, bits: number, kernelSh
   return { bits: b, projection, rows: bits, cols };
 }
 
-/** The regulariser's tensors, made once per training run (callers dispose them). */
+/** The regulariser's tensors, made once per training run (callers dispose them); b holds signs ±1. */
 export function watermarkTensors(key: WatermarkKey): { x: tf.Tensor2D; b: tf.Tensor1D } {
-  return { x: tf.tensor2d(key.projection, [key.rows, key.cols]), b: tf.tensor1d(Float32Array.from(key.bits)) };
+  return { x: tf.tensor2d(key.projection, [key.rows, key.cols]), b: tf.tensor1d(Float32Array.from(key.bits, (v) => 2 * v - 1)) };
 }
 
-/** λ · mean BCE(sigmoid(X · w̄), b) as a scalar tensor, differentiable in `kernel`. */
+/** λ · mean hinge(s · X · w̄) as a scalar tensor, differentiable in `kernel`. */
 export function watermarkLoss(kernel: tf.Tensor, x: tf.Tensor2D, b: tf.Tensor1D, strength: number): tf.Scalar {
   return tf.tidy(() => {
     const out = kernel.shape[kernel.shape.length - 1]!;
     const wBar = tf.mean(tf.reshape(kernel, [-1, out]), 1);
     const logits = tf.squeeze(tf.matMul(x, tf.reshape(wBar, [-1, 1])), [1]);
-    return tf.mul(tf.losses.sigmoidCrossEntropy(b, logits), strength) as tf.Scalar;
+    return tf.mul(tf.mean(tf.relu(tf.sub(WATERMARK_MARGIN, tf.mul(b, logits)))), strength) as tf.Scalar;
   });
 }
 
@@ -60,7 +70,7 @@ export function extractWatermark(key: WatermarkKey, kernel: Float32Array, kernel
     if ((dot > 0 ? 1 : 0) === key.bits[t]) matches++;
   }
   const pValue = binomialTail(key.rows, matches);
-  return { matches, bits: key.rows, pValue, detected: pValue <= DETECTION_P_VALUE };
+  return { matches, bits: key.rows, pValue, detected: matches === key.rows || pValue <= DETECTION_P_VALUE };
 }
 
 /** P[Binomial(n, ½) ≥ k], summed in log space so large n neither overflows nor underflows. */

@@ -1,0 +1,268 @@
+import * as tf from "@tensorflow/tfjs";
+import { buildModel, buildPlainModel, getNamedWeights, modelLayout, setNamedWeights, trainableVariables } from "./model.js";
+import { initialWeights } from "./init.js";
+import type { NamedTensors } from "./init.js";
+import { buildManifest } from "./checkpoints.js";
+import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
+import { batchIndices, stepsPerEpoch } from "./order.js";
+import { generateSml } from "./sml.js";
+import { fixedOrMin, weightLayout } from "./spec.js";
+import type { TaskSpec } from "./spec.js";
+import type { Dataset } from "./datasets/dataset.js";
+import { watermarkKey, watermarkLoss, watermarkTensors } from "./watermark.js";
+
+/**
+ * The training loop: seeded init, keccak batch order, the watermark regulariser, checkpoints every
+ * `checkpointEvery` steps. Deterministic given spec, seed, miner and data on one backend. The
+ * entry point chooses the backend; this module only uses whichever is active.
+ *
+ * The SML is fixed and first, so its output for a sample is the same in every epoch: when the
+ * mapped data fits in SML_CACHE_BYTES we map the dataset once and train the layers after it on
+ * the mapped features (the same arithmetic as mapping each batch, done once instead of per epoch).
+ */
+
+export const SML_CACHE_BYTES = 256 << 20;
+
+export type Hyper = { batchSize: number; learningRate: number; epochs: number };
+
+export type ProgressEvent =
+  | { type: "step"; step: number; epoch: number; loss: number | undefined }
+  | { type: "checkpoint"; i: number; step: number }
+  | { type: "epoch"; epoch: number; step: number; loss: number; elapsedMs: number; model: tf.LayersModel };
+
+export type TrainOptions = {
+  seed: string;
+  miner: string;
+  data: Dataset;
+  hyper?: Partial<Hyper>;
+  /** Defaults to spec.watermark.strength; 0 trains without the regulariser. */
+  watermarkStrength?: number;
+  /** Start from these weights instead of the seeded init (fine-tuning in the bench). */
+  startWeights?: NamedTensors;
+  /** Train the model without its SML (the bench's PoLe baseline only). */
+  plain?: boolean;
+  /** Read the loss back every this many steps for progress events (a GPU sync); 0 = only per epoch. */
+  lossEvery?: number;
+  onProgress?: (e: ProgressEvent) => void | Promise<void>;
+};
+
+export type TrainResult = {
+  model: tf.LayersModel;
+  weights: NamedTensors;
+  checkpoints: Checkpoint[];
+  manifest: CheckpointManifest;
+  steps: number;
+  hyper: Hyper;
+  history: { epoch: number; loss: number }[];
+  trainMs: number;
+};
+
+export function resolveHyper(spec: TaskSpec, h: Partial<Hyper> = {}): Hyper {
+  return {
+    batchSize: h.batchSize ?? fixedOrMin(spec.batchSize),
+    learningRate: h.learningRate ?? fixedOrMin(spec.optimizer.learningRate),
+    epochs: h.epochs ?? spec.epochs.max,
+  };
+}
+
+/** Trains a model for `hyper.epochs` epochs. The caller disposes `result.model`. */
+export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainResult> {
+  const hyper = resolveHyper(spec, opts.hyper);
+  const started = performance.now();
+  const session = createSession(spec, opts, hyper);
+  const { data } = opts;
+  const perEpoch = stepsPerEpoch(data.n, hyper.batchSize);
+  const total = perEpoch * hyper.epochs;
+  const checkpoints: Checkpoint[] = [await session.snapshot(0, 0)];
+  await opts.onProgress?.({ type: "checkpoint", i: 0, step: 0 });
+  const history: { epoch: number; loss: number }[] = [];
+  try {
+    for (let epoch = 0; epoch < hyper.epochs; epoch++) {
+      let lossSum: tf.Scalar = tf.scalar(0);
+      for (let s = 0; s < perEpoch; s++) {
+        const step = epoch * perEpoch + s;
+        const loss = session.step(step);
+        const next = tf.add(lossSum, loss) as tf.Scalar;
+        tf.dispose([lossSum, loss]);
+        lossSum = next;
+        const done = step + 1;
+        if (opts.lossEvery && done % opts.lossEvery === 0) {
+          await opts.onProgress?.({ type: "step", step: done, epoch, loss: (await lossSum.data())[0]! / (s + 1) });
+        }
+        if (done % spec.checkpointEvery === 0 || done === total) {
+          const i = checkpoints.length;
+          checkpoints.push(await session.snapshot(i, done));
+          await opts.onProgress?.({ type: "checkpoint", i, step: done });
+        }
+      }
+      const loss = (await lossSum.data())[0]! / perEpoch;
+      lossSum.dispose();
+      history.push({ epoch, loss });
+      await opts.onProgress?.({ type: "epoch", epoch, step: (epoch + 1) * perEpoch, loss, elapsedMs: performance.now() - started, model: session.model });
+    }
+  } catch (e) {
+    session.dispose(true);
+    throw e;
+  }
+  const weights = getNamedWeights(session.model);
+  session.dispose(false);
+  return {
+    model: session.model,
+    weights,
+    checkpoints,
+    manifest: buildManifest(checkpoints, spec.checkpointEvery),
+    steps: total,
+    hyper,
+    history,
+    trainMs: performance.now() - started,
+  };
+}
+
+export type Session = {
+  model: tf.LayersModel;
+  /** One optimizer step on global step `step`'s batch; returns the loss (caller disposes). */
+  step(step: number): tf.Scalar;
+  snapshot(i: number, step: number): Promise<Checkpoint>;
+  /** Loads a checkpoint's weights and optimizer state. */
+  restore(cp: Checkpoint): Promise<void>;
+  dispose(withModel: boolean): void;
+};
+
+/**
+ * A model, an optimizer and the data on the backend, ready to run any global step; shared by
+ * training and replay so both do exactly the same arithmetic.
+ */
+export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper): Session {
+  const { seed, miner, data } = opts;
+  let model: tf.LayersModel;
+  if (opts.plain) {
+    model = buildPlainModel(spec);
+    setNamedWeights(model, opts.startWeights ?? initialWeights(seed, miner, modelLayout(model)));
+  } else {
+    const sml = generateSml(seed, spec.sml, spec.input.shape);
+    const init = opts.startWeights ?? initialWeights(seed, miner, weightLayout(spec), new Set(["sml.kernel"]));
+    model = buildModel(spec, { smlWeights: sml, initialWeights: init, dropoutKey: { seed, miner } });
+  }
+  const layers = model.layers;
+  const hasSml = !opts.plain;
+  const head = hasSml ? layers.slice(1) : layers;
+  const vars = trainableVariables(model);
+  const varList = vars.map((v) => v.read() as tf.Variable);
+  const firstKernel = vars.find((v) => v.originalName.endsWith("/kernel"))!;
+  const strength = opts.watermarkStrength ?? spec.watermark.strength;
+  const wm = strength > 0 ? watermarkTensors(watermarkKey(seed, miner, spec.watermark.bits, firstKernel.shape as number[])) : undefined;
+  const optimizer = makeOptimizer(spec, hyper.learningRate);
+
+  // Inputs on the backend once; mapped through the SML once when that fits.
+  const x = tf.tensor(data.x, [data.n, ...data.inputShape]);
+  const y = tf.tensor1d(data.y, "int32");
+  const smlOutputBytes = hasSml ? (data.x.length / data.inputShape.reduce((a, b) => a * b, 1)) * layers[0]!.outputShape.slice(1).reduce((a: number, b) => a * (b as number), 1) * 4 : 0;
+  const cached = hasSml && smlOutputBytes <= SML_CACHE_BYTES;
+  let features = x;
+  if (cached) {
+    features = mapInChunks(layers[0]!, x);
+    x.dispose();
+  }
+  const forward = (xb: tf.Tensor, training: boolean): tf.Tensor => {
+    const start = hasSml && !cached ? (layers[0]!.apply(xb, { training }) as tf.Tensor) : xb;
+    return head.reduce((h, l) => l.apply(h, { training }) as tf.Tensor, start);
+  };
+  const perm = new Map<number, Uint32Array>();
+
+  return {
+    model,
+    step(step) {
+      const idx = batchIndices(seed, miner, data.n, hyper.batchSize, step, perm);
+      return tf.tidy(() => {
+        const indices = tf.tensor1d(Int32Array.from(idx), "int32");
+        const xb = tf.gather(features, indices);
+        const yb = tf.gather(y, indices);
+        const cost = optimizer.minimize(
+          () => {
+            const probs = forward(xb, true);
+            let loss = sparseCrossEntropy(probs, yb, spec.classes);
+            if (wm !== undefined) loss = tf.add(loss, watermarkLoss(firstKernel.read(), wm.x, wm.b, strength)) as tf.Scalar;
+            return loss;
+          },
+          true,
+          varList,
+        );
+        return cost!;
+      });
+    },
+    async snapshot(i, step) {
+      const state = await optimizer.getWeights();
+      const opt: NamedTensors = new Map();
+      state.forEach((w, k) => {
+        const data = Float32Array.from(w.tensor.dataSync() as ArrayLike<number>);
+        opt.set(k === 0 ? "optimizer.iterations" : `optimizer.${k - 1}`, { shape: [...w.tensor.shape], data });
+      });
+      // getWeights wraps the iteration count in a fresh tensor; the slots are the optimizer's own.
+      state[0]?.tensor.dispose();
+      return { i, step, weights: getNamedWeights(model), optimizer: opt };
+    },
+    async restore(cp) {
+      setNamedWeights(model, cp.weights);
+      const entries = [...cp.optimizer.entries()];
+      if (entries.length === 0) return;
+      const values = entries.map(([name, t], k) => ({
+        name,
+        tensor: k === 0 ? tf.scalar(t.data[0]!, "int32") : tf.tensor(t.data, t.shape),
+      }));
+      await optimizer.setWeights(values);
+      tf.dispose(values.map((v) => v.tensor));
+    },
+    dispose(withModel) {
+      tf.dispose([features, y]);
+      if (wm !== undefined) tf.dispose([wm.x, wm.b]);
+      optimizer.dispose();
+      if (withModel) model.dispose();
+    },
+  };
+}
+
+/** Mean sparse categorical cross-entropy on softmax outputs, clipped as Keras does. */
+export function sparseCrossEntropy(probs: tf.Tensor, labels: tf.Tensor, classes: number): tf.Scalar {
+  return tf.tidy(() => {
+    const clipped = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
+    const picked = tf.sum(tf.mul(tf.log(clipped), tf.oneHot(labels as tf.Tensor1D, classes)), -1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}
+
+/** Test accuracy as a fraction, evaluated in chunks. */
+export function evaluate(model: tf.LayersModel, data: Dataset, chunk = 1024): number {
+  let correct = 0;
+  for (let start = 0; start < data.n; start += chunk) {
+    const end = Math.min(start + chunk, data.n);
+    const size = data.inputShape.reduce((a, b) => a * b, 1);
+    correct += tf.tidy(() => {
+      const xb = tf.tensor(data.x.subarray(start * size, end * size), [end - start, ...data.inputShape]);
+      const pred = tf.argMax(model.predict(xb) as tf.Tensor, -1);
+      return tf.sum(tf.equal(pred, tf.tensor1d(data.y.subarray(start, end), "int32"))).dataSync()[0]!;
+    });
+  }
+  return correct / data.n;
+}
+
+function makeOptimizer(spec: TaskSpec, lr: number): tf.Optimizer {
+  switch (spec.optimizer.name) {
+    case "sgd":
+      return tf.train.sgd(lr);
+    case "adam":
+      return tf.train.adam(lr);
+    case "rmsprop":
+      return tf.train.rmsprop(lr);
+  }
+}
+
+function mapInChunks(layer: tf.layers.Layer, x: tf.Tensor, chunk = 4096): tf.Tensor {
+  const parts: tf.Tensor[] = [];
+  for (let start = 0; start < x.shape[0]!; start += chunk) {
+    const size = Math.min(chunk, x.shape[0]! - start);
+    parts.push(tf.tidy(() => layer.apply(tf.slice(x, start, size), { training: false }) as tf.Tensor));
+  }
+  const out = tf.concat(parts, 0);
+  tf.dispose(parts);
+  return out;
+}

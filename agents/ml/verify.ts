@@ -1,0 +1,150 @@
+import { decodeArtifact, modelHash } from "./artifact.js";
+import type { ArtifactV1 } from "./artifact.js";
+import { checkManifest, weightsHash } from "./checkpoints.js";
+import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
+import { isMlError } from "./errors.js";
+import { initialWeights } from "./init.js";
+import type { NamedTensors } from "./init.js";
+import { buildModel } from "./model.js";
+import { replayCheck } from "./replay.js";
+import type { SegmentResult } from "./replay.js";
+import { generateSml, smlMatches } from "./sml.js";
+import { canonicalSpecJson, weightLayout } from "./spec.js";
+import type { TaskSpec } from "./spec.js";
+import type { Dataset } from "./datasets/dataset.js";
+import { evaluate, resolveHyper } from "./train.js";
+import type { Hyper } from "./train.js";
+import { extractWatermark, watermarkKey } from "./watermark.js";
+import type { WatermarkReading } from "./watermark.js";
+
+/**
+ * A validator's verdict on one submission (DESIGN §5): the test accuracy in basis points, or 0 with
+ * the first check that failed. Never throws for a bad submission; every failure is a reason.
+ */
+
+export type VerifyReason = "hash" | "artifact" | "spec" | "miner" | "sml" | "checkpoints" | "init" | "watermark" | "replay" | "hyper";
+
+export type VerifyResult =
+  | { scoreBps: number; reason?: undefined; watermark: WatermarkReading; replay?: SegmentResult[] }
+  | { scoreBps: 0; reason: VerifyReason; detail: string };
+
+export type VerifyInput = {
+  spec: TaskSpec;
+  seed: string;
+  miner: string;
+  test: Dataset;
+  artifact: Uint8Array;
+  expectedModelHash: string;
+  manifest: CheckpointManifest;
+  fetchCheckpoint: (i: number) => Promise<Checkpoint>;
+  /** Training data, needed for replay. */
+  train?: Dataset;
+  /** The miner's hyperparameters where the spec leaves them free; spec values otherwise. */
+  hyper?: Partial<Hyper>;
+  /** Off (false) or which segments to replay and how strictly. */
+  replay: false | { seed2: string; r?: number; tolerance?: number };
+  maxBytes?: number;
+};
+
+class Reject extends Error {
+  readonly reason: VerifyReason;
+  constructor(reason: VerifyReason, detail: string) {
+    super(detail);
+    this.reason = reason;
+  }
+}
+
+export async function verifySubmission(input: VerifyInput): Promise<VerifyResult> {
+  try {
+    return await check(input);
+  } catch (e) {
+    if (e instanceof Reject) return { scoreBps: 0, reason: e.reason, detail: e.message };
+    if (isMlError(e)) return { scoreBps: 0, reason: e.code === "CHECKPOINT_GAP" ? "checkpoints" : "artifact", detail: `${e.code}: ${e.message}` };
+    // Anything else came from a malformed submission reaching TensorFlow.js or the callback.
+    return { scoreBps: 0, reason: "checkpoints", detail: `unexpected: ${(e as Error).message}` };
+  }
+}
+
+async function check(input: VerifyInput): Promise<VerifyResult> {
+  const { spec, seed, miner } = input;
+  const hash = modelHash(input.artifact);
+  if (hash !== input.expectedModelHash.toLowerCase()) throw new Reject("hash", `artifact hashes to ${hash}, the chain has ${input.expectedModelHash}`);
+  const a: ArtifactV1 = decodeArtifact(input.artifact, { maxBytes: input.maxBytes });
+
+  if (canonicalSpecJson(a.spec) !== canonicalSpecJson(spec)) throw new Reject("spec", "artifact's spec differs from the task's");
+  if (a.watermark.bits !== spec.watermark.bits || a.watermark.strength !== spec.watermark.strength) throw new Reject("spec", "artifact's watermark parameters differ from the spec's");
+  if (a.seed !== seed.toLowerCase()) throw new Reject("spec", `artifact seed ${a.seed} is not the task's`);
+  if (a.miner !== miner.toLowerCase()) throw new Reject("miner", `artifact names miner ${a.miner}, submitted by ${miner}`);
+  const hyper = resolveHyper(spec, input.hyper);
+  if (!withinSpec(spec, hyper)) throw new Reject("hyper", `hyperparameters ${JSON.stringify(hyper)} are outside the spec's ranges`);
+
+  const sml = a.tensors.get("sml.kernel")!;
+  if (!smlMatches(seed, spec.sml, spec.input.shape, sml.data)) throw new Reject("sml", "sml.kernel is not the task's Secure Mapping Layer");
+
+  checkManifest(input.manifest, a.checkpoints);
+  const entries = input.manifest.entries;
+  const fetched = new Map<number, Checkpoint>();
+  const fetch = async (i: number): Promise<Checkpoint> => {
+    const have = fetched.get(i);
+    if (have !== undefined) return have;
+    const cp = await input.fetchCheckpoint(i);
+    if (cp.i !== i || cp.step !== entries[i]!.step || weightsHash(cp) !== entries[i]!.weightsHash) {
+      throw new Reject("checkpoints", `checkpoint ${i} does not hash to its manifest entry`);
+    }
+    fetched.set(i, cp);
+    return cp;
+  };
+
+  const expectedInit = initialWeights(seed, miner, weightLayout(spec), new Set(["sml.kernel"]));
+  const first = await fetch(0);
+  if (!sameBits(first.weights, new Map([["sml.kernel", generateSml(seed, spec.sml, spec.input.shape)], ...expectedInit]))) {
+    throw new Reject("init", "checkpoint 0 is not the seeded initialisation for this seed and miner");
+  }
+
+  const kernelName = weightLayout(spec).find((w) => w.trainable && w.name.endsWith(".kernel"))!.name;
+  const kernel = a.tensors.get(kernelName)!;
+  const watermark = extractWatermark(watermarkKey(seed, miner, spec.watermark.bits, kernel.shape), kernel.data, kernel.shape);
+  if (!watermark.detected) throw new Reject("watermark", `${watermark.matches}/${watermark.bits} watermark bits match (p = ${watermark.pValue.toExponential(2)})`);
+
+  const last = await fetch(entries.length - 1);
+  if (!sameBits(last.weights, a.tensors)) throw new Reject("checkpoints", "the last checkpoint is not the submitted model");
+
+  let replay: SegmentResult[] | undefined;
+  if (input.replay !== false) {
+    if (input.train === undefined) throw new RangeError("replay needs the training data");
+    const all: Checkpoint[] = [];
+    for (let i = 0; i < entries.length; i++) all.push(await fetch(i));
+    const result = await replayCheck(spec, { seed, miner, data: input.train, hyper }, all, input.replay);
+    replay = result.segments;
+    if (!result.accepted) {
+      const worst = result.segments.reduce((x, y) => (y.distance > x.distance ? y : x));
+      throw new Reject("replay", `segment ${worst.i} replays to a normalised distance of ${worst.distance.toExponential(3)}`);
+    }
+  }
+
+  const model = buildModel(spec, { smlWeights: sml, initialWeights: a.tensors });
+  try {
+    const accuracy = evaluate(model, input.test);
+    return { scoreBps: Math.round(accuracy * 10_000), watermark, replay };
+  } finally {
+    model.dispose();
+  }
+}
+
+function withinSpec(spec: TaskSpec, h: Hyper): boolean {
+  const inRange = (v: number, r: number | { free: { min: number; max: number } }) => (typeof r === "number" ? v === r : v >= r.free.min && v <= r.free.max);
+  return inRange(h.batchSize, spec.batchSize) && inRange(h.learningRate, spec.optimizer.learningRate) && h.epochs >= 1 && h.epochs <= spec.epochs.max;
+}
+
+/** Same names, same float32 bits (NaN-safe, -0 ≠ +0). */
+function sameBits(a: NamedTensors, b: NamedTensors): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, ta] of a) {
+    const tb = b.get(name);
+    if (tb === undefined || tb.data.length !== ta.data.length) return false;
+    const ua = new Uint8Array(ta.data.buffer, ta.data.byteOffset, ta.data.byteLength);
+    const ub = new Uint8Array(tb.data.buffer, tb.data.byteOffset, tb.data.byteLength);
+    if (Buffer.compare(ua, ub) !== 0) return false;
+  }
+  return true;
+}
