@@ -4,12 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { expect } from "chai";
-import { keccak256, toUtf8Bytes } from "ethers";
 import { isAgentError } from "../../agents/config/errors.js";
 import { MIGRATIONS } from "../../agents/state/migrations.js";
 import { StateStore } from "../../agents/state/store.js";
+import { saltFor } from "./helpers/salt-writer.js";
 
-const saltFor = (i: number, kind: string) => keccak256(toUtf8Bytes(`${kind}:${i}`));
 
 describe("agents/state StateStore", function () {
   let dir: string;
