@@ -26,7 +26,13 @@ export interface ConnectOptions {
  * instead of ethers' start-up detection that retries forever and only logs.
  */
 export async function connectChain(options: ConnectOptions): Promise<ChainConnection> {
-  const chainId = await withRetry("eth_chainId", () => fetchChainId(options.rpcUrl), options.retry, options.log);
+  let chainId: bigint;
+  try {
+    chainId = await withRetry("eth_chainId", () => fetchChainId(options.rpcUrl), options.retry, options.log);
+  } catch (e) {
+    if (e instanceof AgentError) throw e;
+    throw new AgentError("RPC_UNAVAILABLE", `${redactUrl(options.rpcUrl)} does not answer JSON-RPC eth_chainId`, { cause: e });
+  }
   if (options.chainId !== undefined && BigInt(options.chainId) !== chainId) {
     throw new AgentError("CHAIN_MISMATCH", `${redactUrl(options.rpcUrl)} serves chain ${chainId}, configured ${options.chainId}`, {
       context: { expected: options.chainId, actual: chainId.toString() },

@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -62,6 +64,17 @@ describe("agents/cli podl", function () {
       const mismatch = await podl(["check", "--rpc-url", chain.url, "--chain-id", "11155111", "--log-level", "silent"]);
       expect(mismatch.code).to.equal(1);
       expect(mismatch.err).to.contain("serves chain 31337, configured 11155111").and.contain("[CHAIN_MISMATCH]");
+      // A web server that is not a JSON-RPC endpoint, and a port nobody listens on.
+      const web = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>hello</html>"));
+      await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+      const port = (web.address() as AddressInfo).port;
+      const html = await podl(["check", "--rpc-url", `http://127.0.0.1:${port}/secret-api-key`, "--log-level", "silent"]);
+      await new Promise<void>((resolve) => web.close(() => resolve()));
+      expect(html.code).to.equal(1);
+      expect(html.err).to.contain(`http://127.0.0.1:${port} does not answer JSON-RPC`).and.contain("[RPC_UNAVAILABLE]").and.not.contain("secret-api-key");
+      const refused = await podl(["check", "--rpc-url", `http://127.0.0.1:${port}`, "--rpc-retries", "1", "--rpc-backoff-ms", "1", "--log-level", "silent"]);
+      expect(refused.code).to.equal(1);
+      expect(refused.err).to.contain("eth_chainId: the RPC endpoint failed 2 times").and.contain("[RPC_UNAVAILABLE]");
     });
   });
 
