@@ -1,0 +1,78 @@
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "chai";
+import { missingKernels, selectBackend } from "../../agents/ml/backend.js";
+import type { BackendChoice, BackendName } from "../../agents/ml/backend.js";
+import { isMlError } from "../../agents/ml/errors.js";
+import type { MlErrorCode } from "../../agents/ml/errors.js";
+import { presets } from "../../agents/ml/spec.js";
+import { trainStepChild } from "./helpers/child.js";
+
+type Selected = { choice: BackendChoice; logged: { fields: { skipped: { backend: string; why: string }[] }; message: string }[]; active: string; adapter: string | null };
+
+async function selectError(force: BackendName, spec = presets.irisMlp): Promise<{ code: MlErrorCode; message: string }> {
+  try {
+    await selectBackend({ force, spec });
+  } catch (e) {
+    if (isMlError(e)) return { code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error(`selectBackend accepted ${force}`);
+}
+
+// Forcing wasm or cpu switches TensorFlow.js's process-wide backend: put the previous one back.
+describe("ml/backend", () => {
+  let previous: string;
+  before(async () => {
+    await tf.ready();
+    previous = tf.getBackend();
+  });
+  after(async () => {
+    await tf.setBackend(previous);
+  });
+
+  it("knows wasm cannot train convolutions (no Conv2DBackpropFilter) but can train an MLP", async () => {
+    await import("@tensorflow/tfjs-backend-wasm");
+    expect(missingKernels(presets.mnistCnn, "wasm")).to.deep.equal(["Conv2DBackpropFilter"]);
+    expect(missingKernels(presets.mnistMlp, "wasm")).to.deep.equal([]);
+    expect(missingKernels(presets.mnistCnn, "cpu")).to.deep.equal([]);
+  });
+
+  it("refuses a forced backend that lacks an op the spec needs, with a clear message", async () => {
+    const e = await selectError("wasm", presets.mnistCnn);
+    expect(e.code).to.equal("BACKEND_UNSUPPORTED_OP");
+    expect(e.message).to.equal("backend wasm lacks Conv2DBackpropFilter, which mnist-cnn needs for training");
+  });
+
+  it("runs a forced wasm or cpu backend", async () => {
+    for (const force of ["wasm", "cpu"] as const) {
+      const choice = await selectBackend({ force, spec: presets.irisMlp });
+      expect(choice.name).to.equal(force);
+      expect(tf.getBackend()).to.equal(force);
+      expect(tf.tidy(() => tf.tensor1d([1, 2, 3]).square().sum().dataSync()[0])).to.equal(14);
+    }
+  });
+
+  it("says a forced backend is unavailable when its package is not installed or the name is unknown", async function () {
+    const tensorflow = await selectError("tensorflow").catch(() => null);
+    if (tensorflow !== null) {
+      expect(tensorflow.code).to.equal("BACKEND_UNAVAILABLE");
+      expect(tensorflow.message).to.contain("@tensorflow/tfjs-node: not installed");
+    }
+    expect((await selectError("webgl" as BackendName)).code).to.equal("BACKEND_UNAVAILABLE");
+  });
+
+  it("picks the first usable backend in order, skipping those that lack the spec's ops, and logs why", async () => {
+    const cnn = await trainStepChild<Selected>("select", "tinyCnn");
+    const mlp = await trainStepChild<Selected>("select", "irisMlp");
+    expect(cnn.choice.name).to.equal(cnn.adapter === null ? "cpu" : "webgpu");
+    expect(mlp.choice.name).to.equal(mlp.adapter === null ? "wasm" : "webgpu");
+    expect(cnn.active).to.equal(cnn.choice.name);
+    const log = cnn.logged[0]!;
+    expect(log.message).to.equal(`TensorFlow.js backend: ${cnn.choice.name}`);
+    const skipped = log.fields.skipped.map((s) => s.backend);
+    expect(skipped.slice(0, 2)).to.deep.equal(["@tensorflow/tfjs-node-gpu (CUDA)", "@tensorflow/tfjs-node"]);
+    if (cnn.adapter === null) {
+      expect(log.fields.skipped.find((s) => s.backend === "@tensorflow/tfjs-backend-wasm")?.why).to.contain("lacks Conv2DBackpropFilter");
+    }
+  });
+});

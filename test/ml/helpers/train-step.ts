@@ -1,0 +1,87 @@
+/**
+ * Child-process helper for webgpu.test.ts and backend.test.ts (TensorFlow.js backends are
+ * process-wide state, and Dawn is best kept out of the mocha process). Prints one JSON line.
+ *
+ *   tsx train-step.ts compare   → { adapter, reason?, results: { mlp, cnn } }: three SGD steps of a
+ *                                 small MLP and a small CNN on cpu and on webgpu, from the same
+ *                                 weights and data, with the largest weight difference.
+ *   tsx train-step.ts select <preset> → { choice, logged }: selectBackend's automatic choice.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { probeWebGpu, selectBackend } from "../../../agents/ml/backend.js";
+import type { BackendName } from "../../../agents/ml/backend.js";
+import { initialWeights } from "../../../agents/ml/init.js";
+import { buildModel } from "../../../agents/ml/model.js";
+import { generateSml } from "../../../agents/ml/sml.js";
+import { parseSpec, presets, weightLayout } from "../../../agents/ml/spec.js";
+import type { TaskSpec } from "../../../agents/ml/spec.js";
+
+const SEED = `0x${"ab".repeat(32)}`;
+const MINER = `0x${"cd".repeat(20)}`;
+
+const tinyCnn = parseSpec({
+  ...JSON.parse(JSON.stringify(presets.mnistCnn)),
+  name: "tiny-cnn",
+  input: { shape: [8, 8, 1] },
+  classes: 3,
+  sml: { kind: "conv", filters: 2, kernelSize: 3, bits: 4 },
+  layers: [
+    { type: "conv2d", filters: 4, kernelSize: 3, activation: "relu" },
+    { type: "maxPooling2d", poolSize: 2 },
+    { type: "flatten" },
+    { type: "dense", units: 3, activation: "softmax" },
+  ],
+});
+
+/** Deterministic inputs in [0, 1) and labels, the same on every backend. */
+function batch(spec: TaskSpec, n: number): { x: Float32Array; y: Float32Array } {
+  const per = spec.input.shape.reduce((a, b) => a * b, 1);
+  return {
+    x: Float32Array.from({ length: n * per }, (_, i) => ((i * 7919) % 1000) / 1000),
+    y: Float32Array.from({ length: n }, (_, i) => i % spec.classes),
+  };
+}
+
+async function train(spec: TaskSpec, backend: BackendName): Promise<{ losses: number[]; weights: Float32Array[] }> {
+  await selectBackend({ force: backend, spec });
+  const model = buildModel(spec, {
+    smlWeights: generateSml(SEED, spec.sml, spec.input.shape),
+    initialWeights: initialWeights(SEED, MINER, weightLayout(spec), new Set(["sml.kernel"])),
+  });
+  model.compile({ optimizer: tf.train.sgd(0.1), loss: spec.loss });
+  const { x, y } = batch(spec, 16);
+  const xs = tf.tensor(x, [16, ...spec.input.shape]);
+  const ys = tf.tensor1d(y);
+  const losses: number[] = [];
+  for (let step = 0; step < 3; step++) losses.push((await model.trainOnBatch(xs, ys)) as number);
+  // Asynchronous reads: the webgpu backend's dataSync needs OffscreenCanvas, which Node lacks.
+  const weights = await Promise.all(model.layers.flatMap((l) => l.weights).map(async (v) => (await v.read().data()) as Float32Array));
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return { losses, weights };
+}
+
+async function compare(spec: TaskSpec) {
+  const cpu = await train(spec, "cpu");
+  const gpu = await train(spec, "webgpu");
+  let maxWeightDiff = 0;
+  cpu.weights.forEach((w, k) => w.forEach((v, i) => (maxWeightDiff = Math.max(maxWeightDiff, Math.abs(v - gpu.weights[k]![i]!)))));
+  return { cpuLosses: cpu.losses, gpuLosses: gpu.losses, maxWeightDiff };
+}
+
+const [mode, preset] = process.argv.slice(2);
+if (mode === "compare") {
+  const probe = await probeWebGpu();
+  if (probe.adapter === null) {
+    console.log(JSON.stringify(probe));
+  } else {
+    console.log(JSON.stringify({ adapter: probe.adapter, results: { mlp: await compare(presets.irisMlp), cnn: await compare(tinyCnn) } }));
+  }
+} else if (mode === "select") {
+  const logged: { fields: object; message: string }[] = [];
+  const spec = preset === "tinyCnn" ? tinyCnn : presets[preset as keyof typeof presets];
+  const choice = await selectBackend({ spec, log: { info: (fields, message) => void logged.push({ fields, message }) } });
+  console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: (await probeWebGpu()).adapter }));
+} else {
+  throw new Error(`usage: train-step.ts compare | select <preset>`);
+}
