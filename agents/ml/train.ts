@@ -2,6 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { buildModel, buildPlainModel, getNamedWeights, modelLayout, setNamedWeights, trainableVariables } from "./model.js";
 import { initialWeights } from "./init.js";
 import type { NamedTensors } from "./init.js";
+import { ARTIFACT_FORMAT } from "./artifact.js";
+import type { ArtifactV1 } from "./artifact.js";
 import { buildManifest } from "./checkpoints.js";
 import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
 import { batchIndices, stepsPerEpoch } from "./order.js";
@@ -265,4 +267,23 @@ function mapInChunks(layer: tf.layers.Layer, x: tf.Tensor, chunk = 4096): tf.Ten
   const out = tf.concat(parts, 0);
   tf.dispose(parts);
   return out;
+}
+
+/** The artifact v1 content of a finished run (encode with encodeArtifact). */
+export function artifactOf(spec: TaskSpec, run: Pick<TrainResult, "weights" | "manifest">, meta: { taskId: string; seed: string; miner: string; manifestCid?: string }): ArtifactV1 {
+  return {
+    format: ARTIFACT_FORMAT,
+    taskId: meta.taskId,
+    miner: meta.miner.toLowerCase() as `0x${string}`,
+    seed: meta.seed.toLowerCase() as `0x${string}`,
+    spec,
+    watermark: { bits: spec.watermark.bits, strength: spec.watermark.strength },
+    checkpoints: {
+      root: run.manifest.root as `0x${string}`,
+      count: run.manifest.entries.length,
+      every: run.manifest.every,
+      ...(meta.manifestCid === undefined ? {} : { manifestCid: meta.manifestCid }),
+    },
+    tensors: run.weights,
+  };
 }
