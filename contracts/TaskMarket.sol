@@ -444,36 +444,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function queuePage(uint256 offset, uint256 limit)
-        external
-        view
-        returns (uint256[] memory taskIds, uint256[] memory scores)
-    {
-        uint256 length = _queue.length;
-        uint256 end = offset + limit > length ? length : offset + limit;
-        if (offset >= end) return (new uint256[](0), new uint256[](0));
-        UD60x18 q = Ranking.exponent(length, _params.maxQueue, _params.rankScale);
-        uint256[] memory ids = new uint256[](length);
-        uint256[] memory all = new uint256[](length);
-        // Insertion sort by (score, task id); the queue holds at most 128 tasks.
-        for (uint256 i = 0; i < length; ++i) {
-            uint256 id = Ranking.taskIdOf(_queue[i]);
-            uint256 s = Ranking.scoreOf(_queue[i], q);
-            uint256 j = i;
-            while (j > 0 && (all[j - 1] > s || (all[j - 1] == s && ids[j - 1] > id))) {
-                all[j] = all[j - 1];
-                ids[j] = ids[j - 1];
-                --j;
-            }
-            all[j] = s;
-            ids[j] = id;
-        }
-        taskIds = new uint256[](end - offset);
-        scores = new uint256[](end - offset);
-        for (uint256 i = offset; i < end; ++i) {
-            taskIds[i - offset] = ids[i];
-            scores[i - offset] = all[i];
-        }
+    function queueWords() external view returns (uint256[] memory) {
+        return _queue;
     }
 
     /// @inheritdoc ITaskMarket
@@ -655,21 +627,42 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per task and a cheap lower
+    /// bound; the task with the lowest bound gets its exact score. Second pass: exact scores only for
+    /// tasks whose bound does not exceed the best so far (a higher bound cannot win or tie).
     function _lowestScore(uint256 length, MarketParams memory p)
         private
         view
         returns (uint256 position, uint256 bestScore)
     {
         UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
-        bestScore = type(uint256).max;
-        uint256 bestId = type(uint256).max;
+        uint256[] memory entries = new uint256[](length);
+        uint256[] memory bounds = new uint256[](length);
+        uint256 lowest = type(uint256).max;
+        uint256 base;
+        // The queue's words start at keccak256(slot); i < length, so every read is inside the array
+        // (this skips the length read and bounds check per word of `_queue[i]`).
+        assembly ("memory-safe") {
+            mstore(0, _queue.slot)
+            base := keccak256(0, 32)
+        }
         for (uint256 i = 0; i < length; ++i) {
-            uint256 entry = _queue[i];
-            uint256 s = Ranking.scoreOf(entry, q);
-            uint256 id = Ranking.taskIdOf(entry);
-            if (s < bestScore || (s == bestScore && id < bestId)) {
-                (position, bestScore, bestId) = (i, s, id);
+            uint256 entry;
+            assembly ("memory-safe") {
+                entry := sload(add(base, i))
             }
+            uint256 bound = Ranking.lowerBoundOf(entry, q);
+            entries[i] = entry;
+            bounds[i] = bound;
+            if (bound < lowest) (lowest, position) = (bound, i);
+        }
+        bestScore = Ranking.scoreOf(entries[position], q);
+        uint256 bestId = Ranking.taskIdOf(entries[position]);
+        for (uint256 i = 0; i < length; ++i) {
+            if (i == position || bounds[i] > bestScore) continue;
+            uint256 s = Ranking.scoreOf(entries[i], q);
+            uint256 id = Ranking.taskIdOf(entries[i]);
+            if (s < bestScore || (s == bestScore && id < bestId)) (position, bestScore, bestId) = (i, s, id);
         }
     }
 

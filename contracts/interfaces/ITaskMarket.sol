@@ -558,15 +558,10 @@ interface ITaskMarket {
     /// @return The score.
     function rankOf(uint256 taskId) external view returns (uint256);
 
-    /// @notice A page of the queue in start order (lowest score first, ties by task id).
-    /// @param offset Rank of the first entry.
-    /// @param limit Entries wanted.
-    /// @return taskIds Task ids.
-    /// @return scores Their scores (UD60x18).
-    function queuePage(uint256 offset, uint256 limit)
-        external
-        view
-        returns (uint256[] memory taskIds, uint256[] memory scores);
+    /// @notice The queue as `Ranking.pack` words (task id, dn, log2 dc, reward), unordered. The ordered
+    /// queue is `QueueLens.queuePage`.
+    /// @return The words.
+    function queueWords() external view returns (uint256[] memory);
 
     /// @notice Credit of `account` in `token`.
     /// @param account The account.

@@ -21,6 +21,8 @@ library Ranking {
     uint256 internal constant Q_MAX = 2e18;
     /// @notice Largest compute time dc in seconds, as UD60x18 (keeps q·log2(dc) ≤ 128 < 192).
     uint256 internal constant DC_MAX = (1 << 64) * 1e18;
+    /// @notice ln 2 as UD60x18 (rounded down).
+    uint256 internal constant LN2 = 693_147_180_559_945_309;
     /// @notice Largest reward that fits the queue word.
     uint256 internal constant REWARD_MAX = type(uint96).max;
 
@@ -96,6 +98,27 @@ library Ranking {
         // q ≤ 2e18 and log2Dc ≤ 64e15, so the exponent is at most 128e18, inside exp2's 192e18 range.
         uint256 dcPowQ = ud(q.unwrap() * log2Dc / 1e15).exp2().unwrap();
         return (dnNanos * 1e9 + dcPowQ) * 1e18 / reward;
+    }
+
+    /// @notice A cheap lower bound of `scoreOf(entry, q)`: `2^x = 2^floor(x) · e^y` with
+    /// `y = frac(x)·ln 2 < 0.7`, and `e^y ≥ 1 + y + y²/2 + y³/6` (a Taylor sum of positive terms, at most
+    /// 0.6 % low), less 2**-40 of itself for exp2's rounding. `startNext` computes the exact score only
+    /// for tasks whose bound does not exceed the best score found.
+    /// @param entry The packed word.
+    /// @param q `exponent(...)`.
+    /// @return The bound.
+    function lowerBoundOf(uint256 entry, UD60x18 q) internal pure returns (uint256) {
+        // Unchecked: q ≤ 2e18 and log2Dc < 2**64 keep x ≤ 2**65·1e3; y, y2 < 1e18; the shift is at most
+        // 128 (q·log2(dc) ≤ 128, see scoreOf), so pow < 2**131 and every product stays below 2**256;
+        // the reward is at least 1 (postTask).
+        unchecked {
+            uint256 x = q.unwrap() * ((entry >> 96) & type(uint64).max) / 1e15;
+            uint256 y = (x % 1e18) * LN2 / 1e18;
+            uint256 y2 = y * y / 1e18;
+            uint256 pow = (uint256(1) << (x / 1e18)) * (1e18 + y + y2 / 2 + y2 * y / 6e18);
+            pow -= pow >> 40;
+            return (((entry >> 160) & type(uint64).max) * 1e9 + pow) * 1e18 / (entry & type(uint96).max);
+        }
     }
 
     /// @notice The DLBC score from raw inputs, exactly as the market computes it.

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { computeLog2, queueExponent, rankingScore, rankQueue, scoreFromUd } from "../../agents/protocol/ranking.js";
+import { computeLog2, queueExponent, rankingScore, rankQueue, scoreFromUd, type RankingTask } from "../../agents/protocol/ranking.js";
 import { deployMarket, escrowFor, makeDataset, taskRequest, testParams } from "./helpers/market.js";
 import { logUniform, randomStream } from "./helpers/random.js";
 
@@ -92,14 +92,37 @@ describe("Ranking: contract vs TypeScript reference", () => {
       tasks.push(t);
       await d.market.connect(d.publisher).postTask(taskRequest(dataset, t) as never, { value: escrowFor(t.reward) });
     }
-    const [ids, scores] = await d.market.queuePage(0n, 10n);
+    const [ids, scores] = await d.lens.queuePage(0n, 10n);
     const expected = rankQueue(tasks, testParams);
     expect(ids).to.deep.equal(expected.map((e) => e.taskId));
     scores.forEach((s, i) => expect(relative(scoreFromUd(s), expected[i]!.score)).to.be.at.most(1e-9));
     for (const t of tasks) expect(relative(scoreFromUd(await d.market.rankOf(t.taskId)), expected.find((e) => e.taskId === t.taskId)!.score)).to.be.at.most(1e-9);
-    const [page] = await d.market.queuePage(2n, 2n);
+    const [page] = await d.lens.queuePage(2n, 2n);
     expect(page).to.deep.equal(expected.slice(2, 4).map((e) => e.taskId));
     await d.market.startNext();
     expect((await d.market.getTask(expected[0]!.taskId)).phase).to.equal(2n);
+  });
+
+  it("startNext drains a random queue in the reference order (the lower-bound pruning changes nothing)", async () => {
+    const params = { ...testParams, maxQueue: 24n, maxActive: 64n };
+    const d = await deployMarket(conn, params);
+    const dataset = makeDataset(12);
+    const next = randomStream("drain-order");
+    let remaining: RankingTask[] = [];
+    for (let i = 1n; i <= 24n; i++) {
+      // Every third task repeats the previous one: exact ties, broken by task id.
+      const t: RankingTask = i % 3n === 0n
+        ? { ...remaining[remaining.length - 1]!, taskId: i }
+        : { taskId: i, modelBytes: logUniform(next, 1n, 10n ** 9n), dataBytes: logUniform(next, 1n, 10n ** 10n), flops: logUniform(next, 10n ** 9n, 10n ** 16n), reward: logUniform(next, 10n ** 15n, 10n ** 19n) };
+      remaining.push(t);
+      await d.market.connect(d.publisher).postTask(taskRequest(dataset, { ...t }) as never, { value: escrowFor(t.reward) });
+    }
+    while (remaining.length > 0) {
+      const expected = rankQueue(remaining, params)[0]!.taskId;
+      await d.market.startNext();
+      const [started] = (await d.market.queryFilter(d.market.filters.TaskStarted())).slice(-1);
+      expect(started!.args.taskId).to.equal(expected);
+      remaining = remaining.filter((t) => t.taskId !== expected);
+    }
   });
 });

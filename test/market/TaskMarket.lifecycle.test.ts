@@ -80,7 +80,7 @@ describe("TaskMarket: startNext", () => {
     await post(d, dataset, { reward: ONE });
     await post(d, dataset, { reward: 3n * ONE }); // three times the reward: a third of the score
     await post(d, dataset, { reward: 2n * ONE });
-    const [ids] = await d.market.queuePage(0n, 10n);
+    const [ids] = await d.lens.queuePage(0n, 10n);
     expect(ids).to.deep.equal([2n, 3n, 1n]);
     const tx = await d.market.connect(d.keeper).startNext();
     const receipt = await tx.wait();

@@ -96,7 +96,8 @@ export async function deployMarket(conn: Connection, params: Params = testParams
     await registry.connect(v).stake(ONE, { value: ONE });
   }
   const market = await ethers.deployContract("TaskMarket", [await owner.getAddress(), await registry.getAddress(), params]);
-  return { market, registry, owner, publisher, minerA, minerB, minerC, keeper, settlementAccount, outsider, signers };
+  const lens = await ethers.deployContract("QueueLens", [await market.getAddress()]);
+  return { market, lens, registry, owner, publisher, minerA, minerB, minerC, keeper, settlementAccount, outsider, signers };
 }
 
 export type Deployed = Awaited<ReturnType<typeof deployMarket>>;
