@@ -3,6 +3,9 @@ import { readdir, rename, rm, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { once } from "node:events";
 import { unixfs } from "@helia/unixfs";
+import * as dagPb from "@ipld/dag-pb";
+import { UnixFS as UnixFSData } from "ipfs-unixfs";
+import * as raw from "multiformats/codecs/raw";
 import type { UnixFS } from "@helia/unixfs";
 import type { Blockstore } from "interface-blockstore";
 import type { CID } from "multiformats/cid";
@@ -46,14 +49,15 @@ export interface ContentStore {
 export const DEFAULT_MAX_BYTES = 2 ** 31;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Blocks requested ahead of the one being written: enough to keep bitswap busy, bounded so memory is too. */
-export const READ_AHEAD_BLOCKS = 32;
+export const READ_AHEAD_BLOCKS = 16;
 
 /** The blocks a store reads and writes; both backends present their storage this way. */
 export type BlockAccess = Pick<Blockstore, "get" | "put" | "has">;
 
 /**
- * UnixFS add and get over a block store, shared by the embedded and Kubo backends. Every block read
- * is hashed against its CID here, whatever the backend already checked.
+ * UnixFS add and get over a block store, shared by the embedded and Kubo backends. Adding goes
+ * through Helia's importer; reading walks the DAG here, and every block read is hashed against its
+ * CID here, whatever the backend already checked.
  */
 export class UnixfsContent {
   readonly #blocks: BlockAccess;
@@ -61,7 +65,7 @@ export class UnixfsContent {
 
   constructor(blocks: BlockAccess) {
     this.#blocks = blocks;
-    this.#fs = unixfs({ blockstore: { get: verifiedGet(blocks), put: blocks.put.bind(blocks), has: blocks.has.bind(blocks) } });
+    this.#fs = unixfs({ blockstore: blocks });
   }
 
   async add(input: AddInput, options: { signal?: AbortSignal } = {}): Promise<CID> {
@@ -102,24 +106,21 @@ export class UnixfsContent {
     let delivered = 0;
     let total = 0;
     try {
-      const stat = await this.#fs.stat(cid, { signal: watchdog.signal });
-      if (stat.type !== "file" && stat.type !== "raw") {
-        throw new StorageError("NOT_A_FILE", `${cid} is a ${stat.type}, not a file`, { context: { cid: cid.toString() } });
-      }
-      total = Number(stat.size);
+      const rootBytes = await this.#read(cid, watchdog.signal);
+      const root = cid.code === raw.code ? rootBytes : decodeNode(cid, rootBytes);
+      total = root instanceof Uint8Array ? root.byteLength : fileSize(cid, root);
       if (total > maxBytes) {
         throw new StorageError("TOO_LARGE", `${cid} holds ${total} bytes, over the limit of ${maxBytes}`, {
           context: { cid: cid.toString(), size: total, maxBytes },
         });
       }
       watchdog.progress();
-      const catOptions = { signal: watchdog.signal, blockReadConcurrency: READ_AHEAD_BLOCKS };
-      for await (const piece of this.#fs.cat(cid, catOptions)) {
+      for await (const piece of root instanceof Uint8Array ? [root] : this.#walk(cid, root, watchdog.signal)) {
         delivered += piece.byteLength;
         // the root's size is only a claim until the leaves arrive
-        if (delivered > maxBytes) {
-          throw new StorageError("TOO_LARGE", `${cid} delivered more than the limit of ${maxBytes} bytes`, {
-            context: { cid: cid.toString(), delivered, maxBytes },
+        if (delivered > maxBytes || delivered > total) {
+          throw new StorageError(delivered > maxBytes ? "TOO_LARGE" : "INCOMPLETE", `${cid} delivered more than ${Math.min(total, maxBytes)} bytes`, {
+            context: { cid: cid.toString(), delivered, total, maxBytes },
           });
         }
         watchdog.progress();
@@ -136,6 +137,46 @@ export class UnixfsContent {
     } finally {
       watchdog.stop();
     }
+  }
+
+  /**
+   * The file's bytes in order, fetching up to READ_AHEAD_BLOCKS children of a node ahead of the one
+   * being delivered. Pieces are handed over one at a time, so a slow consumer slows the fetching
+   * instead of growing a queue (memory stays bounded for any file size).
+   */
+  async *#walk(cid: CID, node: dagPb.PBNode, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+    const data = unixfsOf(cid, node);
+    if (data.data !== undefined && data.data.byteLength > 0) yield data.data;
+    const controller = new AbortController();
+    const linked = AbortSignal.any([signal, controller.signal]);
+    const window: Array<Promise<{ cid: CID; bytes: Uint8Array }>> = [];
+    let next = 0;
+    try {
+      while (next < node.Links.length || window.length > 0) {
+        while (window.length < READ_AHEAD_BLOCKS && next < node.Links.length) {
+          const child = node.Links[next++]!.Hash;
+          const fetch = this.#read(child, linked).then((bytes) => ({ cid: child, bytes }));
+          fetch.catch(() => undefined); // awaited in order below; this only silences the early rejection
+          window.push(fetch);
+        }
+        const child = await window.shift()!;
+        if (child.cid.code === raw.code) yield child.bytes;
+        else yield* this.#walk(child.cid, decodeNode(child.cid, child.bytes), signal);
+      }
+    } finally {
+      controller.abort(); // a consumer that stops early must not leave fetches running
+    }
+  }
+
+  async #read(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+    if (cid.code !== raw.code && cid.code !== dagPb.code) {
+      throw new StorageError("NOT_A_FILE", `${cid} links to codec 0x${cid.code.toString(16)}, not a UnixFS file`, { context: { cid: cid.toString() } });
+    }
+    const parts: Uint8Array[] = [];
+    for await (const part of this.#blocks.get(cid, { signal })) parts.push(part);
+    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    verifyBlock(cid, block);
+    return block;
   }
 
   async get(cid: CID | string, options: GetOptions = {}): Promise<Uint8Array> {
@@ -168,15 +209,31 @@ export class UnixfsContent {
   }
 }
 
-/** A `get` that hashes every block against its CID before anyone sees it. */
-function verifiedGet(blocks: BlockAccess): Blockstore["get"] {
-  return async function* (cid, options) {
-    const parts: Uint8Array[] = [];
-    for await (const part of blocks.get(cid, options)) parts.push(part);
-    const block = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    verifyBlock(cid, block);
-    yield block;
-  };
+function decodeNode(cid: CID, bytes: Uint8Array): dagPb.PBNode {
+  try {
+    return dagPb.decode(bytes);
+  } catch (cause) {
+    throw new StorageError("NOT_A_FILE", `${cid} is not a dag-pb node: ${(cause as Error).message}`, { cause, context: { cid: cid.toString() } });
+  }
+}
+
+function unixfsOf(cid: CID, node: dagPb.PBNode): UnixFSData {
+  let data: UnixFSData;
+  try {
+    data = UnixFSData.unmarshal(node.Data ?? new Uint8Array());
+  } catch (cause) {
+    throw new StorageError("NOT_A_FILE", `${cid} is not a UnixFS node: ${(cause as Error).message}`, { cause, context: { cid: cid.toString() } });
+  }
+  if (data.type !== "file" && data.type !== "raw") {
+    throw new StorageError("NOT_A_FILE", `${cid} is a UnixFS ${data.type}, not a file`, { context: { cid: cid.toString() } });
+  }
+  return data;
+}
+
+function fileSize(cid: CID, node: dagPb.PBNode): number {
+  const size = unixfsOf(cid, node).fileSize();
+  if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new StorageError("TOO_LARGE", `${cid} claims ${size} bytes`, { context: { cid: cid.toString() } });
+  return Number(size);
 }
 
 /** Files under `dir`, paths relative to `base`, in a stable (sorted) order. */
@@ -246,13 +303,6 @@ class Watchdog {
       return new StorageError("ABORTED", `fetching ${this.#cid} was aborted after ${delivered} bytes`, { cause: e, context });
     }
     if (isStorageError(e)) return e;
-    const name = (e as { name?: string }).name;
-    if (name === "UnderReadError" || name === "OverReadError") {
-      return new StorageError("INCOMPLETE", `${this.#cid}: ${(e as Error).message}`, { cause: e, context });
-    }
-    if (name === "NotUnixFSError" || name === "NotAFileError" || name === "NoContentError") {
-      return new StorageError("NOT_A_FILE", `${this.#cid} is not a UnixFS file: ${(e as Error).message}`, { cause: e, context });
-    }
     return new StorageError("STORE_UNAVAILABLE", `fetching ${this.#cid} failed: ${(e as Error).message}`, { cause: e, context });
   }
 
