@@ -9,6 +9,7 @@ import {RewardToken} from "../../contracts/RewardToken.sol";
 import {Settlement} from "../../contracts/Settlement.sol";
 import {TaskMarket} from "../../contracts/TaskMarket.sol";
 import {ValidatorRegistry} from "../../contracts/ValidatorRegistry.sol";
+import {PlainTokenDouble} from "../../contracts/test/PlainTokenDouble.sol";
 
 /// @dev The cheatcodes this suite uses (Foundry's Vm, as Hardhat 3 exposes it).
 interface Vm {
@@ -20,8 +21,9 @@ interface Vm {
 }
 
 /// @dev Drives one task at a time through the real market, registry and settlement with random
-///      choices at every step, across ten actors (two publishers, three miners, five validators), and
-///      keeps ghost records of what each actor was credited and withdrew and of every slash.
+///      choices at every step, across ten actors (two publishers, three miners, five validators), in
+///      ETH and an ERC20 (a plain token double: tokens are a boundary we do not own), and keeps ghost
+///      records of what each actor was credited and withdrew, per token, and of every slash.
 contract SettlementHandler {
     Vm private constant VM = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
     uint256 private constant SHARDS = 10;
@@ -31,6 +33,7 @@ contract SettlementHandler {
     TaskMarket public immutable market;
     ValidatorRegistry public immutable registry;
     Settlement public immutable settlement;
+    PlainTokenDouble public immutable token;
 
     address[] public actors;
     uint256 public currentTask;
@@ -38,26 +41,30 @@ contract SettlementHandler {
     mapping(address validator => uint16[]) private _pendingScores;
 
     // ghosts
-    mapping(address account => uint256) public marketCredited;
-    mapping(address account => uint256) public marketWithdrawn;
+    mapping(address token => mapping(address account => uint256)) public marketCredited;
+    mapping(address token => mapping(address account => uint256)) public marketWithdrawn;
     mapping(address account => uint256) public registryPaidIn;
     mapping(address account => uint256) public registryCredited;
     mapping(address account => uint256) public registryWithdrawn;
     mapping(uint256 taskId => mapping(address validator => uint256)) public slashCount;
     uint256 public slashViolations;
     // credits only grow outside the withdrawals; each increase is what the account was credited
-    mapping(address account => uint256) private _lastMarketCredit;
+    mapping(address token => mapping(address account => uint256)) private _lastMarketCredit;
     mapping(address account => uint256) private _lastRegistryCredit;
     uint256 public finalized;
 
-    constructor(TaskMarket market_, ValidatorRegistry registry_, Settlement settlement_) {
+    constructor(TaskMarket market_, ValidatorRegistry registry_, Settlement settlement_, PlainTokenDouble token_) {
         market = market_;
         registry = registry_;
         settlement = settlement_;
+        token = token_;
         for (uint256 i = 0; i < 10; ++i) {
             address a = address(uint160(0xA000 + i));
             actors.push(a);
             VM.deal(a, 1_000_000 ether);
+            token_.mint(a, 1_000_000 ether);
+            VM.prank(a);
+            token_.approve(address(market_), type(uint256).max);
         }
         // three bonded validators from the start, so tasks can start
         for (uint256 i = 5; i < 8; ++i) {
@@ -103,9 +110,11 @@ contract SettlementHandler {
     function post(uint256 who, uint256 reward) external {
         if (currentTask != 0 && !_terminal(currentTask)) return;
         address publisher = actors[who % 2];
+        // odd draws pay in the token, even ones in ETH
+        address rewardToken = (who / 2) % 2 == 1 ? address(token) : address(0);
         reward = 1e15 + reward % (20 ether);
         ITaskMarket.TaskRequest memory request = ITaskMarket.TaskRequest({
-            token: address(0),
+            token: rewardToken,
             reward: reward,
             datasetRoot: _tree()[0],
             specCid: "bafkreiinvariant",
@@ -118,7 +127,7 @@ contract SettlementHandler {
             dataBytes: 1000,
             flops: 1_000_000
         });
-        uint256 value = reward + reward * market.params().publisherBondBps / 10_000;
+        uint256 value = rewardToken == address(0) ? reward + reward * market.params().publisherBondBps / 10_000 : 0;
         VM.prank(publisher);
         try market.postTask{value: value}(request) returns (uint256 taskId) {
             currentTask = taskId;
@@ -142,7 +151,8 @@ contract SettlementHandler {
     function commitModel(uint256 who) external {
         if (currentTask == 0) return;
         address miner = actors[2 + who % 3];
-        uint256 bond = market.getTask(currentTask).minerBond;
+        ITaskMarket.Task memory task = market.getTask(currentTask);
+        uint256 bond = task.token == address(0) ? task.minerBond : 0;
         bytes32 commitment = Commitments.modelCommitment(
             address(market), block.chainid, currentTask, miner, _modelHash(miner), bytes32(0), bytes32(uint256(1))
         );
@@ -169,12 +179,13 @@ contract SettlementHandler {
 
     function withdrawMarket(uint256 who) external {
         address a = actors[who % actors.length];
+        address t = (who / actors.length) % 2 == 1 ? address(token) : address(0);
         _recordCredits();
-        uint256 before = a.balance;
+        uint256 before = _balanceOf(t, a);
         VM.prank(a);
-        try market.withdraw(address(0)) {
-            marketWithdrawn[a] += a.balance - before;
-            _lastMarketCredit[a] = 0;
+        try market.withdraw(t) {
+            marketWithdrawn[t][a] += _balanceOf(t, a) - before;
+            _lastMarketCredit[t][a] = 0;
         } catch {}
     }
 
@@ -244,14 +255,17 @@ contract SettlementHandler {
         return actors.length;
     }
 
-    /// @dev Everything the market owes in ETH: credits of every actor plus the pools of live tasks.
-    function marketOwed() external view returns (uint256 owed) {
+    /// @dev Everything the market owes in `t`: credits of every actor plus the pools of live tasks in `t`.
+    function marketOwed(address t) external view returns (uint256 owed) {
         for (uint256 i = 0; i < actors.length; ++i) {
-            owed += market.creditOf(actors[i], address(0));
+            owed += market.creditOf(actors[i], t);
         }
         uint256 count = market.taskCount();
         for (uint256 id = 1; id <= count; ++id) {
-            if (!_terminal(id)) owed += market.taskPool(id);
+            ITaskMarket.Task memory task = market.getTask(id);
+            if (task.token != t || _isTerminal(task.phase)) continue;
+            // a live task holds its reward, the publisher's bond and every miner bond
+            owed += task.reward + task.publisherBond + task.totalMinerBonds;
         }
     }
 
@@ -275,13 +289,22 @@ contract SettlementHandler {
         for (uint256 i = 0; i < actors.length; ++i) {
             address a = actors[i];
             // withdrawals reset the last seen credit to zero, so any increase is a new credit
-            uint256 m = market.creditOf(a, address(0));
-            if (m > _lastMarketCredit[a]) marketCredited[a] += m - _lastMarketCredit[a];
-            _lastMarketCredit[a] = m;
+            _recordMarketCredit(address(0), a);
+            _recordMarketCredit(address(token), a);
             uint256 r = registry.creditOf(a);
             if (r > _lastRegistryCredit[a]) registryCredited[a] += r - _lastRegistryCredit[a];
             _lastRegistryCredit[a] = r;
         }
+    }
+
+    function _recordMarketCredit(address t, address a) private {
+        uint256 m = market.creditOf(a, t);
+        if (m > _lastMarketCredit[t][a]) marketCredited[t][a] += m - _lastMarketCredit[t][a];
+        _lastMarketCredit[t][a] = m;
+    }
+
+    function _balanceOf(address t, address a) private view returns (uint256) {
+        return t == address(0) ? a.balance : token.balanceOf(a);
     }
 
     function _validator(uint256 who) private view returns (address) {
@@ -293,9 +316,12 @@ contract SettlementHandler {
     }
 
     function _terminal(uint256 taskId) private view returns (bool) {
-        ITaskMarket.Phase p = market.getTask(taskId).phase;
-        return p == ITaskMarket.Phase.Settled || p == ITaskMarket.Phase.Cancelled
-            || p == ITaskMarket.Phase.Defaulted || p == ITaskMarket.Phase.Unvalidated;
+        return _isTerminal(market.getTask(taskId).phase);
+    }
+
+    function _isTerminal(ITaskMarket.Phase p) private pure returns (bool) {
+        return p == ITaskMarket.Phase.Settled || p == ITaskMarket.Phase.Cancelled || p == ITaskMarket.Phase.Defaulted
+            || p == ITaskMarket.Phase.Unvalidated;
     }
 
     function _key(uint256 i) private pure returns (bytes32) {
@@ -375,6 +401,7 @@ contract SettlementInvariants {
     SettlementHandler private _handler;
     TaskMarket private _market;
     ValidatorRegistry private _registry;
+    PlainTokenDouble private _token;
 
     function setUp() public {
         _registry = new ValidatorRegistry(
@@ -427,7 +454,8 @@ contract SettlementInvariants {
         _market.setSettlement(address(settlement));
         _registry.setSettlement(address(settlement));
         token.setMinter(address(settlement));
-        _handler = new SettlementHandler(_market, _registry, settlement);
+        _token = new PlainTokenDouble();
+        _handler = new SettlementHandler(_market, _registry, settlement, _token);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -460,7 +488,7 @@ contract SettlementInvariants {
         invariant_marketAndRegistryAreSolvent();
         invariant_nobodyWithdrawsMoreThanCredited();
         invariant_slashingBoundedAndOnce();
-        for (uint256 i = 0; i < 10; ++i) {
+        for (uint256 i = 0; i < 20; ++i) {
             h.withdrawMarket(i);
             h.withdrawRegistryCredit(i);
         }
@@ -468,11 +496,45 @@ contract SettlementInvariants {
         invariant_nobodyWithdrawsMoreThanCredited();
     }
 
-    /// (a) Each contract's ETH balance covers everything it owes.
+    /// The same with the reward and bonds in the ERC20.
+    function test_handler_settlesATokenTask() public {
+        SettlementHandler h = _handler;
+        h.post(2, 5 ether);
+        if (_market.getTask(h.currentTask()).token != address(_token)) revert Insolvent("not a token task", 0, 1);
+        h.start(bytes32(uint256(7)));
+        h.unlockTraining();
+        h.commitModel(0);
+        h.commitModel(1);
+        h.warp(700, 1);
+        h.unlockTest();
+        h.revealModel(0);
+        h.revealModel(1);
+        h.warp(700, 3);
+        h.drawCommittee(bytes32(uint256(9)));
+        for (uint256 i = 0; i < 3; ++i) {
+            h.commitScores(i, 100 + i);
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            h.revealScores(i);
+        }
+        h.finalize(0);
+        if (h.finalized() != 1) revert Insolvent("not finalized", h.finalized(), 1);
+        for (uint256 i = 0; i < 20; ++i) {
+            h.withdrawMarket(i);
+        }
+        if (_token.balanceOf(address(_market)) != 0) revert Insolvent("token left", _token.balanceOf(address(_market)), 0);
+        invariant_marketAndRegistryAreSolvent();
+        invariant_nobodyWithdrawsMoreThanCredited();
+    }
+
+    /// (a) Each contract's balance of each token covers everything it owes in that token.
     function invariant_marketAndRegistryAreSolvent() public view {
         uint256 marketBalance = address(_market).balance;
-        uint256 marketOwed = _handler.marketOwed();
-        if (marketBalance < marketOwed) revert Insolvent("market", marketBalance, marketOwed);
+        uint256 marketOwed = _handler.marketOwed(address(0));
+        if (marketBalance < marketOwed) revert Insolvent("market ETH", marketBalance, marketOwed);
+        uint256 tokenBalance = _token.balanceOf(address(_market));
+        uint256 tokenOwed = _handler.marketOwed(address(_token));
+        if (tokenBalance < tokenOwed) revert Insolvent("market token", tokenBalance, tokenOwed);
         uint256 registryBalance = address(_registry).balance;
         uint256 registryOwed = _handler.registryOwed();
         if (registryBalance < registryOwed) revert Insolvent("registry", registryBalance, registryOwed);
@@ -484,8 +546,11 @@ contract SettlementInvariants {
         uint256 n = _handler.actorCount();
         for (uint256 i = 0; i < n; ++i) {
             address a = _handler.actors(i);
-            if (_handler.marketWithdrawn(a) > _handler.marketCredited(a)) {
-                revert Overpaid(a, _handler.marketWithdrawn(a), _handler.marketCredited(a));
+            for (uint256 k = 0; k < 2; ++k) {
+                address t = k == 0 ? address(0) : address(_token);
+                if (_handler.marketWithdrawn(t, a) > _handler.marketCredited(t, a)) {
+                    revert Overpaid(a, _handler.marketWithdrawn(t, a), _handler.marketCredited(t, a));
+                }
             }
             uint256 registryIn = _handler.registryPaidIn(a) + _handler.registryCredited(a);
             if (_handler.registryWithdrawn(a) > registryIn) revert Overpaid(a, _handler.registryWithdrawn(a), registryIn);
