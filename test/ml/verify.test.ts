@@ -1,0 +1,101 @@
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "chai";
+import { encodeArtifact, modelHash } from "../../agents/ml/artifact.js";
+import { buildManifest } from "../../agents/ml/checkpoints.js";
+import type { Checkpoint, CheckpointManifest } from "../../agents/ml/checkpoints.js";
+import { generateSml } from "../../agents/ml/sml.js";
+import { artifactOf, train } from "../../agents/ml/train.js";
+import type { TrainResult } from "../../agents/ml/train.js";
+import { verifySubmission } from "../../agents/ml/verify.js";
+import type { VerifyInput } from "../../agents/ml/verify.js";
+import { irisDataset, irisRun, IRIS_SPEC, MINER, OTHER_MINER, SEED } from "./helpers/iris-run.js";
+
+const SEED2 = `0x${"77".repeat(32)}`;
+
+/** What a validator gets for a submission: artifact bytes, hash on chain, manifest, checkpoint source. */
+function submission(run: Pick<TrainResult, "weights" | "manifest" | "checkpoints">, miner: string, overrides: Partial<VerifyInput> = {}): VerifyInput {
+  const artifact = encodeArtifact(artifactOf(IRIS_SPEC, run, { taskId: "7", seed: SEED, miner }));
+  return {
+    spec: IRIS_SPEC,
+    seed: SEED,
+    miner,
+    test: irisDataset(),
+    train: irisDataset(),
+    artifact,
+    expectedModelHash: modelHash(artifact),
+    manifest: run.manifest,
+    fetchCheckpoint: async (i: number) => run.checkpoints[i]!,
+    replay: { seed2: SEED2 },
+    ...overrides,
+  };
+}
+
+describe("ml/verify: scoring a submission", function () {
+  this.timeout(120_000);
+  let run: TrainResult;
+
+  before(async () => {
+    await tf.setBackend("cpu");
+    run = await irisRun();
+  });
+
+  it("scores an honest Iris submission by its test accuracy, with replay", async () => {
+    const result = await verifySubmission(submission(run, MINER));
+    expect(result.reason, JSON.stringify(result)).to.equal(undefined);
+    expect(result.scoreBps).to.be.above(8500);
+    if (result.reason === undefined) {
+      expect(result.watermark.detected).to.equal(true);
+      expect(result.replay).to.have.length(2);
+    }
+  });
+
+  it("gives 0 for a hash that is not the one on chain", async () => {
+    const r = await verifySubmission(submission(run, MINER, { expectedModelHash: `0x${"00".repeat(32)}` }));
+    expect(r).to.include({ scoreBps: 0, reason: "hash" });
+  });
+
+  it("gives 0 for a truncated artifact (reason artifact), without throwing", async () => {
+    const s = submission(run, MINER);
+    const cut = s.artifact.subarray(0, s.artifact.length - 5);
+    const r = await verifySubmission({ ...s, artifact: cut, expectedModelHash: modelHash(cut) });
+    expect(r).to.include({ scoreBps: 0, reason: "artifact" });
+  });
+
+  it("gives 0 for an artifact with a wrong SML (reason sml)", async () => {
+    const weights = new Map(run.weights);
+    weights.set("sml.kernel", generateSml(`0x${"99".repeat(32)}`, IRIS_SPEC.sml, IRIS_SPEC.input.shape));
+    const r = await verifySubmission(submission({ ...run, weights }, MINER));
+    expect(r).to.include({ scoreBps: 0, reason: "sml" });
+  });
+
+  it("gives 0 for an artifact claiming another miner: init and watermark are the claimant's", async () => {
+    // Another miner resubmits this miner's run under its own name.
+    const stolen = await verifySubmission(submission(run, OTHER_MINER));
+    expect(stolen).to.include({ scoreBps: 0, reason: "init" });
+    // The other miner starts from its own init but trains without the watermark.
+    const unmarked = await train(IRIS_SPEC, { seed: SEED, miner: OTHER_MINER, data: irisDataset(), hyper: { epochs: 8 }, watermarkStrength: 0 });
+    unmarked.model.dispose();
+    const r = await verifySubmission(submission(unmarked, OTHER_MINER, { replay: false }));
+    expect(r).to.include({ scoreBps: 0, reason: "watermark" });
+  });
+
+  it("gives 0 for a checkpoint list with a gap, or a checkpoint that does not match its hash", async () => {
+    const entries = run.manifest.entries.filter((e) => e.i !== 3).map((e, k) => ({ ...e, i: k }));
+    const gappy: CheckpointManifest = { ...run.manifest, entries };
+    expect(await verifySubmission(submission(run, MINER, { manifest: gappy }))).to.include({ scoreBps: 0, reason: "checkpoints" });
+    const swapped = async (i: number): Promise<Checkpoint> => run.checkpoints[i === 0 ? 1 : i]!;
+    expect(await verifySubmission(submission(run, MINER, { fetchCheckpoint: swapped }))).to.include({ scoreBps: 0, reason: "checkpoints" });
+  });
+
+  it("gives 0 when a consistent-looking checkpoint chain does not replay (reason replay)", async () => {
+    const last = run.checkpoints.length - 1;
+    const bump = (c: Checkpoint): Checkpoint => ({
+      ...c,
+      weights: new Map([...c.weights].map(([n, t]) => [n, n === "layers.1.bias" ? { shape: t.shape, data: t.data.map((v) => v + 0.05) } : t])),
+    });
+    const checkpoints = run.checkpoints.map((c, k) => (k === last ? bump(c) : c));
+    const forged = { weights: checkpoints[last]!.weights, checkpoints, manifest: buildManifest(checkpoints, IRIS_SPEC.checkpointEvery) };
+    const r = await verifySubmission(submission(forged, MINER, { replay: { seed2: SEED2, r: checkpoints.length } }));
+    expect(r).to.include({ scoreBps: 0, reason: "replay" });
+  });
+});
