@@ -314,6 +314,24 @@ describe("TaskMarket: commitModel", () => {
       .withArgs(d.taskId, Phase.Started);
   });
 
+  it("pulls the bond in the task's token for an ERC20 task and rejects ETH with it", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const token = await ethers.deployContract("PlainTokenDouble");
+    const market = await d.market.getAddress();
+    for (const who of [d.publisher, d.minerA]) {
+      await token.mint(await who.getAddress(), 10n * ONE);
+      await token.connect(who).approve(market, 10n * ONE);
+    }
+    const taskId = await toCommitting(d, dataset, { token: await token.getAddress() });
+    const c = await commitmentFor(d, taskId, d.minerA, opening("A"));
+    await expect(d.market.connect(d.minerA).commitModel(taskId, c, { value: 1n }))
+      .to.be.revertedWithCustomError(d.market, "EthSentWithToken")
+      .withArgs(1n);
+    await d.market.connect(d.minerA).commitModel(taskId, c);
+    expect(await token.balanceOf(market)).to.equal(escrowFor(ONE) + minerBondFor(ONE));
+    expect(await d.market.taskPool(taskId)).to.equal(escrowFor(ONE) + minerBondFor(ONE));
+  });
+
   it("rejects more than maxSubmissions miners", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     const taskId = await toCommitting(d, dataset, { maxSubmissions: 1 });
