@@ -92,7 +92,7 @@ export function missingKernels(spec: TaskSpec, backend: BackendName): string[] {
       if (l.activation === "elu") needed.add("Elu").add("EluGrad");
     }
   }
-  const have = new Set(tf.getKernelsForBackend(backend === "tensorflow" ? "tensorflow" : backend).map((k) => k.kernelName));
+  const have = new Set(tf.getKernelsForBackend(backend).map((k) => k.kernelName));
   return [...needed].filter((k) => !have.has(k)).sort();
 }
 

@@ -62,8 +62,6 @@ const BatchNormalizationLayer = z
   })
   .strict();
 
-export const LAYER_TYPES = ["dense", "conv2d", "maxPooling2d", "flatten", "dropout", "batchNormalization"] as const;
-
 export const LayerSchema = z.discriminatedUnion("type", [
   DenseLayer,
   Conv2dLayer,

@@ -14,7 +14,7 @@ import { MlError } from "./errors.js";
  *
  * Canonical writer: header JSON with sorted keys and no whitespace, tensors laid out in name
  * order (what the reference implementation does for same-width dtypes), so the same content
- * always gives the same bytes. Python's `safetensors.numpy.load` reads our files as they are.
+ * always gives the same bytes.
  *
  * The reader is strict: exact sizes, contiguous offsets, no trailing bytes. Its failures are
  * MlError TENSORS_INVALID with `context.reason` "truncated", "too_large" or "malformed", which
