@@ -7,6 +7,7 @@
  *                                 weights and data, with the largest weight difference.
  *   tsx train-step.ts select <preset> → { choice, logged }: selectBackend's automatic choice.
  */
+import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { probeWebGpu, selectBackend } from "../../../agents/ml/backend.js";
 import type { BackendName } from "../../../agents/ml/backend.js";
@@ -69,19 +70,23 @@ async function compare(spec: TaskSpec) {
   return { cpuLosses: cpu.losses, gpuLosses: gpu.losses, maxWeightDiff };
 }
 
-const [mode, preset] = process.argv.slice(2);
-if (mode === "compare") {
-  const probe = await probeWebGpu();
-  if (probe.adapter === null) {
-    console.log(JSON.stringify(probe));
+async function main(mode: string | undefined, preset: string | undefined): Promise<void> {
+  if (mode === "compare") {
+    const probe = await probeWebGpu();
+    if (probe.adapter === null) {
+      console.log(JSON.stringify(probe));
+    } else {
+      console.log(JSON.stringify({ adapter: probe.adapter, results: { mlp: await compare(presets.irisMlp), cnn: await compare(tinyCnn) } }));
+    }
+  } else if (mode === "select") {
+    const logged: { fields: object; message: string }[] = [];
+    const spec = preset === "tinyCnn" ? tinyCnn : presets[preset as keyof typeof presets];
+    const choice = await selectBackend({ spec, log: { info: (fields, message) => void logged.push({ fields, message }) } });
+    console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: (await probeWebGpu()).adapter }));
   } else {
-    console.log(JSON.stringify({ adapter: probe.adapter, results: { mlp: await compare(presets.irisMlp), cnn: await compare(tinyCnn) } }));
+    throw new Error(`usage: train-step.ts compare | select <preset>`);
   }
-} else if (mode === "select") {
-  const logged: { fields: object; message: string }[] = [];
-  const spec = preset === "tinyCnn" ? tinyCnn : presets[preset as keyof typeof presets];
-  const choice = await selectBackend({ spec, log: { info: (fields, message) => void logged.push({ fields, message }) } });
-  console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: (await probeWebGpu()).adapter }));
-} else {
-  throw new Error(`usage: train-step.ts compare | select <preset>`);
 }
+
+// hardhat test loads every .ts under test/ as a test file: act only when run as a script.
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) await main(process.argv[2], process.argv[3]);
