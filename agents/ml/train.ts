@@ -43,6 +43,8 @@ export type TrainOptions = {
   startWeights?: NamedTensors;
   /** Train the model without its SML (the bench's PoLe baseline only). */
   plain?: boolean;
+  /** Map the dataset through the SML once when it fits (default); false maps every batch. */
+  smlCache?: boolean;
   /** Read the loss back every this many steps for progress events (a GPU sync); 0 = only per epoch. */
   lossEvery?: number;
   onProgress?: (e: ProgressEvent) => void | Promise<void>;
@@ -159,7 +161,7 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper):
   const x = tf.tensor(data.x, [data.n, ...data.inputShape]);
   const y = tf.tensor1d(data.y, "int32");
   const smlOutputBytes = hasSml ? (data.x.length / data.inputShape.reduce((a, b) => a * b, 1)) * layers[0]!.outputShape.slice(1).reduce((a: number, b) => a * (b as number), 1) * 4 : 0;
-  const cached = hasSml && smlOutputBytes <= SML_CACHE_BYTES;
+  const cached = hasSml && opts.smlCache !== false && smlOutputBytes <= SML_CACHE_BYTES;
   let features = x;
   if (cached) {
     features = mapInChunks(layers[0]!, x);

@@ -5,7 +5,8 @@ import { initSeed, KeccakStream, subSeed } from "./seeds.js";
  * DLBC's watermark, after Uchida et al. (2017): T bits b and a T × M projection X, both from the
  * stream keyed keccak256(abi.encode(keccak256(abi.encode(seed, miner)), "watermark")), are embedded
  * in the first trainable layer's kernel W (shape [..., M·, out]) through the regulariser
- *   λ · mean_t max(0, m − s_t · (X · w̄)_t),   s_t = 2b_t − 1,   w̄ = W reshaped to [M, out], averaged over out.
+ *   λ · Σ_t max(0, m − s_t · (X · w̄)_t),   s_t = 2b_t − 1,   w̄ = W reshaped to [M, out], averaged over out
+ * (summed over the bits, as Uchida's E_R is).
  * Uchida's BCE(sigmoid(X · w̄), b) has the same sign target but never stops pulling, and Adam's
  * steps ignore the gradient's scale, so λ would not bound its effect; the hinge stops once every
  * bit clears the margin m.
@@ -41,13 +42,13 @@ export function watermarkTensors(key: WatermarkKey): { x: tf.Tensor2D; b: tf.Ten
   return { x: tf.tensor2d(key.projection, [key.rows, key.cols]), b: tf.tensor1d(Float32Array.from(key.bits, (v) => 2 * v - 1)) };
 }
 
-/** λ · mean hinge(s · X · w̄) as a scalar tensor, differentiable in `kernel`. */
+/** λ · Σ hinge(s · X · w̄) as a scalar tensor, differentiable in `kernel`. */
 export function watermarkLoss(kernel: tf.Tensor, x: tf.Tensor2D, b: tf.Tensor1D, strength: number): tf.Scalar {
   return tf.tidy(() => {
     const out = kernel.shape[kernel.shape.length - 1]!;
     const wBar = tf.mean(tf.reshape(kernel, [-1, out]), 1);
     const logits = tf.squeeze(tf.matMul(x, tf.reshape(wBar, [-1, 1])), [1]);
-    return tf.mul(tf.mean(tf.relu(tf.sub(WATERMARK_MARGIN, tf.mul(b, logits)))), strength) as tf.Scalar;
+    return tf.mul(tf.sum(tf.relu(tf.sub(WATERMARK_MARGIN, tf.mul(b, logits)))), strength) as tf.Scalar;
   });
 }
 
