@@ -17,6 +17,9 @@ interface Sample {
   addMBps: number;
   fetchMBps: number;
   fetchMs: number;
+  /** CPU time per MB fetched, in the fetching and the serving process: less sensitive to a busy machine than MB/s. */
+  fetchCpuMsPerMB: number;
+  serveCpuMsPerMB: number;
   peakRssMB: number;
 }
 
@@ -29,6 +32,7 @@ async function transfer(root: string, size: SizeKey, run: number, startups: numb
   try {
     const added = await server.request<Extract<PeerReply, { op: "added" }>>({ op: "add", size: SIZES[size], seed: run });
     await client.request({ op: "dial", address: server.addresses[0]! });
+    const serveCpu0 = (await server.request<Extract<PeerReply, { op: "usage" }>>({ op: "usage" })).cpuMs;
     const got = await client.request<Extract<PeerReply, { op: "got" }>>({
       op: "get",
       cid: added.cid,
@@ -36,15 +40,18 @@ async function transfer(root: string, size: SizeKey, run: number, startups: numb
       timeoutMs: 30_000,
       hash: true,
     });
+    const serveCpu = (await server.request<Extract<PeerReply, { op: "usage" }>>({ op: "usage" })).cpuMs - serveCpu0;
     if (got.sha256 !== added.sha256 || got.size !== SIZES[size]) throw new Error(`${size}: fetched bytes differ from the added ones`);
     const sample = {
       size,
       addMBps: SIZES[size] / MB / (added.ms / 1000),
       fetchMBps: SIZES[size] / MB / (got.ms / 1000),
       fetchMs: got.ms,
+      fetchCpuMsPerMB: got.cpuMs / (SIZES[size] / MB),
+      serveCpuMsPerMB: serveCpu / (SIZES[size] / MB),
       peakRssMB: got.peakRssMB,
     };
-    console.log(`${size} run ${run}: add ${sample.addMBps.toFixed(1)} MB/s, fetch ${sample.fetchMBps.toFixed(1)} MB/s, fetcher peak RSS ${sample.peakRssMB.toFixed(0)} MB`);
+    console.log(`${size} run ${run}: add ${sample.addMBps.toFixed(1)} MB/s, fetch ${sample.fetchMBps.toFixed(1)} MB/s (CPU ms/MB: fetcher ${sample.fetchCpuMsPerMB.toFixed(1)}, server ${sample.serveCpuMsPerMB.toFixed(1)}), fetcher peak RSS ${sample.peakRssMB.toFixed(0)} MB`);
     return sample;
   } finally {
     await Promise.all([server.close(), client.close()]);
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
     addMBps: per("addMBps"),
     peakRssMB500: round1(Math.max(...samples.filter((x) => x.size === "500MB").map((x) => x.peakRssMB))),
     runs: RUNS,
-    samples: samples.map((s) => ({ ...s, addMBps: round1(s.addMBps), fetchMBps: round1(s.fetchMBps), fetchMs: Math.round(s.fetchMs), peakRssMB: round1(s.peakRssMB) })),
+    samples: samples.map((s) => ({ ...s, addMBps: round1(s.addMBps), fetchMBps: round1(s.fetchMBps), fetchMs: Math.round(s.fetchMs), fetchCpuMsPerMB: round1(s.fetchCpuMsPerMB), serveCpuMsPerMB: round1(s.serveCpuMsPerMB), peakRssMB: round1(s.peakRssMB) })),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
     measuredAt: new Date().toISOString(),
     notes: "MB = 10^6 bytes. Two embedded Helia nodes, each in its own process, loopback TCP, noise, yamux, bitswap; fetch = getToFile (streamed, every block verified) after dialing; medians over runs.",

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createHeliaLight } from "helia";
 import { withBitswap } from "@helia/bitswap";
@@ -11,6 +11,8 @@ import { identify } from "@libp2p/identify";
 import { mdns } from "@libp2p/mdns";
 import { multiaddr } from "@multiformats/multiaddr";
 import { FsBlockstore } from "blockstore-fs";
+import { NextToLast } from "blockstore-fs/sharding";
+import { NotFoundError } from "interface-store";
 import { FsDatastore } from "datastore-fs";
 import { MemoryDatastore } from "datastore-core";
 import type { CID } from "multiformats/cid";
@@ -43,6 +45,28 @@ const BITSWAP: BitswapOptions = {
   maxOutgoingMessageSize: 4 << 20,
   maxIncomingMessageSize: 4 << 20,
 };
+
+/**
+ * blockstore-fs with one change: a block is read with one readFile (one allocation, one or two
+ * syscalls) instead of a stream of 64 KiB chunks that is then concatenated. Serving 1 MiB blocks,
+ * the stream cost a fifth of the server's CPU in buffer churn and the garbage collection it caused.
+ */
+class BlockFiles extends FsBlockstore {
+  readonly #sharding = new NextToLast();
+
+  constructor(location: string) {
+    super(location, { shardingStrategy: new NextToLast() });
+  }
+
+  override async *get(key: CID, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
+    const { dir, file } = this.#sharding.encode(key);
+    try {
+      yield await readFile(join(this.path, dir, file), { signal: options?.signal });
+    } catch (e) {
+      throw new NotFoundError(String(e));
+    }
+  }
+}
 
 /** The default ContentStore: a Helia node with blocks on disk, speaking bitswap over libp2p TCP. */
 export class EmbeddedStore implements ContentStore {
@@ -167,7 +191,7 @@ async function startHelia(options: EmbeddedStoreOptions) {
     });
   }
   const helia = withBitswap(
-    withLibp2pLight(createHeliaLight({ blockstore: new FsBlockstore(blocks), datastore: new FsDatastore(data) }), {
+    withLibp2pLight(createHeliaLight({ blockstore: new BlockFiles(blocks), datastore: new FsDatastore(data) }), {
       addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],

@@ -7,12 +7,14 @@ export type PeerRequest =
   | { op: "dial"; id: number; address: string }
   | { op: "get"; id: number; cid: string; path: string; maxBytes?: number; timeoutMs?: number; hash?: boolean }
   | { op: "corrupt"; id: number; cid: string }
+  | { op: "usage"; id: number }
   | { op: "close"; id: number };
 
 export type PeerReply =
   | { op: "ready"; addresses: string[]; startupMs: number }
   | { op: "added"; id: number; cid: string; ms: number; sha256: string }
-  | { op: "got"; id: number; size: number; ms: number; sha256?: string; peakRssMB: number }
+  | { op: "got"; id: number; size: number; ms: number; cpuMs: number; sha256?: string; peakRssMB: number }
+  | { op: "usage"; id: number; cpuMs: number }
   | { op: "progress"; id: number; bytes: number }
   | { op: "done"; id: number }
   | { op: "error"; id: number; code: string; message: string };

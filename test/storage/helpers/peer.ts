@@ -11,6 +11,11 @@ import type { PeerReply, PeerRequest } from "./peer-protocol.js";
 
 const CHUNK = 1 << 20;
 
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 async function main(): Promise<void> {
   const dataDir = process.argv[2];
   if (dataDir === undefined) throw new Error("usage: peer.ts <dataDir>");
@@ -50,6 +55,7 @@ async function handle(store: EmbeddedStore, dataDir: string, request: PeerReques
     case "get": {
       const hash = createHash("sha256");
       const t0 = performance.now();
+      const cpu0 = cpuMs();
       let reported = 0;
       const size = await store.getToFile(request.cid, request.path, {
         maxBytes: request.maxBytes,
@@ -62,6 +68,7 @@ async function handle(store: EmbeddedStore, dataDir: string, request: PeerReques
         },
       });
       const ms = performance.now() - t0;
+      const cpu = cpuMs() - cpu0;
       if (request.hash === true) {
         const { createReadStream } = await import("node:fs");
         for await (const piece of createReadStream(request.path)) hash.update(piece as Buffer);
@@ -71,6 +78,7 @@ async function handle(store: EmbeddedStore, dataDir: string, request: PeerReques
         id: request.id,
         size,
         ms,
+        cpuMs: cpu,
         sha256: request.hash === true ? hash.digest("hex") : undefined,
         peakRssMB: process.resourceUsage().maxRSS / 1024,
       };
@@ -84,6 +92,8 @@ async function handle(store: EmbeddedStore, dataDir: string, request: PeerReques
       await raw.close();
       return { op: "done", id: request.id };
     }
+    case "usage":
+      return { op: "usage", id: request.id, cpuMs: cpuMs() };
     case "close":
       await store.close();
       setImmediate(() => process.exit(0));
