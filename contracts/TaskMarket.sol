@@ -154,12 +154,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function startNext() external returns (uint256 taskId) {
         uint256 length = _queue.length;
         if (length == 0) revert QueueEmpty();
-        MarketParams memory p = _params;
+        // A storage pointer reads only the two parameter slots used here.
+        MarketParams storage p = _params;
         if (_activeCount >= p.maxActive) revert ActiveSetFull(_activeCount, p.maxActive);
         uint256 bonded = _registry.bondedCount();
         if (bonded < p.minCommittee) revert NotEnoughValidators(bonded, p.minCommittee);
 
-        (uint256 position, uint256 bestScore) = _lowestScore(length, p);
+        (uint256 position, uint256 bestScore) = _lowestScore(length, p.maxQueue, p.rankScale);
         uint256 entry = _queue[position];
         taskId = Ranking.taskIdOf(entry);
         _removeFromQueue(position, length);
@@ -630,12 +631,12 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per task and a cheap lower
     /// bound; the task with the lowest bound gets its exact score. Second pass: exact scores only for
     /// tasks whose bound does not exceed the best so far (a higher bound cannot win or tie).
-    function _lowestScore(uint256 length, MarketParams memory p)
+    function _lowestScore(uint256 length, uint256 maxQueue, uint256 rankScale)
         private
         view
         returns (uint256 position, uint256 bestScore)
     {
-        UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
+        UD60x18 q = Ranking.exponent(length, maxQueue, rankScale);
         uint256[] memory entries = new uint256[](length);
         uint256[] memory bounds = new uint256[](length);
         uint256 lowest = type(uint256).max;
