@@ -1,0 +1,195 @@
+/**
+ * Deploying PoDL from any ethers signer: the contracts, their wiring and the address book the
+ * agents read (`--deployment`). `scripts/deploy.ts` (hardhat run) and the demo both call
+ * `deployPodl`; parameters are the defaults of DESIGN.md §3 with overrides merged per field.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ZeroAddress, type Signer } from "ethers";
+import {
+  QueueLens__factory,
+  RewardToken__factory,
+  Settlement__factory,
+  TaskMarket__factory,
+  ValidatorRegistry__factory,
+} from "../../types/index.js";
+
+const ONE = 10n ** 18n;
+const MINUTE = 60n;
+
+export interface DeployParams {
+  registry: { minStake: bigint; unbondingPeriod: bigint; drawDelay: bigint; maxValidators: bigint };
+  market: {
+    maxQueue: bigint;
+    maxActive: bigint;
+    minCommittee: bigint;
+    publisherBondBps: bigint;
+    minerBondBps: bigint;
+    keyWindow: bigint;
+    testKeyWindow: bigint;
+    revealWindow: bigint;
+    maxQueueTime: bigint;
+    minTrainWindow: bigint;
+    maxTrainWindow: bigint;
+    medianBandwidth: bigint;
+    medianCompute: bigint;
+    rankScale: bigint;
+    minReward: bigint;
+  };
+  settlement: {
+    blockReward: bigint;
+    attestCommitWindow: bigint;
+    attestRevealWindow: bigint;
+    committeeSize: bigint;
+    epsilon: bigint;
+    maxOmmers: bigint;
+    validatorShareBps: bigint;
+    ommerShareBps: bigint;
+    slashNoRevealBps: bigint;
+    slashDeviationBps: bigint;
+    deviationTolerance: bigint;
+    ommerBlockShareBps: bigint;
+  };
+}
+
+/** Per-field overrides, numbers or decimal strings (as they come from JSON). */
+export type ParamOverrides = { [G in keyof DeployParams]?: { [K in keyof DeployParams[G]]?: bigint | number | string } };
+
+/** Defaults of DESIGN.md §3 (windows of ten minutes). */
+export const defaults: DeployParams = {
+  registry: { minStake: ONE, unbondingPeriod: 60n * MINUTE, drawDelay: 2n, maxValidators: 64n },
+  market: {
+    maxQueue: 64n,
+    maxActive: 8n,
+    minCommittee: 3n,
+    publisherBondBps: 500n,
+    minerBondBps: 100n,
+    keyWindow: 10n * MINUTE,
+    testKeyWindow: 10n * MINUTE,
+    revealWindow: 10n * MINUTE,
+    maxQueueTime: 7n * 24n * 60n * MINUTE,
+    minTrainWindow: MINUTE,
+    maxTrainWindow: 30n * 24n * 60n * MINUTE,
+    medianBandwidth: 10_000_000n, // 10 MB/s
+    medianCompute: 100_000_000_000n, // 100 GFLOP/s
+    rankScale: ONE,
+    minReward: 10n ** 12n,
+  },
+  settlement: {
+    blockReward: 100n * ONE,
+    attestCommitWindow: 10n * MINUTE,
+    attestRevealWindow: 10n * MINUTE,
+    committeeSize: 5n,
+    epsilon: 10n,
+    maxOmmers: 3n,
+    validatorShareBps: 500n,
+    ommerShareBps: 1000n,
+    slashNoRevealBps: 1000n,
+    slashDeviationBps: 500n,
+    deviationTolerance: 500n,
+    ommerBlockShareBps: 1000n,
+  },
+};
+
+/**
+ * Windows of seconds for one-machine runs (demo, end-to-end test, bench). The market's lower bound
+ * is 10 s per window; Settlement's is 60 s per attestation window, which only a silent committee
+ * member makes anyone wait for (reveals open and finalize runs early once every member acted).
+ */
+export const localWindows: ParamOverrides = {
+  registry: { unbondingPeriod: 60 },
+  market: { keyWindow: 30, testKeyWindow: 30, revealWindow: 15, minTrainWindow: 10, maxQueueTime: 3600 },
+  settlement: { attestCommitWindow: 60, attestRevealWindow: 60 },
+};
+
+/** `base` with `overrides` applied field by field; an unknown group or field is an error (typos do not pass). */
+export function withOverrides(base: DeployParams, ...overrides: ParamOverrides[]): DeployParams {
+  const out: DeployParams = { registry: { ...base.registry }, market: { ...base.market }, settlement: { ...base.settlement } };
+  for (const o of overrides) {
+    for (const [group, fields] of Object.entries(o)) {
+      const target = (out as unknown as Record<string, Record<string, bigint>>)[group];
+      if (target === undefined) throw new Error(`unknown parameter group "${group}" (registry, market or settlement)`);
+      for (const [field, value] of Object.entries(fields ?? {})) {
+        if (!(field in target)) throw new Error(`unknown parameter ${group}.${field} (known: ${Object.keys(target).join(", ")})`);
+        try {
+          target[field] = BigInt(value as bigint | number | string);
+        } catch (cause) {
+          throw new Error(`parameter ${group}.${field} must be an integer, got ${JSON.stringify(value)}`, { cause });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Overrides from `PODL_DEPLOY_PARAMS`: inline JSON (`{"market":{"keyWindow":30}}`), the name of a
+ * JSON file holding it, or `local` for `localWindows`.
+ */
+export async function overridesFromEnv(value: string | undefined): Promise<ParamOverrides> {
+  if (value === undefined || value.trim() === "") return {};
+  if (value === "local") return localWindows;
+  const text = value.trimStart().startsWith("{") ? value : await readFile(value, "utf8");
+  try {
+    return JSON.parse(text) as ParamOverrides;
+  } catch (cause) {
+    throw new Error(`PODL_DEPLOY_PARAMS is neither JSON nor a JSON file: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** What `deployments/<network>.json` holds; every agent's `--deployment`. */
+export interface DeploymentRecord {
+  network: string;
+  chainId: string;
+  deployer: string;
+  block: number;
+  contracts: { ValidatorRegistry: string; TaskMarket: string; QueueLens: string; RewardToken: string; Settlement: string };
+  params: { registry: Record<string, string>; market: Record<string, string>; settlement: Record<string, string> };
+}
+
+/**
+ * Deploys ValidatorRegistry (ETH stakes), TaskMarket, QueueLens, RewardToken and Settlement from
+ * `deployer` and sets the settlement module once on each contract it drives.
+ */
+export async function deployPodl(deployer: Signer, params: DeployParams, networkName: string): Promise<DeploymentRecord> {
+  const owner = await deployer.getAddress();
+  const provider = deployer.provider;
+  if (provider === null) throw new Error("the deployer signer has no provider");
+  const registry = await (await new ValidatorRegistry__factory(deployer).deploy(owner, ZeroAddress, params.registry)).waitForDeployment();
+  const registryAddress = await registry.getAddress();
+  const market = await (await new TaskMarket__factory(deployer).deploy(owner, registryAddress, params.market)).waitForDeployment();
+  const marketAddress = await market.getAddress();
+  const lens = await (await new QueueLens__factory(deployer).deploy(marketAddress)).waitForDeployment();
+  const token = await (await new RewardToken__factory(deployer).deploy(owner)).waitForDeployment();
+  const tokenAddress = await token.getAddress();
+  const settlement = await (
+    await new Settlement__factory(deployer).deploy(owner, marketAddress, registryAddress, tokenAddress, params.settlement)
+  ).waitForDeployment();
+  const settlementAddress = await settlement.getAddress();
+
+  // The settlement module is set once on each contract it drives.
+  await (await market.setSettlement(settlementAddress)).wait();
+  await (await registry.setSettlement(settlementAddress)).wait();
+  await (await token.setMinter(settlementAddress)).wait();
+
+  const strings = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
+  return {
+    network: networkName,
+    chainId: (await provider.getNetwork()).chainId.toString(),
+    deployer: owner,
+    block: await provider.getBlockNumber(),
+    contracts: {
+      ValidatorRegistry: registryAddress,
+      TaskMarket: marketAddress,
+      QueueLens: await lens.getAddress(),
+      RewardToken: tokenAddress,
+      Settlement: settlementAddress,
+    },
+    params: { registry: strings(params.registry), market: strings(params.market), settlement: strings(params.settlement) },
+  };
+}
+
+export async function writeDeployment(file: string, record: DeploymentRecord): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
+}
