@@ -1,0 +1,63 @@
+/**
+ * The PoDL demo (`npm run demo`): a local Hardhat node, the contracts, one publisher, three miners
+ * and four validators as separate `podl` processes with their own state and embedded IPFS nodes,
+ * two tasks (Iris MLP and MNIST MLP) taken from posting to settlement. Prints what happens, then
+ * the leaderboard, the payouts and the learning chain, and as its last line one JSON summary
+ * (`{"demo":"ok",...}`, or `{"demo":"failed","error":...}` with exit code 1). Every child process
+ * is stopped on the way out, whatever happened.
+ *
+ * Time: the node mines a block every second as well as on every transaction, so block timestamps
+ * follow the wall clock and every agent sees deadlines pass as it would on a real chain; the task
+ * windows are seconds long (deploy parameters `localWindows`, the publisher's --train-window).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { runDemo, type DemoOptions } from "./demo/run.js";
+
+const USAGE = `Usage: npm run demo [-- options]
+
+  --mnist-examples N   MNIST images the publisher shards (default 2000)
+  --timeout S          give up after S seconds (default 900)
+  --keep               keep the run's folder (agent states, IPFS blocks, JSON logs)
+  --verbose            also print the agents' debug and timing lines
+  -h, --help           this text`;
+
+const { values } = parseArgs({
+  options: {
+    "mnist-examples": { type: "string" },
+    timeout: { type: "string" },
+    keep: { type: "boolean" },
+    verbose: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+  strict: true,
+});
+if (values.help === true) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const folder = await mkdtemp(join(tmpdir(), "podl-demo-"));
+const options: DemoOptions = {
+  repoRoot,
+  folder,
+  mnistExamples: Number(values["mnist-examples"] ?? 2000),
+  timeoutMs: Number(values.timeout ?? 900) * 1000,
+  verbose: values.verbose === true,
+  print: (line) => process.stdout.write(`${line}\n`),
+};
+
+const controller = new AbortController();
+const interrupt = () => controller.abort(new Error("interrupted"));
+process.once("SIGINT", interrupt);
+process.once("SIGTERM", interrupt);
+
+const summary = await runDemo({ ...options, signal: controller.signal });
+if (values.keep === true) process.stdout.write(`run folder kept: ${folder}\n`);
+else await rm(folder, { recursive: true, force: true });
+process.stdout.write(`${JSON.stringify(summary)}\n`);
+process.exitCode = summary.demo === "ok" ? 0 : 1;
