@@ -39,12 +39,14 @@ export function modelLayout(model: tf.LayersModel): LayoutEntry[] {
   );
 }
 
-/** The model's tensors in layer order, i.e. weightLayout order (copies, safe after dispose). */
-export function getNamedWeights(model: tf.LayersModel): NamedTensors {
-  const out: NamedTensors = new Map();
+/**
+ * The model's tensors in layer order, i.e. weightLayout order (copies, safe after dispose). Read
+ * asynchronously: the webgpu backend cannot read synchronously in Node (no OffscreenCanvas).
+ */
+export async function getNamedWeights(model: tf.LayersModel): Promise<NamedTensors> {
   const vars = modelVariables(model);
-  modelLayout(model).forEach((w, k) => out.set(w.name, { shape: w.shape, data: vars[k]!.read().dataSync() as Float32Array }));
-  return out;
+  const data = await Promise.all(vars.map(async (v) => Float32Array.from((await v.read().data()) as Float32Array)));
+  return new Map(modelLayout(model).map((w, k) => [w.name, { shape: w.shape, data: data[k]! }]));
 }
 
 /** Writes named tensors (every tensor of modelLayout(model)) into the model. */

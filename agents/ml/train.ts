@@ -108,7 +108,7 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
     session.dispose(true);
     throw e;
   }
-  const weights = getNamedWeights(session.model);
+  const weights = await getNamedWeights(session.model);
   session.dispose(false);
   return {
     model: session.model,
@@ -196,14 +196,12 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper):
     },
     async snapshot(i, step) {
       const state = await optimizer.getWeights();
+      const values = await Promise.all(state.map(async (w) => Float32Array.from((await w.tensor.data()) as ArrayLike<number>)));
       const opt: NamedTensors = new Map();
-      state.forEach((w, k) => {
-        const data = Float32Array.from(w.tensor.dataSync() as ArrayLike<number>);
-        opt.set(k === 0 ? "optimizer.iterations" : `optimizer.${k - 1}`, { shape: [...w.tensor.shape], data });
-      });
+      state.forEach((w, k) => opt.set(k === 0 ? "optimizer.iterations" : `optimizer.${k - 1}`, { shape: [...w.tensor.shape], data: values[k]! }));
       // getWeights wraps the iteration count in a fresh tensor; the slots are the optimizer's own.
       state[0]?.tensor.dispose();
-      return { i, step, weights: getNamedWeights(model), optimizer: opt };
+      return { i, step, weights: await getNamedWeights(model), optimizer: opt };
     },
     async restore(cp) {
       setNamedWeights(model, cp.weights);
@@ -234,17 +232,19 @@ export function sparseCrossEntropy(probs: tf.Tensor, labels: tf.Tensor, classes:
   });
 }
 
-/** Test accuracy as a fraction, evaluated in chunks. */
-export function evaluate(model: tf.LayersModel, data: Dataset, chunk = 1024): number {
+/** Test accuracy as a fraction, evaluated in chunks (read back asynchronously, as webgpu needs). */
+export async function evaluate(model: tf.LayersModel, data: Dataset, chunk = 1024): Promise<number> {
   let correct = 0;
+  const size = data.inputShape.reduce((a, b) => a * b, 1);
   for (let start = 0; start < data.n; start += chunk) {
     const end = Math.min(start + chunk, data.n);
-    const size = data.inputShape.reduce((a, b) => a * b, 1);
-    correct += tf.tidy(() => {
+    const hits = tf.tidy(() => {
       const xb = tf.tensor(data.x.subarray(start * size, end * size), [end - start, ...data.inputShape]);
       const pred = tf.argMax(model.predict(xb) as tf.Tensor, -1);
-      return tf.sum(tf.equal(pred, tf.tensor1d(data.y.subarray(start, end), "int32"))).dataSync()[0]!;
+      return tf.sum(tf.cast(tf.equal(pred, tf.tensor1d(data.y.subarray(start, end), "int32")), "int32"));
     });
+    correct += (await hits.data())[0]!;
+    hits.dispose();
   }
   return correct / data.n;
 }

@@ -30,7 +30,7 @@ describe("ml/train: training loop", function () {
 
   it("learns Iris, starts from the seeded init and leaves the SML untouched", async () => {
     const run = await irisRun();
-    expect(evaluate(run.model, irisDataset())).to.be.above(0.85);
+    expect(await evaluate(run.model, irisDataset())).to.be.above(0.85);
     expect(run.steps).to.equal(IRIS_EPOCHS * 10);
     expect(run.checkpoints.map((c) => c.step)).to.deep.equal(Array.from({ length: IRIS_EPOCHS + 1 }, (_, i) => i * 10));
     const init = initialWeights(SEED, MINER, weightLayout(IRIS_SPEC), new Set(["sml.kernel"]));
