@@ -137,7 +137,8 @@ function parseEntry(name: string, value: unknown): { dtype: DType; shape: number
 
 /** A fresh, aligned ArrayBuffer holding the values in host order. */
 function fromLittleEndian(le: Uint8Array): ArrayBuffer {
-  const copy = le.slice();
+  // new Uint8Array, not le.slice(): on a Node Buffer slice is a view into the shared pool.
+  const copy = new Uint8Array(le);
   if (!LITTLE_ENDIAN) swap32(copy);
   return copy.buffer;
 }

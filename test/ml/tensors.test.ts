@@ -63,6 +63,14 @@ describe("ml/tensors (safetensors container)", () => {
     }
   });
 
+  it("decodes from a Node Buffer that is a view into a larger pool (as readFile returns)", () => {
+    const bytes = encodeTensors(sample(), {});
+    const pooled = Buffer.alloc(bytes.length + 24);
+    pooled.set(bytes, 8);
+    const { tensors } = decodeTensors(pooled.subarray(8, 8 + bytes.length), { maxBytes: bytes.length });
+    for (const [name, t] of sample()) expect(Array.from(tensors.get(name)!.data)).to.deep.equal(Array.from(t.data));
+  });
+
   it("rejects input over maxBytes, truncated input at every length, and trailing bytes", () => {
     const bytes = encodeTensors(sample());
     expect(reasonOf(() => decodeTensors(bytes, { maxBytes: bytes.length - 1 }))).to.equal("too_large");
