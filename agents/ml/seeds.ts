@@ -38,6 +38,8 @@ export class KeccakStream {
   #counter = 0;
   #words = new Uint32Array(8);
   #next = 8;
+  #word = 0;
+  #bitsLeft = 0;
 
   constructor(key: string) {
     this.#input.set(getBytes(key), 0);
@@ -47,6 +49,27 @@ export class KeccakStream {
   nextUint32(): number {
     if (this.#next === 8) this.#refill();
     return this.#words[this.#next++]!;
+  }
+
+  /**
+   * The next `k` bits (1 ≤ k ≤ 32) as an unsigned integer: the stream read as one big-endian bit
+   * string, each word most significant bit first, so a k-bit draw costs k bits, not a word. Uniform
+   * without rejection. Whole words are taken with nextUint32; don't interleave the two on a stream.
+   */
+  nextBits(k: number): number {
+    let out = 0;
+    for (let need = k; need > 0; ) {
+      if (this.#bitsLeft === 0) {
+        this.#word = this.nextUint32();
+        this.#bitsLeft = 32;
+      }
+      const take = Math.min(need, this.#bitsLeft);
+      const chunk = Math.floor(this.#word / 2 ** (this.#bitsLeft - take)) % 2 ** take;
+      out = out * 2 ** take + chunk;
+      this.#bitsLeft -= take;
+      need -= take;
+    }
+    return out;
   }
 
   /** A uniform float in [0, 1) with 24 random bits, exactly representable as float32. */

@@ -2,8 +2,8 @@ import { KeccakStream, smlSeed } from "./seeds.js";
 
 /**
  * PoLe's Secure Mapping Layer: a fixed, non-trainable first layer whose weights come from
- * keccak256(abi.encode(seed, "sml")). Each weight is a k-bit integer q drawn uniformly from
- * [0, 2^k), centred to q − (2^k − 1)/2 and scaled by 1/√D (D = fan-in), then rounded to float32.
+ * keccak256(abi.encode(seed, "sml")). Each weight is a k-bit integer q, the stream's next k bits
+ * (KeccakStream.nextBits, so 32/k weights per word), centred to q − (2^k − 1)/2 and scaled by 1/√D (D = fan-in), then rounded to float32.
  * A model trained behind one task's SML is useless behind another's (PoLe Table 3).
  */
 
@@ -27,7 +27,7 @@ export function generateSml(seed: string, sml: SmlSpec, inputShape: readonly num
   const centre = (2 ** sml.bits - 1) / 2;
   const stream = new KeccakStream(smlSeed(seed));
   const data = new Float32Array(size);
-  for (let i = 0; i < size; i++) data[i] = (stream.nextBelow(2 ** sml.bits) - centre) / scale;
+  for (let i = 0; i < size; i++) data[i] = (stream.nextBits(sml.bits) - centre) / scale;
   return { shape, data };
 }
 

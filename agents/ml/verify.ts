@@ -8,7 +8,7 @@ import type { NamedTensors } from "./init.js";
 import { buildModel } from "./model.js";
 import { replayCheck } from "./replay.js";
 import type { SegmentResult } from "./replay.js";
-import { generateSml, smlMatches } from "./sml.js";
+import { generateSml } from "./sml.js";
 import { canonicalSpecJson, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
 import type { Dataset } from "./datasets/dataset.js";
@@ -79,7 +79,8 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
   if (!withinSpec(spec, hyper)) throw new Reject("hyper", `hyperparameters ${JSON.stringify(hyper)} are outside the spec's ranges`);
 
   const sml = a.tensors.get("sml.kernel")!;
-  if (!smlMatches(seed, spec.sml, spec.input.shape, sml.data)) throw new Reject("sml", "sml.kernel is not the task's Secure Mapping Layer");
+  const expectedSml = generateSml(seed, spec.sml, spec.input.shape);
+  if (!sameBits(new Map([["sml.kernel", sml]]), new Map([["sml.kernel", expectedSml]]))) throw new Reject("sml", "sml.kernel is not the task's Secure Mapping Layer");
 
   checkManifest(input.manifest, a.checkpoints);
   const entries = input.manifest.entries;
@@ -97,7 +98,7 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
 
   const expectedInit = initialWeights(seed, miner, weightLayout(spec), new Set(["sml.kernel"]));
   const first = await fetch(0);
-  if (!sameBits(first.weights, new Map([["sml.kernel", generateSml(seed, spec.sml, spec.input.shape)], ...expectedInit]))) {
+  if (!sameBits(first.weights, new Map([["sml.kernel", expectedSml], ...expectedInit]))) {
     throw new Reject("init", "checkpoint 0 is not the seeded initialisation for this seed and miner");
   }
 
@@ -124,7 +125,7 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
 
   const model = buildModel(spec, { smlWeights: sml, initialWeights: a.tensors });
   try {
-    const accuracy = evaluate(model, input.test);
+    const accuracy = await evaluate(model, input.test);
     return { scoreBps: Math.round(accuracy * 10_000), watermark, replay };
   } finally {
     model.dispose();

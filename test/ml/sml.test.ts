@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { generateSml, smlKernelShape, smlMatches } from "../../agents/ml/sml.js";
-import { keccakConcat } from "../../agents/ml/seeds.js";
+import { keccakConcat, KeccakStream } from "../../agents/ml/seeds.js";
 import { presets } from "../../agents/ml/spec.js";
 
 const SEED = `0x${"5e".repeat(32)}`;
@@ -10,7 +10,19 @@ describe("ml/sml: Secure Mapping Layer", () => {
   it("is bit-exact: the MNIST MLP's SML hashes to a pinned value", () => {
     const { shape, data } = generateSml(SEED, presets.mnistMlp.sml, [784]);
     expect(shape).to.deep.equal([784, 128]);
-    expect(keccakConcat([bytes(data)])).to.equal("0xbff466715ca112cc9c93a07f72f40cc50e674ce0aec5340e23857af9509b6eb1");
+    expect(keccakConcat([bytes(data)])).to.equal("0x8fb51970fd2830714bd20e7579fd2782f1b1b5e824d3f96c9ec51bb55afb4474");
+  });
+
+  it("draws k-bit integers from the stream's bits, most significant first, across word boundaries", () => {
+    const words = new KeccakStream(SEED);
+    const [w0, w1] = [words.nextUint32(), words.nextUint32()];
+    const bits = new KeccakStream(SEED);
+    const nibbles = Array.from({ length: 8 }, () => bits.nextBits(4));
+    expect(nibbles).to.deep.equal(Array.from({ length: 8 }, (_, j) => (w0 >>> (28 - 4 * j)) & 15));
+    const straddle = new KeccakStream(SEED);
+    straddle.nextBits(24);
+    expect(straddle.nextBits(12)).to.equal(((w0 & 0xff) << 4) | (w1 >>> 28));
+    expect(straddle.nextBits(28)).to.equal(w1 & 0xfffffff);
   });
 
   it("holds centred k-bit integers scaled by 1/√D", () => {
