@@ -1,3 +1,4 @@
+import { expectClose } from "./helpers/close.js";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,7 @@ describe("ml/datasets", () => {
     expect(iris.inputShape).to.deep.equal([4]);
     expect(iris.classes).to.equal(3);
     expect([...iris.y.subarray(0, 6)]).to.deep.equal([0, 1, 2, 0, 1, 2]);
-    expect([...iris.x.subarray(0, 4)].map((v) => Math.round(v * 10) / 10)).to.deep.equal([5.1, 3.5, 1.4, 0.2]); // Fisher's first setosa
+    expect([...iris.x.subarray(0, 4)]).to.deep.equal([5.1 / 7.9, 3.5 / 4.4, 1.4 / 6.9, 0.2 / 2.5].map(Math.fround)); // Fisher's first setosa over each feature's max
   });
 
   it("loads bundled MNIST deterministically, train and test disjoint, digits interleaved", () => {
@@ -103,9 +104,9 @@ describe("ml/datasets", () => {
     expect([...gray.y]).to.deep.equal([0, 0, 1]);
     expect(gray.inputShape).to.deep.equal([3, 4, 1]);
     expect(gray.x[0]).to.equal(1);
-    expect(gray.x[12]).to.be.closeTo(0.299, 1e-6); // red pixel, BT.601 luma
+    expectClose(gray.x[12], 0.299, 1e-6); // red pixel, BT.601 luma
     expect(gray.x[13]).to.equal(0);
-    expect(gray.x[24]).to.be.closeTo(1, 0.02); // JPEG is lossy
+    expectClose(gray.x[24], 1, 0.02); // JPEG is lossy
 
     const rgb = await loadImageFolder(dir, { height: 3, width: 4, channels: 3 });
     expect([...rgb.x.subarray(36, 39)]).to.deep.equal([1, 0, 0]);

@@ -1,14 +1,15 @@
+import { expectClose } from "./helpers/close.js";
 import { expect } from "chai";
 import { binomialTail, extractWatermark, watermarkKey } from "../../agents/ml/watermark.js";
 import { irisRun, IRIS_SPEC, MINER, OTHER_MINER, SEED } from "./helpers/iris-run.js";
 
 describe("ml/watermark: DLBC / Uchida watermark", () => {
   it("computes the binomial tail exactly for small cases", () => {
-    expect(binomialTail(8, 8)).to.be.closeTo(1 / 256, 1e-15);
-    expect(binomialTail(4, 3)).to.be.closeTo(5 / 16, 1e-15);
+    expectClose(binomialTail(8, 8), 1 / 256, 1e-15);
+    expectClose(binomialTail(4, 3), 5 / 16, 1e-15);
     expect(binomialTail(10, 0)).to.equal(1);
     expect(binomialTail(2048, 2048)).to.equal(0); // 2^−2048 underflows, and says so
-    expect(binomialTail(64, 32)).to.be.closeTo(0.5 + 0.0993 / 2, 1e-3);
+    expectClose(binomialTail(64, 32), 0.5 + 0.0993 / 2, 1e-3);
   });
 
   it("derives bits and projection from keccak256(seed, miner), bit-exact", () => {
@@ -26,7 +27,7 @@ describe("ml/watermark: DLBC / Uchida watermark", () => {
     const kernel = run.weights.get("layers.0.kernel")!;
     const own = extractWatermark(watermarkKey(SEED, MINER, IRIS_SPEC.watermark.bits, kernel.shape), kernel.data, kernel.shape);
     expect(own).to.include({ matches: 8, bits: 8, detected: true });
-    expect(own.pValue).to.be.closeTo(2 ** -8, 1e-12);
+    expectClose(own.pValue, 2 ** -8, 1e-12);
     const stranger = extractWatermark(watermarkKey(SEED, OTHER_MINER, IRIS_SPEC.watermark.bits, kernel.shape), kernel.data, kernel.shape);
     expect(stranger.detected).to.equal(false);
   });

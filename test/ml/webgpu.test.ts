@@ -1,3 +1,4 @@
+import { expectClose } from "./helpers/close.js";
 import { expect } from "chai";
 import { trainStepChild } from "./helpers/child.js";
 
@@ -17,7 +18,7 @@ describe("ml/backend on WebGPU (Dawn; lavapipe in CI)", () => {
     }
     for (const [name, r] of Object.entries(out.results)) {
       expect(r.cpuLosses[1], `${name}: the first step changed the model`).to.not.equal(r.cpuLosses[0]);
-      r.cpuLosses.forEach((loss, i) => expect(r.gpuLosses[i], `${name} loss at step ${i}`).to.be.closeTo(loss, TOLERANCE * Math.max(1, loss)));
+      r.cpuLosses.forEach((loss, i) => expectClose(r.gpuLosses[i], loss, TOLERANCE * Math.max(1, loss), `${name} loss at step ${i}`));
       expect(r.maxWeightDiff, `${name}: largest weight difference after three steps`).to.be.below(TOLERANCE);
     }
   });
