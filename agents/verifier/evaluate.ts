@@ -1,0 +1,102 @@
+import type { Logger } from "../log/logger.js";
+import type { Dataset } from "../ml/datasets/dataset.js";
+import { verifySubmission } from "../ml/verify.js";
+import type { TaskDocument } from "../publisher/document.js";
+import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError } from "../submission/index.js";
+import type { ContentStore } from "../storage/index.js";
+import type { ScoringInput, Verdict } from "./agent.js";
+import { TaskDataUnavailable } from "./errors.js";
+
+export interface ScorerOptions {
+  store: ContentStore;
+  /** Replayed segments per submission (DESIGN §5: 2); 0 turns replay off. */
+  replaySegments: number;
+  /** Normalised replay distance accepted; default: the ML core's calibrated tolerance. */
+  replayTolerance?: number;
+  /** Cap on an artifact's size, on top of the bound the spec implies. */
+  maxArtifactBytes: number;
+  /** Longest wait for the next block of any fetch (ms). */
+  fetchTimeoutMs: number;
+  /** Called before a fetch: dial the task document's providers. */
+  dial?: (addresses: readonly string[]) => Promise<void>;
+  log: Logger;
+}
+
+/**
+ * The real scorer (DESIGN §5): fetches the task document and decrypts the test shards (and the
+ * training shards, for replay) once per round, then fetches every revealed submission and runs
+ * `verifySubmission` on it, replaying segments chosen from the draw seed. A submission that
+ * cannot be fetched, is too large or malformed scores 0 with the reason; nothing it does throws.
+ */
+export function createScorer(options: ScorerOptions): (input: ScoringInput) => Promise<Verdict[]> {
+  return async (input) => {
+    const log = options.log.child({ taskId: input.taskId });
+    const fetchOpts = { timeoutMs: options.fetchTimeoutMs };
+    const timed = async <T>(phase: string, extra: Record<string, unknown>, work: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        log.info({ phase, seconds: (performance.now() - started) / 1000, ...extra }, "timing");
+      }
+    };
+
+    let doc: TaskDocument;
+    let test: Dataset;
+    let train: Dataset | undefined;
+    try {
+      doc = await timed("fetch", { what: "task document" }, () => fetchTaskDocument(options.store, input.specCid, fetchOpts));
+      await options.dial?.(doc.providers);
+      test = await timed("fetch", { what: "test shards" }, () => fetchShards(options.store, doc, input.testKeys.map((k) => k.index), input.testKeys, fetchOpts));
+      if (options.replaySegments > 0 && input.trainKeys.length > 0) {
+        train = await timed("fetch", { what: "training shards" }, () => fetchShards(options.store, doc, input.trainKeys.map((k) => k.index), input.trainKeys, fetchOpts));
+      }
+    } catch (e) {
+      if (!isSubmissionError(e)) throw e;
+      throw new TaskDataUnavailable(`the task's data: ${e.message}`, { cause: e, code: e.code });
+    }
+
+    const verdicts: Verdict[] = [];
+    for (const [i, sub] of input.submissions.entries()) {
+      const extra = { submission: i, miner: sub.miner };
+      if (sub.modelCid === undefined) {
+        verdicts.push({ scoreBps: 0, reason: "fetch", detail: "no ModelRevealed event names this submission's CID" });
+        continue;
+      }
+      let fetched: Awaited<ReturnType<typeof fetchSubmission>>;
+      try {
+        fetched = await timed("fetch", extra, () =>
+          fetchSubmission(options.store, sub.modelCid!, { ...fetchOpts, spec: doc.spec, maxArtifactBytes: options.maxArtifactBytes, expectedModelHash: sub.modelHash }),
+        );
+      } catch (e) {
+        if (!isSubmissionError(e)) throw e;
+        verdicts.push({ scoreBps: 0, reason: e.code === "HASH_MISMATCH" ? "hash" : "fetch", detail: `${e.code}: ${e.message}` });
+        continue;
+      }
+      if (fetched.bytes.byteLength > options.maxArtifactBytes) {
+        verdicts.push({ scoreBps: 0, reason: "fetch", detail: `artifact is ${fetched.bytes.byteLength} bytes, over --max-artifact-bytes ${options.maxArtifactBytes}` });
+        continue;
+      }
+      if (fetched.manifest.root.toLowerCase() !== sub.checkpointRoot.toLowerCase()) {
+        verdicts.push({ scoreBps: 0, reason: "checkpoints", detail: `the revealed checkpoint root ${sub.checkpointRoot} is not the artifact's ${fetched.manifest.root}` });
+        continue;
+      }
+      const result = await timed("verify", extra, () =>
+        verifySubmission({
+          spec: doc.spec,
+          seed: input.seed,
+          miner: sub.miner,
+          test,
+          artifact: fetched.bytes,
+          expectedModelHash: sub.modelHash,
+          manifest: fetched.manifest,
+          fetchCheckpoint: (c) => fetched.fetchCheckpoint(c),
+          maxBytes: options.maxArtifactBytes,
+          ...(train === undefined ? { replay: false as const } : { train, replay: { seed2: input.seed2, r: options.replaySegments, ...(options.replayTolerance === undefined ? {} : { tolerance: options.replayTolerance }) } }),
+        }),
+      );
+      verdicts.push(result.reason === undefined ? { scoreBps: result.scoreBps } : { scoreBps: 0, reason: result.reason, detail: result.detail });
+    }
+    return verdicts;
+  };
+}

@@ -1,0 +1,33 @@
+import { AbiCoder, keccak256 } from "ethers";
+import { assertBytes32 } from "../protocol/bytes32.js";
+
+const coder = AbiCoder.defaultAbiCoder();
+
+/** What a validator's score commitment binds (DESIGN §3.7, docs/settlement.md "Attestation"). */
+export interface ScoresCommitmentInput {
+  settlement: string;
+  chainId: bigint;
+  taskId: bigint;
+  validator: string;
+  scores: readonly number[];
+  salt: string;
+}
+
+/** Largest score: 100 % accuracy in basis points. */
+export const MAX_SCORE_BPS = 10_000;
+
+/**
+ * `keccak256(abi.encode(settlement, chainId, taskId, validator, uint16[] scores, salt))`, what
+ * `Settlement.scoresCommitment` returns and `revealScores` recomputes.
+ */
+export function scoresCommitment(input: ScoresCommitmentInput): string {
+  for (const [i, s] of input.scores.entries()) {
+    if (!Number.isInteger(s) || s < 0 || s > MAX_SCORE_BPS) throw new RangeError(`score ${i} is ${s}; scores are integers 0..${MAX_SCORE_BPS} bps`);
+  }
+  return keccak256(
+    coder.encode(
+      ["address", "uint256", "uint256", "address", "uint16[]", "bytes32"],
+      [input.settlement, input.chainId, input.taskId, input.validator, input.scores, assertBytes32(input.salt, "salt")],
+    ),
+  );
+}

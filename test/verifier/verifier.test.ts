@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { Wallet, hexlify, keccak256, parseEther, randomBytes, type JsonRpcProvider } from "ethers";
+import { CID } from "multiformats/cid";
+import * as raw from "multiformats/codecs/raw";
+import { sha256 } from "multiformats/hashes/sha2";
+import { main } from "../../agents/cli/podl.js";
+import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
+import { loadConfig } from "../../agents/config/load.js";
+import { selectBackend } from "../../agents/ml/backend.js";
+import { loadIris } from "../../agents/ml/datasets/bundled.js";
+import { presets } from "../../agents/ml/spec.js";
+import { train } from "../../agents/ml/train.js";
+import { modelCommitment } from "../../agents/protocol/commitments.js";
+import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../../agents/protocol/dataset-tree.js";
+import { splitShards } from "../../agents/protocol/split.js";
+import { preparePublication, type Publication } from "../../agents/publisher/prepare.js";
+import { EmbeddedStore } from "../../agents/storage/index.js";
+import { fetchShards, fetchTaskDocument, uploadSubmission } from "../../agents/submission/index.js";
+import { Verifier, type Scorer, type Verdict } from "../../agents/verifier/agent.js";
+import { verifierConfigSchema } from "../../agents/verifier/command.js";
+import { createScorer } from "../../agents/verifier/evaluate.js";
+import { scoresCommitment } from "../../agents/verifier/scores.js";
+import { account, startChain } from "../agents/helpers/chain.js";
+import { captureLogger } from "../agents/helpers/log.js";
+import { accounts, deployContracts, passTime, type Contracts } from "./helpers/world.js";
+
+const ONE = parseEther("1");
+const THRESHOLD = 5_000n;
+const ZERO = "0x0000000000000000000000000000000000000000";
+/** Reveal order of task 1: the honest miner, its copier, a CID nobody serves, a malformed CID, an oversized artifact. */
+const missingCid = account(7);
+
+describe("verifier agent", function () {
+  this.timeout(120_000);
+  let chain: Awaited<ReturnType<typeof startChain>>;
+  let provider: JsonRpcProvider;
+  let c: Contracts;
+  let dir: string;
+  let publisherNode: EmbeddedStore;
+  let minerNode: EmbeddedStore;
+  let verifierNode: EmbeddedStore;
+  const runtimes: AgentRuntime[] = [];
+  let scorerCalls = 0;
+  let lastLogs: ReturnType<typeof captureLogger> | undefined;
+  let taskId: bigint;
+  let pub: Publication;
+
+  before(async () => {
+    await selectBackend({ force: "cpu" });
+    chain = await startChain();
+    provider = chain.provider;
+    c = await deployContracts(provider);
+    dir = mkdtempSync(join(tmpdir(), "podl-verifier-"));
+    const node = (role: string) => EmbeddedStore.open({ dataDir: join(dir, `ipfs-${role}`) });
+    publisherNode = await node("publisher");
+    minerNode = await node("miner");
+    verifierNode = await node("verifier");
+    await minerNode.dial(publisherNode.addresses()[0]!);
+    await verifierNode.dial(minerNode.addresses()[0]!);
+    await (await c.registry.connect(accounts.scripted.connect(provider)).stake(ONE, { value: ONE })).wait();
+  });
+  after(async () => {
+    for (const rt of runtimes) rt.close();
+    await Promise.all([publisherNode?.close(), minerNode?.close(), verifierNode?.close()]);
+    await chain?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A verifier on `dataDir` whose scorer is the real one (embedded IPFS, verifySubmission with replay). */
+  async function openVerifier(dataDir = join(dir, "verifier-state")): Promise<{ rt: AgentRuntime; verifier: Verifier; logs: ReturnType<typeof captureLogger> }> {
+    const env = {
+      PODL_RPC_URL: chain.url,
+      PODL_DATA_DIR: dataDir,
+      PODL_POLL_INTERVAL_MS: "50",
+      PODL_RPC_BACKOFF_MS: "5",
+      PODL_PRIVATE_KEY: accounts.verifier.privateKey,
+    };
+    const config = loadConfig(verifierConfigSchema, { env });
+    const logs = captureLogger("verifier");
+    lastLogs = logs;
+    const rt = await openRuntime({ agent: "verifier", config, env, log: logs.log });
+    runtimes.push(rt);
+    const real = createScorer({
+      store: verifierNode,
+      replaySegments: 2,
+      maxArtifactBytes: 1 << 20,
+      fetchTimeoutMs: 1_500,
+      // The test shards are only on the publisher's node, which the task document names.
+      dial: async (addresses) => {
+        for (const a of addresses) await verifierNode.dial(a);
+      },
+      log: logs.log,
+    });
+    const scorer: Scorer = async (input) => {
+      scorerCalls++;
+      return await real(input);
+    };
+    const verifier = new Verifier(rt, {
+      market: await c.market.getAddress(),
+      settlement: await c.settlement.getAddress(),
+      registry: await c.registry.getAddress(),
+      startBlock: c.block,
+      scorer,
+      keeper: true,
+      keeperGraceMs: 0,
+    });
+    return { rt, verifier, logs };
+  }
+
+  async function unlock(method: "unlockTrainingData" | "unlockTestData", id: bigint, shards: ShardSecret[], indices: number[]): Promise<void> {
+    const { keys, proof, proofFlags } = shardKeyMultiproof(buildDatasetTree(shards), shards, indices);
+    await (await c.market.connect(accounts.publisher.connect(provider))[method](id, keys, proof, proofFlags)).wait();
+  }
+
+  async function post(datasetRoot: string, specCid: string, workload: Publication["workload"]): Promise<bigint> {
+    const publisher = accounts.publisher.connect(provider);
+    const reward = ONE;
+    const bond = (reward * (await c.market.params()).publisherBondBps) / 10_000n;
+    const request = { token: ZERO, reward, datasetRoot, specCid, shardCount: 10, testShards: 3, accuracyThreshold: THRESHOLD, maxSubmissions: 8, trainWindow: 600, ...workload };
+    await (await c.market.connect(publisher).postTask(request, { value: reward + bond })).wait();
+    const id = await c.market.taskCount();
+    await (await c.market.connect(publisher).startNext()).wait();
+    return id;
+  }
+
+  /** Commits for `miner` and returns its reveal. */
+  async function commit(miner: Wallet, id: bigint, modelHash: string, checkpointRoot: string): Promise<(cid: string) => Promise<void>> {
+    const signer = miner.connect(provider);
+    const salt = hexlify(randomBytes(32));
+    const commitment = modelCommitment({ market: await c.market.getAddress(), chainId: 31337n, taskId: id, miner: miner.address, modelHash, checkpointRoot, salt });
+    await (await c.market.connect(signer).commitModel(id, commitment, { value: (await c.market.getTask(id)).minerBond })).wait();
+    return async (cid) => void (await (await c.market.connect(signer).revealModel(id, cid, modelHash, checkpointRoot, salt)).wait());
+  }
+
+  async function stepUntil<T>(verifier: Verifier, what: string, done: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 10; i++) {
+      await verifier.step();
+      const value = await done();
+      if (value !== undefined) return value;
+    }
+    const problems = (lastLogs?.lines() ?? []).filter((l) => Number(l.level) >= 40).map((l) => JSON.stringify(l));
+    throw new Error(`verifier never got to ${what}; its warnings: ${problems.slice(-5).join("\n")}`);
+  }
+
+  it("stakes when not bonded, draws the committee as keeper, scores an honest model > 0 and a copy, a missing CID, a malformed CID and an oversized artifact 0, and stores scores and salt before committing", async () => {
+    const { rt, verifier, logs } = await openVerifier();
+    expect(await verifier.ensureStake(ONE)).to.equal(ONE);
+    expect(await verifier.ensureStake(ONE)).to.equal(ONE); // bonded: no second deposit
+    expect((await c.registry.getValidator(accounts.verifier.address)).stake).to.equal(ONE);
+
+    pub = await preparePublication({ spec: presets.irisMlp, dataset: loadIris(), shardCount: 10, testShards: 3, store: publisherNode, providers: publisherNode.addresses() });
+    taskId = await post(pub.datasetRoot, pub.specCid, pub.workload);
+    const started = await c.market.getTask(taskId);
+    const split = splitShards(started.seed, 10, 3);
+    await unlock("unlockTrainingData", taskId, pub.shards, split.train);
+
+    // The honest miner trains on the decrypted training shards and uploads its submission.
+    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
+    const trainKeys = split.train.map((i) => ({ index: i, key: pub.shards[i]!.key }));
+    const data = await fetchShards(minerNode, doc, split.train, trainKeys, { timeoutMs: 10_000 });
+    const run = await train(doc.spec, { seed: started.seed, miner: accounts.honest.address, data, hyper: { epochs: 15 } });
+    run.model.dispose();
+    const sub = await uploadSubmission(minerNode, doc.spec, run, { taskId, seed: started.seed, miner: accounts.honest.address });
+    const big = randomBytes(256 * 1024);
+    const bigCid = (await minerNode.add(big)).toString();
+    const nobodyHas = CID.create(1, raw.code, await sha256.digest(randomBytes(32))).toString();
+    const junkRoot = keccak256(randomBytes(32));
+
+    const reveals = [
+      await commit(accounts.honest, taskId, sub.modelHash, sub.checkpointRoot),
+      await commit(accounts.copier, taskId, sub.modelHash, sub.checkpointRoot), // copies the honest artifact
+      await commit(missingCid, taskId, keccak256(randomBytes(32)), junkRoot),
+      await commit(accounts.badCid, taskId, keccak256(randomBytes(32)), junkRoot),
+      await commit(accounts.oversized, taskId, keccak256(big), junkRoot),
+    ];
+    await verifier.step();
+    expect(rt.store.getSalt(taskId, "scores:0")).to.equal(undefined); // nothing to attest yet
+
+    await passTime(provider, (await c.market.getTask(taskId)).commitDeadline);
+    await unlock("unlockTestData", taskId, pub.shards, split.test);
+    const cids = [sub.modelCid, sub.modelCid, nobodyHas, "not-a-cid", bigCid];
+    for (const [i, reveal] of reveals.entries()) await reveal(cids[i]!);
+    await passTime(provider, (await c.market.getTask(taskId)).revealDeadline);
+
+    const stored = await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(taskId, "scores:0"));
+    const seated = await c.settlement.queryFilter(c.settlement.filters.CommitteeSeated(taskId));
+    expect(seated).to.have.length(1);
+    expect([...seated[0]!.args.members].sort()).to.deep.equal([accounts.verifier.address, accounts.scripted.address].sort());
+    expect(seated[0]!.transactionHash).to.be.oneOf(await sentBy(accounts.verifier.address)); // it drew as keeper
+
+    const verdicts = stored.data.verdicts as Verdict[];
+    const scores = stored.data.scores as number[];
+    expect(scores).to.have.length(5);
+    expect(scores[0], JSON.stringify(verdicts[0])).to.be.greaterThan(Number(THRESHOLD));
+    expect(verdicts[0]!.reason).to.equal(undefined);
+    expect(scores.slice(1)).to.deep.equal([0, 0, 0, 0]);
+    expect(verdicts[1]!.reason).to.be.oneOf(["miner", "init", "watermark"]);
+    expect(verdicts.slice(2).map((v) => [v.reason, v.detail?.split(":")[0]])).to.deep.equal([
+      ["fetch", "UNAVAILABLE"],
+      ["fetch", "CID_INVALID"],
+      ["fetch", "TOO_LARGE"],
+    ]);
+    // Committed with exactly the stored scores and salt; the contract's own view agrees with ours.
+    const onChain = await c.settlement.scoresCommitment(taskId, accounts.verifier.address, scores, stored.salt);
+    expect(stored.commitment).to.equal(onChain);
+    expect(scoresCommitment({ settlement: await c.settlement.getAddress(), chainId: 31337n, taskId, validator: accounts.verifier.address, scores, salt: stored.salt })).to.equal(onChain);
+    const committed = await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(taskId, 0n, accounts.verifier.address));
+    expect(committed).to.have.length(1);
+    const savedFirst = logs.lines().findIndex((l) => typeof l.msg === "string" && l.msg.includes("submission 4 scores"));
+    const sentCommit = logs.lines().findIndex((l) => l.tx === `commitScores task ${taskId} round 0` && l.msg === "transaction sent");
+    expect(savedFirst).to.be.greaterThan(-1);
+    expect(sentCommit).to.be.greaterThan(savedFirst);
+    expect((await c.settlement.getRound(taskId, 0n)).reveals).to.equal(0n); // the other member has not committed: reveals not open
+    expect(scorerCalls).to.equal(1);
+    rt.close();
+  });
+
+  it("restarted between commit and reveal, reveals the stored scores with the stored salt, without scoring again", async () => {
+    const stored = (await openVerifier(join(dir, "peek"))).rt; // another state file: no salt there
+    expect(stored.store.getSalt(taskId, "scores:0")).to.equal(undefined);
+    stored.close();
+
+    // The other member (scripted here) commits, which opens the reveals.
+    const first = await openVerifier();
+    const mine = first.rt.store.getSalt(taskId, "scores:0")!;
+    const scores = mine.data.scores as number[];
+    const otherSalt = hexlify(randomBytes(32));
+    const scripted = accounts.scripted.connect(provider);
+    await (await c.settlement.connect(scripted).commitScores(taskId, await c.settlement.scoresCommitment(taskId, scripted.address, scores, otherSalt))).wait();
+
+    const callsBefore = scorerCalls;
+    await stepUntil(first.verifier, "its reveal", async () => ((await c.settlement.scoresOf(taskId, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
+    expect((await c.settlement.scoresOf(taskId, 0n, accounts.verifier.address)).map(Number)).to.deep.equal(scores);
+    expect(scorerCalls).to.equal(callsBefore);
+    await (await c.settlement.connect(scripted).revealScores(taskId, scores, otherSalt)).wait();
+  });
+
+  it("finalizes as keeper once every member revealed: the honest miner wins, the copier gets only its bond back, and the verifier withdraws its fee", async () => {
+    const { verifier } = await openVerifier();
+    const task = await c.market.getTask(taskId);
+    const balanceBefore = await provider.getBalance(accounts.verifier.address);
+    const ended = await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(taskId) ? true : undefined));
+    expect(ended).to.equal(true);
+    expect((await c.market.getTask(taskId)).phase).to.equal(6n); // Settled
+
+    const [block] = await c.market.queryFilter(c.market.filters.LearningBlock(undefined, taskId));
+    expect(block!.args.winner).to.equal(accounts.honest.address);
+    const pool = task.reward; // every committed miner revealed: nothing forfeited
+    const fee = (pool * 500n) / 10_000n; // validatorShareBps, shared by the two agreeing members
+    expect(await c.market.creditOf(accounts.honest.address, ZERO)).to.equal(task.minerBond + pool - fee);
+    expect(await c.market.creditOf(accounts.copier.address, ZERO)).to.equal(task.minerBond);
+    expect(await c.market.creditOf(accounts.scripted.address, ZERO)).to.equal(fee / 2n);
+    const [withdrawn] = await c.market.queryFilter(c.market.filters.Withdrawn(accounts.verifier.address));
+    expect(withdrawn!.args.amount).to.equal(fee / 2n);
+    expect(await c.market.creditOf(accounts.verifier.address, ZERO)).to.equal(0n);
+    expect(await provider.getBalance(accounts.verifier.address)).to.be.greaterThan(balanceBefore); // the fee outweighs the gas
+    expect(await c.registry.wasSlashed(taskId, accounts.verifier.address)).to.equal(false);
+  });
+
+  it("calls timeoutTestKeys only once it is due, when the publisher never unlocks the test keys", async () => {
+    const { rt, verifier } = await openVerifier();
+    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
+    const id = await post(buildDatasetTree(shards).root, pub.specCid, pub.workload);
+    const t = await c.market.getTask(id);
+    await unlock("unlockTrainingData", id, shards, splitShards(t.seed, 10, 3).train);
+    const reveal = await commit(accounts.honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    const committing = await c.market.getTask(id);
+    await passTime(provider, committing.commitDeadline);
+    await reveal("bafkreirevealedbutneverchecked");
+
+    const nonce = await provider.getTransactionCount(accounts.verifier.address);
+    await verifier.step(); // inside the test-key window: not due
+    expect(await provider.getTransactionCount(accounts.verifier.address)).to.equal(nonce);
+    const opensAfter = committing.testKeyDeadline > committing.revealDeadline ? committing.testKeyDeadline : committing.revealDeadline;
+    await passTime(provider, opensAfter - 2n);
+    await verifier.step();
+    expect(await provider.getTransactionCount(accounts.verifier.address)).to.equal(nonce);
+
+    await passTime(provider, opensAfter);
+    await stepUntil(verifier, "the default", async () => (verifier.endedTasks().includes(id) ? true : undefined));
+    const [defaulted] = await c.market.queryFilter(c.market.filters.TaskDefaulted(id));
+    expect(defaulted!.args.caller).to.equal(accounts.verifier.address);
+    expect(rt.store.getTask(id)?.data.ended).to.equal("defaulted");
+  });
+
+  it("podl verifier: refuses to run unbonded without --stake; with --exit-when-idle it catches up on the ended tasks and exits 0", async () => {
+    const out: string[] = [];
+    const io = (key: string, dataDir: string) => ({
+      out: (l: string) => void out.push(l),
+      err: (l: string) => void out.push(l),
+      env: { PODL_RPC_URL: chain.url, PODL_DATA_DIR: dataDir, PODL_POLL_INTERVAL_MS: "50", PODL_PRIVATE_KEY: key, PODL_LOG_LEVEL: "silent" },
+    });
+    const flags = ["--market", await c.market.getAddress(), "--start-block", String(c.block), "--backend", "cpu"];
+    const unbonded = account(8);
+    expect(await main(["verifier", ...flags, "--exit-when-idle"], io(unbonded.privateKey, join(dir, "cli-unbonded")))).to.equal(1);
+    expect(out.join("\n")).to.match(new RegExp(`${unbonded.address} is not bonded .*pass --stake <amount> \\[CONFIG_INVALID\\]`));
+    expect((await c.registry.getValidator(unbonded.address)).stake).to.equal(0n);
+
+    out.length = 0;
+    expect(await main(["verifier", ...flags, "--exit-when-idle"], io(accounts.verifier.privateKey, join(dir, "cli-fresh")))).to.equal(0);
+    expect(out).to.include(`task ${taskId} ended; credits withdrawn`);
+    expect(out.at(-1)).to.equal("no queued or running task left and 2 task(s) ended; exiting");
+  });
+
+  /** Hashes of the transactions `from` sent, from its journal-independent chain history. */
+  async function sentBy(from: string): Promise<string[]> {
+    const hashes: string[] = [];
+    const head = await provider.getBlockNumber();
+    for (let b = c.block; b <= head; b++) {
+      const block = await provider.getBlock(b, true);
+      for (const tx of block?.prefetchedTransactions ?? []) if (tx.from === from) hashes.push(tx.hash);
+    }
+    return hashes;
+  }
+});
