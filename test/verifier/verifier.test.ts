@@ -70,7 +70,7 @@ describe("verifier agent", function () {
   });
 
   /** A verifier on `dataDir` whose scorer is the real one (embedded IPFS, verifySubmission with replay). */
-  async function openVerifier(dataDir = join(dir, "verifier-state")): Promise<{ rt: AgentRuntime; verifier: Verifier; logs: ReturnType<typeof captureLogger> }> {
+  async function openVerifier(dataDir = join(dir, "verifier-state"), keeperGraceMs = 0): Promise<{ rt: AgentRuntime; verifier: Verifier; logs: ReturnType<typeof captureLogger> }> {
     const env = {
       PODL_RPC_URL: chain.url,
       PODL_DATA_DIR: dataDir,
@@ -105,7 +105,7 @@ describe("verifier agent", function () {
       startBlock: c.block,
       scorer,
       keeper: true,
-      keeperGraceMs: 0,
+      keeperGraceMs,
     });
     return { rt, verifier, logs };
   }
@@ -260,7 +260,7 @@ describe("verifier agent", function () {
     expect(await c.registry.wasSlashed(taskId, accounts.verifier.address)).to.equal(false);
   });
 
-  it("calls timeoutTestKeys only once it is due, when the publisher never unlocks the test keys", async () => {
+  it("calls timeoutTestKeys only once it is due, when the publisher never unlocks the test keys, leaving it to the designated keeper during the grace", async () => {
     const { rt, verifier } = await openVerifier();
     const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
     const id = await post(buildDatasetTree(shards).root, pub.specCid, pub.workload);
@@ -280,6 +280,14 @@ describe("verifier agent", function () {
     expect(await provider.getTransactionCount(accounts.verifier.address)).to.equal(nonce);
 
     await passTime(provider, opensAfter);
+    // Due now, but task 2's designated keeper is the other validator (registered first): a patient
+    // keeper leaves it the call; an impatient one (grace 0) sends it.
+    const validators = await c.registry.validators();
+    expect(validators[Number(id % BigInt(validators.length))]).to.equal(accounts.scripted.address);
+    const patient = await openVerifier(join(dir, "patient-keeper"), 60_000);
+    await patient.verifier.step();
+    expect(await provider.getTransactionCount(accounts.verifier.address)).to.equal(nonce);
+    patient.rt.close();
     await stepUntil(verifier, "the default", async () => (verifier.endedTasks().includes(id) ? true : undefined));
     const [defaulted] = await c.market.queryFilter(c.market.filters.TaskDefaulted(id));
     expect(defaulted!.args.caller).to.equal(accounts.verifier.address);
