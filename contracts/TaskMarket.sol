@@ -46,7 +46,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint128 totalMinerBonds;
         // slot 4
         bytes32 datasetRoot;
-        // slot 5
+        // slot 5: the queue word while queued (so that startNext overwrites a non-zero slot instead of
+        // paying for a fresh one), then the seed
         bytes32 seed;
         // slot 6
         uint40 revealDeadline;
@@ -85,6 +86,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     uint64 private _chainHeight;
     /// @dev Queued tasks as `Ranking.pack` words (task id, dn, log2 dc, reward), unordered.
     uint256[] private _queue;
+    /// @dev `Ranking.keyOf(_queue[i])` at the same positions, four to a slot (maxQueue ≤ 128); keys at or
+    /// past `_queue.length` are stale and never read.
+    uint64[128] private _keys;
     mapping(uint256 taskId => TaskData) private _tasks;
     mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
     mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
@@ -132,7 +136,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.publisherBond = uint128(publisherBond);
         t.minerBond = uint128(minerBond);
         t.datasetRoot = request.datasetRoot;
-        _queue.push((taskId << 224) | entryTerms);
+        _enqueue(t, queued, (taskId << 224) | entryTerms);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
 
@@ -161,8 +165,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (bonded < p.minCommittee) revert NotEnoughValidators(bonded, p.minCommittee);
 
         (uint256 position, uint256 bestScore) = _lowestScore(length, p.maxQueue, p.rankScale);
-        uint256 entry = _queue[position];
-        taskId = Ranking.taskIdOf(entry);
+        taskId = Ranking.taskIdOf(_queue[position]);
         _removeFromQueue(position, length);
 
         TaskData storage t = _tasks[taskId];
@@ -382,7 +385,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.publisherBond = t.publisherBond;
         task.minerBond = t.minerBond;
         task.totalMinerBonds = t.totalMinerBonds;
-        task.seed = t.seed;
+        if (t.phase != Phase.Queued) task.seed = t.seed;
         task.datasetRoot = t.datasetRoot;
         task.accuracyThreshold = t.accuracyThreshold;
         task.shardCount = t.shardCount;
@@ -431,7 +434,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function testShardBitmap(uint256 taskId) external view returns (uint256) {
         TaskData storage t = _task(taskId);
-        if (t.seed == bytes32(0)) return 0;
+        if (t.phase == Phase.Queued || t.seed == bytes32(0)) return 0;
         return Split.testBitmap(t.seed, t.shardCount, t.testShards);
     }
 
@@ -439,9 +442,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function rankOf(uint256 taskId) external view returns (uint256) {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
-        uint256 length = _queue.length;
-        UD60x18 q = Ranking.exponent(length, _params.maxQueue, _params.rankScale);
-        return Ranking.scoreOf(_queue[_queuePosition(taskId)], q);
+        UD60x18 q = Ranking.exponent(_queue.length, _params.maxQueue, _params.rankScale);
+        // While queued the seed slot holds the task's queue word.
+        return Ranking.scoreOf(uint256(t.seed), q);
     }
 
     /// @inheritdoc ITaskMarket
@@ -499,6 +502,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _removeFromQueue(_queuePosition(taskId), _queue.length);
         // Terminal before crediting.
         t.phase = Phase.Cancelled;
+        t.seed = bytes32(0);
         _credit(t.publisher, t.token, uint256(t.reward) + t.publisherBond);
         emit TaskCancelled(taskId, msg.sender);
     }
@@ -533,8 +537,18 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         emit Credited(account, token, amount);
     }
 
+    function _enqueue(TaskData storage t, uint256 position, uint256 entry) private {
+        t.seed = bytes32(entry);
+        _queue.push(entry);
+        _keys[position] = uint64(Ranking.keyOf(entry));
+    }
+
     function _removeFromQueue(uint256 position, uint256 length) private {
-        if (position != length - 1) _queue[position] = _queue[length - 1];
+        uint256 last = length - 1;
+        if (position != last) {
+            _queue[position] = _queue[last];
+            _keys[position] = _keys[last];
+        }
         _queue.pop();
     }
 
@@ -628,41 +642,58 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per task and a cheap lower
-    /// bound; the task with the lowest bound gets its exact score. Second pass: exact scores only for
-    /// tasks whose bound does not exceed the best so far (a higher bound cannot win or tie).
+    /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per four tasks (`_keys`) and a
+    /// cheap lower bound each; the task with the lowest bound gets its exact score. Second pass: exact
+    /// scores (one cold `_queue` word each) only for tasks whose bound does not exceed the best so far (a
+    /// higher bound cannot win or tie).
     function _lowestScore(uint256 length, uint256 maxQueue, uint256 rankScale)
         private
         view
         returns (uint256 position, uint256 bestScore)
     {
         UD60x18 q = Ranking.exponent(length, maxQueue, rankScale);
-        uint256[] memory entries = new uint256[](length);
         uint256[] memory bounds = new uint256[](length);
         uint256 lowest = type(uint256).max;
-        uint256 base;
-        // The queue's words start at keccak256(slot); i < length, so every read is inside the array
-        // (this skips the length read and bounds check per word of `_queue[i]`).
+        uint256 keysSlot;
+        uint256 queueBase;
+        // The queue's words start at keccak256(slot); every read below is inside the array or the
+        // fixed-size key array (this skips the length reads and bounds checks of `_queue[i]`).
         assembly ("memory-safe") {
+            keysSlot := _keys.slot
             mstore(0, _queue.slot)
-            base := keccak256(0, 32)
+            queueBase := keccak256(0, 32)
         }
-        for (uint256 i = 0; i < length; ++i) {
-            uint256 entry;
-            assembly ("memory-safe") {
-                entry := sload(add(base, i))
+        // Unchecked: i, j < length ≤ 128.
+        unchecked {
+            for (uint256 i = 0; i < length; i += 4) {
+                uint256 four;
+                assembly ("memory-safe") {
+                    four := sload(add(keysSlot, shr(2, i)))
+                }
+                uint256 end = length - i < 4 ? length : i + 4;
+                for (uint256 j = i; j < end; ++j) {
+                    uint256 bound = Ranking.boundOf(uint64(four), q);
+                    four >>= 64;
+                    assembly ("memory-safe") {
+                        mstore(add(bounds, shl(5, add(j, 1))), bound)
+                    }
+                    if (bound < lowest) (lowest, position) = (bound, j);
+                }
             }
-            uint256 bound = Ranking.lowerBoundOf(entry, q);
-            entries[i] = entry;
-            bounds[i] = bound;
-            if (bound < lowest) (lowest, position) = (bound, i);
         }
-        bestScore = Ranking.scoreOf(entries[position], q);
-        uint256 bestId = Ranking.taskIdOf(entries[position]);
+        uint256 entry;
+        assembly ("memory-safe") {
+            entry := sload(add(queueBase, position))
+        }
+        bestScore = Ranking.scoreOf(entry, q);
+        uint256 bestId = Ranking.taskIdOf(entry);
         for (uint256 i = 0; i < length; ++i) {
             if (i == position || bounds[i] > bestScore) continue;
-            uint256 s = Ranking.scoreOf(entries[i], q);
-            uint256 id = Ranking.taskIdOf(entries[i]);
+            assembly ("memory-safe") {
+                entry := sload(add(queueBase, i))
+            }
+            uint256 s = Ranking.scoreOf(entry, q);
+            uint256 id = Ranking.taskIdOf(entry);
             if (s < bestScore || (s == bestScore && id < bestId)) (position, bestScore, bestId) = (i, s, id);
         }
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {UD60x18, ud} from "@prb/math/src/UD60x18.sol";
 
 /// @title Ranking
@@ -100,24 +101,44 @@ library Ranking {
         return (dnNanos * 1e9 + dcPowQ) * 1e18 / reward;
     }
 
-    /// @notice A cheap lower bound of `scoreOf(entry, q)`: `2^x = 2^floor(x) · e^y` with
-    /// `y = frac(x)·ln 2 < 0.7`, and `e^y ≥ 1 + y + y²/2 + y³/6` (a Taylor sum of positive terms, at most
-    /// 0.6 % low), less 2**-40 of itself for exp2's rounding. `startNext` computes the exact score only
-    /// for tasks whose bound does not exceed the best score found.
-    /// @param entry The packed word.
+    /// @notice The 64-bit ranking key of a queue word, for the cheap lower bound in `boundOf`: dn rounded
+    /// down to 14 significant bits (6-bit exponent), log2(dc) rounded down to a multiple of 2**34 units
+    /// (1.7e-5 in log2, 22 bits) and the reward rounded up to 15 significant bits (7-bit exponent).
+    /// Four keys share a storage slot, so `startNext` reads one cold slot per four queued tasks.
+    /// @param entry The packed word (`pack`).
+    /// @return key `dnMantissa << 50 | dnExponent << 44 | log2Dc >> 34 << 22 | rewardMantissa << 7 |
+    /// rewardExponent`.
+    function keyOf(uint256 entry) internal pure returns (uint256 key) {
+        uint256 dn = uint64(entry >> 160);
+        uint256 dnExponent = dn < 1 << 14 ? 0 : Math.log2(dn) - 13;
+        uint256 reward = uint96(entry);
+        uint256 rewardExponent = reward < 1 << 15 ? 0 : Math.log2(reward) - 14;
+        // Rounded up; a carry to 2**15 renormalises.
+        uint256 rewardMantissa = (reward + (1 << rewardExponent) - 1) >> rewardExponent;
+        if (rewardMantissa == 1 << 15) (rewardMantissa, rewardExponent) = (1 << 14, rewardExponent + 1);
+        key = (dn >> dnExponent) << 50 | dnExponent << 44 | (uint64(entry >> 96) >> 34) << 22 | rewardMantissa << 7
+            | rewardExponent;
+    }
+
+    /// @notice A cheap lower bound of `scoreOf(entry, q)` from `keyOf(entry)`: each term rounded the
+    /// way that lowers the score, `2^x = 2^floor(x) · e^y` with `y = frac(x)·ln 2 < 0.7` and
+    /// `e^y ≥ 1 + y + y²/2 + y³/6` (a Taylor sum of positive terms, at most 0.6 % low), less 2**-40 of
+    /// itself for exp2's rounding. `startNext` computes the exact score only for tasks whose bound does
+    /// not exceed the best score found.
+    /// @param key `keyOf(entry)`.
     /// @param q `exponent(...)`.
     /// @return The bound.
-    function lowerBoundOf(uint256 entry, UD60x18 q) internal pure returns (uint256) {
-        // Unchecked: q ≤ 2e18 and log2Dc < 2**64 keep x ≤ 2**65·1e3; y, y2 < 1e18; the shift is at most
-        // 128 (q·log2(dc) ≤ 128, see scoreOf), so pow < 2**131 and every product stays below 2**256;
-        // the reward is at least 1 (postTask).
+    function boundOf(uint256 key, UD60x18 q) internal pure returns (uint256) {
+        // Unchecked: dn < 2**64; q ≤ 2e18 and log2Dc < 2**56 keep x ≤ 128e18 (see scoreOf), so pow < 2**190
+        // and (dn·1e9 + pow)·1e18 < 2**256; the reward mantissa is at least 1 (reward ≥ 1).
         unchecked {
-            uint256 x = q.unwrap() * ((entry >> 96) & type(uint64).max) / 1e15;
+            uint256 dn = ((key >> 50) & 0x3fff) << ((key >> 44) & 0x3f);
+            uint256 x = q.unwrap() * (((key >> 22) & 0x3fffff) << 34) / 1e15;
             uint256 y = (x % 1e18) * LN2 / 1e18;
             uint256 y2 = y * y / 1e18;
             uint256 pow = (uint256(1) << (x / 1e18)) * (1e18 + y + y2 / 2 + y2 * y / 6e18);
             pow -= pow >> 40;
-            return (((entry >> 160) & type(uint64).max) * 1e9 + pow) * 1e18 / (entry & type(uint96).max);
+            return (dn * 1e9 + pow) * 1e18 / (((key >> 7) & 0x7fff) << (key & 0x7f));
         }
     }
 

@@ -103,7 +103,7 @@ describe("Ranking: contract vs TypeScript reference", () => {
     expect((await d.market.getTask(expected[0]!.taskId)).phase).to.equal(2n);
   });
 
-  it("startNext drains a random queue in the reference order (the lower-bound pruning changes nothing)", async () => {
+  it("startNext drains a random queue, cancelled in places, in the reference order (the lower-bound pruning changes nothing)", async () => {
     const params = { ...testParams, maxQueue: 24n, maxActive: 64n };
     const d = await deployMarket(conn, params);
     const dataset = makeDataset(12);
@@ -116,6 +116,11 @@ describe("Ranking: contract vs TypeScript reference", () => {
         : { taskId: i, modelBytes: logUniform(next, 1n, 10n ** 9n), dataBytes: logUniform(next, 1n, 10n ** 10n), flops: logUniform(next, 10n ** 9n, 10n ** 16n), reward: logUniform(next, 10n ** 15n, 10n ** 19n) };
       remaining.push(t);
       await d.market.connect(d.publisher).postTask(taskRequest(dataset, { ...t }) as never, { value: escrowFor(t.reward) });
+    }
+    // Cancellations from the middle move the last task's word and ranking key into the gap.
+    for (const id of [5n, 11n, 1n]) {
+      await d.market.connect(d.publisher).cancelQueued(id);
+      remaining = remaining.filter((t) => t.taskId !== id);
     }
     while (remaining.length > 0) {
       const expected = rankQueue(remaining, params)[0]!.taskId;

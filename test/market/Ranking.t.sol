@@ -88,9 +88,28 @@ contract RankingTest {
         reward = _bound(reward, 1, Ranking.REWARD_MAX);
         UD60x18 q = ud(_bound(qRaw, 0, Ranking.Q_MAX));
         uint256 entry = Ranking.pack(7, dn, Ranking.computeLog2(flops, compute), reward);
-        uint256 bound = Ranking.lowerBoundOf(entry, q);
+        uint256 bound = Ranking.boundOf(Ranking.keyOf(entry), q);
         uint256 exact = Ranking.scoreOf(entry, q);
         if (bound > exact) revert Violated("lower bound <= score", bound, exact);
+    }
+
+    function testFuzz_lowerBound_isWithinOnePercentOfScore(
+        uint256 dn,
+        uint256 flops,
+        uint256 compute,
+        uint256 reward,
+        uint256 qRaw
+    ) public pure {
+        dn = _bound(dn, 0, type(uint64).max);
+        compute = _bound(compute, 1, 1e18);
+        flops = _bound(flops, 0, compute * 2 ** 64);
+        reward = _bound(reward, 1, Ranking.REWARD_MAX);
+        UD60x18 q = ud(_bound(qRaw, 0, Ranking.Q_MAX));
+        uint256 entry = Ranking.pack(7, dn, Ranking.computeLog2(flops, compute), reward);
+        uint256 bound = Ranking.boundOf(Ranking.keyOf(entry), q);
+        uint256 exact = Ranking.scoreOf(entry, q);
+        // Tight enough that startNext scores exactly only the tasks within 1 % of the best.
+        if (bound < exact - exact / 100) revert Violated("lower bound >= 99 % of score", bound, exact);
     }
 
     function test_exponent_isZeroForShortQueues() public pure {

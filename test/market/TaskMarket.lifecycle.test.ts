@@ -93,6 +93,19 @@ describe("TaskMarket: startNext", () => {
     await expect(tx).to.emit(d.market, "TaskStarted");
     expect(await d.market.queueLength()).to.equal(2n);
     expect(await d.market.activeCount()).to.equal(1n);
+    // A queued task has no seed and no split yet (its seed slot holds the queue word), nor once cancelled.
+    expect((await d.market.getTask(1n)).seed).to.equal(ethers.ZeroHash);
+    expect(await d.market.testShardBitmap(1n)).to.equal(0n);
+    await d.market.connect(d.publisher).cancelQueued(3n);
+    expect((await d.market.getTask(3n)).seed).to.equal(ethers.ZeroHash);
+    expect(await d.market.testShardBitmap(3n)).to.equal(0n);
+    expect(await d.market.queueLength()).to.equal(1n);
+    // The freed position takes a new task (its ranking key overwrites the stale one) that ranks first.
+    await post(d, dataset, { reward: 5n * ONE });
+    await d.market.startNext();
+    expect((await d.market.getTask(4n)).phase).to.equal(Phase.Started);
+    expect(await d.market.queueLength()).to.equal(1n);
+    expect(await d.market.activeCount()).to.equal(2n);
   });
 
   it("breaks equal scores by the lower task id", async () => {
