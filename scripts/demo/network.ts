@@ -82,3 +82,72 @@ export function eth(wei: bigint): string {
   const s = formatEther(wei);
   return s.endsWith(".0") ? s.slice(0, -2) : s;
 }
+
+/** Seconds before the commit deadline by which miners commit in local runs (windows are seconds long). */
+export const LOCAL_COMMIT_MARGIN = 8;
+
+/**
+ * TensorFlow.js backend of local runs. The chooser would take WebGPU on a software adapter where
+ * no GPU exists (lavapipe), measured ≈ 40× slower than wasm for the MNIST MLP on this machine.
+ */
+export const LOCAL_BACKEND = "wasm";
+
+/**
+ * `podl miner` arguments of a local run. `peers`: nodes already up to dial (the publisher's; the
+ * others dial the miner). Only the publisher calls startNext, so no two agents race for it.
+ */
+export function minerArgs(self: AgentSetup, deploymentFile: string, peers: readonly AgentSetup[], extra: string[] = []): string[] {
+  return [
+    "miner",
+    "--deployment",
+    deploymentFile,
+    "--backend",
+    LOCAL_BACKEND,
+    "--commit-margin",
+    String(LOCAL_COMMIT_MARGIN),
+    "--start-tasks",
+    "false",
+    "--ipfs-listen",
+    self.ipfsListen,
+    ...peerFlag(self, peers),
+    ...extra,
+  ];
+}
+
+/** `podl verifier` arguments of a local run, staking 1 ETH when not bonded; `peers`: the miners' and publisher's nodes. */
+export function verifierArgs(self: AgentSetup, deploymentFile: string, peers: readonly AgentSetup[], extra: string[] = []): string[] {
+  return ["verifier", "--deployment", deploymentFile, "--backend", LOCAL_BACKEND, "--stake", "1", "--ipfs-listen", self.ipfsListen, ...peerFlag(self, peers), ...extra];
+}
+
+/** `podl publish --post-only` arguments for one task; the publisher's node keeps its address across runs. */
+export function postArgs(self: AgentSetup, deploymentFile: string, task: { dataset: string; spec: string; reward: string; threshold: number; trainWindow: number }, extra: string[] = []): string[] {
+  return [
+    "publish",
+    "--post-only",
+    "--deployment",
+    deploymentFile,
+    "--dataset",
+    task.dataset,
+    "--spec",
+    task.spec,
+    "--reward",
+    task.reward,
+    "--threshold",
+    String(task.threshold),
+    "--train-window",
+    String(task.trainWindow),
+    "--ipfs-listen",
+    self.ipfsListen,
+    ...extra,
+  ];
+}
+
+/** `podl publish` serving every task in its state (shards, start, key unlocks). */
+export function serveArgs(self: AgentSetup, deploymentFile: string, extra: string[] = []): string[] {
+  return ["publish", "--deployment", deploymentFile, "--ipfs-listen", self.ipfsListen, ...extra];
+}
+
+function peerFlag(self: AgentSetup, peers: readonly AgentSetup[]): string[] {
+  const others = peers.filter((p) => p !== self).map((p) => p.ipfsAddress);
+  return others.length === 0 ? [] : ["--ipfs-peers", others.join(",")];
+}

@@ -7,8 +7,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress } from "ethers";
 import { deployPodl, defaults, localWindows, withOverrides, type DeploymentRecord } from "./deployment.js";
-import { ROLES, account, agentEnv, eth, fund, prepareAgent, type AgentSetup } from "./network.js";
-import { startHardhatNode, type LocalNode } from "./node.js";
+import { ROLES, account, agentEnv, eth, fund, minerArgs, postArgs, prepareAgent, serveArgs, verifierArgs, type AgentSetup } from "./network.js";
+import { startHardhatNode, waitForPort, type LocalNode } from "./node.js";
 import { TERMINAL_PHASES, contractsOf, phaseOf, readLearningChain, readTask, type LearningChain, type TaskReport } from "./report.js";
 import { Supervisor, shortHex, type AgentProcess, type LogLine } from "./supervisor.js";
 
@@ -120,37 +120,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     say(`funded ${cast.length} accounts: ${cast.map((a) => `${a.name} ${eth(balances.get(a.wallet.address)!)} ETH`).join(", ")}`);
 
     const env = (a: AgentSetup) => agentEnv(node!.url, a, POLL_MS);
-    const common = ["--deployment", deploymentFile];
-    const peersOf = (self: AgentSetup) => cast.filter((a) => a !== self).map((a) => a.ipfsAddress).join(",");
 
     // 1. The publisher posts both tasks (they wait in the queue), then one publisher process serves
     //    the shards and unlocks the keys for both.
     for (const t of DEMO_TASKS) {
       say(`publisher posts the ${t.label} task: ${t.spec}, reward ${t.reward} ETH, accuracy ≥ ${t.threshold / 100} %, ${t.trainWindow} s to train`);
-      const args = ["publish", "--post-only", ...common, "--dataset", t.dataset, "--spec", t.spec, "--reward", t.reward];
-      args.push("--threshold", String(t.threshold), "--train-window", String(t.trainWindow), "--ipfs-listen", publisher.ipfsListen);
-      if (t.dataset === "mnist") args.push("--mnist-examples", String(options.mnistExamples));
+      const extra = t.dataset === "mnist" ? ["--mnist-examples", String(options.mnistExamples)] : [];
       const before = await c.market.taskCount();
-      await runToEnd(supervisor.spawn({ name: "publisher", args, env: env(publisher) }), `posting the ${t.label} task`);
+      await runToEnd(supervisor.spawn({ name: "publisher", args: postArgs(publisher, deploymentFile, t, extra), env: env(publisher) }), `posting the ${t.label} task`);
       const taskId = before + 1n;
       if ((await c.market.taskCount()) < taskId) throw new DemoError(`the publisher exited without posting the ${t.label} task`);
       tasks.push({ label: t.label, taskId, phaseTimes: { queued: elapsed() } });
     }
-    supervisor.spawn({ name: "publisher", args: ["publish", "--exit-when-done", ...common, "--ipfs-listen", publisher.ipfsListen], env: env(publisher) });
+    supervisor.spawn({ name: "publisher", args: serveArgs(publisher, deploymentFile, ["--exit-when-done"]), env: env(publisher) });
+    // Miners dial the publisher's node when they start: it must be listening by then.
+    await waitForPublisherNode(publisher, guard);
 
     // 2. Miners first (they prefetch while the tasks wait), then the validators, whose stakes let
     //    the tasks start.
-    for (const m of miners) {
-      supervisor.spawn({ name: m.name, args: ["miner", ...common, "--exit-when-idle", "--ipfs-listen", m.ipfsListen, "--ipfs-peers", peersOf(m)], env: env(m) });
-    }
+    for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [publisher], ["--exit-when-idle"]), env: env(m) });
     await waitFor("waiting for the miners to start", () => miners.every((m) => started.has(m.name)));
-    for (const v of validators) {
-      supervisor.spawn({
-        name: v.name,
-        args: ["verifier", ...common, "--stake", "1", "--exit-when-idle", "--ipfs-listen", v.ipfsListen, "--ipfs-peers", peersOf(v)],
-        env: env(v),
-      });
-    }
+    for (const v of validators) supervisor.spawn({ name: v.name, args: verifierArgs(v, deploymentFile, [publisher, ...miners], ["--exit-when-idle"]), env: env(v) });
 
     // 3. Follow both tasks to their end, narrating phase changes.
     const last = new Map<bigint, string>();
@@ -204,6 +194,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   } finally {
     await supervisor.stopAll();
     await node?.stop();
+  }
+}
+
+async function waitForPublisherNode(publisher: AgentSetup, guard: (what: string) => void): Promise<void> {
+  const port = Number(publisher.ipfsListen.split("/").at(-1));
+  for (;;) {
+    guard("waiting for the publisher's IPFS node");
+    try {
+      await waitForPort(port, 1_000);
+      return;
+    } catch {
+      // not listening yet
+    }
   }
 }
 
