@@ -1,0 +1,519 @@
+import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
+import type { AgentRuntime } from "../cli/runtime.js";
+import type { EventCursor } from "../chain/cursor.js";
+import { EventDecoder } from "../chain/events.js";
+import { isAgentError } from "../config/errors.js";
+import { createProgress } from "../log/progress.js";
+import { measureThroughput, missingKernels, type BackendName } from "../ml/backend.js";
+import { stepsPerEpoch } from "../ml/order.js";
+import { countModel, fixedOrMin } from "../ml/spec.js";
+import { train, type TrainResult } from "../ml/train.js";
+import { modelCommitment } from "../protocol/commitments.js";
+import { queueExponent, rankingScore } from "../protocol/ranking.js";
+import type { TaskDocument } from "../publisher/document.js";
+import { declaredWorkload } from "../publisher/prepare.js";
+import type { ContentStore } from "../storage/index.js";
+import { fetchShards, fetchTaskDocument, isSubmissionError, prefetchShards, uploadSubmission } from "../submission/index.js";
+import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
+
+/** Market phases as `ITaskMarket.Phase` numbers them. */
+const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
+const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
+const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
+
+const ERC20 = new Interface([
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function balanceOf(address account) view returns (uint256)",
+]);
+
+/** Gas kept in reserve for one task's transactions (approve, commit, reveal, withdraw), in gas units. */
+const GAS_RESERVE = 600_000n;
+/** The probe measures one epoch; training is planned for this much slower, so it ends before the deadline. */
+const TIME_SAFETY = 1.25;
+/** Salt purpose under which the model commitment's opening is stored. */
+export const MODEL_SALT = "model";
+
+/**
+ * The miner's record of a task (`tasks.phase` in its state). posted → eligible (document valid,
+ * ciphertexts prefetched, probe measured) → committed (opening stored, commitModel sent) →
+ * revealed → done; or skipped (it cannot do the task, with the reason), missed (a window closed
+ * first) or failed (a transaction the chain refused).
+ */
+export type MinerPhase = "posted" | "eligible" | "committed" | "revealed" | "skipped" | "missed" | "failed" | "done";
+export const FINAL_PHASES: ReadonlySet<string> = new Set<MinerPhase>(["skipped", "missed", "failed", "done"]);
+
+/** How a miner picks among tasks it can do: DLBC's ranking, or PoLe's reward per expected second. */
+export type Strategy = "dlbc" | "pole";
+
+export interface MinerOptions {
+  market: string;
+  startBlock: number;
+  store: ContentStore;
+  /** The active TensorFlow.js backend (chosen once at start-up). */
+  backend: BackendName;
+  strategy: Strategy;
+  maxParams?: number;
+  maxFlops?: number;
+  /** Largest miner bond accepted, in the task token's base units. */
+  maxBond?: bigint;
+  /** Cap on training epochs (the spec's `epochs.max` and the time left cap them too). */
+  maxEpochs?: number;
+  /** Seconds before the commit deadline by which the commitment must be sent. */
+  commitMarginSeconds: number;
+  fetchTimeoutMs: number;
+  /** Call `startNext` when a task it wants is queued and the market has room. */
+  startTasks: boolean;
+  /** Dials a task document's providers (the publisher's IPFS node) before fetching its shards. */
+  dial?: (addresses: readonly string[]) => Promise<void>;
+  /** Where training progress is drawn (default standard error). */
+  progressStream?: Parameters<typeof createProgress>[0]["stream"];
+}
+
+/** What one step did, for the command's plain-words output. */
+export interface StepReport {
+  /** Tasks still followed. */
+  open: number;
+  /** Tasks finished in any way (done, skipped, missed, failed). */
+  ended: number;
+  events: string[];
+}
+
+interface TaskData extends Record<string, unknown> {
+  specCid: string;
+  token: string;
+  reward: string;
+  keys?: { index: number; cidHash: string; key: string }[];
+  /** One epoch's measured seconds, and the epochs the spec and --max-epochs allow. */
+  probe?: { epochSeconds: number; trainExamples: number; maxEpochs: number };
+  workload?: { modelBytes: string; dataBytes: string; flops: string };
+  reason?: string;
+  commitment?: string;
+  modelCid?: string;
+}
+
+type ChainTask = Awaited<ReturnType<TaskMarket["getTask"]>>;
+
+/**
+ * The miner's state machine. Each step follows the market's events, brings every open task up to
+ * date with the chain (evaluate, reconcile a commitment, reveal, withdraw), then trains at most one
+ * task: the best candidate by the strategy. The opening of a commitment is in the state before
+ * `commitModel` is sent, so a miner killed at any point reveals after a restart.
+ */
+export class Miner {
+  readonly market: TaskMarket;
+  readonly address: string;
+  readonly #rt: AgentRuntime;
+  readonly #o: MinerOptions;
+  readonly #events: EventDecoder;
+  readonly #cursor: EventCursor;
+  readonly #documents = new Map<string, TaskDocument>();
+  #report: string[] = [];
+
+  constructor(rt: AgentRuntime, options: MinerOptions) {
+    this.#rt = rt;
+    this.#o = options;
+    this.address = rt.wallet.address;
+    this.market = TaskMarket__factory.connect(options.market, rt.chain.provider);
+    this.#events = new EventDecoder([{ address: options.market, iface: this.market.interface }]);
+    this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
+  }
+
+  async step(): Promise<StepReport> {
+    this.#report = [];
+    await this.#cursor.poll(async (log) => {
+      const event = this.#events.decode(log);
+      if (event !== undefined) this.#onEvent(event.name, event.args);
+    });
+    for (const task of this.#open()) {
+      try {
+        await this.#advance(task.taskId, task.phase as MinerPhase, task.data as TaskData);
+      } catch (e) {
+        // A network failure is retried next step; anything else is a bug and ends the agent.
+        if (!isRetryable(e)) throw e;
+        this.#rt.log.warn({ taskId: task.taskId, err: (e as Error).message }, `task ${task.taskId}: ${(e as Error).message}; will retry`);
+      }
+    }
+    const candidate = await this.#choose();
+    if (candidate !== undefined) {
+      try {
+        await this.#mine(candidate.taskId, candidate.data);
+      } catch (e) {
+        if (!isRetryable(e)) throw e;
+        this.#rt.log.warn({ taskId: candidate.taskId, err: (e as Error).message }, `task ${candidate.taskId}: ${(e as Error).message}; will retry`);
+      }
+    } else if (this.#o.startTasks) {
+      await this.#maybeStart();
+    }
+    const all = this.#rt.store.listTasks();
+    const ended = all.filter((t) => FINAL_PHASES.has(t.phase)).length;
+    return { open: all.length - ended, ended, events: this.#report };
+  }
+
+  /** Records that are finished, for `--max-tasks`. */
+  endedTasks(): bigint[] {
+    return this.#rt.store.listTasks().filter((t) => FINAL_PHASES.has(t.phase)).map((t) => t.taskId);
+  }
+
+  #open() {
+    return this.#rt.store.listTasks().filter((t) => !FINAL_PHASES.has(t.phase));
+  }
+
+  #say(taskId: bigint, message: string, level: "info" | "warn" | "error" = "info", fields: Record<string, unknown> = {}): void {
+    this.#rt.log[level]({ taskId, ...fields }, message);
+    this.#report.push(message);
+  }
+
+  #onEvent(name: string, args: Result): void {
+    const { store } = this.#rt;
+    const taskId = args.taskId as bigint;
+    if (name === "TaskPosted") {
+      if (store.getTask(taskId) !== undefined) return;
+      store.putTask(taskId, "posted", { specCid: args.specCid as string, token: getAddress(args.token as string), reward: (args.reward as bigint).toString() } satisfies TaskData);
+      this.#rt.log.info({ taskId, specCid: args.specCid }, `task ${taskId} posted`);
+    } else if (name === "TrainingDataUnlocked") {
+      const task = store.getTask(taskId);
+      if (task === undefined) return;
+      const keys = (args.getValue("keys") as Result[]).map((k) => ({ index: Number(k.index), cidHash: k.cidHash as string, key: k.key as string }));
+      store.putTask(taskId, task.phase, { ...task.data, keys });
+    }
+  }
+
+  async #advance(taskId: bigint, phase: MinerPhase, data: TaskData): Promise<void> {
+    const t = await this.market.getTask(taskId);
+    const now = await this.#now();
+    if (TERMINAL.has(t.phase)) return await this.#finish(taskId, phase, data, t);
+    switch (phase) {
+      case "posted":
+        return await this.#evaluate(taskId, data, t);
+      case "eligible":
+        if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && now + BigInt(this.#o.commitMarginSeconds) >= t.commitDeadline)) {
+          this.#set(taskId, "missed", { ...data, reason: "the commit deadline came before it could train" });
+          this.#say(taskId, `missed task ${taskId}: the commit deadline came before it could train`, "warn");
+        }
+        return;
+      case "committed":
+        return await this.#reconcile(taskId, data, t, now);
+      case "revealed":
+        // The publisher withheld the test keys: the default path pays the revealers; anyone may trigger it.
+        if (t.testUnlockedAt === 0n && now > t.testKeyDeadline && now > t.revealDeadline) {
+          await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** posted → eligible or skipped: document, limits, backend, bond; then prefetch and probe. */
+  async #evaluate(taskId: bigint, data: TaskData, t: ChainTask): Promise<void> {
+    const skip = (reason: string) => {
+      this.#set(taskId, "skipped", { ...data, reason });
+      this.#say(taskId, `skipped task ${taskId}: ${reason}`, "warn", { reason });
+    };
+    let doc: TaskDocument;
+    const fetchStarted = performance.now();
+    try {
+      doc = await this.#document(data.specCid);
+      this.#timing(taskId, "fetch", fetchStarted, { what: "task document" });
+    } catch (e) {
+      if (isSubmissionError(e) && e.code !== "UNAVAILABLE") return skip(`task document ${data.specCid} is invalid: ${e.message}`);
+      throw e;
+    }
+    const { spec } = doc;
+    const { params, flops } = countModel(spec);
+    if (this.#o.maxParams !== undefined && params > this.#o.maxParams) return skip(`spec "${spec.name}" has ${params} parameters, over --max-params ${this.#o.maxParams}`);
+    if (this.#o.maxFlops !== undefined && flops > this.#o.maxFlops) return skip(`spec "${spec.name}" needs ${flops} FLOPs per sample, over --max-flops ${this.#o.maxFlops}`);
+    const missing = missingKernels(spec, this.#o.backend);
+    if (missing.length > 0) return skip(`backend ${this.#o.backend} lacks ${missing.join(", ")}, which "${spec.name}" needs for training`);
+    if (this.#o.maxBond !== undefined && t.minerBond > this.#o.maxBond) return skip(`the miner bond ${t.minerBond} is over --max-bond ${this.#o.maxBond}`);
+    const unaffordable = await this.#unaffordable(t.token, t.minerBond);
+    if (unaffordable !== undefined) return skip(unaffordable);
+
+    await this.#o.dial?.(doc.providers);
+    const started = performance.now();
+    const progress = createProgress({ label: `fetch task ${taskId}`, total: doc.shardCount, unit: "shards", log: this.#rt.log, ...this.#stream() });
+    let fetched = 0;
+    const bytes = await prefetchShards(this.#o.store, doc, doc.shards.map((_, i) => i), { timeoutMs: this.#o.fetchTimeoutMs, onShard: () => progress.update(++fetched) });
+    progress.finish();
+    this.#timing(taskId, "fetch", started, { what: "ciphertexts", bytes });
+
+    const trainExamples = trainingExamples(doc);
+    const probe = await measureThroughput(spec, this.#o.backend, trainExamples);
+    const epochSeconds = probe.seconds * (trainExamples / probe.samples);
+    const workload = declaredWorkload(spec, trainExamples, doc.shards.reduce((n, s) => n + s.bytes, 0));
+    this.#set(taskId, "eligible", {
+      ...data,
+      probe: { epochSeconds, trainExamples, maxEpochs: Math.min(spec.epochs.max, this.#o.maxEpochs ?? Infinity) },
+      workload: { modelBytes: workload.modelBytes.toString(), dataBytes: workload.dataBytes.toString(), flops: workload.flops.toString() },
+    });
+    this.#say(taskId, `task ${taskId} ("${spec.name}"): will mine; ${bytes} bytes of ciphertext prefetched, one epoch ≈ ${epochSeconds.toFixed(2)} s on ${this.#o.backend}`, "info", { params, flops });
+  }
+
+  /** Why the key cannot pay `bond` (and the gas of a task), or undefined when it can. */
+  async #unaffordable(token: string, bond: bigint): Promise<string | undefined> {
+    const provider = this.#rt.chain.provider;
+    const fees = await provider.getFeeData();
+    const gas = GAS_RESERVE * (fees.maxFeePerGas ?? fees.gasPrice ?? 0n);
+    const eth = await provider.getBalance(this.address);
+    if (token === ZeroAddress) {
+      if (eth < bond + gas) return `cannot afford the miner bond: ${bond} wei + about ${gas} wei of gas, ${this.address} holds ${eth} wei`;
+      return undefined;
+    }
+    const balance = ERC20.decodeFunctionResult("balanceOf", await provider.call({ to: token, data: ERC20.encodeFunctionData("balanceOf", [this.address]) }))[0] as bigint;
+    if (balance < bond) return `cannot afford the miner bond: ${bond} units of token ${token}, ${this.address} holds ${balance}`;
+    if (eth < gas) return `cannot pay for gas: about ${gas} wei needed, ${this.address} holds ${eth} wei`;
+    return undefined;
+  }
+
+  /** The next task to train: committing, keys out, not yet committed to; the strategy's best. */
+  async #choose(): Promise<{ taskId: bigint; data: TaskData } | undefined> {
+    const now = await this.#now();
+    const ready: { taskId: bigint; data: TaskData; t: ChainTask }[] = [];
+    for (const task of this.#rt.store.listTasks("eligible")) {
+      const data = task.data as TaskData;
+      if (data.keys === undefined) continue;
+      const t = await this.market.getTask(task.taskId);
+      if (t.phase !== PHASE.Committing || now + BigInt(this.#o.commitMarginSeconds) >= t.commitDeadline) continue;
+      ready.push({ taskId: task.taskId, data, t });
+    }
+    if (ready.length <= 1) return ready[0];
+    const params = await this.market.params();
+    const value = (c: (typeof ready)[number]): number => {
+      const w = c.data.workload!;
+      const task = { modelBytes: BigInt(w.modelBytes), dataBytes: BigInt(w.dataBytes), flops: BigInt(w.flops), reward: c.t.reward };
+      if (this.#o.strategy === "dlbc") {
+        // DLBC: the lowest ranking score first, as the market starts tasks (negated: higher value wins).
+        return -rankingScore(task, params, queueExponent(BigInt(ready.length), params.maxQueue, params.rankScale));
+      }
+      // PoLe: reward per expected second (transfer at the market's median bandwidth + measured training).
+      const seconds = Number(task.dataBytes) / Number(params.medianBandwidth) + c.data.probe!.epochSeconds * this.#plannedEpochs(c.data, c.t, now);
+      return Number(c.t.reward) / 1e18 / Math.max(seconds, 1e-3);
+    };
+    ready.sort((a, b) => value(b) - value(a) || (a.taskId < b.taskId ? -1 : 1));
+    this.#rt.log.info({ strategy: this.#o.strategy, order: ready.map((r) => r.taskId) }, `strategy ${this.#o.strategy} picks task ${ready[0]!.taskId}`);
+    return ready[0];
+  }
+
+  /** Epochs that fit before the commit margin at the probe's speed (0: none fits). */
+  #plannedEpochs(data: TaskData, t: ChainTask, now: bigint): number {
+    const seconds = Number(t.commitDeadline - now) - this.#o.commitMarginSeconds;
+    const fit = Math.floor(seconds / (data.probe!.epochSeconds * TIME_SAFETY));
+    return Math.max(0, Math.min(data.probe!.maxEpochs, fit));
+  }
+
+  /** Decrypt, train, upload, store the opening, commit. */
+  async #mine(taskId: bigint, data: TaskData): Promise<void> {
+    const state = this.#rt.store;
+    const t = await this.market.getTask(taskId);
+    const doc = await this.#document(data.specCid);
+    const { spec } = doc;
+    const epochs = this.#plannedEpochs(data, t, await this.#now());
+    if (epochs < 1) {
+      this.#set(taskId, "missed", { ...data, reason: "not one epoch fits before the commit deadline" });
+      this.#say(taskId, `missed task ${taskId}: not one epoch fits before the commit deadline (one epoch ≈ ${data.probe!.epochSeconds.toFixed(2)} s)`, "warn");
+      return;
+    }
+
+    let started = performance.now();
+    const keys = data.keys!;
+    const dataset = await fetchShards(this.#o.store, doc, keys.map((k) => k.index), keys, { timeoutMs: this.#o.fetchTimeoutMs });
+    this.#timing(taskId, "decrypt", started, { examples: dataset.n });
+
+    started = performance.now();
+    this.#say(taskId, `training task ${taskId} ("${spec.name}") for ${epochs} epoch(s) on ${dataset.n} examples`, "info", { epochs, backend: this.#o.backend });
+    let run: TrainResult;
+    const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
+    const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * epochs, unit: "steps", log: this.#rt.log, ...this.#stream() });
+    try {
+      run = await train(spec, {
+        seed: t.seed,
+        miner: this.address,
+        data: dataset,
+        hyper: { epochs },
+        onProgress: (e) => {
+          if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
+        },
+      });
+    } finally {
+      progress.finish();
+    }
+    run.model.dispose();
+    this.#timing(taskId, "train", started, { steps: run.steps, loss: run.history.at(-1)?.loss });
+
+    const up = await uploadSubmission(this.#o.store, spec, run, { taskId, seed: t.seed, miner: this.address });
+    this.#rt.log.info({ taskId, phase: "hash", seconds: up.seconds.hash, checkpoints: up.checkpointCids.length }, "timing");
+    this.#rt.log.info({ taskId, phase: "upload", seconds: up.seconds.upload, modelCid: up.modelCid, bytes: up.bytes.byteLength }, "timing");
+
+    if ((await this.#now()) >= t.commitDeadline) {
+      this.#set(taskId, "missed", { ...data, reason: "training ended after the commit deadline" });
+      this.#say(taskId, `missed task ${taskId}: training ended after the commit deadline`, "warn");
+      return;
+    }
+    const salt = hexlify(randomBytes(32));
+    const commitment = modelCommitment({
+      market: this.#o.market,
+      chainId: this.#rt.chain.chainId,
+      taskId,
+      miner: this.address,
+      modelHash: up.modelHash,
+      checkpointRoot: up.checkpointRoot,
+      salt,
+    });
+    // Write-ahead: the opening is on disk before the commitment can reach the chain.
+    state.putSalt({ taskId, purpose: MODEL_SALT, commitment, salt, data: { modelCid: up.modelCid, modelHash: up.modelHash, checkpointRoot: up.checkpointRoot, manifestCid: up.manifestCid } });
+    const committed = { ...data, commitment, modelCid: up.modelCid };
+    this.#set(taskId, "committed", committed);
+    started = performance.now();
+    await this.#sendCommit(taskId, committed, t);
+    this.#timing(taskId, "tx", started, { tx: "commitModel" });
+  }
+
+  async #sendCommit(taskId: bigint, data: TaskData, t: ChainTask): Promise<void> {
+    const { sender } = this.#rt;
+    try {
+      if (t.token !== ZeroAddress) {
+        const allowance = ERC20.decodeFunctionResult(
+          "allowance",
+          await this.#rt.chain.provider.call({ to: t.token, data: ERC20.encodeFunctionData("allowance", [this.address, this.#o.market]) }),
+        )[0] as bigint;
+        if (allowance < t.minerBond) {
+          await sender.send({ to: t.token, data: ERC20.encodeFunctionData("approve", [this.#o.market, t.minerBond]), label: `approve the miner bond of task ${taskId}`, iface: ERC20 });
+        }
+      }
+      const sent = await sender.call(this.market, "commitModel", [taskId, data.commitment], {
+        ...(t.token === ZeroAddress ? { value: t.minerBond } : {}),
+        label: `commitModel task ${taskId}`,
+      });
+      this.#say(taskId, `committed to a model for task ${taskId} (bond ${t.minerBond})`, "info", { txHash: sent.hash, modelCid: data.modelCid });
+    } catch (e) {
+      if (isAgentError(e, "TX_REVERTED") || isAgentError(e, "INSUFFICIENT_FUNDS")) {
+        // Nothing reached the chain (a revert at estimation or on chain, or no funds): say why and stop.
+        if (!(await this.market.isMiner(taskId, this.address))) {
+          this.#set(taskId, "failed", { ...data, reason: e.message });
+          this.#say(taskId, `failed task ${taskId}: commitModel: ${e.message} [${e.code}]`, "error", { code: e.code });
+          return;
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** A commitment in the state: make sure the chain has it, reveal when the window opens. */
+  async #reconcile(taskId: bigint, data: TaskData, t: ChainTask, now: bigint): Promise<void> {
+    const opening = this.#rt.store.getSalt(taskId, MODEL_SALT, data.commitment);
+    if (opening === undefined) throw new Error(`task ${taskId}: phase committed without a stored opening`);
+    if (!(await this.market.isMiner(taskId, this.address))) {
+      if (now + 1n < t.commitDeadline && t.phase === PHASE.Committing) {
+        this.#rt.log.info({ taskId }, `task ${taskId}: the commitment is not on chain yet; sending it again`);
+        return await this.#sendCommit(taskId, data, t);
+      }
+      this.#set(taskId, "missed", { ...data, reason: "the commitment never reached the chain before the deadline" });
+      this.#say(taskId, `missed task ${taskId}: the commitment never reached the chain before the deadline`, "error");
+      return;
+    }
+    if (now <= t.commitDeadline) return;
+    const revealed = (await this.market.getRevealed(taskId)).some((s) => getAddress(s.miner) === this.address);
+    if (revealed) {
+      this.#set(taskId, "revealed", data);
+      return;
+    }
+    if (now >= t.revealDeadline) {
+      this.#set(taskId, "missed", { ...data, reason: "the reveal window closed; the bond is forfeit" });
+      this.#say(taskId, `missed task ${taskId}: the reveal window closed before it revealed; the bond is forfeit`, "error");
+      return;
+    }
+    const o = opening.data as { modelCid: string; modelHash: string; checkpointRoot: string };
+    if (!(await this.#o.store.has(o.modelCid))) {
+      this.#rt.log.error({ taskId, modelCid: o.modelCid }, `task ${taskId}: the artifact is no longer in the local IPFS store; validators will not find it`);
+    }
+    const started = performance.now();
+    const sent = await this.#rt.sender.call(this.market, "revealModel", [taskId, o.modelCid, o.modelHash, o.checkpointRoot, opening.salt], { label: `revealModel task ${taskId}` });
+    this.#timing(taskId, "tx", started, { tx: "revealModel" });
+    this.#set(taskId, "revealed", data);
+    this.#say(taskId, `revealed model ${o.modelCid} for task ${taskId}`, "info", { txHash: sent.hash });
+  }
+
+  /** The task ended on chain: withdraw what it credited us, then stop following it. */
+  async #finish(taskId: bigint, phase: MinerPhase, data: TaskData, t: ChainTask): Promise<void> {
+    const ended = PHASE_NAMES[Number(t.phase)]!;
+    if (phase === "committed" || phase === "revealed") {
+      const credit = await this.market.creditOf(this.address, t.token);
+      if (credit > 0n) {
+        const started = performance.now();
+        try {
+          const sent = await this.#rt.sender.call(this.market, "withdraw", [t.token], { label: `withdraw after task ${taskId}` });
+          this.#timing(taskId, "tx", started, { tx: "withdraw" });
+          this.#say(taskId, `task ${taskId} ${ended}: withdrew ${credit} ${t.token === ZeroAddress ? "wei" : `units of ${t.token}`}`, "info", { txHash: sent.hash, credit });
+        } catch (e) {
+          // Another task's withdrawal may have taken this token's whole credit already.
+          if (!isAgentError(e, "TX_REVERTED") || (await this.market.creditOf(this.address, t.token)) > 0n) throw e;
+        }
+      } else {
+        this.#say(taskId, `task ${taskId} ${ended}: nothing to withdraw`);
+      }
+    } else {
+      this.#say(taskId, `task ${taskId} ${ended} before this miner committed`);
+    }
+    this.#set(taskId, "done", { ...data, ended });
+  }
+
+  /** Starts the best queued task when one of ours waits in the queue and the market has room. */
+  async #maybeStart(): Promise<void> {
+    const waiting = this.#rt.store.listTasks("eligible").filter((t) => (t.data as TaskData).keys === undefined);
+    if (waiting.length === 0) return;
+    const [queued, active, params] = await Promise.all([this.market.queueLength(), this.market.activeCount(), this.market.params()]);
+    if (queued === 0n || active >= params.maxActive) return;
+    const phases = await Promise.all(waiting.map((t) => this.market.getTask(t.taskId)));
+    if (!phases.some((t) => t.phase === PHASE.Queued)) return;
+    await this.#tryCall(undefined, "startNext", []);
+  }
+
+  /**
+   * A permissionless call someone else may make first (a race lost to another keeper). It is
+   * opportunistic: whatever stops it is logged and the next step looks again.
+   */
+  async #tryCall(taskId: bigint | undefined, method: "startNext" | "timeoutTestKeys", args: unknown[]): Promise<void> {
+    try {
+      const sent = await this.#rt.sender.call(this.market, method, args, { label: taskId === undefined ? method : `${method} task ${taskId}` });
+      this.#rt.log.info({ taskId, txHash: sent.hash }, `${method} sent`);
+    } catch (e) {
+      const reverted = isAgentError(e, "TX_REVERTED");
+      this.#rt.log[reverted ? "debug" : "warn"]({ taskId, err: (e as Error).message }, `${method} not possible now`);
+    }
+  }
+
+  async #document(specCid: string): Promise<TaskDocument> {
+    const cached = this.#documents.get(specCid);
+    if (cached !== undefined) return cached;
+    const doc = await fetchTaskDocument(this.#o.store, specCid, { timeoutMs: this.#o.fetchTimeoutMs });
+    this.#documents.set(specCid, doc);
+    return doc;
+  }
+
+  #set(taskId: bigint, phase: MinerPhase, data: TaskData): void {
+    this.#rt.store.putTask(taskId, phase, data);
+  }
+
+  async #now(): Promise<bigint> {
+    return BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+  }
+
+  #timing(taskId: bigint, phase: string, started: number, extra: Record<string, unknown> = {}): void {
+    this.#rt.log.info({ taskId, phase, seconds: (performance.now() - started) / 1000, ...extra }, "timing");
+  }
+
+  #stream() {
+    return this.#o.progressStream === undefined ? {} : { stream: this.#o.progressStream };
+  }
+}
+
+/** Training examples: the shards outside the test split, whichever they turn out to be (an estimate before the start). */
+function trainingExamples(doc: TaskDocument): number {
+  const total = doc.shards.reduce((n, s) => n + s.examples, 0);
+  return Math.max(1, Math.round((total * (doc.shardCount - doc.testShards)) / doc.shardCount));
+}
+
+function isRetryable(e: unknown): boolean {
+  return isAgentError(e, "RPC_UNAVAILABLE") || isAgentError(e, "TX_TIMEOUT") || isSubmissionError(e, "UNAVAILABLE");
+}

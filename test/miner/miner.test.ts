@@ -1,0 +1,224 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { Wallet, parseEther, toUtf8Bytes, type JsonRpcProvider } from "ethers";
+import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
+import { loadConfig } from "../../agents/config/load.js";
+import { selectBackend } from "../../agents/ml/backend.js";
+import { loadIris } from "../../agents/ml/datasets/bundled.js";
+import { canonicalJson, presets } from "../../agents/ml/spec.js";
+import { MODEL_SALT, Miner, type MinerOptions } from "../../agents/miner/agent.js";
+import { minerConfigSchema } from "../../agents/miner/command.js";
+import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
+import { publisherConfigSchema } from "../../agents/publisher/command.js";
+import { preparePublication } from "../../agents/publisher/prepare.js";
+import { EmbeddedStore } from "../../agents/storage/index.js";
+import { fetchSubmission } from "../../agents/submission/index.js";
+import type { TaskMarket } from "../../types/index.js";
+import { account, startChain } from "../agents/helpers/chain.js";
+import { captureLogger } from "../agents/helpers/log.js";
+import { ZERO, makeDataset, taskRequest } from "../market/helpers/market.js";
+import { accounts, deployMarket, passTime } from "../publisher/helpers/market.js";
+
+const TERMS: PublishTerms = { reward: parseEther("1"), accuracyThreshold: 5000, maxSubmissions: 4, trainWindow: 120 };
+const PODL = join(import.meta.dirname, "..", "..", "agents", "cli", "podl.ts");
+
+describe("miner agent", function () {
+  this.timeout(120_000);
+  let chain: Awaited<ReturnType<typeof startChain>>;
+  let provider: JsonRpcProvider;
+  let market: TaskMarket;
+  let startBlock: number;
+  let dir: string;
+  let publisherIpfs: EmbeddedStore;
+  let publisher: Publisher;
+  const runtimes: AgentRuntime[] = [];
+  const stores: EmbeddedStore[] = [];
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    chain = await startChain();
+    provider = chain.provider;
+    ({ market, block: startBlock } = await deployMarket(provider));
+    dir = mkdtempSync(join(tmpdir(), "podl-miner-"));
+    publisherIpfs = await EmbeddedStore.open({ dataDir: join(dir, "ipfs-publisher") });
+    publisher = new Publisher(await runtime(accounts.publisher, join(dir, "publisher"), "publisher"), { market: await market.getAddress(), startBlock });
+    await selectBackend({ force: "cpu" });
+  });
+  after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    for (const rt of runtimes) rt.close();
+    await Promise.all([publisherIpfs?.close(), ...stores.map((s) => s.close())]);
+    await chain?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function env(wallet: Wallet, dataDir: string): Record<string, string> {
+    return { PODL_RPC_URL: chain.url, PODL_DATA_DIR: dataDir, PODL_POLL_INTERVAL_MS: "50", PODL_PRIVATE_KEY: wallet.privateKey, PODL_RPC_BACKOFF_MS: "5" };
+  }
+
+  async function runtime(wallet: Wallet, dataDir: string, agent: string, log = captureLogger(agent).log): Promise<AgentRuntime> {
+    const e = env(wallet, dataDir);
+    const config = loadConfig(agent === "publisher" ? publisherConfigSchema : minerConfigSchema, { env: e });
+    const rt = await openRuntime({ agent, config, env: e, log });
+    runtimes.push(rt);
+    return rt;
+  }
+
+  /** A miner agent on `dataDir` (state and IPFS blocks), its node connected to the publisher's. */
+  async function miner(wallet: Wallet, dataDir: string, options: Partial<MinerOptions> = {}) {
+    const capture = captureLogger("miner");
+    const rt = await runtime(wallet, dataDir, "miner", capture.log);
+    const store = await EmbeddedStore.open({ dataDir: join(dataDir, "ipfs-miner"), peers: publisherIpfs.addresses() });
+    stores.push(store);
+    const agent = new Miner(rt, {
+      market: await market.getAddress(),
+      startBlock,
+      store,
+      backend: "cpu",
+      strategy: "dlbc",
+      maxEpochs: 5,
+      commitMarginSeconds: 5,
+      fetchTimeoutMs: 5_000,
+      startTasks: true,
+      ...options,
+    });
+    return { agent, rt, store, capture };
+  }
+
+  async function publishIris(): Promise<bigint> {
+    const pub = await preparePublication({ spec: presets.irisMlp, dataset: loadIris(), shardCount: 10, testShards: 3, store: publisherIpfs, providers: publisherIpfs.addresses() });
+    return await publisher.publish(pub, TERMS);
+  }
+
+  /** Posts a task whose document says whatever `doc` says, with a made-up dataset (it is never started). */
+  async function postDocument(doc: unknown): Promise<bigint> {
+    const specCid = (await publisherIpfs.add(toUtf8Bytes(canonicalJson(doc)))).toString();
+    const request = taskRequest(makeDataset(10, specCid.slice(-8)), { specCid, reward: TERMS.reward, token: ZERO });
+    const escrow = await publisher.escrowFor(TERMS.reward);
+    const tx = await market.connect(accounts.publisher.connect(provider)).postTask(request, { value: escrow });
+    await tx.wait();
+    return await market.taskCount();
+  }
+
+  it("trains, commits before the deadline, reveals a fetchable artifact and withdraws its reward", async () => {
+    const taskId = await publishIris();
+    const m = await miner(account(5), join(dir, "honest"));
+    await m.agent.step(); // evaluates the task, prefetches the shards, starts it (startNext)
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("eligible");
+    expect((await market.getTask(taskId)).phase).to.equal(2n); // Started, by the miner
+    await publisher.step(); // training keys
+    await m.agent.step(); // trains and commits
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
+    expect(await market.isMiner(taskId, m.agent.address)).to.equal(true);
+    const opening = m.rt.store.getSalt(taskId, MODEL_SALT)!;
+    expect(opening.data.modelCid).to.be.a("string");
+
+    await m.agent.step();
+    expect(await market.getRevealed(taskId)).to.have.length(0); // not before the commit deadline
+    const t = await market.getTask(taskId);
+    await passTime(provider, t.commitDeadline);
+    await publisher.step(); // test keys
+    await m.agent.step(); // reveals
+    const [revealed] = await market.getRevealed(taskId);
+    expect(revealed!.miner).to.equal(m.agent.address);
+    expect(revealed!.modelHash).to.equal(opening.data.modelHash);
+    expect(revealed!.checkpointRoot).to.equal(opening.data.checkpointRoot);
+    // A validator's node fetches it from the miner's node: the hash on chain is the artifact's.
+    await publisherIpfs.dial(m.store.addresses()[0]!);
+    const fetched = await fetchSubmission(publisherIpfs, opening.data.modelCid as string, { spec: presets.irisMlp, expectedModelHash: revealed!.modelHash, timeoutMs: 5_000 });
+    expect(fetched.artifact.miner).to.equal(m.agent.address.toLowerCase());
+    expect(fetched.artifact.seed).to.equal(t.seed);
+
+    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
+    const pool = await market.taskPool(taskId);
+    const settlement = { outcome: 0, payouts: [{ account: m.agent.address, amount: pool }], winner: 0n, winnerScore: 9000, ommersHash: `0x${"00".repeat(32)}` };
+    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+    const before = await provider.getBalance(m.agent.address);
+    const report = await m.agent.step();
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("done");
+    expect(await market.creditOf(m.agent.address, ZERO)).to.equal(0n);
+    expect((await provider.getBalance(m.agent.address)) - before).to.be.greaterThan((pool * 99n) / 100n);
+    expect(report.events.join("\n")).to.match(new RegExp(`task ${taskId} settled: withdrew ${pool} wei`));
+  });
+
+  it("reveals in time after being SIGKILLed between commit and reveal", async () => {
+    const taskId = await publishIris();
+    const wallet = account(6);
+    const dataDir = join(dir, "killed");
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", PODL, "miner", "--market", await market.getAddress(), "--start-block", String(startBlock), "--backend", "cpu",
+        "--ipfs-peers", publisherIpfs.addresses().join(","), "--max-epochs", "5", "--commit-margin", "5", "--fetch-timeout-ms", "5000"],
+      { env: { ...process.env, ...env(wallet, dataDir) }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    let output = "";
+    child.stdout!.on("data", (b: Buffer) => (output += b.toString()));
+    child.stderr!.on("data", (b: Buffer) => (output += b.toString()));
+    const exited = new Promise<string | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    // The child starts the task itself; the publisher unlocks the keys; kill the child once its commitment is on chain.
+    const deadline = Date.now() + 60_000;
+    while (!(await market.isMiner(taskId, wallet.address))) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the miner never committed:\n${output}`);
+      await publisher.step();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    child.kill("SIGKILL");
+    if (process.env.DEBUG_MINER) console.error(output);
+    expect(await exited).to.equal("SIGKILL");
+    expect(await market.getRevealed(taskId)).to.have.length(0);
+
+    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
+    await publisher.step(); // test keys
+    const restarted = await miner(wallet, dataDir);
+    const opening = restarted.rt.store.getSalt(taskId, MODEL_SALT)!;
+    await restarted.agent.step();
+    const [revealed] = (await market.getRevealed(taskId)).filter((s) => s.miner === wallet.address);
+    expect(revealed, output).to.not.equal(undefined);
+    expect(revealed!.modelHash).to.equal(opening.data.modelHash);
+    expect(restarted.rt.store.getTask(taskId)?.phase).to.equal("revealed");
+    expect(Number((await provider.getBlock("latest"))!.timestamp)).to.be.at.most(Number((await market.getTask(taskId)).revealDeadline));
+    // The artifact survived the kill in the miner's block store and is served from there.
+    await publisherIpfs.dial(restarted.store.addresses()[0]!);
+    await fetchSubmission(publisherIpfs, opening.data.modelCid as string, { spec: presets.irisMlp, expectedModelHash: revealed!.modelHash, timeoutMs: 5_000 });
+  });
+
+  it("skips a task whose spec is malformed and one over --max-params, saying why", async () => {
+    const bad = await postDocument({
+      format: "podl-task/1",
+      spec: { ...presets.irisMlp, layers: [{ type: "lstm", units: 8 }] },
+      shardCount: 10,
+      testShards: 3,
+      shards: Array.from({ length: 10 }, () => ({ cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", examples: 15, bytes: 400 })),
+      providers: [],
+    });
+    const big = await publishIris();
+    const m = await miner(account(7), join(dir, "picky"), { maxParams: 100, startTasks: false });
+    await m.agent.step();
+    const badRecord = m.rt.store.getTask(bad)!;
+    expect(badRecord.phase).to.equal("skipped");
+    expect(badRecord.data.reason).to.match(/task document .* is invalid: .*layers\.0/);
+    const bigRecord = m.rt.store.getTask(big)!;
+    expect(bigRecord.phase).to.equal("skipped");
+    expect(bigRecord.data.reason).to.match(/has \d+ parameters, over --max-params 100/);
+    const lines = m.capture.lines().filter((l) => typeof l.msg === "string" && (l.msg as string).startsWith("skipped task"));
+    expect(lines.map((l) => l.msg)).to.include(`skipped task ${big}: ${bigRecord.data.reason}`);
+    expect(await market.isMiner(big, m.agent.address)).to.equal(false);
+  });
+
+  it("skips a task whose bond it cannot afford, with both amounts in the reason", async () => {
+    const poor = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: poor.address, value: parseEther("0.001") })).wait();
+    const taskId = await publishIris();
+    const m = await miner(new Wallet(poor.privateKey), join(dir, "poor"), { startTasks: false });
+    await m.agent.step();
+    const record = m.rt.store.getTask(taskId)!;
+    expect(record.phase).to.equal("skipped");
+    const bond = (await market.getTask(taskId)).minerBond;
+    expect(record.data.reason).to.include(`cannot afford the miner bond: ${bond} wei`);
+    expect(record.data.reason).to.include(`holds ${parseEther("0.001")} wei`);
+  });
+});
