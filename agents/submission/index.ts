@@ -64,6 +64,8 @@ export interface UploadedSubmission {
   checkpointCids: string[];
   /** The artifact file. */
   bytes: Uint8Array;
+  /** Wall-clock seconds spent encoding and hashing (checkpoints, index, artifact) and adding to the store. */
+  seconds: { hash: number; upload: number };
 }
 
 /** The checkpoint index as stored: the manifest plus one CID per entry, in entry order. */
@@ -101,18 +103,32 @@ export async function uploadSubmission(
   if (run.checkpoints.length !== run.manifest.entries.length) {
     throw new SubmissionError("MANIFEST_INVALID", `${run.checkpoints.length} checkpoints for ${run.manifest.entries.length} manifest entries`);
   }
+  const seconds = { hash: 0, upload: 0 };
+  const timed = async <T>(phase: keyof typeof seconds, work: () => T | Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      seconds[phase] += (performance.now() - started) / 1000;
+    }
+  };
   const checkpointCids: string[] = [];
-  for (const cp of run.checkpoints) checkpointCids.push(await add(store, encodeCheckpoint(cp), `checkpoint ${cp.i}`, options.signal));
-  const index: CheckpointIndex = { ...run.manifest, cids: checkpointCids };
-  const manifestCid = await add(store, new TextEncoder().encode(canonicalJson(index)), "checkpoint index", options.signal);
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeArtifact(artifactOf(spec, run, { taskId: meta.taskId.toString(), seed: meta.seed, miner: meta.miner, manifestCid }));
-  } catch (cause) {
-    throw new SubmissionError("ARTIFACT_INVALID", `cannot encode the artifact: ${(cause as Error).message}`, { cause });
+  for (const cp of run.checkpoints) {
+    const encoded = await timed("hash", () => encodeCheckpoint(cp));
+    checkpointCids.push(await timed("upload", () => add(store, encoded, `checkpoint ${cp.i}`, options.signal)));
   }
-  const modelCid = await add(store, bytes, "artifact", options.signal);
-  return { modelCid, modelHash: hashArtifact(bytes), checkpointRoot: run.manifest.root as `0x${string}`, manifestCid, checkpointCids, bytes };
+  const index: CheckpointIndex = { ...run.manifest, cids: checkpointCids };
+  const manifestCid = await timed("upload", () => add(store, new TextEncoder().encode(canonicalJson(index)), "checkpoint index", options.signal));
+  const { bytes, modelHash } = await timed("hash", () => {
+    try {
+      const encoded = encodeArtifact(artifactOf(spec, run, { taskId: meta.taskId.toString(), seed: meta.seed, miner: meta.miner, manifestCid }));
+      return { bytes: encoded, modelHash: hashArtifact(encoded) };
+    } catch (cause) {
+      throw new SubmissionError("ARTIFACT_INVALID", `cannot encode the artifact: ${(cause as Error).message}`, { cause });
+    }
+  });
+  const modelCid = await timed("upload", () => add(store, bytes, "artifact", options.signal));
+  return { modelCid, modelHash, checkpointRoot: run.manifest.root as `0x${string}`, manifestCid, checkpointCids, bytes, seconds };
 }
 
 /** Largest artifact and checkpoint a spec's model can produce, header included. */
