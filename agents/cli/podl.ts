@@ -4,9 +4,10 @@ import { commandHelp, type Command, type CommandIO } from "./command.js";
 import { checkCommand } from "./commands/check.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
 import { verifierCommand } from "../verifier/command.js";
+import { minerCommand } from "../miner/command.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, verifierCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, minerCommand, verifierCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
