@@ -399,7 +399,8 @@ export class Verifier {
 
     let stored = store.getSalt(taskId, purpose);
     if (stored === undefined) {
-      if ((await nowTs()) > r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the scores were computed", tlog);
+      // A transaction lands in a later block than the head: at `commitDeadline` it is already too late.
+      if ((await nowTs()) >= r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the scores were computed", tlog);
       const input = await this.#scoringInput(taskId, round, t);
       const started = performance.now();
       const verdicts = await this.#o.scorer(input);
@@ -417,7 +418,7 @@ export class Verifier {
     const scores = stored.data.scores as number[];
 
     if (state().committed !== true) {
-      if ((await nowTs()) > r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the commitment was sent", tlog);
+      if ((await nowTs()) >= r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the commitment was sent", tlog);
       try {
         await sender.call(this.settlement, "commitScores", [taskId, stored.commitment], { label: `commitScores task ${taskId} round ${round}` });
         tlog.info({ round, commitment: stored.commitment }, `task ${taskId}: scores committed`);

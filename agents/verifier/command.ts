@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { Interface, ZeroAddress, parseUnits } from "ethers";
 import { z } from "zod";
-import { sleep } from "../chain/retry.js";
+import { backoffMs, sleep } from "../chain/retry.js";
 import { configFlags, configOptions, type Command, type CommandIO } from "../cli/command.js";
 import { openRuntime, type AgentRuntime } from "../cli/runtime.js";
 import { addressBook, deploymentConfigShape } from "../config/deployment.js";
-import { AgentError } from "../config/errors.js";
+import { AgentError, isAgentError } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
 import { BACKEND_NAMES, selectBackend } from "../ml/backend.js";
@@ -107,8 +107,20 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
     await verifier.ensureStake(config.stake === undefined ? 0n : await stakeUnits(config.stake, registry, rt));
     io.out(`verifier ${verifier.address} bonded; backend ${backend}; following market ${book.market}${config.keeper ? " (keeper on)" : ""}`);
 
+    let outages = 0;
     while (!controller.signal.aborted) {
-      const report = await verifier.step();
+      let report: Awaited<ReturnType<Verifier["step"]>>;
+      try {
+        report = await verifier.step();
+        outages = 0;
+      } catch (e) {
+        // The endpoint kept failing through every retry: wait longer and try again; windows are minutes.
+        if (!isAgentError(e, "RPC_UNAVAILABLE")) throw e;
+        const delayMs = backoffMs(rt.retry, outages++);
+        rt.log.error({ err: e.message, outages, delayMs }, "RPC unavailable; will retry");
+        await sleep(delayMs, controller.signal);
+        continue;
+      }
       for (const taskId of report.ended) io.out(`task ${taskId} ended; credits withdrawn`);
       const ended = verifier.endedTasks().length;
       if (config.maxTasks !== undefined && ended >= config.maxTasks) {
