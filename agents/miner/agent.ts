@@ -9,7 +9,7 @@ import { stepsPerEpoch } from "../ml/order.js";
 import { countModel, fixedOrMin } from "../ml/spec.js";
 import { train, type TrainResult } from "../ml/train.js";
 import { modelCommitment } from "../protocol/commitments.js";
-import { queueExponent, rankingScore } from "../protocol/ranking.js";
+import { queueExponent, rankingScore, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { declaredWorkload } from "../publisher/prepare.js";
 import type { ContentStore } from "../storage/index.js";
@@ -239,7 +239,9 @@ export class Miner {
     this.#timing(taskId, "fetch", started, { what: "ciphertexts", bytes });
 
     const trainExamples = trainingExamples(doc);
+    const probeStarted = performance.now();
     const probe = await measureThroughput(spec, this.#o.backend, trainExamples);
+    this.#timing(taskId, "probe", probeStarted, { samples: probe.samples });
     const epochSeconds = probe.seconds * (trainExamples / probe.samples);
     const workload = declaredWorkload(spec, trainExamples, doc.shards.reduce((n, s) => n + s.bytes, 0));
     this.#set(taskId, "eligible", {
@@ -278,21 +280,23 @@ export class Miner {
       ready.push({ taskId: task.taskId, data, t });
     }
     if (ready.length <= 1) return ready[0];
-    const params = await this.market.params();
-    const value = (c: (typeof ready)[number]): number => {
-      const w = c.data.workload!;
-      const task = { modelBytes: BigInt(w.modelBytes), dataBytes: BigInt(w.dataBytes), flops: BigInt(w.flops), reward: c.t.reward };
-      if (this.#o.strategy === "dlbc") {
-        // DLBC: the lowest ranking score first, as the market starts tasks (negated: higher value wins).
-        return -rankingScore(task, params, queueExponent(BigInt(ready.length), params.maxQueue, params.rankScale));
-      }
-      // PoLe: reward per expected second (transfer at the market's median bandwidth + measured training).
-      const seconds = Number(task.dataBytes) / Number(params.medianBandwidth) + c.data.probe!.epochSeconds * this.#plannedEpochs(c.data, c.t, now);
-      return Number(c.t.reward) / 1e18 / Math.max(seconds, 1e-3);
-    };
-    ready.sort((a, b) => value(b) - value(a) || (a.taskId < b.taskId ? -1 : 1));
-    this.#rt.log.info({ strategy: this.#o.strategy, order: ready.map((r) => r.taskId) }, `strategy ${this.#o.strategy} picks task ${ready[0]!.taskId}`);
-    return ready[0];
+    const order = orderCandidates(
+      this.#o.strategy,
+      ready.map((c) => {
+        const w = c.data.workload!;
+        return {
+          taskId: c.taskId,
+          reward: c.t.reward,
+          modelBytes: BigInt(w.modelBytes),
+          dataBytes: BigInt(w.dataBytes),
+          flops: BigInt(w.flops),
+          trainSeconds: c.data.probe!.epochSeconds * this.#plannedEpochs(c.data, c.t, now),
+        };
+      }),
+      await this.market.params(),
+    );
+    this.#rt.log.info({ strategy: this.#o.strategy, order }, `strategy ${this.#o.strategy} picks task ${order[0]}`);
+    return ready.find((c) => c.taskId === order[0]);
   }
 
   /** Epochs that fit before the commit margin at the probe's speed (0: none fits). */
@@ -506,6 +510,33 @@ export class Miner {
   #stream() {
     return this.#o.progressStream === undefined ? {} : { stream: this.#o.progressStream };
   }
+}
+
+/** A task the miner could train now, as the strategies see it. */
+export interface Candidate {
+  taskId: bigint;
+  reward: bigint;
+  /** Declared workload (DLBC's dn and dc), from the task document. */
+  modelBytes: bigint;
+  dataBytes: bigint;
+  flops: bigint;
+  /** Expected training time at the probe's speed for the epochs it would train. */
+  trainSeconds: number;
+}
+
+/**
+ * Candidates best first. `dlbc`: the market's ranking, lowest DLBC score first (ranking.ts, q at
+ * this many candidates). `pole`: highest reward per expected second, the ciphertexts' transfer at
+ * the market's median bandwidth plus the measured training time. Rewards in different tokens are
+ * compared as numbers. Ties go to the lower task id.
+ */
+export function orderCandidates(strategy: Strategy, candidates: readonly Candidate[], params: RankingParams): bigint[] {
+  const q = queueExponent(BigInt(candidates.length), params.maxQueue, params.rankScale);
+  const value = (c: Candidate): number =>
+    strategy === "dlbc"
+      ? -rankingScore(c, params, q)
+      : Number(c.reward) / 1e18 / Math.max(Number(c.dataBytes) / Number(params.medianBandwidth) + c.trainSeconds, 1e-3);
+  return [...candidates].sort((a, b) => value(b) - value(a) || (a.taskId < b.taskId ? -1 : 1)).map((c) => c.taskId);
 }
 
 /** Training examples: the shards outside the test split, whichever they turn out to be (an estimate before the start). */
