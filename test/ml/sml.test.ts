@@ -9,8 +9,8 @@ const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byte
 describe("ml/sml: Secure Mapping Layer", () => {
   it("is bit-exact: the MNIST MLP's SML hashes to a pinned value", () => {
     const { shape, data } = generateSml(SEED, presets.mnistMlp.sml, [784]);
-    expect(shape).to.deep.equal([784, 128]);
-    expect(keccakConcat([bytes(data)])).to.equal("0x8fb51970fd2830714bd20e7579fd2782f1b1b5e824d3f96c9ec51bb55afb4474");
+    expect(shape).to.deep.equal([784, 256]);
+    expect(keccakConcat([bytes(data)])).to.equal("0xd2427e85bf57c3b6ab4ec1a69541272918b794e089a1cd096d69739435a81d48");
   });
 
   it("draws k-bit integers from the stream's bits, most significant first, across word boundaries", () => {

@@ -6,12 +6,20 @@
  *                                 small MLP and a small CNN on cpu and on webgpu, from the same
  *                                 weights and data, with the largest weight difference.
  *   tsx train-step.ts select <preset> → { choice, logged }: selectBackend's automatic choice.
+ *   tsx train-step.ts pipeline  → { adapter, reason?, ... }: train() on cpu and on webgpu (Iris,
+ *                                 3 epochs), the webgpu run verified with replay on webgpu, and the
+ *                                 cpu run's checkpoints replayed on webgpu.
  */
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { probeWebGpu, selectBackend } from "../../../agents/ml/backend.js";
 import type { BackendName } from "../../../agents/ml/backend.js";
+import { encodeArtifact, modelHash } from "../../../agents/ml/artifact.js";
+import { loadIris } from "../../../agents/ml/datasets/index.js";
 import { initialWeights } from "../../../agents/ml/init.js";
+import { replayCheck } from "../../../agents/ml/replay.js";
+import { artifactOf, train as trainRun } from "../../../agents/ml/train.js";
+import { verifySubmission } from "../../../agents/ml/verify.js";
 import { buildModel } from "../../../agents/ml/model.js";
 import { generateSml } from "../../../agents/ml/sml.js";
 import { parseSpec, presets, weightLayout } from "../../../agents/ml/spec.js";
@@ -70,6 +78,47 @@ async function compare(spec: TaskSpec) {
   return { cpuLosses: cpu.losses, gpuLosses: gpu.losses, maxWeightDiff };
 }
 
+/** The Iris preset with a watermark strong enough to embed its 8 bits in three epochs. */
+const irisQuick = parseSpec({ ...JSON.parse(JSON.stringify(presets.irisMlp)), watermark: { bits: 8, strength: 1 } });
+
+async function pipeline() {
+  const data = loadIris();
+  const spec = irisQuick;
+  const opts = { seed: SEED, miner: MINER, data, hyper: { epochs: 3 } };
+  await selectBackend({ force: "cpu", spec });
+  const cpu = await trainRun(spec, opts);
+  cpu.model.dispose();
+  await selectBackend({ force: "webgpu", spec });
+  const gpu = await trainRun(spec, opts);
+  gpu.model.dispose();
+  let maxWeightDiff = 0;
+  for (const [name, t] of cpu.weights) t.data.forEach((v, i) => (maxWeightDiff = Math.max(maxWeightDiff, Math.abs(v - gpu.weights.get(name)!.data[i]!))));
+  const artifact = encodeArtifact(artifactOf(spec, gpu, { taskId: "1", seed: SEED, miner: MINER }));
+  const verdict = await verifySubmission({
+    spec: spec,
+    seed: SEED,
+    miner: MINER,
+    test: data,
+    train: data,
+    artifact,
+    expectedModelHash: modelHash(artifact),
+    manifest: gpu.manifest,
+    fetchCheckpoint: async (i) => gpu.checkpoints[i]!,
+    replay: { seed2: SEED, r: 2 },
+  });
+  const cross = await replayCheck(spec, { seed: SEED, miner: MINER, data, hyper: cpu.hyper }, cpu.checkpoints, { seed2: SEED, r: 3 });
+  return {
+    steps: gpu.steps,
+    checkpoints: gpu.checkpoints.length,
+    maxWeightDiff,
+    scoreBps: verdict.scoreBps,
+    reason: verdict.reason ?? null,
+    detail: verdict.reason === undefined ? null : verdict.detail,
+    replayed: verdict.reason === undefined ? (verdict.replay ?? []).length : 0,
+    crossDistances: cross.segments.map((s) => s.distance),
+  };
+}
+
 async function main(mode: string | undefined, preset: string | undefined): Promise<void> {
   if (mode === "compare") {
     const probe = await probeWebGpu();
@@ -78,13 +127,16 @@ async function main(mode: string | undefined, preset: string | undefined): Promi
     } else {
       console.log(JSON.stringify({ adapter: probe.adapter, results: { mlp: await compare(presets.irisMlp), cnn: await compare(tinyCnn) } }));
     }
+  } else if (mode === "pipeline") {
+    const probe = await probeWebGpu();
+    console.log(JSON.stringify(probe.adapter === null ? probe : { adapter: probe.adapter, ...(await pipeline()) }));
   } else if (mode === "select") {
     const logged: { fields: object; message: string }[] = [];
     const spec = preset === "tinyCnn" ? tinyCnn : presets[preset as keyof typeof presets];
     const choice = await selectBackend({ spec, log: { info: (fields, message) => void logged.push({ fields, message }) } });
     console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: (await probeWebGpu()).adapter }));
   } else {
-    throw new Error(`usage: train-step.ts compare | select <preset>`);
+    throw new Error(`usage: train-step.ts compare | pipeline | select <preset>`);
   }
 }
 
