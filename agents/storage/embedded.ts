@@ -1,9 +1,14 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createHeliaLight } from "helia";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { dirname } from "node:path";
 import { withBitswap } from "@helia/bitswap";
-import { withLibp2pLight } from "@helia/libp2p";
-import type { BitswapOptions } from "@helia/bitswap";
+import type { HeliaWithLibp2p } from "@helia/libp2p";
+import { createLibp2p } from "libp2p";
+import type { Libp2pOptions } from "libp2p";
+import { loadOrCreateSelfKey } from "@libp2p/config";
+import type { Helia, HeliaInit } from "helia";
 import { tcp } from "@libp2p/tcp";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
@@ -31,20 +36,6 @@ export interface EmbeddedStoreOptions {
   /** Local discovery by mDNS (off by default: tests and single-host runs don't need it). */
   mdns?: boolean;
 }
-
-/**
- * Throughput settings, measured in bench/storage.ts and explained in docs/storage.md: yamux frames as
- * large as a block and a window that covers several blocks in flight, and bitswap messages that carry
- * several 1 MiB blocks each.
- */
-const YAMUX = {
-  maxMessageSize: 1 << 20,
-  streamOptions: { initialStreamWindowSize: 256 * 1024, maxStreamWindowSize: 16 << 20 },
-};
-const BITSWAP: BitswapOptions = {
-  maxOutgoingMessageSize: 4 << 20,
-  maxIncomingMessageSize: 4 << 20,
-};
 
 /**
  * blockstore-fs with one change: a block is read with one readFile (one allocation, one or two
@@ -178,6 +169,50 @@ export class EmbeddedStore implements ContentStore {
   }
 }
 
+/**
+ * `new Helia(init)`, which is all `createHeliaLight` does, taken from helia's own module instead of its
+ * entry point: helia's entry point imports @helia/libp2p and @helia/http for `createHelia`, and with them
+ * libp2p's whole default stack (DHT, WebRTC, AutoTLS, relays): 27 MB of heap that every full garbage
+ * collection marks (bench/storage.ts: ~60 MB less RSS). The path is checked by every storage test.
+ */
+let heliaClass: Promise<new (init: HeliaInit & { name: string; version: string }) => Helia> | undefined;
+async function createHeliaLight(init: HeliaInit): Promise<Helia> {
+  heliaClass ??= (async () => {
+    const dir = dirname(createRequire(import.meta.url).resolve("helia"));
+    const loaded = (await import(pathToFileURL(join(dir, "helia.js")).href)) as { Helia?: unknown };
+    if (typeof loaded.Helia !== "function") throw new Error(`helia's Helia class is not at ${join(dir, "helia.js")} (helia upgraded?)`);
+    return loaded.Helia as new (init: HeliaInit & { name: string; version: string }) => Helia;
+  })();
+  const HeliaClass = await heliaClass;
+  return new HeliaClass({ name: "helia", version: "7", ...init });
+}
+
+/**
+ * What @helia/libp2p's withLibp2pLight does (the node's key from Helia's datastore, libp2p started and
+ * stopped with Helia), without importing @helia/libp2p (see createHeliaLight).
+ */
+function withLibp2p(helia: Helia, options: Libp2pOptions): HeliaWithLibp2p {
+  let libp2p: Awaited<ReturnType<typeof createLibp2p>> | undefined;
+  Object.defineProperty(helia, "libp2p", {
+    enumerable: true,
+    get() {
+      if (libp2p === undefined) throw new Error("the IPFS node is not started");
+      return libp2p;
+    },
+  });
+  helia.addMixin({
+    name: "libp2p",
+    start: async (started) => {
+      libp2p ??= await createLibp2p({ ...options, privateKey: await loadOrCreateSelfKey(started.datastore) });
+      await libp2p.start();
+    },
+    stop: async () => {
+      await libp2p?.stop();
+    },
+  });
+  return helia as HeliaWithLibp2p;
+}
+
 async function startHelia(options: EmbeddedStoreOptions) {
   const blocks = join(options.dataDir, "blocks");
   const data = join(options.dataDir, "datastore");
@@ -191,18 +226,20 @@ async function startHelia(options: EmbeddedStoreOptions) {
     });
   }
   const helia = withBitswap(
-    withLibp2pLight(createHeliaLight({ blockstore: new BlockFiles(blocks), datastore: new FsDatastore(data) }), {
+    withLibp2p(await createHeliaLight({ blockstore: new BlockFiles(blocks), datastore: new FsDatastore(data) }), {
       addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux(YAMUX)],
+      // yamux and bitswap keep their defaults: a stream window that starts above the spec's 256 KiB is
+      // assumed, not negotiated, and would overrun a Kubo peer's; other bitswap message sizes, debounce
+      // and read-ahead values measured no better (docs/storage.md)
+      streamMuxers: [yamux()],
       peerDiscovery: options.mdns === true ? [mdns()] : [],
       services: { identify: identify() },
       // peer records stay in memory: peers come from the task spec or mDNS, and a read-only or full
       // data directory must not stop the node from starting or serving
       datastore: new MemoryDatastore(),
     }),
-    BITSWAP,
   );
   try {
     await helia.start();

@@ -116,6 +116,20 @@ describe("storage: data directory faults", function () {
     await rm(root, { recursive: true, force: true });
   });
 
+  it("keeps the node's peer id across restarts (task specs carry it in the publisher's address)", async function () {
+    const dataDir = join(root, "node");
+    const first = await EmbeddedStore.open({ dataDir });
+    const id = first.peerId();
+    await first.close();
+    const again = await EmbeddedStore.open({ dataDir });
+    try {
+      expect(again.peerId()).to.equal(id);
+      expect(again.addresses().every((a) => a.endsWith(`/p2p/${id}`))).to.equal(true);
+    } finally {
+      await again.close();
+    }
+  });
+
   it("fails adds with STORE_READONLY on a read-only data directory, and still serves what it holds", async function () {
     const dataDir = join(root, "node");
     await mkdir(dataDir);
