@@ -1,97 +1,105 @@
-import { parseArgs } from "node:util";
-import { EmbeddedStore } from "./embedded.js";
-import { openContentStore } from "./index.js";
+import { once } from "node:events";
+import type { Command, CommandInput, OptionSpec } from "../cli/command.js";
+import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS } from "./content-store.js";
 import type { ContentStore } from "./content-store.js";
+import { EmbeddedStore } from "./embedded.js";
 import { StorageError, isStorageError } from "./errors.js";
+import { openContentStore } from "./index.js";
 
-export const IPFS_USAGE = `usage:
-  ipfs add <file|folder> [--serve]   add and print the CID; --serve keeps the node up for peers
-  ipfs get <cid> <file>              fetch a CID to a file (every block verified)
-options:
-  --data-dir DIR      embedded node's blocks and keys (default .data/ipfs)
-  --ipfs-api URL      use a Kubo node's RPC API instead of the embedded node
-  --listen MULTIADDR  embedded node's listen address (default /ip4/127.0.0.1/tcp/0; repeatable)
-  --peer MULTIADDR    dial this peer first (repeatable), e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3…
-  --mdns              find peers on the LAN by mDNS
-  --max-bytes N       refuse content larger than N bytes (get; default 2 GiB)
-  --timeout-ms N      give up when no block arrives for N ms (get; default 30000)`;
+/** Where `podl ipfs` keeps its embedded node unless told otherwise. */
+export const IPFS_CLI_DIR = ".data/ipfs";
 
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  /** Resolves when the user asks the process to stop (used by --serve). */
-  stopped: () => Promise<void>;
+const STORE_OPTIONS: Record<string, OptionSpec> = {
+  "ipfs-dir": { type: "string", description: `embedded node's blocks and key (default ${IPFS_CLI_DIR})`, value: "dir" },
+  "ipfs-api": { type: "string", description: "use a Kubo node's RPC API instead of the embedded node", value: "url" },
+  "ipfs-listen": { type: "string", description: "embedded node's libp2p listen addresses, comma-separated (default loopback, random port)", value: "multiaddrs" },
+  "ipfs-peers": { type: "string", description: "peers to dial first, comma-separated, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3…", value: "multiaddrs" },
+  mdns: { type: "boolean", description: "find peers on the LAN by mDNS" },
+};
+
+/** `podl ipfs add <file|folder>`: prints the CID; with --serve, keeps the node up so peers can fetch it. */
+export const ipfsAddCommand: Command = {
+  name: "ipfs add",
+  summary: "add a file or folder to IPFS and print its CID",
+  description:
+    "Adds a file (the CID of its bytes) or a folder (a UnixFS directory of everything under it) with PoDL's chunking (1 MiB raw leaves, CIDv1), so the CID is the one every PoDL node computes. Prints the CID on standard output. With --serve the node stays up, printing its addresses, until Ctrl-C.",
+  args: "<file|folder>",
+  options: { ...STORE_OPTIONS, serve: { type: "boolean", description: "keep the node running so peers can fetch the content" } },
+  async run(input) {
+    if (input.positionals.length !== 1) return usage(input, ipfsAddCommand, `expected one file or folder, got ${input.positionals.length} arguments`);
+    return await withStore(input, ipfsAddCommand, async (store) => {
+      const cid = await store.addPath(input.positionals[0]!);
+      input.io.out(cid.toString());
+      if (input.values.serve === true) {
+        if (store instanceof EmbeddedStore) for (const address of store.addresses()) input.io.err(`serving at ${address}`);
+        input.io.err("serving; Ctrl-C to stop");
+        await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
+      }
+    });
+  },
+};
+
+/** `podl ipfs get <cid> <file>`: streams the content to a file, every block checked against its CID. */
+export const ipfsGetCommand: Command = {
+  name: "ipfs get",
+  summary: "fetch a CID to a file (every block checked against its CID)",
+  description:
+    "Fetches a UnixFS file by CID from the peers given (or the Kubo node) and streams it to <file>, through <file>.partial, renamed only when complete and verified. Fails rather than write more than --max-bytes, and when no block arrives for --timeout-ms.",
+  args: "<cid> <file>",
+  options: {
+    ...STORE_OPTIONS,
+    "max-bytes": { type: "string", description: `refuse content larger than this (default ${DEFAULT_MAX_BYTES})`, value: "bytes" },
+    "timeout-ms": { type: "string", description: `give up when no block arrives for this long (default ${DEFAULT_TIMEOUT_MS})`, value: "ms" },
+  },
+  async run(input) {
+    if (input.positionals.length !== 2) return usage(input, ipfsGetCommand, `expected <cid> <file>, got ${input.positionals.length} arguments`);
+    const [cid, path] = input.positionals as [string, string];
+    let limits: { maxBytes?: number; timeoutMs?: number };
+    try {
+      limits = { maxBytes: positiveInt(input.values["max-bytes"], "--max-bytes"), timeoutMs: positiveInt(input.values["timeout-ms"], "--timeout-ms") };
+    } catch (e) {
+      return usage(input, ipfsGetCommand, (e as Error).message);
+    }
+    return await withStore(input, ipfsGetCommand, async (store) => {
+      const size = await store.getToFile(cid, path, limits);
+      input.io.err(`wrote ${size} bytes to ${path}`);
+    });
+  },
+};
+
+function usage({ io }: CommandInput, command: Command, why: string): number {
+  io.err(`podl ${command.name}: ${why}; see podl ${command.name} --help`);
+  return 2;
 }
 
-/** `podl ipfs …` / scripts/ipfs.ts; returns the exit status. */
-export async function runIpfsCommand(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        "data-dir": { type: "string", default: ".data/ipfs" },
-        "ipfs-api": { type: "string" },
-        listen: { type: "string", multiple: true },
-        peer: { type: "string", multiple: true },
-        mdns: { type: "boolean", default: false },
-        serve: { type: "boolean", default: false },
-        "max-bytes": { type: "string" },
-        "timeout-ms": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    io.err(`${(e as Error).message}\n${IPFS_USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, ...args] = positionals;
-  if (values.help || command === undefined) {
-    io.err(IPFS_USAGE);
-    return values.help ? 0 : 2;
-  }
-  if (!((command === "add" && args.length === 1) || (command === "get" && args.length === 2))) {
-    io.err(`unknown command or wrong arguments: ${positionals.join(" ")}\n${IPFS_USAGE}`);
-    return 2;
-  }
+/** Opens the store the flags name, runs `work`, closes it; a StorageError is reported with its code (exit status 1). */
+async function withStore({ values, io }: CommandInput, command: Command, work: (store: ContentStore) => Promise<void>): Promise<number> {
+  const list = (value: unknown) => (typeof value === "string" ? value.split(",").map((s) => s.trim()).filter((s) => s.length > 0) : undefined);
   let store: ContentStore | undefined;
   try {
-    const maxBytes = positiveInt(values["max-bytes"], "--max-bytes");
-    const timeoutMs = positiveInt(values["timeout-ms"], "--timeout-ms");
     store = await openContentStore({
-      dataDir: values["data-dir"],
-      ipfsApi: values["ipfs-api"],
-      listen: values.listen,
-      peers: values.peer,
-      mdns: values.mdns,
+      dataDir: typeof values["ipfs-dir"] === "string" ? values["ipfs-dir"] : IPFS_CLI_DIR,
+      ...(typeof values["ipfs-api"] === "string" ? { ipfsApi: values["ipfs-api"] } : {}),
+      ...(list(values["ipfs-listen"]) !== undefined ? { listen: list(values["ipfs-listen"]) } : {}),
+      peers: list(values["ipfs-peers"]) ?? [],
+      mdns: values.mdns === true,
     });
-    if (command === "add") {
-      const cid = await store.addPath(args[0]!);
-      io.out(cid.toString());
-      if (values.serve) {
-        if (store instanceof EmbeddedStore) for (const address of store.addresses()) io.err(`serving at ${address}`);
-        io.err("serving; Ctrl-C to stop");
-        await io.stopped();
-      }
-    } else {
-      const size = await store.getToFile(args[0]!, args[1]!, { maxBytes, timeoutMs });
-      io.err(`wrote ${size} bytes to ${args[1]}`);
-    }
+    await work(store);
     return 0;
   } catch (e) {
     if (!isStorageError(e)) throw e;
-    io.err(`error ${e.code}: ${e.message}`);
+    io.err(`podl ${command.name}: ${e.message} [${e.code}]`);
     return 1;
   } finally {
     await store?.close();
   }
 }
 
-function positiveInt(value: string | undefined, flag: string): number | undefined {
+function positiveInt(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new StorageError("OPTION_INVALID", `${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || !Number.isSafeInteger(n) || n <= 0) {
+    throw new StorageError("OPTION_INVALID", `${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
   return n;
 }
