@@ -3,12 +3,13 @@ import { isAgentError } from "../config/errors.js";
 import { commandHelp, type Command, type CommandIO } from "./command.js";
 import { checkCommand } from "./commands/check.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
+import { publishCommand } from "../publisher/command.js";
 import { verifierCommand } from "../verifier/command.js";
 import { minerCommand } from "../miner/command.js";
 import { ipfsAddCommand, ipfsGetCommand } from "../storage/cli.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, minerCommand, verifierCommand, ipfsAddCommand, ipfsGetCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, ipfsAddCommand, ipfsGetCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,346 @@
+import { Interface, ZeroAddress, getAddress } from "ethers";
+import type { AgentRuntime } from "../cli/runtime.js";
+import type { EventCursor } from "../chain/cursor.js";
+import { EventDecoder } from "../chain/events.js";
+import { shortMessage, sleep } from "../chain/retry.js";
+import { AgentError, isAgentError } from "../config/errors.js";
+import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../protocol/dataset-tree.js";
+import { splitShards } from "../protocol/split.js";
+import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
+import type { ITaskMarket } from "../../types/TaskMarket.js";
+import type { Publication } from "./prepare.js";
+
+/** What a publisher asks for beyond the prepared data (DESIGN §3 step 1). */
+export interface PublishTerms {
+  /** ERC20 reward token; omitted or the zero address for ETH. */
+  token?: string;
+  reward: bigint;
+  /** Minimum median accuracy, basis points. */
+  accuracyThreshold: number;
+  maxSubmissions: number;
+  /** Seconds from the training-key unlock to the commit deadline. */
+  trainWindow: number;
+}
+
+export interface PublisherOptions {
+  market: string;
+  /** First block whose market events the agent reads (the deployment block). */
+  startBlock: number;
+  /** Call `startNext` while one of our tasks is queued and the market has room (default true). */
+  startTasks?: boolean;
+}
+
+/** Market phases as `ITaskMarket.Phase` numbers them. */
+const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
+const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
+const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
+const OUTCOMES = ["validated", "no valid submission", "unvalidated"];
+
+/** The publisher's own record of a task (`tasks.phase` in its state). */
+export type PublisherPhase = "posted" | "training" | "testing" | "missed" | "done";
+
+/** How a task ended, as the publisher reports it. */
+export interface TaskReport {
+  taskId: bigint;
+  phase: string;
+  outcome?: string;
+  winner?: string;
+  modelCid?: string;
+  modelHash?: string;
+  score?: number;
+}
+
+const ERC20 = new Interface([
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function balanceOf(address account) view returns (uint256)",
+]);
+
+/** Keys and CIDs are filed under task 0 and the dataset root until the task id exists. */
+const UNPOSTED = 0n;
+const PUBLICATION = "publication";
+
+/**
+ * The publisher's state machine. Secrets live in the agent's SQLite state from before `postTask`
+ * is sent (filed by dataset root; the root is the commitment the keys open). Every step reads the
+ * task from the chain and does what its phase asks, so a restarted agent carries on from the
+ * chain and its state: post → unlock training keys once started → unlock test keys after the
+ * commit deadline → report the outcome.
+ */
+export class Publisher {
+  readonly market: TaskMarket;
+  readonly #rt: AgentRuntime;
+  readonly #events: EventDecoder;
+  readonly #cursor: EventCursor;
+  readonly #startTasks: boolean;
+  /** Why the last `startNext` attempt did not happen, so a repeated reason is logged once. */
+  #startProblem: string | undefined;
+
+  constructor(rt: AgentRuntime, options: PublisherOptions) {
+    this.#rt = rt;
+    this.#startTasks = options.startTasks ?? true;
+    this.market = TaskMarket__factory.connect(options.market, rt.chain.provider);
+    this.#events = new EventDecoder([{ address: options.market, iface: this.market.interface }]);
+    this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
+  }
+
+  /** Escrow `postTask` takes: reward plus the publisher bond at the market's current rate. */
+  async escrowFor(reward: bigint): Promise<bigint> {
+    const params = await this.market.params();
+    return reward + (reward * params.publisherBondBps) / 10_000n;
+  }
+
+  /**
+   * Checks the terms against the market's bounds (train window, minimum reward, queue room) and
+   * the key's balance against the escrow, so a task that would be refused fails with
+   * CONFIG_INVALID or INSUFFICIENT_FUNDS before anything is uploaded or sent (gas is checked by
+   * the sender when it sends).
+   */
+  async checkTerms(terms: PublishTerms): Promise<void> {
+    const params = await this.market.params();
+    if (terms.trainWindow < params.minTrainWindow || terms.trainWindow > params.maxTrainWindow) {
+      throw new AgentError("CONFIG_INVALID", `train window ${terms.trainWindow} s is outside the market's ${params.minTrainWindow}..${params.maxTrainWindow} s`, {
+        context: { trainWindow: terms.trainWindow },
+      });
+    }
+    if (terms.reward < params.minReward || terms.reward >= 2n ** 96n) {
+      throw new AgentError("CONFIG_INVALID", `reward ${terms.reward} is outside the market's ${params.minReward}..${2n ** 96n - 1n} (token units)`, { context: { reward: terms.reward } });
+    }
+    const queued = await this.market.queueLength();
+    if (queued >= params.maxQueue) throw new AgentError("CONFIG_INVALID", `the market's queue is full (${queued} of ${params.maxQueue} tasks); try again later`);
+    const escrow = terms.reward + (terms.reward * params.publisherBondBps) / 10_000n;
+    const token = terms.token ?? ZeroAddress;
+    const who = this.#rt.wallet.address;
+    const provider = this.#rt.chain.provider;
+    const balance =
+      token === ZeroAddress
+        ? await provider.getBalance(who)
+        : (ERC20.decodeFunctionResult("balanceOf", await provider.call({ to: token, data: ERC20.encodeFunctionData("balanceOf", [who]) }))[0] as bigint);
+    if (balance < escrow) {
+      const unit = token === ZeroAddress ? "wei" : `units of token ${token}`;
+      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${terms.reward} needs ${escrow} ${unit} (reward + publisher bond); ${who} holds ${balance}`, {
+        context: { address: who, token, balance, needed: escrow },
+      });
+    }
+  }
+
+  /** Persists the publication's secrets, then approves (ERC20) and posts; returns the task id. */
+  async publish(pub: Publication, terms: PublishTerms): Promise<bigint> {
+    const { sender, store, log } = this.#rt;
+    const token = terms.token ?? ZeroAddress;
+    await this.checkTerms(terms);
+    // Write-ahead: a crash from here on must not lose a key of a task that may end up posted.
+    store.putSalt({
+      taskId: UNPOSTED,
+      purpose: PUBLICATION,
+      commitment: pub.datasetRoot,
+      salt: JSON.stringify(pub.shards.map((s) => s.key)),
+      data: { cids: pub.shards.map((s) => s.cid), specCid: pub.specCid, shardCount: pub.shardCount, testShards: pub.testShards },
+    });
+    const escrow = await this.escrowFor(terms.reward);
+    const marketAddress = await this.market.getAddress();
+    if (token !== ZeroAddress) {
+      const allowance = ERC20.decodeFunctionResult(
+        "allowance",
+        await this.#rt.chain.provider.call({ to: token, data: ERC20.encodeFunctionData("allowance", [sender.address, marketAddress]) }),
+      )[0] as bigint;
+      if (allowance < escrow) {
+        await sender.send({ to: token, data: ERC20.encodeFunctionData("approve", [marketAddress, escrow]), label: `approve ${escrow} for postTask`, iface: ERC20 });
+      }
+    }
+    const request: ITaskMarket.TaskRequestStruct = {
+      token,
+      reward: terms.reward,
+      datasetRoot: pub.datasetRoot,
+      specCid: pub.specCid,
+      shardCount: pub.shardCount,
+      testShards: pub.testShards,
+      accuracyThreshold: terms.accuracyThreshold,
+      maxSubmissions: terms.maxSubmissions,
+      trainWindow: terms.trainWindow,
+      ...pub.workload,
+    };
+    const tx = await this.market.postTask.populateTransaction(request);
+    const sent = await sender.send({ to: marketAddress, data: tx.data, value: token === ZeroAddress ? escrow : 0n, label: `postTask ${pub.spec.name}`, iface: this.market.interface });
+    const posted = sent.receipt.logs.map((l) => this.#events.decode(l)).find((e) => e?.name === "TaskPosted");
+    if (posted === undefined) throw new AgentError("TX_REVERTED", `postTask ${sent.hash} emitted no TaskPosted event`, { context: { txHash: sent.hash } });
+    const taskId = posted.args.taskId as bigint;
+    this.#record(taskId, pub.datasetRoot, pub.specCid);
+    log.info({ taskId, txHash: sent.hash, specCid: pub.specCid, datasetRoot: pub.datasetRoot, reward: terms.reward, escrow }, "task posted");
+    return taskId;
+  }
+
+  /**
+   * One round: follow the market's events (our posts, reveals, settlements), then bring every task
+   * of ours that is not finished up to date with the chain. Idempotent; returns the finished ones.
+   */
+  async step(): Promise<TaskReport[]> {
+    await this.#cursor.poll(async (log) => {
+      const event = this.#events.decode(log);
+      if (event !== undefined) this.#onEvent(event.name, event.args);
+    });
+    const finished: TaskReport[] = [];
+    for (const task of this.#rt.store.listTasks()) {
+      if (task.phase === "done") continue;
+      const report = await this.#advance(task.taskId, task.phase as PublisherPhase, task.data);
+      if (report !== undefined) finished.push(report);
+    }
+    return finished;
+  }
+
+  /**
+   * Steps every `intervalMs` and hands each finished task's report to `onReport`. RPC outages are
+   * logged and retried on the next round; any other error ends the loop. Returns when `signal`
+   * aborts, or with `exitWhenDone` once no task in the state is unfinished.
+   */
+  async serve(options: { signal?: AbortSignal; intervalMs: number; exitWhenDone: boolean; onReport: (r: TaskReport) => void }): Promise<void> {
+    while (options.signal?.aborted !== true) {
+      try {
+        for (const report of await this.step()) options.onReport(report);
+      } catch (e) {
+        if (!isAgentError(e, "RPC_UNAVAILABLE")) throw e;
+        this.#rt.log.warn({ err: shortMessage(e) }, "RPC unavailable; trying again next round");
+      }
+      if (options.exitWhenDone && this.unfinished().length === 0) return;
+      await sleep(options.intervalMs, options.signal);
+    }
+  }
+
+  /** Ids of the tasks in the state that have not ended. */
+  unfinished(): bigint[] {
+    return this.#rt.store
+      .listTasks()
+      .filter((t) => t.phase !== "done")
+      .map((t) => t.taskId);
+  }
+
+  /** The report of a finished task, from the state. */
+  report(taskId: bigint): TaskReport | undefined {
+    const task = this.#rt.store.getTask(taskId);
+    if (task?.phase !== "done") return undefined;
+    return task.data.report as TaskReport;
+  }
+
+  #onEvent(name: string, args: Record<string, unknown> & { taskId?: unknown }): void {
+    const { store } = this.#rt;
+    if (name === "TaskPosted") {
+      if (getAddress(args.publisher as string) !== this.#rt.wallet.address) return;
+      // Posted by an earlier run that stopped before recording the id: the keys are filed by root.
+      if (store.getSalt(UNPOSTED, PUBLICATION, args.datasetRoot as string) === undefined) return;
+      const taskId = args.taskId as bigint;
+      if (store.getTask(taskId) === undefined) this.#record(taskId, args.datasetRoot as string, args.specCid as string);
+      return;
+    }
+    const taskId = args.taskId as bigint | undefined;
+    const task = taskId === undefined ? undefined : store.getTask(taskId);
+    if (task === undefined || taskId === undefined) return;
+    if (name === "ModelRevealed") {
+      const reveals = { ...(task.data.reveals as Record<string, string> | undefined), [getAddress(args.miner as string)]: args.modelCid as string };
+      store.putTask(taskId, task.phase, { ...task.data, reveals });
+    } else if (name === "TaskSettled") {
+      store.putTask(taskId, task.phase, { ...task.data, outcome: OUTCOMES[Number(args.outcome)] });
+    } else if (name === "LearningBlock") {
+      store.putTask(taskId, task.phase, { ...task.data, winner: getAddress(args.winner as string), modelHash: args.modelHash as string, score: Number(args.score) });
+    }
+  }
+
+  #record(taskId: bigint, datasetRoot: string, specCid: string): void {
+    this.#rt.store.putTask(taskId, "posted", { datasetRoot, specCid });
+  }
+
+  async #advance(taskId: bigint, phase: PublisherPhase, data: Record<string, unknown>): Promise<TaskReport | undefined> {
+    const { store, log } = this.#rt;
+    let t = await this.market.getTask(taskId);
+    if (t.phase === PHASE.Queued && this.#startTasks && (await this.#tryStart())) t = await this.market.getTask(taskId);
+    const now = BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+    const tlog = log.child({ taskId });
+    if (TERMINAL.has(t.phase)) {
+      // Settled after this round's events were read: report once the cursor has seen TaskSettled.
+      if (t.phase === PHASE.Settled && data.outcome === undefined) return undefined;
+      const report: TaskReport = { taskId, phase: PHASE_NAMES[Number(t.phase)]! };
+      for (const key of ["outcome", "winner", "modelHash", "score"] as const) if (data[key] !== undefined) Object.assign(report, { [key]: data[key] });
+      if (report.winner !== undefined) {
+        const cid = (data.reveals as Record<string, string> | undefined)?.[report.winner];
+        if (cid !== undefined) report.modelCid = cid;
+      }
+      store.putTask(taskId, "done", { ...data, report });
+      tlog.info({ ...report }, report.winner === undefined ? `task ${taskId} ended: ${report.phase}` : `task ${taskId} settled: winner ${report.winner}, score ${report.score} bps`);
+      return report;
+    }
+    if (phase === "missed") return undefined;
+    if (t.phase === PHASE.Started) {
+      // A transaction mined at `now` or later must still be inside the key window.
+      if (now >= t.deadline) return this.#missed(taskId, data, "training keys", t.deadline);
+      const { train } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
+      await this.#unlock(taskId, "unlockTrainingData", t.datasetRoot, train);
+      store.putTask(taskId, "training", data);
+      tlog.info({ shards: train.length }, `task ${taskId}: training keys unlocked`);
+    } else if (t.commitDeadline !== 0n && t.testUnlockedAt === 0n && (t.phase === PHASE.Committing || t.phase === PHASE.Revealing)) {
+      if (phase === "posted") store.putTask(taskId, "training", data);
+      if (now < t.commitDeadline) return undefined;
+      if (now >= t.testKeyDeadline) return this.#missed(taskId, data, "test keys", t.testKeyDeadline);
+      const { test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
+      await this.#unlock(taskId, "unlockTestData", t.datasetRoot, test);
+      store.putTask(taskId, "testing", data);
+      tlog.info({ shards: test.length }, `task ${taskId}: test keys unlocked`);
+    } else if (t.testUnlockedAt !== 0n && phase !== "testing") {
+      store.putTask(taskId, "testing", data);
+    }
+    return undefined;
+  }
+
+  /**
+   * `startNext` when the market has room; anyone may call it, so a miner or another publisher may
+   * win the race (the call then reverts at estimation and nothing is spent). It starts the queued
+   * task with the lowest score, which need not be ours. Returns whether a task was started.
+   */
+  async #tryStart(): Promise<boolean> {
+    const [params, active] = await Promise.all([this.market.params(), this.market.activeCount()]);
+    let problem: string;
+    if (active >= params.maxActive) {
+      problem = `the market runs ${active} of ${params.maxActive} tasks`;
+    } else {
+      try {
+        const tx = await this.market.startNext.populateTransaction();
+        const sent = await this.#rt.sender.send({ to: tx.to, data: tx.data, label: "startNext", iface: this.market.interface });
+        const started = sent.receipt.logs.map((l) => this.#events.decode(l)).find((e) => e?.name === "TaskStarted");
+        this.#rt.log.info({ txHash: sent.hash, started: started?.args.taskId }, `started task ${started?.args.taskId}`);
+        this.#startProblem = undefined;
+        return true;
+      } catch (e) {
+        if (!isAgentError(e, "TX_REVERTED")) throw e;
+        problem = e.message;
+      }
+    }
+    if (problem !== this.#startProblem) this.#rt.log.info(`not starting a task yet: ${problem}`);
+    this.#startProblem = problem;
+    return false;
+  }
+
+  #missed(taskId: bigint, data: Record<string, unknown>, what: string, deadline: bigint): undefined {
+    this.#rt.log.error({ taskId, deadline }, `task ${taskId}: the window for the ${what} closed at ${deadline}; the task will time out`);
+    this.#rt.store.putTask(taskId, "missed", data);
+    return undefined;
+  }
+
+  async #unlock(taskId: bigint, method: "unlockTrainingData" | "unlockTestData", datasetRoot: string, indices: number[]): Promise<void> {
+    const shards = this.secrets(datasetRoot);
+    const { keys, proof, proofFlags } = shardKeyMultiproof(buildDatasetTree(shards), shards, indices);
+    const tx = await this.market[method].populateTransaction(taskId, keys, proof, proofFlags);
+    await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `${method} task ${taskId}`, iface: this.market.interface });
+  }
+
+  /** The shards' CIDs and keys, checked against the dataset root they were committed to. */
+  secrets(datasetRoot: string): ShardSecret[] {
+    const record = this.#rt.store.getSalt(UNPOSTED, PUBLICATION, datasetRoot);
+    if (record === undefined) {
+      throw new AgentError("STATE_UNAVAILABLE", `no keys for dataset root ${datasetRoot} in ${this.#rt.store.path}`, { context: { datasetRoot } });
+    }
+    const keys = JSON.parse(record.salt) as string[];
+    const shards = (record.data.cids as string[]).map((cid, i) => ({ cid, key: keys[i]! }));
+    if (buildDatasetTree(shards).root !== datasetRoot) {
+      throw new AgentError("STATE_UNAVAILABLE", `the keys stored for ${datasetRoot} do not rebuild that root`, { context: { datasetRoot } });
+    }
+    return shards;
+  }
+}
