@@ -70,8 +70,24 @@ async function scenario(conn: NetworkConnection, s: Scenario) {
   for (const m of members) {
     reveal.push(await gasOf(w.settlement.connect(m).revealScores(run.taskId, scores, saltOf(m.address))));
   }
-  const finalize = await gasOf(w.settlement.finalize(run.taskId));
-  return { w, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize };
+  const tx = await w.settlement.finalize(run.taskId);
+  const finalize = await gasOf(Promise.resolve(tx));
+  return { w, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize, finalizeHash: tx.hash };
+}
+
+/**
+ * The `finalize` transaction of a scenario, with names for the call-frame breakdown
+ * (bench/gas-frames.ts): lower-case address or selector → contract or function name.
+ */
+export async function measureFinalize(conn: NetworkConnection, s: Scenario) {
+  const { w, finalizeHash } = await scenario(conn, s);
+  const names = new Map<string, string>();
+  const contracts = { TaskMarket: w.market, ValidatorRegistry: w.registry, RewardToken: w.rewardToken, Settlement: w.settlement };
+  for (const [name, contract] of Object.entries(contracts)) {
+    names.set((await contract.getAddress()).toLowerCase(), name);
+    contract.interface.forEachFunction((f) => names.set(f.selector, f.name));
+  }
+  return { hash: finalizeHash, names };
 }
 
 /** Stake, top-up, unbond and withdraw of one validator on a registry that already holds five. */

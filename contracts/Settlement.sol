@@ -178,7 +178,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             _missQuorum(taskId, round, task, r.reveals, quorum);
             return;
         }
-        ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
+        ITaskMarket.Submission[] memory subs = _revealed(taskId);
         Tally memory t = _tally(taskId, round, task.accuracyThreshold, subs);
         // mark finalized before any external effect
         _states[taskId].status = Status.Finalized;
@@ -261,7 +261,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
                 if (_memberState[taskId][round][members[i]] == _REVEALED) revealers[a++] = members[i];
                 else silent[b++] = members[i];
             }
-            address[] memory recipients = revealers.length != 0 ? revealers : _minersOf(_MARKET.getRevealed(taskId));
+            address[] memory recipients = revealers.length != 0 ? revealers : _minersOf(_revealed(taskId));
             for (uint256 i = 0; i < silent.length; ++i) {
                 _REGISTRY.slash(taskId, silent[i], _params.slashNoRevealBps, recipients);
             }
@@ -272,7 +272,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             return;
         }
         _states[taskId].status = Status.Finalized;
-        ITaskMarket.Submission[] memory subs = _MARKET.getRevealed(taskId);
+        ITaskMarket.Submission[] memory subs = _revealed(taskId);
         Tally memory t;
         t.taskId = taskId;
         t.winner = _NONE;
@@ -471,7 +471,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             rest -= _payOmmers(t, payouts, rewardPool * _params.ommerShareBps / _BPS);
             payouts[1 + t.winner].amount += rest;
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
-            s.ommersHash = _ommersHash(t, subs);
+            s.ommersHash = _ommersHash(t);
             s.winnerScore = t.medians[t.winner];
         } else {
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond + rest);
@@ -642,12 +642,23 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev keccak256(abi.encode(bytes32[] modelHashes of the ommers, in ommer order)).
-    function _ommersHash(Tally memory t, ITaskMarket.Submission[] memory subs) private pure returns (bytes32) {
+    function _ommersHash(Tally memory t) private view returns (bytes32) {
         bytes32[] memory hashes = new bytes32[](t.ommers.length);
         for (uint256 i = 0; i < hashes.length; ++i) {
-            hashes[i] = subs[t.ommers[i]].modelHash;
+            hashes[i] = _MARKET.modelHashOf(t.taskId, t.ommers[i]);
         }
         return keccak256(abi.encode(hashes));
+    }
+
+    /// @dev The revealed submissions with only `miner` and `commitSeq` set: one market slot per submission
+    /// instead of `getRevealed`'s four (the ommers' model hashes are read in `_ommersHash`).
+    function _revealed(uint256 taskId) private view returns (ITaskMarket.Submission[] memory subs) {
+        uint256[] memory words = _MARKET.revealedMiners(taskId);
+        subs = new ITaskMarket.Submission[](words.length);
+        for (uint256 j = 0; j < words.length; ++j) {
+            subs[j].miner = address(uint160(words[j]));
+            subs[j].commitSeq = uint32(words[j] >> 160);
+        }
     }
 
     function _passingMiners(Tally memory t, ITaskMarket.Submission[] memory subs)

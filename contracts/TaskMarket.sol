@@ -64,9 +64,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         bool revealed;
     }
 
-    /// @dev A reveal, in reveal order.
+    /// @dev A reveal, in reveal order; the commitment order is copied here so that settlement reads one
+    /// slot per submission (`revealedMiners`).
     struct RevealData {
         address miner;
+        uint32 commitSeq;
         bytes32 checkpointRoot;
     }
 
@@ -286,7 +288,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         c.hash = modelHash;
         c.revealed = true;
         uint256 index = t.revealedCount++;
-        _reveals[taskId][index] = RevealData({miner: msg.sender, checkpointRoot: checkpointRoot});
+        _reveals[taskId][index] = RevealData({miner: msg.sender, commitSeq: c.commitSeq, checkpointRoot: checkpointRoot});
         emit ModelRevealed(taskId, msg.sender, modelHash, checkpointRoot, modelCid);
     }
 
@@ -418,6 +420,23 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
                 revealed: true
             });
         }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function revealedMiners(uint256 taskId) external view returns (uint256[] memory words) {
+        uint256 count = _task(taskId).revealedCount;
+        words = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            RevealData storage r = _reveals[taskId][i];
+            words[i] = uint256(r.commitSeq) << 160 | uint160(r.miner);
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function modelHashOf(uint256 taskId, uint256 index) external view returns (bytes32) {
+        uint256 count = _task(taskId).revealedCount;
+        if (index >= count) revert RevealIndexOutOfBounds(index, count);
+        return _commits[taskId][_reveals[taskId][index].miner].hash;
     }
 
     /// @inheritdoc ITaskMarket

@@ -422,6 +422,10 @@ interface ITaskMarket {
     /// @param winner The index.
     /// @param revealed Revealed submissions.
     error InvalidWinner(uint256 winner, uint256 revealed);
+    /// @notice Thrown when a reveal index is not below the number of reveals.
+    /// @param index The index.
+    /// @param revealed The number of reveals.
+    error RevealIndexOutOfBounds(uint256 index, uint256 revealed);
     /// @notice Thrown when `withdraw` finds no credit.
     /// @param account The caller.
     /// @param token The token.
@@ -536,6 +540,19 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @return The submissions.
     function getRevealed(uint256 taskId) external view returns (Submission[] memory);
+
+    /// @notice The miner and commitment order of each revealed submission, in reveal order, one word
+    /// each: `commitSeq << 160 | uint160(miner)`. What settlement needs, at one storage slot per
+    /// submission (`getRevealed` reads four).
+    /// @param taskId The task.
+    /// @return words The packed words.
+    function revealedMiners(uint256 taskId) external view returns (uint256[] memory words);
+
+    /// @notice The model hash of a revealed submission.
+    /// @param taskId The task.
+    /// @param index Index into the reveal order (< revealedCount).
+    /// @return The model hash.
+    function modelHashOf(uint256 taskId, uint256 index) external view returns (bytes32);
 
     /// @notice Whether `account` committed to the task.
     /// @param taskId The task.

@@ -414,6 +414,22 @@ describe("TaskMarket: revealModel", () => {
     expect(revealed[1]!.commitSeq).to.equal(1n);
   });
 
+  it("lists the revealed miners and commitment order for settlement, and model hashes by reveal index", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const b = opening("B");
+    const a = opening("A");
+    await reveal(d, d.taskId, d.minerB, b);
+    await reveal(d, d.taskId, d.minerA, a);
+    const words = await d.market.revealedMiners(d.taskId);
+    const revealed = await d.market.getRevealed(d.taskId);
+    expect(words.map((w) => ethers.getAddress(ethers.toBeHex(w & ((1n << 160n) - 1n), 20)))).to.deep.equal(revealed.map((s) => s.miner));
+    expect(words.map((w) => w >> 160n)).to.deep.equal(revealed.map((s) => s.commitSeq));
+    expect(await d.market.modelHashOf(d.taskId, 0n)).to.equal(b.modelHash);
+    expect(await d.market.modelHashOf(d.taskId, 1n)).to.equal(a.modelHash);
+    await expect(d.market.modelHashOf(d.taskId, 2n)).to.be.revertedWithCustomError(d.market, "RevealIndexOutOfBounds").withArgs(2n, 2n);
+    await expect(d.market.revealedMiners(99n)).to.be.revertedWithCustomError(d.market, "TaskUnknown").withArgs(99n);
+  });
+
   it("rejects a reveal before the commit deadline", async () => {
     const d = await networkHelpers.loadFixture(committing);
     await commit(d, d.taskId, d.minerA, opening("A"));
