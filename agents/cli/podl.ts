@@ -3,13 +3,15 @@ import { isAgentError } from "../config/errors.js";
 import { commandHelp, type Command, type CommandIO } from "./command.js";
 import { checkCommand } from "./commands/check.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
+import { statusCommand } from "./commands/status.js";
+import { withdrawCommand } from "./commands/withdraw.js";
 import { publishCommand } from "../publisher/command.js";
 import { verifierCommand } from "../verifier/command.js";
 import { minerCommand } from "../miner/command.js";
 import { ipfsAddCommand, ipfsGetCommand } from "../storage/cli.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, ipfsAddCommand, ipfsGetCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, ipfsAddCommand, ipfsGetCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -61,6 +63,12 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
     if (isAgentError(e)) {
       io.err(`podl ${command.name}: ${e.message} [${e.code}]`);
       return isAgentError(e, "USAGE") ? 2 : 1;
+    }
+    // The other boundaries' errors (MlError, StorageError) carry a code too: the user can act on them.
+    const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+    if (typeof code === "string") {
+      io.err(`podl ${command.name}: ${(e as Error).message} [${code}]`);
+      return 1;
     }
     throw e;
   }

@@ -14,7 +14,8 @@ export const accounts = {
   validators: [account(10), account(11), account(12)],
 };
 
-async function deploy(name: string, args: unknown[], from: Wallet, provider: JsonRpcProvider): Promise<string> {
+/** Deploys artifact `name` from `from` and returns its address. */
+export async function deploy(name: string, args: unknown[], from: Wallet, provider: JsonRpcProvider): Promise<string> {
   const artifact = await artifacts.readArtifact(name);
   const contract = await new ContractFactory(artifact.abi, artifact.bytecode, from.connect(provider)).deploy(...args);
   await contract.waitForDeployment();
