@@ -15,6 +15,18 @@ export function revertData(e: unknown): string | undefined {
 }
 
 /**
+ * Revert data in a node's answer to eth_sendRawTransaction. Hardhat (automine) mines a failing
+ * transaction and answers with JSON-RPC error 3 and its revert data, which ethers cannot classify
+ * ("could not coalesce error") and keeps in `error`.
+ */
+export function broadcastRevertData(e: unknown): string | undefined {
+  type Answer = { code?: unknown; data?: unknown };
+  const answer = (e as { error?: Answer } | null)?.error ?? (e as { info?: { error?: Answer } } | null)?.info?.error;
+  if (answer?.code === 3 && typeof answer.data === "string" && answer.data !== "0x") return answer.data;
+  return undefined;
+}
+
+/**
  * Decodes revert data against the ABIs that may have raised it: the called contract first, then
  * contracts it calls into (whose custom errors bubble up unchanged).
  */

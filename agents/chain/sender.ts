@@ -2,7 +2,7 @@ import { Transaction, isError, keccak256, type BaseContract, type Interface, typ
 import { AgentError } from "../config/errors.js";
 import type { Logger } from "../log/logger.js";
 import { nonceManagerFor, type NonceManager } from "./nonce.js";
-import { decodeRevert, revertData } from "./revert.js";
+import { broadcastRevertData, decodeRevert, revertData } from "./revert.js";
 import { shortMessage, sleep, withRetry, type RetryPolicy } from "./retry.js";
 import type { TxJournal, TxStatus } from "./stores.js";
 
@@ -204,8 +204,29 @@ export class TxSender {
         if (known !== null) return;
         if (isError(e, "NONCE_EXPIRED")) throw new NonceTaken(hash, Transaction.from(raw).nonce);
       }
+      const data = broadcastRevertData(e);
+      if (data !== undefined) throw await this.#broadcastRevert(hash, data, request);
       throw this.#translate(e, request);
     }
+  }
+
+  /**
+   * The node answered the broadcast with a revert (the state changed since the estimate: another
+   * sender won a race). Hardhat's automine has mined it by then (the nonce is spent): journalled
+   * as reverted; a node that refused it outright: journalled as dropped.
+   */
+  async #broadcastRevert(hash: string, data: string, request: TxRequest): Promise<AgentError> {
+    const { provider, retry, log } = this.#o;
+    const decoded = decodeRevert(data, this.#interfaces(request));
+    const receipt = await withRetry("eth_getTransactionReceipt", () => provider.getTransactionReceipt(hash), retry, log);
+    if (receipt !== null) {
+      this.#o.journal?.setTxStatus(hash, "reverted", { blockNumber: receipt.blockNumber });
+      return new AgentError("TX_REVERTED", `${request.label}: transaction ${hash} reverted in block ${receipt.blockNumber}: ${decoded.summary}`, {
+        context: { txHash: hash, block: receipt.blockNumber, revert: decoded },
+      });
+    }
+    this.#o.journal?.setTxStatus(hash, "dropped", { error: `rejected by the node: ${decoded.summary}` });
+    return new AgentError("TX_REVERTED", `${request.label}: the node rejected ${hash}: ${decoded.summary}`, { context: { txHash: hash, revert: decoded } });
   }
 
   async #waitForReceipt(hash: string, request: TxRequest): Promise<TransactionReceipt> {

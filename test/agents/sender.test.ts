@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Contract, Transaction, Wallet, keccak256, type JsonRpcProvider } from "ethers";
-import { EventCursor, TxSender, connectChain, type SenderOptions } from "../../agents/chain/index.js";
+import { EventCursor, TxSender, connectChain, type SenderOptions, type TxJournal } from "../../agents/chain/index.js";
 import { isAgentError } from "../../agents/config/errors.js";
 import { StateStore } from "../../agents/state/store.js";
 import { PlainTokenDouble__factory } from "../../types/index.js";
@@ -195,6 +195,45 @@ describe("agents/chain TxSender", function () {
     } finally {
       await chain.provider.send("evm_setAutomine", [true]);
     }
+  });
+
+  it("decodes a revert the node returns from the broadcast itself (automine lost a race after the estimate) and carries on", async () => {
+    const wallet = account(15);
+    const rival = account(16);
+    const sender = senderFor(wallet, chain.provider);
+    await sender.call(token, "mint", [wallet.address, 10n]);
+    await sender.call(token, "approve", [rival.address, 10n]);
+    // The rival's transferFrom, signed in advance, reaches the node just before ours: hooked into
+    // the journal write that precedes our broadcast, it is queued first on the same provider.
+    const steal = await rival.connect(chain.provider).populateTransaction({
+      to: tokenAddress,
+      data: token.interface.encodeFunctionData("transferFrom", [wallet.address, rival.address, 10n]),
+      gasLimit: 100_000n,
+    });
+    const stealRaw = await rival.signTransaction(steal);
+    let fired: Promise<unknown> | undefined;
+    const journal: TxJournal = {
+      recordTx: (tx) => {
+        store.recordTx(tx);
+        if (tx.label === "victim") fired ??= chain.provider.send("eth_sendRawTransaction", [stealRaw]);
+      },
+      setTxStatus: (hash, status, detail) => store.setTxStatus(hash, status, detail),
+      unsettledTxs: (from) => store.unsettledTxs(from),
+    };
+    const racing = senderFor(wallet, chain.provider, { journal });
+    const error = await racing.call(token, "transfer", [account(17).address, 10n], { label: "victim" }).then(
+      () => expect.fail("expected TX_REVERTED"),
+      (e: unknown) => e,
+    );
+    await fired;
+    expect(await balanceOf(rival.address)).to.equal(10n);
+    expect(isAgentError(error, "TX_REVERTED"), String(error)).to.equal(true);
+    expect((error as Error).message).to.match(/^victim: transaction 0x[0-9a-f]{64} reverted in block \d+: ERC20InsufficientBalance\(/);
+    // Hardhat mined it (the nonce is spent): journalled as reverted, nothing left to settle.
+    expect(store.unsettledTxs(wallet.address)).to.deep.equal([]);
+    // The nonce manager re-synced: the next transaction of the key goes through.
+    await sender.call(token, "mint", [wallet.address, 1n]);
+    expect(await balanceOf(wallet.address)).to.equal(1n);
   });
 
   it("says clearly when the key cannot pay for gas", async () => {
