@@ -182,8 +182,15 @@ export class Publisher {
     const finished: TaskReport[] = [];
     for (const task of this.#rt.store.listTasks()) {
       if (task.phase === "done") continue;
-      const report = await this.#advance(task.taskId, task.phase as PublisherPhase, task.data);
-      if (report !== undefined) finished.push(report);
+      try {
+        const report = await this.#advance(task.taskId, task.phase as PublisherPhase, task.data);
+        if (report !== undefined) finished.push(report);
+      } catch (e) {
+        // A refused unlock (a window that closed between our read and the block) must not stop the
+        // other tasks; the next round reads the chain again (a refused estimate costs no gas).
+        if (!isAgentError(e, "TX_REVERTED")) throw e;
+        this.#rt.log.error({ taskId: task.taskId, err: e.message }, `task ${task.taskId}: ${e.message}`);
+      }
     }
     return finished;
   }

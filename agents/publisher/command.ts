@@ -100,6 +100,8 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
       store = await openStore(config, io);
       const providers = store instanceof EmbeddedStore ? store.addresses() : [];
       const pub = await preparePublication({ ...prepared, shardCount: config.shardCount, testShards: config.testShards, store, providers });
+      // Timing lines for bench/e2e.ts (SEAM "Timings"); the task id is not known yet.
+      for (const phase of ["prepare", "upload"] as const) rt.log.info({ phase, seconds: pub.seconds[phase], specCid: pub.specCid }, "timing");
       io.out(`prepared ${pub.shardCount} shards of "${pub.spec.name}"; task document ${pub.specCid}`);
       const taskId = await publisher.publish(pub, terms);
       io.out(`posted task ${taskId}: reward ${config.reward} ${terms.token === undefined ? "ETH" : `of token ${terms.token}`}, dataset root ${pub.datasetRoot}`);
