@@ -23,13 +23,26 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Every JSON log line of every agent (the bench collects timings here). */
   onLog?: (agent: string, line: LogLine) => void;
+  /** The tasks to post (default DEMO_TASKS). */
+  tasks?: readonly DemoTask[];
+}
+
+export interface DemoTask {
+  label: string;
+  dataset: string;
+  spec: string;
+  reward: string;
+  /** Minimum accuracy, bps. */
+  threshold: number;
+  /** Seconds from the training-key unlock to the commit deadline. */
+  trainWindow: number;
 }
 
 /** The two tasks of the demo: what the publisher is asked to post. */
-export const DEMO_TASKS = [
+export const DEMO_TASKS: readonly DemoTask[] = [
   { label: "iris", dataset: "iris", spec: "irisMlp", reward: "1", threshold: 7000, trainWindow: 30 },
   { label: "mnist", dataset: "mnist", spec: "mnistMlp", reward: "2", threshold: 6000, trainWindow: 60 },
-] as const;
+];
 
 const POLL_MS = 500;
 
@@ -123,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     // 1. The publisher posts both tasks (they wait in the queue), then one publisher process serves
     //    the shards and unlocks the keys for both.
-    for (const t of DEMO_TASKS) {
+    for (const t of options.tasks ?? DEMO_TASKS) {
       say(`publisher posts the ${t.label} task: ${t.spec}, reward ${t.reward} ETH, accuracy ≥ ${t.threshold / 100} %, ${t.trainWindow} s to train`);
       const extra = t.dataset === "mnist" ? ["--mnist-examples", String(options.mnistExamples)] : [];
       const before = await c.market.taskCount();

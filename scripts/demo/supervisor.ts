@@ -27,6 +27,8 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Last lines of its output, for error messages. */
   tail: string[];
+  /** Signals its whole process group (the launcher and the CLI process it runs). */
+  kill(signal: NodeJS.Signals): void;
 }
 
 export interface SupervisorOptions {
@@ -135,7 +137,7 @@ export class Supervisor {
         resolve({ code: 127, signal: null });
       });
     });
-    const agent: AgentProcess = { name: spec.name, child, exited, tail };
+    const agent: AgentProcess = { name: spec.name, child, exited, tail, kill: (signal) => signalGroup(child, signal) };
     this.processes.push(agent);
     return agent;
   }

@@ -1,0 +1,113 @@
+/**
+ * What the protocol says a task should pay, computed here from the rules in docs/settlement.md and
+ * DESIGN.md §3 (not from the contracts), so the end-to-end test can hold the chain to them to the wei.
+ */
+import { AbiCoder, getAddress, keccak256 } from "ethers";
+
+const BPS = 10_000n;
+const coder = AbiCoder.defaultAbiCoder();
+
+export interface Scored {
+  miner: string;
+  modelHash: string;
+  commitSeq: number;
+  /** Revealed scores of the members who revealed. */
+  scores: number[];
+}
+
+/** Lower median: element ⌊(k−1)/2⌋ of the sorted scores. */
+export function lowerMedian(scores: readonly number[]): number {
+  const sorted = [...scores].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** Winner index (or undefined) and ommer indices, by the rules of docs/settlement.md. */
+export function winnerAndOmmers(subs: readonly Scored[], threshold: number, epsilon: number, maxOmmers: number): { winner?: number; ommers: number[] } {
+  const medians = subs.map((s) => lowerMedian(s.scores));
+  const valid = medians.map((m, i) => ({ m, i })).filter(({ m }) => m >= threshold);
+  if (valid.length === 0) return { ommers: [] };
+  const best = Math.max(...valid.map((v) => v.m));
+  const winner = valid.filter((v) => v.m >= best - epsilon).sort((a, b) => subs[a.i]!.commitSeq - subs[b.i]!.commitSeq)[0]!.i;
+  const ommers = valid
+    .filter((v) => v.i !== winner)
+    .sort((a, b) => b.m - a.m || subs[a.i]!.commitSeq - subs[b.i]!.commitSeq)
+    .slice(0, maxOmmers)
+    .map((v) => v.i);
+  return { winner, ommers };
+}
+
+export interface SettlementInput {
+  publisher: string;
+  reward: bigint;
+  publisherBond: bigint;
+  minerBond: bigint;
+  /** Miners who committed (revealed or not). */
+  committed: number;
+  subs: readonly Scored[];
+  agreeing: readonly string[];
+  winner?: number;
+  ommers: readonly number[];
+  validatorShareBps: bigint;
+  ommerShareBps: bigint;
+}
+
+/** Account → credit of a finalized task with medians (outcome Validated or NoValidSubmission). */
+export function expectedSettlement(x: SettlementInput): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const add = (a: string, v: bigint) => out.set(getAddress(a), (out.get(getAddress(a)) ?? 0n) + v);
+  const pool = x.reward + x.publisherBond + BigInt(x.committed) * x.minerBond;
+  const rewardPool = pool - x.publisherBond - BigInt(x.subs.length) * x.minerBond;
+  for (const s of x.subs) add(s.miner, x.minerBond);
+  const fee = (rewardPool * x.validatorShareBps) / BPS;
+  let rest = rewardPool;
+  if (x.agreeing.length > 0) {
+    const part = fee / BigInt(x.agreeing.length);
+    for (const v of x.agreeing) add(v, part);
+    rest -= part * BigInt(x.agreeing.length);
+  }
+  if (x.winner === undefined) {
+    add(x.publisher, x.publisherBond + rest);
+    return out;
+  }
+  if (x.ommers.length > 0) {
+    const part = (rewardPool * x.ommerShareBps) / BPS / BigInt(x.ommers.length);
+    for (const o of x.ommers) add(x.subs[o]!.miner, part);
+    rest -= part * BigInt(x.ommers.length);
+  }
+  add(x.subs[x.winner]!.miner, rest);
+  add(x.publisher, x.publisherBond);
+  return out;
+}
+
+/** Account → credit when the publisher missed the test keys (DESIGN §3.5): bonds back, the rest shared, dust to the first revealer. */
+export function expectedDefault(x: { reward: bigint; publisherBond: bigint; minerBond: bigint; committed: number; revealers: readonly string[] }): Map<string, bigint> {
+  const pool = x.reward + x.publisherBond + BigInt(x.committed) * x.minerBond;
+  const n = BigInt(x.revealers.length);
+  const share = (pool - x.minerBond * n) / n;
+  const dust = pool - (x.minerBond + share) * n;
+  return new Map(x.revealers.map((m, i) => [getAddress(m), x.minerBond + share + (i === 0 ? dust : 0n)]));
+}
+
+/** The learning chain's next head: keccak256(abi.encode(head, height, taskId, winner, modelHash, score, ommersHash, datasetRoot)). */
+export function nextHead(x: { head: string; height: bigint; taskId: bigint; winner: string; modelHash: string; score: number; ommerHashes: readonly string[]; datasetRoot: string }): string {
+  const ommersHash = keccak256(coder.encode(["bytes32[]"], [x.ommerHashes]));
+  return keccak256(
+    coder.encode(
+      ["bytes32", "uint256", "uint256", "address", "bytes32", "uint16", "bytes32", "bytes32"],
+      [x.head, x.height, x.taskId, x.winner, x.modelHash, x.score, ommersHash, x.datasetRoot],
+    ),
+  );
+}
+
+/**
+ * Revealed members that agree with the medians: for every submission, their score is on the
+ * median's side of the threshold and within `tolerance` of it.
+ */
+export function agreeingValidators(scores: ReadonlyMap<string, readonly number[]>, medians: readonly number[], threshold: number, tolerance: number): string[] {
+  return [...scores.entries()]
+    .filter(([, s]) => s.every((score, j) => {
+      const m = medians[j]!;
+      return (score >= threshold) === (m >= threshold) && Math.abs(score - m) <= tolerance;
+    }))
+    .map(([v]) => getAddress(v));
+}
