@@ -8,8 +8,10 @@ import type { Tensor } from "./tensors.js";
 /**
  * Training checkpoints (D-PoDL, Proof-of-Learning). Checkpoint i is taken after step i·every
  * (checkpoint 0 is the seeded initialisation), plus one after the last step when that is not a
- * multiple of `every`. Each holds the model's tensors (weightLayout order) and the optimizer's
- * state (`optimizer.iterations`, `optimizer.<slot>.<weight>`), since replaying Adam needs its moments.
+ * multiple of `every`. Each holds the model's tensors (weightLayout order) but the SML, which is the
+ * task's and regenerated from its seed (for the MNIST MLP it is 92 % of the bytes), and the
+ * optimizer's state (`optimizer.iterations`, `optimizer.<slot>.<weight>`), since replaying Adam
+ * needs its moments.
  *
  * weightsHash = keccak256(model tensors' float32 little-endian bytes in weightLayout order, then the
  * optimizer tensors in their order). The leaf value is (uint256 i, uint256 step, bytes32 weightsHash);

@@ -38,6 +38,9 @@ describe("ml/train: training loop", function () {
     expect(Buffer.from(cp0.buffer).equals(Buffer.from(init.get("layers.0.kernel")!.data.buffer))).to.equal(true);
     const sml = generateSml(SEED, IRIS_SPEC.sml, IRIS_SPEC.input.shape).data;
     expect(Buffer.from(run.weights.get("sml.kernel")!.data.buffer).equals(Buffer.from(sml.buffer))).to.equal(true);
+    // Checkpoints leave the task's SML out: it is regenerated from the seed on replay.
+    expect(run.checkpoints.every((c) => !c.weights.has("sml.kernel"))).to.equal(true);
+    expect([...run.checkpoints[0]!.weights.keys()]).to.deep.equal(weightLayout(IRIS_SPEC).slice(1).map((w) => w.name));
   });
 
   it("is deterministic on one backend: the same checkpoint root twice, another for another miner", async () => {

@@ -94,7 +94,8 @@ describe("ml/verify: scoring a submission", function () {
       weights: new Map([...c.weights].map(([n, t]) => [n, n === "layers.1.bias" ? { shape: t.shape, data: t.data.map((v) => v + 0.05) } : t])),
     });
     const checkpoints = run.checkpoints.map((c, k) => (k === last ? bump(c) : c));
-    const forged = { weights: checkpoints[last]!.weights, checkpoints, manifest: buildManifest(checkpoints, IRIS_SPEC.checkpointEvery) };
+    const weights = new Map([...checkpoints[last]!.weights, ["sml.kernel", run.weights.get("sml.kernel")!]]);
+    const forged = { weights, checkpoints, manifest: buildManifest(checkpoints, IRIS_SPEC.checkpointEvery) };
     const r = await verifySubmission(submission(forged, MINER, { replay: { seed2: SEED2, r: checkpoints.length } }));
     expect(r).to.include({ scoreBps: 0, reason: "replay" });
   });
