@@ -20,8 +20,8 @@ import { publisherConfigSchema } from "../../agents/publisher/command.js";
 import { parseTaskDocument } from "../../agents/publisher/document.js";
 import { preparePublication, resolveSpec } from "../../agents/publisher/prepare.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
-import type { TaskMarket } from "../../types/index.js";
-import { startChain } from "../agents/helpers/chain.js";
+import { PlainTokenDouble__factory, type TaskMarket } from "../../types/index.js";
+import { deployToken, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
 import { accounts, deployMarket, passTime } from "./helpers/market.js";
 
@@ -221,6 +221,34 @@ describe("publisher agent", function () {
       if (running) process.emit("SIGTERM");
     }
 
+  });
+
+  it("posts an ERC20-rewarded task: approves the escrow, posts with no ETH, and refuses a balance short of reward + bond", async () => {
+    const token = await deployToken(provider, accounts.owner);
+    const tokenAddress = await token.getAddress();
+    const erc20 = PlainTokenDouble__factory.connect(tokenAddress, accounts.owner.connect(provider));
+    await (await erc20.mint(accounts.publisher.address, parseEther("2"))).wait();
+    const dataDir = join(dir, "token-state");
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), env: env(accounts.publisher, dataDir) };
+    const base = ["publish", "--market", await market.getAddress(), "--dataset", "iris", "--spec", "irisMlp", "--token", tokenAddress, "--post-only"];
+
+    const short = await main([...base, "--reward", "2"], io);
+    expect(short).to.equal(1);
+    expect(err.join("\n")).to.contain(`needs ${parseEther("2.1")} units of token ${tokenAddress} (reward + publisher bond); ${accounts.publisher.address} holds ${parseEther("2")}`);
+
+    const ethBefore = await provider.getBalance(accounts.publisher.address);
+    expect(await main([...base, "--reward", "1.5"], io), err.join("\n")).to.equal(0);
+    const taskId = await market.taskCount();
+    expect(out.join("\n")).to.contain(`posted task ${taskId}: reward 1.5 of token ${tokenAddress}`);
+    const task = await market.getTask(taskId);
+    expect([task.token, task.reward, task.publisherBond]).to.deep.equal([tokenAddress, parseEther("1.5"), parseEther("0.075")]);
+    expect(await erc20.balanceOf(await market.getAddress())).to.equal(parseEther("1.575"));
+    expect(await erc20.balanceOf(accounts.publisher.address)).to.equal(parseEther("0.425"));
+    expect(await erc20.allowance(accounts.publisher.address, await market.getAddress())).to.equal(0n);
+    expect(ethBefore - (await provider.getBalance(accounts.publisher.address))).to.be.below(parseEther("0.01")); // gas only
+    await (await market.connect(accounts.publisher.connect(provider)).cancelQueued(taskId)).wait();
   });
 
   it("carries on after a restart between post and start: a new agent on the same state unlocks the keys", async () => {
