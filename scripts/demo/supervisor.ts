@@ -100,6 +100,8 @@ export class Supervisor {
     const file = createWriteStream(join(this.#options.logDir, `${spec.name}.jsonl`));
     this.#files.push(file);
     const tail: string[] = [];
+    // Agents print some messages for people (stdout) and log them too (stderr): show each once.
+    const recent: string[] = [];
     const handle = (raw: string) => {
       const text = raw.trimEnd();
       if (text === "") return;
@@ -115,13 +117,15 @@ export class Supervisor {
         if (line !== undefined) {
           file.write(`${text}\n`);
           this.#options.onLog?.(spec.name, line);
+          recent.push(String(line.msg ?? ""));
+          recent.splice(0, Math.max(0, recent.length - 20));
           const quiet = (line.level ?? 30) < 30 || QUIET_MESSAGES.has(line.msg ?? "");
           if (!quiet || this.#options.verbose === true) this.say(spec.name, describeLog(line));
           return;
         }
       }
       this.#options.onText?.(spec.name, text);
-      this.say(spec.name, text);
+      if (!recent.includes(text)) this.say(spec.name, text);
     };
     const streams = [child.stdout!, child.stderr!].map((s) => {
       const rl = createInterface({ input: s, crlfDelay: Infinity });
