@@ -2,6 +2,7 @@ import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result }
 import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
 import { measureThroughput, missingKernels, type BackendName } from "../ml/backend.js";
@@ -64,7 +65,10 @@ export interface MinerOptions {
   fetchTimeoutMs: number;
   /** Call `startNext` when a task it wants is queued and the market has room. */
   startTasks: boolean;
-  /** Dials a task document's providers (the publisher's IPFS node) before fetching its shards. */
+  /**
+   * Dials `addresses` (a task document's providers) and the configured peers: before a document
+   * is fetched (with none: a peer that was down at start may be up now) and before its shards.
+   */
   dial?: (addresses: readonly string[]) => Promise<void>;
   /** Where training progress is drawn (default standard error). */
   progressStream?: Parameters<typeof createProgress>[0]["stream"];
@@ -150,11 +154,6 @@ export class Miner {
     return { open: all.length - ended, ended, events: this.#report };
   }
 
-  /** Records that are finished, for `--max-tasks`. */
-  endedTasks(): bigint[] {
-    return this.#rt.store.listTasks().filter((t) => FINAL_PHASES.has(t.phase)).map((t) => t.taskId);
-  }
-
   #open() {
     return this.#rt.store.listTasks().filter((t) => !FINAL_PHASES.has(t.phase));
   }
@@ -214,6 +213,7 @@ export class Miner {
     let doc: TaskDocument;
     const fetchStarted = performance.now();
     try {
+      if (!this.#documents.has(data.specCid)) await this.#o.dial?.([]);
       doc = await this.#document(data.specCid);
       this.#timing(taskId, "fetch", fetchStarted, { what: "task document" });
     } catch (e) {
@@ -454,7 +454,7 @@ export class Miner {
           if (!isAgentError(e, "TX_REVERTED") || (await this.market.creditOf(this.address, t.token)) > 0n) throw e;
         }
       } else {
-        this.#say(taskId, `task ${taskId} ${ended}: nothing to withdraw`);
+        this.#say(taskId, `task ${taskId} ${ended}: no credit left to withdraw (a withdrawal after another task in the same token took it, or the bond was forfeit)`);
       }
     } else {
       this.#say(taskId, `task ${taskId} ${ended} before this miner committed`);
@@ -545,6 +545,7 @@ function trainingExamples(doc: TaskDocument): number {
   return Math.max(1, Math.round((total * (doc.shardCount - doc.testShards)) / doc.shardCount));
 }
 
-function isRetryable(e: unknown): boolean {
-  return isAgentError(e, "RPC_UNAVAILABLE") || isAgentError(e, "TX_TIMEOUT") || isSubmissionError(e, "UNAVAILABLE");
+/** Failures the next step may not meet: the network (RPC or IPFS) or a receipt that did not come in time. */
+export function isRetryable(e: unknown): boolean {
+  return isAgentError(e, "RPC_UNAVAILABLE") || isAgentError(e, "TX_TIMEOUT") || isSubmissionError(e, "UNAVAILABLE") || isTransientRpcError(e);
 }

@@ -5,14 +5,14 @@ import { sleep } from "../chain/retry.js";
 import { configFlags, configOptions, type Command, type CommandIO } from "../cli/command.js";
 import { openRuntime, type AgentRuntime } from "../cli/runtime.js";
 import { addressBook, deploymentConfigShape } from "../config/deployment.js";
-import { AgentError, isAgentError } from "../config/errors.js";
+import { AgentError } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
 import { BACKEND_NAMES, selectBackend, type BackendName } from "../ml/backend.js";
 import { isMlError } from "../ml/errors.js";
 import { EmbeddedStore, openContentStore, type ContentStore } from "../storage/index.js";
 import { TaskMarket__factory } from "../../types/index.js";
-import { Miner } from "./agent.js";
+import { Miner, isRetryable } from "./agent.js";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
@@ -82,6 +82,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   try {
     const backend = await chooseBackend(config, rt);
     store = await openStore(config, rt);
+    const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
       market: book.market,
       startBlock: book.startBlock,
@@ -97,35 +98,34 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
       fetchTimeoutMs: config.fetchTimeoutMs,
       startTasks: config.startTasks,
       dial: async (addresses) => {
-        if (store instanceof EmbeddedStore) await dialAll(store, addresses, rt);
+        if (store instanceof EmbeddedStore) await dialAll(store, [...new Set([...peers, ...addresses])], rt);
       },
     });
     const ipfs = store instanceof EmbeddedStore ? `; IPFS ${store.addresses().join(",")}` : "";
     io.out(`miner ${miner.address} on ${backend}, strategy ${config.strategy}; following market ${book.market}${ipfs}`);
 
     const marketContract = TaskMarket__factory.connect(book.market, rt.chain.provider);
-    while (!controller.signal.aborted) {
-      let report;
-      try {
-        report = await miner.step();
-      } catch (e) {
-        // The chain's endpoint kept failing past its retries: wait and carry on from the state.
-        if (!isAgentError(e, "RPC_UNAVAILABLE")) throw e;
-        rt.log.warn({ err: e.message }, "the RPC endpoint is unavailable; retrying");
-        await sleep(config.pollIntervalMs, controller.signal);
-        continue;
-      }
+    /** One step and the exit checks; true when the miner is done. */
+    const round = async (): Promise<boolean> => {
+      const report = await miner.step();
       for (const line of report.events) io.out(line);
       if (config.maxTasks !== undefined && report.ended >= config.maxTasks) {
         io.out(`followed ${report.ended} task(s) to their end (--max-tasks ${config.maxTasks}); exiting`);
-        return 0;
+        return true;
       }
-      if (config.exitWhenIdle && report.open === 0 && report.ended > 0) {
-        const [queued, active] = await Promise.all([marketContract.queueLength(), marketContract.activeCount()]);
-        if (queued === 0n && active === 0n) {
-          io.out(`no queued or running task left and ${report.ended} task(s) ended; exiting`);
-          return 0;
-        }
+      if (!config.exitWhenIdle || report.open > 0 || report.ended === 0) return false;
+      const [queued, active] = await Promise.all([marketContract.queueLength(), marketContract.activeCount()]);
+      if (queued !== 0n || active !== 0n) return false;
+      io.out(`no queued or running task left and ${report.ended} task(s) ended; exiting`);
+      return true;
+    };
+    while (!controller.signal.aborted) {
+      try {
+        if (await round()) return 0;
+      } catch (e) {
+        // The network failed past its retries: wait and carry on from the state.
+        if (!isRetryable(e)) throw e;
+        rt.log.warn({ err: (e as Error).message }, "the network failed; retrying");
       }
       await sleep(config.pollIntervalMs, controller.signal);
     }

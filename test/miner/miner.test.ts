@@ -52,7 +52,7 @@ describe("miner agent", function () {
     for (const rt of runtimes) rt.close();
     await Promise.all([publisherIpfs?.close(), ...stores.map((s) => s.close())]);
     await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   function env(wallet: Wallet, dataDir: string): Record<string, string> {
