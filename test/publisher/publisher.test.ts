@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { PNG } from "pngjs";
 import { Wallet, getBytes, keccak256, parseEther, toUtf8Bytes, type JsonRpcProvider, type Result } from "ethers";
 import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
 import { main } from "../../agents/cli/podl.js";
@@ -18,7 +19,7 @@ import { splitShards } from "../../agents/protocol/split.js";
 import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
 import { publisherConfigSchema } from "../../agents/publisher/command.js";
 import { parseTaskDocument } from "../../agents/publisher/document.js";
-import { preparePublication, resolveSpec } from "../../agents/publisher/prepare.js";
+import { loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "../../agents/publisher/prepare.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
 import { PlainTokenDouble__factory, type TaskMarket } from "../../types/index.js";
 import { deployToken, startChain } from "../agents/helpers/chain.js";
@@ -249,6 +250,44 @@ describe("publisher agent", function () {
     expect(await erc20.allowance(accounts.publisher.address, await market.getAddress())).to.equal(0n);
     expect(ethBefore - (await provider.getBalance(accounts.publisher.address))).to.be.below(parseEther("0.01")); // gas only
     await (await market.connect(accounts.publisher.connect(provider)).cancelQueued(taskId)).wait();
+  });
+
+  it("prepares a CSV file and an image folder into encrypted shards that decrypt to the whole dataset, shaped as the spec says", async () => {
+    const csv = join(dir, "iris.csv");
+    const iris = loadIris();
+    const rows = Array.from({ length: iris.n }, (_, i) => [...iris.x.subarray(i * 4, i * 4 + 4), iris.y[i]].join(","));
+    writeFileSync(csv, ["sepal_length,sepal_width,petal_length,petal_width,species", ...rows].join("\n"));
+
+    const images = join(dir, "images");
+    for (const [c, shade] of [["dark", 30], ["light", 220]] as const) {
+      mkdirSync(join(images, c), { recursive: true });
+      for (let i = 0; i < 10; i++) {
+        const png = new PNG({ width: 16, height: 16 });
+        png.data.fill(shade + i);
+        writeFileSync(join(images, c, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    const layers = [...presets.mnistCnn.layers.slice(0, -1), { type: "dense", units: 2, activation: "softmax", useBias: true }];
+    const imageSpec = resolveSpec(JSON.stringify({ ...presets.mnistCnn, name: "shades", input: { shape: [16, 16, 1] }, classes: 2, layers }));
+
+    for (const { source, spec, n } of [
+      { source: csv, spec: presets.irisMlp, n: 150 },
+      { source: images, spec: imageSpec, n: 20 },
+    ]) {
+      const dataset = await loadDataset(parseDatasetSource(source), spec);
+      const pub = await preparePublication({ spec, dataset, shardCount: 10, testShards: 3, store: ipfs, providers: [] });
+      let examples = 0;
+      const labels = new Set<number>();
+      for (const [i, shard] of pub.shards.entries()) {
+        const opened = decodeShard(decrypt(getBytes(shard.key), await ipfs.get(shard.cid)), spec);
+        expect(opened.n).to.equal(pub.document.shards[i]!.examples);
+        opened.y.forEach((y) => labels.add(y));
+        examples += opened.n;
+      }
+      expect(examples, source).to.equal(n);
+      expect(labels.size, source).to.equal(spec.classes);
+      expect(parseTaskDocument(await ipfs.get(pub.specCid)).spec).to.deep.equal(spec);
+    }
   });
 
   it("carries on after a restart between post and start: a new agent on the same state unlocks the keys", async () => {
