@@ -213,42 +213,6 @@ function withLibp2p(helia: Helia, options: Libp2pOptions): HeliaWithLibp2p {
   return helia as HeliaWithLibp2p;
 }
 
-/**
- * Receive window granted to each stream a peer opens: a whole bitswap message (at most 4 MiB) plus its
- * framing. Bitswap opens a stream per message, and a yamux stream starts at the spec's 256 KiB; JS
- * yamux grows it only when the measured round trip allows, which on loopback (0-1 ms pings) it hardly
- * ever does, so every message crawled at 256 KiB per round trip through two busy event loops. A window
- * update is how yamux grants more (go-yamux does the same at stream open), so any peer honours it.
- * Measured: serving CPU per MB 15 -> 11.5 ms (bench/storage.ts).
- */
-const STREAM_WINDOW = (4 << 20) + (64 << 10);
-
-/** yamux with STREAM_WINDOW granted on every inbound stream as it opens. */
-function yamuxWithWideWindows(): ReturnType<typeof yamux> {
-  const factory = yamux();
-  return () => {
-    const inner = factory();
-    const createStreamMuxer = inner.createStreamMuxer.bind(inner);
-    inner.createStreamMuxer = (maConn) => {
-      const muxer = createStreamMuxer(maConn);
-      // JS yamux's own hooks (onRemoteStream, recvWindow, sendWindowUpdate); without them, default windows
-      const hooks = muxer as unknown as { onRemoteStream?: (stream: object) => void };
-      const onRemoteStream = hooks.onRemoteStream?.bind(muxer);
-      if (onRemoteStream === undefined) return muxer;
-      hooks.onRemoteStream = (stream) => {
-        const window = stream as { recvWindow?: unknown; sendWindowUpdate?: unknown };
-        if (typeof window.recvWindow === "number" && window.recvWindow < STREAM_WINDOW && typeof window.sendWindowUpdate === "function") {
-          window.recvWindow = STREAM_WINDOW;
-          (window.sendWindowUpdate as () => void).call(stream);
-        }
-        onRemoteStream(stream);
-      };
-      return muxer;
-    };
-    return inner;
-  };
-}
-
 async function startHelia(options: EmbeddedStoreOptions) {
   const blocks = join(options.dataDir, "blocks");
   const data = join(options.dataDir, "datastore");
@@ -266,10 +230,10 @@ async function startHelia(options: EmbeddedStoreOptions) {
       addresses: { listen: options.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      // yamux's initialStreamWindowSize stays at the spec's 256 KiB: a larger one is assumed, not
-      // negotiated, and would overrun a Kubo peer's window; we grant larger windows by update instead.
-      // bitswap keeps its defaults: other message sizes, debounce and read-ahead measured no better.
-      streamMuxers: [yamuxWithWideWindows()],
+      // yamux and bitswap keep their defaults: a yamux initial window above the spec's 256 KiB is
+      // assumed, not negotiated, and would overrun a Kubo peer's; wider windows granted by update, and
+      // other bitswap message sizes, debounce and read-ahead values measured no better (docs/storage.md)
+      streamMuxers: [yamux()],
       peerDiscovery: options.mdns === true ? [mdns()] : [],
       services: { identify: identify() },
       // peer records stay in memory: peers come from the task spec or mDNS, and a read-only or full
