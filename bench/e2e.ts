@@ -16,7 +16,7 @@ import { runDemo, type DemoTask, type TaskSummary } from "../scripts/demo/run.js
 import type { LogLine } from "../scripts/demo/supervisor.js";
 
 const { values } = parseArgs({ options: { "mnist-examples": { type: "string" }, "mnist-train-window": { type: "string" }, keep: { type: "boolean" } } });
-const MNIST_EXAMPLES = Number(values["mnist-examples"] ?? 10_000);
+const MNIST_EXAMPLES = Number(values["mnist-examples"] ?? 8_000);
 const MNIST_TRAIN_WINDOW = Number(values["mnist-train-window"] ?? 120);
 const TARGETS = { minerOverheadFraction: 0.05, verifierCostFraction: 0.1 };
 
@@ -142,7 +142,12 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const folder = await mkdtemp(join(tmpdir(), "podl-bench-e2e-"));
 const started = new Date();
+// Ctrl-C or a timeout's SIGTERM ends the run through runDemo, which stops every child it started.
+const controller = new AbortController();
+process.once("SIGINT", () => controller.abort());
+process.once("SIGTERM", () => controller.abort());
 const summary = await runDemo({
+  signal: controller.signal,
   repoRoot,
   folder,
   mnistExamples: MNIST_EXAMPLES,

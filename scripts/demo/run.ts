@@ -77,12 +77,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     logDir: join(options.folder, "logs"),
     print: options.print,
     verbose: options.verbose,
-    onLog: (name, line) => {
-      if (line.msg === "agent started") started.add(name);
-      options.onLog?.(name, line);
-    },
+    ...(options.onLog !== undefined ? { onLog: options.onLog } : {}),
   });
-  const started = new Set<string>();
   let node: LocalNode | undefined;
   let contracts: ReturnType<typeof contractsOf> | undefined;
   const tasks: { label: string; taskId: bigint; phaseTimes: Record<string, number> }[] = [];
@@ -147,12 +143,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
     supervisor.spawn({ name: "publisher", args: serveArgs(publisher, deploymentFile, ["--exit-when-done"]), env: env(publisher) });
     // Miners dial the publisher's node when they start: it must be listening by then.
-    await waitForPublisherNode(publisher, guard);
+    await waitForNode(publisher, guard);
 
     // 2. Miners first (they prefetch while the tasks wait), then the validators, whose stakes let
     //    the tasks start.
     for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [publisher], ["--exit-when-idle"]), env: env(m) });
-    await waitFor("waiting for the miners to start", () => miners.every((m) => started.has(m.name)));
+    // Validators dial the miners' nodes when they start (to fetch the models later): wait for them to listen.
+    for (const m of miners) await waitForNode(m, guard);
     for (const v of validators) supervisor.spawn({ name: v.name, args: verifierArgs(v, deploymentFile, [publisher, ...miners], ["--exit-when-idle"]), env: env(v) });
 
     // 3. Follow both tasks to their end, narrating phase changes.
@@ -210,10 +207,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   }
 }
 
-async function waitForPublisherNode(publisher: AgentSetup, guard: (what: string) => void): Promise<void> {
-  const port = Number(publisher.ipfsListen.split("/").at(-1));
+async function waitForNode(agent: AgentSetup, guard: (what: string) => void): Promise<void> {
+  const port = Number(agent.ipfsListen.split("/").at(-1));
   for (;;) {
-    guard("waiting for the publisher's IPFS node");
+    guard(`waiting for ${agent.name}'s IPFS node`);
     try {
       await waitForPort(port, 1_000);
       return;

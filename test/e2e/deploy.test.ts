@@ -9,7 +9,7 @@ describe("deployPodl and its parameter overrides", () => {
     expect(p.market.keyWindow).to.equal(30n);
     expect(p.market.minerBondBps).to.equal(250n);
     expect(p.market.maxQueue).to.equal(defaults.market.maxQueue);
-    expect(p.settlement.attestCommitWindow).to.equal(60n);
+    expect(p.settlement.attestCommitWindow).to.equal(180n);
     expect(defaults.market.keyWindow).to.equal(600n);
   });
 
@@ -31,7 +31,7 @@ describe("deployPodl and its parameter overrides", () => {
     expect(await market.settlement()).to.equal(record.contracts.Settlement);
     expect(await ValidatorRegistry__factory.connect(record.contracts.ValidatorRegistry, ethers.provider).settlement()).to.equal(record.contracts.Settlement);
     expect((await market.params()).keyWindow).to.equal(30n);
-    expect((await Settlement__factory.connect(record.contracts.Settlement, ethers.provider).params()).attestCommitWindow).to.equal(60n);
+    expect((await Settlement__factory.connect(record.contracts.Settlement, ethers.provider).params()).attestCommitWindow).to.equal(180n);
     expect(record.params.market.revealWindow).to.equal("15");
     expect(record.block).to.equal(await ethers.provider.getBlockNumber());
   });

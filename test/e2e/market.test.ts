@@ -70,7 +70,8 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
     await post(IRIS);
     serving = await servePublisher();
     for (const m of miners) w.spawn(m, minerArgs(m, w.deploymentFile, [publisher]));
-    await w.until("waiting for the miners to start", () => miners.every((m) => w.started.has(m.name)), 90_000);
+    // Validators dial the miners' nodes at start: wait until they listen.
+    for (const m of miners) await waitForPort(Number(m.ipfsListen.split("/").at(-1)), 90_000);
     for (const v of validators) w.spawn(v, verifierArgs(v, w.deploymentFile, [publisher, ...miners]));
     keeper.watch({ taskId: taskA, committers: 3, revealers: 3, actingMembers: 3 });
     keeper.start();

@@ -27,8 +27,6 @@ export interface World {
   supervisor: Supervisor;
   /** What the agents print, for a failing test's message. */
   output: string[];
-  /** Agents that logged "agent started". */
-  started: Set<string>;
   /** The agents' endpoint: a double in front of the node that fails `share` of the requests. */
   flaky: FlakyRpcDouble;
   setRpcFailureShare(share: number): void;
@@ -68,13 +66,9 @@ async function assemble(node: LocalNode, folder: string, options: { seed: number
   const deployment = await deployPodl(account(ROLES.deployer).connect(node.provider), params, "e2e");
   const deploymentFile = join(folder, "deployment.json");
   await writeFile(deploymentFile, JSON.stringify(deployment));
-  const started = new Set<string>();
   const supervisor = new Supervisor({
     root: process.cwd(),
     logDir: join(folder, "logs"),
-    onLog: (name, line) => {
-      if (line.msg === "agent started") started.add(name);
-    },
     print: (line) => {
       output.push(line);
       if (options.verbose) process.stdout.write(`${line}\n`);
@@ -91,7 +85,6 @@ async function assemble(node: LocalNode, folder: string, options: { seed: number
     folder,
     supervisor,
     output,
-    started,
     flaky,
     setRpcFailureShare: (x) => {
       share = x;
