@@ -254,16 +254,39 @@ export async function fetchTaskDocument(store: ContentStore, specCid: string, op
   return doc;
 }
 
+/** Ciphertexts fetched at once by prefetchShards: keeps bitswap busy across shards, memory bounded by a few shards. */
+export const PREFETCH_CONCURRENCY = 4;
+
 /**
- * Fetches the ciphertexts of `indices` ahead of their keys (bounded by their declared sizes), so
- * training starts when the keys arrive. Returns the bytes now held locally.
+ * Fetches the ciphertexts of `indices` ahead of their keys (bounded by their declared sizes), up to
+ * `concurrency` at a time, so training starts when the keys arrive. Returns the bytes now held locally.
  */
-export async function prefetchShards(store: ContentStore, doc: TaskDocument, indices: readonly number[], options: FetchOptions & { onShard?: (index: number) => void } = {}): Promise<number> {
+export async function prefetchShards(
+  store: ContentStore,
+  doc: TaskDocument,
+  indices: readonly number[],
+  options: FetchOptions & { onShard?: (index: number) => void; concurrency?: number } = {},
+): Promise<number> {
+  const queue = [...indices];
   let total = 0;
-  for (const i of indices) {
-    total += (await ciphertext(store, doc, i, options)).byteLength;
-    options.onShard?.(i);
-  }
+  const worker = async (): Promise<void> => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await ciphertext(store, doc, i, options);
+      } catch (e) {
+        queue.length = 0; // the other workers stop after their current shard
+        throw e;
+      }
+      total += bytes.byteLength;
+      options.onShard?.(i);
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? PREFETCH_CONCURRENCY, queue.length)) }, worker);
+  // Every worker has stopped before a failure is reported, so none is left fetching.
+  const results = await Promise.allSettled(workers);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
   return total;
 }
 

@@ -16,6 +16,7 @@ import {
   fetchSubmission,
   fetchTaskDocument,
   isSubmissionError,
+  prefetchShards,
   submissionBounds,
   uploadSubmission,
   type SubmissionError,
@@ -129,6 +130,14 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     const doc = await fetchTaskDocument(verifier, pub.specCid, FAST);
     expect(doc).to.deep.equal(pub.document);
     const keys = pub.shards.map((s, index) => ({ index: BigInt(index), cidHash: keccak256(toUtf8Bytes(s.cid)), key: s.key }));
+
+    const seen: number[] = [];
+    const all = doc.shards.map((_, i) => i);
+    expect(await prefetchShards(verifier, doc, all, { ...FAST, onShard: (i) => seen.push(i) })).to.equal(doc.shards.reduce((n, s) => n + s.bytes, 0));
+    expect(seen.sort((a, b) => a - b)).to.deep.equal(all);
+    for (const s of doc.shards) expect(await verifier.has(s.cid)).to.equal(true);
+    const nowhere = { ...doc, shards: doc.shards.map((s, i) => (i === 5 ? { ...s, cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" } : s)) };
+    await rejects(prefetchShards(verifier, nowhere, all, { timeoutMs: 500 }), "UNAVAILABLE");
 
     const forward = await fetchShards(verifier, doc, [4, 1, 7], keys, FAST);
     const one = await fetchShards(verifier, doc, [1], keys, FAST);
