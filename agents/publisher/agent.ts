@@ -135,7 +135,7 @@ export class Publisher {
       purpose: PUBLICATION,
       commitment: pub.datasetRoot,
       salt: JSON.stringify(pub.shards.map((s) => s.key)),
-      data: { cids: pub.shards.map((s) => s.cid), specCid: pub.specCid, shardCount: pub.shardCount, testShards: pub.testShards },
+      data: { cids: pub.shards.map((s) => s.cid), specCid: pub.specCid, shardCount: pub.shardCount, testShards: pub.testShards, providers: pub.document.providers },
     });
     const escrow = await this.escrowFor(terms.reward);
     const marketAddress = await this.market.getAddress();
@@ -335,6 +335,20 @@ export class Publisher {
     const { keys, proof, proofFlags } = shardKeyMultiproof(buildDatasetTree(shards), shards, indices);
     const tx = await this.market[method].populateTransaction(taskId, keys, proof, proofFlags);
     await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `${method} task ${taskId}`, iface: this.market.interface });
+  }
+
+  /**
+   * Where the node serving the unfinished tasks listened, as their task documents tell miners (the
+   * multiaddrs without their /p2p/ part), so a restarted publisher serves at the same address.
+   */
+  previousListen(): string[] {
+    const listen = new Set<string>();
+    for (const task of this.#rt.store.listTasks()) {
+      if (task.phase === "done") continue;
+      const record = this.#rt.store.getSalt(UNPOSTED, PUBLICATION, task.data.datasetRoot as string);
+      for (const address of (record?.data.providers as string[] | undefined) ?? []) listen.add(address.replace(/\/p2p\/[^/]+$/, ""));
+    }
+    return [...listen];
   }
 
   /** The shards' CIDs and keys, checked against the dataset root they were committed to. */

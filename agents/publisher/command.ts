@@ -32,7 +32,7 @@ export const publisherConfigSchema = agentConfigSchema
     maxSubmissions: int(1, 64).default(8).describe("miners that may commit (default 8)"),
     trainWindow: int(1, 2 ** 32 - 1).default(600).describe("seconds of training after the key unlock (default 600)"),
     ipfsApi: z.string().url().optional().describe("Kubo RPC URL; default: an embedded IPFS node in <data-dir>/ipfs-publisher"),
-    ipfsListen: z.string().min(1).optional().describe("embedded node's libp2p listen addresses, comma-separated (default loopback)"),
+    ipfsListen: z.string().min(1).optional().describe("embedded node's libp2p listen addresses, comma-separated (default: where it listened for its unfinished tasks, else a random loopback port)"),
   })
   .strict();
 
@@ -97,7 +97,7 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
     if (prepared !== undefined) {
       const terms = await termsOf(config, rt.chain.provider);
       await publisher.checkTerms(terms);
-      store = await openStore(config, io);
+      store = await openStore(config, io, publisher);
       const providers = store instanceof EmbeddedStore ? store.addresses() : [];
       const pub = await preparePublication({ ...prepared, shardCount: config.shardCount, testShards: config.testShards, store, providers });
       // Timing lines for bench/e2e.ts (SEAM "Timings"); the task id is not known yet.
@@ -108,7 +108,7 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
       if (mode.postOnly) return 0;
     } else {
       // Miners fetch shards from the publisher's node: keep serving them while tasks run.
-      if (config.ipfsApi === undefined) store = await openStore(config, io);
+      if (config.ipfsApi === undefined) store = await openStore(config, io, publisher);
       await publisher.step();
       const unfinished = publisher.unfinished();
       io.out(unfinished.length === 0 ? "no unfinished task in the state" : `resuming task(s) ${unfinished.join(", ")}`);
@@ -128,14 +128,18 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
   }
 }
 
-async function openStore(config: PublisherConfig, io: CommandIO) {
-  const store = await openContentStore({
-    dataDir: join(config.dataDir, "ipfs-publisher"),
-    ...(config.ipfsApi !== undefined ? { ipfsApi: config.ipfsApi } : {}),
-    ...(config.ipfsListen !== undefined ? { listen: config.ipfsListen.split(",") } : {}),
-  });
+/**
+ * The publisher's content store. The embedded node listens on --ipfs-listen, else where it
+ * listened for the unfinished tasks (their documents name that address), else on a random
+ * loopback port.
+ */
+async function openStore(config: PublisherConfig, io: CommandIO, publisher: Publisher) {
+  const dataDir = join(config.dataDir, "ipfs-publisher");
+  if (config.ipfsApi !== undefined) return await openContentStore({ dataDir, ipfsApi: config.ipfsApi });
+  const listen = config.ipfsListen?.split(",") ?? publisher.previousListen();
+  const store = await EmbeddedStore.open({ dataDir, ...(listen.length > 0 ? { listen } : {}) });
   // Miners dial one of these to fetch the task document and the shards.
-  if (store instanceof EmbeddedStore) io.out(`IPFS node: ${store.addresses().join(" ")}`);
+  io.out(`IPFS node: ${store.addresses().join(" ")}`);
   return store;
 }
 
