@@ -186,15 +186,16 @@ describe("miner agent", function () {
     await fetchSubmission(publisherIpfs, opening.data.modelCid as string, { spec: presets.irisMlp, expectedModelHash: revealed!.modelHash, timeoutMs: 5_000 });
   });
 
-  it("skips a task whose spec is malformed and one over --max-params, saying why", async () => {
-    const bad = await postDocument({
+  it("skips a task whose spec is malformed, one over --max-params and one its backend cannot train, saying why", async () => {
+    const document = (spec: unknown) => ({
       format: "podl-task/1",
-      spec: { ...presets.irisMlp, layers: [{ type: "lstm", units: 8 }] },
+      spec,
       shardCount: 10,
       testShards: 3,
       shards: Array.from({ length: 10 }, () => ({ cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", examples: 15, bytes: 400 })),
       providers: [],
     });
+    const bad = await postDocument(document({ ...presets.irisMlp, layers: [{ type: "lstm", units: 8 }] }));
     const big = await publishIris();
     const m = await miner(account(7), join(dir, "picky"), { maxParams: 100, startTasks: false });
     await m.agent.step();
@@ -207,6 +208,13 @@ describe("miner agent", function () {
     const lines = m.capture.lines().filter((l) => typeof l.msg === "string" && (l.msg as string).startsWith("skipped task"));
     expect(lines.map((l) => l.msg)).to.include(`skipped task ${big}: ${bigRecord.data.reason}`);
     expect(await market.isMiner(big, m.agent.address)).to.equal(false);
+
+    // TensorFlow.js's wasm backend has no convolution gradient kernel (its kernels register on import).
+    await import("@tensorflow/tfjs-backend-wasm");
+    const cnn = await postDocument(document(presets.mnistCnn));
+    const wasm = await miner(account(8), join(dir, "wasm"), { backend: "wasm", startTasks: false });
+    await wasm.agent.step();
+    expect(wasm.rt.store.getTask(cnn)?.data.reason).to.equal('backend wasm lacks Conv2DBackpropFilter, which "mnist-cnn" needs for training');
   });
 
   it("skips a task whose bond it cannot afford, with both amounts in the reason", async () => {
