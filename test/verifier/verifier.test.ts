@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,12 +12,15 @@ import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
 import { loadConfig } from "../../agents/config/load.js";
 import { selectBackend } from "../../agents/ml/backend.js";
 import { loadIris } from "../../agents/ml/datasets/bundled.js";
-import { presets } from "../../agents/ml/spec.js";
+import type { Dataset } from "../../agents/ml/datasets/dataset.js";
+import { presets, weightLayout } from "../../agents/ml/spec.js";
+import { extractWatermark, watermarkKey } from "../../agents/ml/watermark.js";
 import { train } from "../../agents/ml/train.js";
 import { modelCommitment } from "../../agents/protocol/commitments.js";
 import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../../agents/protocol/dataset-tree.js";
 import { splitShards } from "../../agents/protocol/split.js";
 import { preparePublication, type Publication } from "../../agents/publisher/prepare.js";
+import { StateStore } from "../../agents/state/store.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
 import { fetchShards, fetchTaskDocument, uploadSubmission } from "../../agents/submission/index.js";
 import { Verifier, type Scorer, type Verdict } from "../../agents/verifier/agent.js";
@@ -32,6 +36,9 @@ const THRESHOLD = 5_000n;
 const ZERO = "0x0000000000000000000000000000000000000000";
 /** Reveal order of task 1: the honest miner, its copier, a CID nobody serves, a malformed CID, an oversized artifact. */
 const missingCid = account(7);
+/** Honest miners to try in turn (accounts nobody else in this file uses). */
+const HONEST_CANDIDATES = [account(2), account(10), account(11), account(12)];
+const PODL = join(import.meta.dirname, "..", "..", "agents", "cli", "podl.ts");
 
 describe("verifier agent", function () {
   this.timeout(120_000);
@@ -43,10 +50,13 @@ describe("verifier agent", function () {
   let minerNode: EmbeddedStore;
   let verifierNode: EmbeddedStore;
   const runtimes: AgentRuntime[] = [];
+  const children: ChildProcess[] = [];
   let scorerCalls = 0;
   let lastLogs: ReturnType<typeof captureLogger> | undefined;
   let taskId: bigint;
   let pub: Publication;
+  /** The honest miner of task 1. */
+  let honest: Wallet;
 
   before(async () => {
     await selectBackend({ force: "cpu" });
@@ -63,10 +73,11 @@ describe("verifier agent", function () {
     await (await c.registry.connect(accounts.scripted.connect(provider)).stake(ONE, { value: ONE })).wait();
   });
   after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     for (const rt of runtimes) rt.close();
     await Promise.all([publisherNode?.close(), minerNode?.close(), verifierNode?.close()]);
     await chain?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   /** A verifier on `dataDir` whose scorer is the real one (embedded IPFS, verifySubmission with replay). */
@@ -135,6 +146,25 @@ describe("verifier agent", function () {
     return async (cid) => void (await (await c.market.connect(signer).revealModel(id, cid, modelHash, checkpointRoot, salt)).wait());
   }
 
+  /**
+   * An honest training run whose watermark reads back. Some (seed, miner) keys do not embed all 8
+   * Iris watermark bits (measured: ~1 run in 4 with the preset; reported to the ML core), which
+   * the verifier rightly scores 0; the test wants an honest model, so it takes the first of a few
+   * miners whose run carries its watermark.
+   */
+  async function honestRun(id: bigint, seed: string, data: Dataset): Promise<{ miner: Wallet; sub: Awaited<ReturnType<typeof uploadSubmission>> }> {
+    const spec = presets.irisMlp;
+    const kernel = weightLayout(spec).find((w) => w.trainable && w.name.endsWith(".kernel"))!.name;
+    for (const miner of HONEST_CANDIDATES) {
+      const run = await train(spec, { seed, miner: miner.address, data, hyper: { epochs: 15 } });
+      run.model.dispose();
+      const k = run.weights.get(kernel)!;
+      if (!extractWatermark(watermarkKey(seed, miner.address, spec.watermark.bits, k.shape), k.data, k.shape).detected) continue;
+      return { miner, sub: await uploadSubmission(minerNode, spec, run, { taskId: id, seed, miner: miner.address }) };
+    }
+    throw new Error(`no candidate miner embedded its watermark under seed ${seed}`);
+  }
+
   async function stepUntil<T>(verifier: Verifier, what: string, done: () => Promise<T | undefined>): Promise<T> {
     for (let i = 0; i < 10; i++) {
       await verifier.step();
@@ -161,16 +191,15 @@ describe("verifier agent", function () {
     const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
     const trainKeys = split.train.map((i) => ({ index: i, key: pub.shards[i]!.key }));
     const data = await fetchShards(minerNode, doc, split.train, trainKeys, { timeoutMs: 10_000 });
-    const run = await train(doc.spec, { seed: started.seed, miner: accounts.honest.address, data, hyper: { epochs: 15 } });
-    run.model.dispose();
-    const sub = await uploadSubmission(minerNode, doc.spec, run, { taskId, seed: started.seed, miner: accounts.honest.address });
+    const { miner, sub } = await honestRun(taskId, started.seed, data);
+    honest = miner;
     const big = randomBytes(256 * 1024);
     const bigCid = (await minerNode.add(big)).toString();
     const nobodyHas = CID.create(1, raw.code, await sha256.digest(randomBytes(32))).toString();
     const junkRoot = keccak256(randomBytes(32));
 
     const reveals = [
-      await commit(accounts.honest, taskId, sub.modelHash, sub.checkpointRoot),
+      await commit(honest, taskId, sub.modelHash, sub.checkpointRoot),
       await commit(accounts.copier, taskId, sub.modelHash, sub.checkpointRoot), // copies the honest artifact
       await commit(missingCid, taskId, keccak256(randomBytes(32)), junkRoot),
       await commit(accounts.badCid, taskId, keccak256(randomBytes(32)), junkRoot),
@@ -247,10 +276,10 @@ describe("verifier agent", function () {
     expect((await c.market.getTask(taskId)).phase).to.equal(6n); // Settled
 
     const [block] = await c.market.queryFilter(c.market.filters.LearningBlock(undefined, taskId));
-    expect(block!.args.winner).to.equal(accounts.honest.address);
+    expect(block!.args.winner).to.equal(honest.address);
     const pool = task.reward; // every committed miner revealed: nothing forfeited
     const fee = (pool * 500n) / 10_000n; // validatorShareBps, shared by the two agreeing members
-    expect(await c.market.creditOf(accounts.honest.address, ZERO)).to.equal(task.minerBond + pool - fee);
+    expect(await c.market.creditOf(honest.address, ZERO)).to.equal(task.minerBond + pool - fee);
     expect(await c.market.creditOf(accounts.copier.address, ZERO)).to.equal(task.minerBond);
     expect(await c.market.creditOf(accounts.scripted.address, ZERO)).to.equal(fee / 2n);
     const [withdrawn] = await c.market.queryFilter(c.market.filters.Withdrawn(accounts.verifier.address));
@@ -266,7 +295,7 @@ describe("verifier agent", function () {
     const id = await post(buildDatasetTree(shards).root, pub.specCid, pub.workload);
     const t = await c.market.getTask(id);
     await unlock("unlockTrainingData", id, shards, splitShards(t.seed, 10, 3).train);
-    const reveal = await commit(accounts.honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
     const committing = await c.market.getTask(id);
     await passTime(provider, committing.commitDeadline);
     await reveal("bafkreirevealedbutneverchecked");
@@ -311,6 +340,67 @@ describe("verifier agent", function () {
     expect(await main(["verifier", ...flags, "--exit-when-idle"], io(accounts.verifier.privateKey, join(dir, "cli-fresh")))).to.equal(0);
     expect(out).to.include(`task ${taskId} ended; credits withdrawn`);
     expect(out.at(-1)).to.equal("no queued or running task left and 2 task(s) ended; exiting");
+  });
+
+  it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
+    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, pub.shards, split.train);
+    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
+    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
+    const { miner, sub } = await honestRun(id, t.seed, data);
+    const reveal = await commit(miner, id, sub.modelHash, sub.checkpointRoot);
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, pub.shards, split.test);
+    await reveal(sub.modelCid);
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+
+    const dataDir = join(dir, "killed");
+    const args = ["--import", "tsx", PODL, "verifier", "--market", await c.market.getAddress(), "--start-block", String(c.block), "--backend", "cpu",
+      "--ipfs-peers", minerNode.addresses()[0]!, "--keeper-grace-ms", "0", "--exit-when-idle"];
+    const env = { ...process.env, PODL_RPC_URL: chain.url, PODL_DATA_DIR: dataDir, PODL_POLL_INTERVAL_MS: "100", PODL_PRIVATE_KEY: accounts.verifier.privateKey };
+    let output = "";
+    const start = () => {
+      const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+      children.push(child);
+      child.stdout!.on("data", (b: Buffer) => (output += b.toString()));
+      child.stderr!.on("data", (b: Buffer) => (output += b.toString()));
+      return { child, exited: new Promise<[number | null, string | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal]))) };
+    };
+    const waitFor = async (what: string, child: ChildProcess, done: () => Promise<boolean>) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await done())) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`podl verifier never got to ${what}:\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const committed = async () => (await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address))).length > 0;
+
+    const first = start();
+    await waitFor("its commitment", first.child, committed);
+    first.child.kill("SIGKILL");
+    expect((await first.exited)[1]).to.equal("SIGKILL");
+    const state = StateStore.open(join(dataDir, "verifier.sqlite"));
+    const stored = state.getSalt(id, "scores:0");
+    state.close();
+    const scores = stored!.data.scores as number[];
+    expect(scores).to.have.length(1);
+    expect(scores[0], JSON.stringify(stored!.data.verdicts)).to.be.greaterThan(Number(THRESHOLD));
+    expect(await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).to.deep.equal([]);
+
+    // The other member commits (reveals open), the verifier comes back and reveals what it stored.
+    const scripted = accounts.scripted.connect(provider);
+    const otherSalt = hexlify(randomBytes(32));
+    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, scripted.address, scores, otherSalt))).wait();
+    const second = start();
+    await waitFor("its reveal", second.child, async () => (await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0);
+    expect((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).map(Number)).to.deep.equal(scores);
+    await (await c.settlement.connect(scripted).revealScores(id, scores, otherSalt)).wait();
+    expect(await second.exited, output.slice(-4000)).to.deep.equal([0, null]);
+    expect((await c.market.getTask(id)).phase).to.equal(6n); // finalized by the restarted verifier as keeper
+    expect(await c.market.creditOf(accounts.verifier.address, ZERO)).to.equal(0n); // and its fee withdrawn
+    expect(output).to.contain(`task ${id} ended; credits withdrawn`);
   });
 
   /** Hashes of the transactions `from` sent, from its journal-independent chain history. */

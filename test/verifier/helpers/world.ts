@@ -9,7 +9,6 @@ import { marketParams, registryParams, settlementParams } from "../../validators
 export const accounts = {
   owner: account(0),
   publisher: account(1),
-  honest: account(2),
   badCid: account(3),
   oversized: account(4),
   verifier: account(5),
