@@ -180,22 +180,22 @@ export class Miner {
 
   async #advance(taskId: bigint, phase: MinerPhase, data: TaskData): Promise<void> {
     const t = await this.market.getTask(taskId);
-    const now = await this.#now();
+    const next = await this.#nextTimestamp();
     if (TERMINAL.has(t.phase)) return await this.#finish(taskId, phase, data, t);
     switch (phase) {
       case "posted":
         return await this.#evaluate(taskId, data, t);
       case "eligible":
-        if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && now + BigInt(this.#o.commitMarginSeconds) >= t.commitDeadline)) {
+        if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline)) {
           this.#set(taskId, "missed", { ...data, reason: "the commit deadline came before it could train" });
           this.#say(taskId, `missed task ${taskId}: the commit deadline came before it could train`, "warn");
         }
         return;
       case "committed":
-        return await this.#reconcile(taskId, data, t, now);
+        return await this.#reconcile(taskId, data, t, next);
       case "revealed":
         // The publisher withheld the test keys: the default path pays the revealers; anyone may trigger it.
-        if (t.testUnlockedAt === 0n && now > t.testKeyDeadline && now > t.revealDeadline) {
+        if (t.testUnlockedAt === 0n && next > t.testKeyDeadline && next > t.revealDeadline) {
           await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
         }
         return;
@@ -270,13 +270,13 @@ export class Miner {
 
   /** The next task to train: committing, keys out, not yet committed to; the strategy's best. */
   async #choose(): Promise<{ taskId: bigint; data: TaskData } | undefined> {
-    const now = await this.#now();
+    const next = await this.#nextTimestamp();
     const ready: { taskId: bigint; data: TaskData; t: ChainTask }[] = [];
     for (const task of this.#rt.store.listTasks("eligible")) {
       const data = task.data as TaskData;
       if (data.keys === undefined) continue;
       const t = await this.market.getTask(task.taskId);
-      if (t.phase !== PHASE.Committing || now + BigInt(this.#o.commitMarginSeconds) >= t.commitDeadline) continue;
+      if (t.phase !== PHASE.Committing || next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline) continue;
       ready.push({ taskId: task.taskId, data, t });
     }
     if (ready.length <= 1) return ready[0];
@@ -290,7 +290,7 @@ export class Miner {
           modelBytes: BigInt(w.modelBytes),
           dataBytes: BigInt(w.dataBytes),
           flops: BigInt(w.flops),
-          trainSeconds: c.data.probe!.epochSeconds * this.#plannedEpochs(c.data, c.t, now),
+          trainSeconds: c.data.probe!.epochSeconds * this.#plannedEpochs(c.data, c.t, next),
         };
       }),
       await this.market.params(),
@@ -300,8 +300,8 @@ export class Miner {
   }
 
   /** Epochs that fit before the commit margin at the probe's speed (0: none fits). */
-  #plannedEpochs(data: TaskData, t: ChainTask, now: bigint): number {
-    const seconds = Number(t.commitDeadline - now) - this.#o.commitMarginSeconds;
+  #plannedEpochs(data: TaskData, t: ChainTask, next: bigint): number {
+    const seconds = Number(t.commitDeadline - next) - this.#o.commitMarginSeconds;
     const fit = Math.floor(seconds / (data.probe!.epochSeconds * TIME_SAFETY));
     return Math.max(0, Math.min(data.probe!.maxEpochs, fit));
   }
@@ -312,7 +312,7 @@ export class Miner {
     const t = await this.market.getTask(taskId);
     const doc = await this.#document(data.specCid);
     const { spec } = doc;
-    const epochs = this.#plannedEpochs(data, t, await this.#now());
+    const epochs = this.#plannedEpochs(data, t, await this.#nextTimestamp());
     if (epochs < 1) {
       this.#set(taskId, "missed", { ...data, reason: "not one epoch fits before the commit deadline" });
       this.#say(taskId, `missed task ${taskId}: not one epoch fits before the commit deadline (one epoch ≈ ${data.probe!.epochSeconds.toFixed(2)} s)`, "warn");
@@ -349,7 +349,7 @@ export class Miner {
     this.#rt.log.info({ taskId, phase: "hash", seconds: up.seconds.hash, checkpoints: up.checkpointCids.length }, "timing");
     this.#rt.log.info({ taskId, phase: "upload", seconds: up.seconds.upload, modelCid: up.modelCid, bytes: up.bytes.byteLength }, "timing");
 
-    if ((await this.#now()) >= t.commitDeadline) {
+    if ((await this.#nextTimestamp()) > t.commitDeadline) {
       this.#set(taskId, "missed", { ...data, reason: "training ended after the commit deadline" });
       this.#say(taskId, `missed task ${taskId}: training ended after the commit deadline`, "warn");
       return;
@@ -404,11 +404,11 @@ export class Miner {
   }
 
   /** A commitment in the state: make sure the chain has it, reveal when the window opens. */
-  async #reconcile(taskId: bigint, data: TaskData, t: ChainTask, now: bigint): Promise<void> {
+  async #reconcile(taskId: bigint, data: TaskData, t: ChainTask, next: bigint): Promise<void> {
     const opening = this.#rt.store.getSalt(taskId, MODEL_SALT, data.commitment);
     if (opening === undefined) throw new Error(`task ${taskId}: phase committed without a stored opening`);
     if (!(await this.market.isMiner(taskId, this.address))) {
-      if (now + 1n < t.commitDeadline && t.phase === PHASE.Committing) {
+      if (next <= t.commitDeadline && t.phase === PHASE.Committing) {
         this.#rt.log.info({ taskId }, `task ${taskId}: the commitment is not on chain yet; sending it again`);
         return await this.#sendCommit(taskId, data, t);
       }
@@ -416,13 +416,13 @@ export class Miner {
       this.#say(taskId, `missed task ${taskId}: the commitment never reached the chain before the deadline`, "error");
       return;
     }
-    if (now <= t.commitDeadline) return;
+    if (next <= t.commitDeadline) return;
     const revealed = (await this.market.getRevealed(taskId)).some((s) => getAddress(s.miner) === this.address);
     if (revealed) {
       this.#set(taskId, "revealed", data);
       return;
     }
-    if (now >= t.revealDeadline) {
+    if (next > t.revealDeadline) {
       this.#set(taskId, "missed", { ...data, reason: "the reveal window closed; the bond is forfeit" });
       this.#say(taskId, `missed task ${taskId}: the reveal window closed before it revealed; the bond is forfeit`, "error");
       return;
@@ -432,7 +432,15 @@ export class Miner {
       this.#rt.log.error({ taskId, modelCid: o.modelCid }, `task ${taskId}: the artifact is no longer in the local IPFS store; validators will not find it`);
     }
     const started = performance.now();
-    const sent = await this.#rt.sender.call(this.market, "revealModel", [taskId, o.modelCid, o.modelHash, o.checkpointRoot, opening.salt], { label: `revealModel task ${taskId}` });
+    let sent;
+    try {
+      sent = await this.#rt.sender.call(this.market, "revealModel", [taskId, o.modelCid, o.modelHash, o.checkpointRoot, opening.salt], { label: `revealModel task ${taskId}` });
+    } catch (e) {
+      // A block a second early (TooEarly) or a reveal that landed unseen: the next step reads the chain again.
+      if (!isAgentError(e, "TX_REVERTED")) throw e;
+      this.#rt.log.warn({ taskId, err: e.message }, `task ${taskId}: revealModel reverted; will look again`);
+      return;
+    }
     this.#timing(taskId, "tx", started, { tx: "revealModel" });
     this.#set(taskId, "revealed", data);
     this.#say(taskId, `revealed model ${o.modelCid} for task ${taskId}`, "info", { txHash: sent.hash });
@@ -499,8 +507,14 @@ export class Miner {
     this.#rt.store.putTask(taskId, phase, data);
   }
 
-  async #now(): Promise<bigint> {
-    return BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+  /**
+   * The earliest timestamp a transaction sent now can land with: after the latest block, and not
+   * before the wall clock (a node that mines on demand leaves the latest block's time behind).
+   */
+  async #nextTimestamp(): Promise<bigint> {
+    const latest = BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+    const wall = BigInt(Math.floor(Date.now() / 1000));
+    return latest + 1n > wall ? latest + 1n : wall;
   }
 
   #timing(taskId: bigint, phase: string, started: number, extra: Record<string, unknown> = {}): void {
