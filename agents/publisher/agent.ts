@@ -1,5 +1,6 @@
 import { Interface, ZeroAddress, getAddress } from "ethers";
 import type { AgentRuntime } from "../cli/runtime.js";
+import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { shortMessage, sleep } from "../chain/retry.js";
@@ -33,7 +34,6 @@ export interface PublisherOptions {
 /** Market phases as `ITaskMarket.Phase` numbers them. */
 const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
 const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
-const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
 const OUTCOMES = ["validated", "no valid submission", "unvalidated"];
 
 /** The publisher's own record of a task (`tasks.phase` in its state). */

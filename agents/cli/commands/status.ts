@@ -1,6 +1,6 @@
 import { ZeroAddress, formatEther, formatUnits, getAddress, isAddress, type JsonRpcProvider } from "ethers";
 import { z } from "zod";
-import { connectContracts, type PodlContracts } from "../../chain/contracts.js";
+import { PHASE_NAMES, connectContracts, type PodlContracts } from "../../chain/contracts.js";
 import { connectChain } from "../../chain/provider.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
@@ -29,7 +29,6 @@ export const statusConfigSchema = agentConfigSchema
 
 export type StatusConfig = z.infer<typeof statusConfigSchema>;
 
-export const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"] as const;
 const ACTIVE = new Set(["started", "committing", "revealing", "attesting"]);
 /** Tasks looked at, newest first, when searching for the active and recent ones. */
 const SCAN_LIMIT = 1_000;
