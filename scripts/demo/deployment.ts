@@ -93,13 +93,14 @@ export const defaults: DeployParams = {
 
 /**
  * Windows of seconds for one-machine runs (demo, end-to-end test, bench). The market's lower bound
- * is 10 s per window. The attestation windows (Settlement's bound: 60 s) get 180 s: a validator
+ * is 10 s per window; the reveal window leaves a miner busy training another task time to reveal.
+ * The attestation windows (Settlement's bound: 60 s) get 180 s: a validator
  * fetches and replays every model on a shared 2-core machine, and only a silent committee member
  * makes anyone wait for them (reveals open and finalize runs early once every member acted).
  */
 export const localWindows: ParamOverrides = {
   registry: { unbondingPeriod: 60 },
-  market: { keyWindow: 30, testKeyWindow: 30, revealWindow: 15, minTrainWindow: 10, maxQueueTime: 3600 },
+  market: { keyWindow: 30, testKeyWindow: 30, revealWindow: 30, minTrainWindow: 10, maxQueueTime: 3600 },
   settlement: { attestCommitWindow: 180, attestRevealWindow: 180 },
 };
 

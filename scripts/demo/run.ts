@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress } from "ethers";
-import { deployPodl, defaults, localWindows, withOverrides, type DeploymentRecord } from "./deployment.js";
+import { deployPodl, defaults, localWindows, withOverrides, type DeploymentRecord, type ParamOverrides } from "./deployment.js";
 import { ROLES, account, agentEnv, eth, fund, minerArgs, postArgs, prepareAgent, serveArgs, verifierArgs, type AgentSetup } from "./network.js";
 import { startHardhatNode, waitForPort, type LocalNode } from "./node.js";
 import { TERMINAL_PHASES, contractsOf, phaseOf, readLearningChain, readTask, type LearningChain, type TaskReport } from "./report.js";
@@ -25,6 +25,8 @@ export interface DemoOptions {
   onLog?: (agent: string, line: LogLine) => void;
   /** The tasks to post (default DEMO_TASKS). */
   tasks?: readonly DemoTask[];
+  /** Deploy parameters on top of `localWindows`. */
+  params?: ParamOverrides;
 }
 
 export interface DemoTask {
@@ -109,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const provider = node.provider;
     say(`node up at ${node.url}; deploying PoDL with windows of seconds`);
 
-    const params = withOverrides(defaults, localWindows);
+    const params = withOverrides(defaults, localWindows, options.params ?? {});
     const deployment: DeploymentRecord = await deployPodl(account(ROLES.deployer).connect(provider), params, "demo");
     const deploymentFile = join(options.folder, "deployment.json");
     await writeFile(deploymentFile, `${JSON.stringify(deployment, null, 2)}\n`);

@@ -32,7 +32,7 @@ describe("deployPodl and its parameter overrides", () => {
     expect(await ValidatorRegistry__factory.connect(record.contracts.ValidatorRegistry, ethers.provider).settlement()).to.equal(record.contracts.Settlement);
     expect((await market.params()).keyWindow).to.equal(30n);
     expect((await Settlement__factory.connect(record.contracts.Settlement, ethers.provider).params()).attestCommitWindow).to.equal(180n);
-    expect(record.params.market.revealWindow).to.equal("15");
+    expect(record.params.market.revealWindow).to.equal("30");
     expect(record.block).to.equal(await ethers.provider.getBlockNumber());
   });
 });
