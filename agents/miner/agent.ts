@@ -184,6 +184,11 @@ export class Miner {
     if (TERMINAL.has(t.phase)) return await this.#finish(taskId, phase, data, t);
     switch (phase) {
       case "posted":
+        if (t.phase >= PHASE.Revealing) {
+          this.#set(taskId, "missed", { ...data, reason: "its commit window had closed when this miner saw it" });
+          this.#say(taskId, `missed task ${taskId}: its commit window had closed when this miner saw it`, "warn");
+          return;
+        }
         return await this.#evaluate(taskId, data, t);
       case "eligible":
         if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline)) {
