@@ -21,7 +21,7 @@ export const publisherConfigSchema = agentConfigSchema
     deployment: deploymentConfigShape.deployment,
     market: deploymentConfigShape.market,
     startBlock: deploymentConfigShape.startBlock,
-    dataset: z.string().min(1).optional().describe("iris, mnist, a .csv file or an image folder (root/<class>/*.png); omit to resume the tasks in the state"),
+    dataset: z.string().min(1).optional().describe("iris, mnist, a .csv file or an image folder (root/<class>/*.png|jpg); omit to resume the tasks in the state"),
     spec: z.string().min(1).optional().describe("preset (irisMlp, mnistMlp, mnistCnn) or a task spec JSON file"),
     mnistExamples: int(20, 10_000).default(2_000).describe("MNIST images to publish (default 2000)"),
     shardCount: int(10, 256).default(10).describe("shards (10..256, default 10)"),
@@ -62,7 +62,7 @@ export const publishCommand: Command = {
   options: {
     ...configOptions(publisherConfigSchema),
     "exit-when-done": { type: "boolean", description: "exit once every task in the state has ended" },
-    "post-only": { type: "boolean", description: "post the task and exit; run `podl publish` again (before the task starts) to unlock its keys" },
+    "post-only": { type: "boolean", description: "post the task and exit; run `podl publish` again soon: once the task starts, its training keys are due within the market's key window" },
   },
   async run({ values, io }) {
     const config = loadConfig(publisherConfigSchema, {
