@@ -27,6 +27,8 @@ export interface ScorerOptions {
  * training shards, for replay) once per round, then fetches every revealed submission and runs
  * `verifySubmission` on it, replaying segments chosen from the draw seed. A submission that
  * cannot be fetched, is too large or malformed scores 0 with the reason; nothing it does throws.
+ * Task data out of reach throws TaskDataUnavailable (retried); task data that is invalid scores
+ * every submission 0 (reason `task`).
  */
 export function createScorer(options: ScorerOptions): (input: ScoringInput) => Promise<Verdict[]> {
   return async (input) => {
@@ -53,7 +55,12 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
       }
     } catch (e) {
       if (!isSubmissionError(e)) throw e;
-      throw new TaskDataUnavailable(`the task's data: ${e.message}`, { cause: e, code: e.code });
+      // Out of reach for now: try again on the next step while the commit window lasts.
+      if (e.code === "UNAVAILABLE") throw new TaskDataUnavailable(`the task's data: ${e.message}`, { cause: e, code: e.code });
+      // The publisher's own data is wrong (document, keys or shards): no model can be checked
+      // against it, so every submission scores 0 and the commitment still goes out in time.
+      log.error({ code: e.code, err: e.message }, `task ${input.taskId}: the task's data is invalid; every submission scores 0`);
+      return input.submissions.map(() => ({ scoreBps: 0, reason: "task", detail: `${e.code}: ${e.message}` }));
     }
 
     const verdicts: Verdict[] = [];

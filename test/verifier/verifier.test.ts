@@ -323,6 +323,35 @@ describe("verifier agent", function () {
     expect(rt.store.getTask(id)?.data.ended).to.equal("defaulted");
   });
 
+  it("scores every submission 0 (reason task) when the publisher's task document is invalid, and still attests and settles", async () => {
+    const { rt, verifier } = await openVerifier();
+    const junkCid = (await publisherNode.add(new TextEncoder().encode('{"format":"podl-task/1","spec":{"layers":"lstm"}}'))).toString();
+    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
+    const id = await post(buildDatasetTree(shards).root, junkCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, shards, split.train);
+    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, shards, split.test);
+    await reveal("bafkreirevealedbutneverchecked");
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+
+    const stored = await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
+    expect(stored.data.scores).to.deep.equal([0]);
+    expect((stored.data.verdicts as Verdict[])[0]).to.include({ scoreBps: 0, reason: "task" });
+    expect((stored.data.verdicts as Verdict[])[0]!.detail).to.match(/^DOCUMENT_INVALID: /);
+
+    const scripted = accounts.scripted.connect(provider);
+    const otherSalt = hexlify(randomBytes(32));
+    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, scripted.address, [0], otherSalt))).wait();
+    await stepUntil(verifier, "its reveal", async () => ((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
+    await (await c.settlement.connect(scripted).revealScores(id, [0], otherSalt)).wait();
+    await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
+    const [settled] = await c.market.queryFilter(c.market.filters.TaskSettled(id));
+    expect(settled!.args.outcome).to.equal(1n); // NoValidSubmission
+  });
+
   it("podl verifier: refuses to run unbonded without --stake; with --exit-when-idle it catches up on the ended tasks and exits 0", async () => {
     const out: string[] = [];
     const io = (key: string, dataDir: string) => ({
@@ -339,7 +368,7 @@ describe("verifier agent", function () {
     out.length = 0;
     expect(await main(["verifier", ...flags, "--exit-when-idle"], io(accounts.verifier.privateKey, join(dir, "cli-fresh")))).to.equal(0);
     expect(out).to.include(`task ${taskId} ended; credits withdrawn`);
-    expect(out.at(-1)).to.equal("no queued or running task left and 2 task(s) ended; exiting");
+    expect(out.at(-1)).to.equal("no queued or running task left and 3 task(s) ended; exiting");
   });
 
   it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
