@@ -1,8 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { dirname } from "node:path";
 import { withBitswap } from "@helia/bitswap";
 import type { HeliaWithLibp2p } from "@helia/libp2p";
 import { createLibp2p } from "libp2p";
@@ -180,7 +179,9 @@ async function createHeliaLight(init: HeliaInit): Promise<Helia> {
   heliaClass ??= (async () => {
     const dir = dirname(createRequire(import.meta.url).resolve("helia"));
     const loaded = (await import(pathToFileURL(join(dir, "helia.js")).href)) as { Helia?: unknown };
-    if (typeof loaded.Helia !== "function") throw new Error(`helia's Helia class is not at ${join(dir, "helia.js")} (helia upgraded?)`);
+    if (typeof loaded.Helia !== "function") {
+      throw new StorageError("STORE_UNAVAILABLE", `helia's Helia class is not in ${join(dir, "helia.js")} (helia upgraded?)`);
+    }
     return loaded.Helia as new (init: HeliaInit & { name: string; version: string }) => Helia;
   })();
   const HeliaClass = await heliaClass;
