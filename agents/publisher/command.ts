@@ -8,6 +8,7 @@ import { AgentError } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { addressBook, deploymentConfigShape } from "../config/deployment.js";
 import { agentConfigSchema } from "../config/schema.js";
+import { createProgress } from "../log/progress.js";
 import { isMlError } from "../ml/errors.js";
 import { EmbeddedStore, openContentStore } from "../storage/index.js";
 import { Publisher, type PublishTerms, type TaskReport } from "./agent.js";
@@ -99,7 +100,10 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
       await publisher.checkTerms(terms);
       store = await openStore(config, io, publisher);
       const providers = store instanceof EmbeddedStore ? store.addresses() : [];
-      const pub = await preparePublication({ ...prepared, shardCount: config.shardCount, testShards: config.testShards, store, providers });
+      const progress = createProgress({ label: "encrypt and upload shards", total: config.shardCount, unit: "shards", log: rt.log });
+      const onShard = (done: number) => progress.update(done);
+      const pub = await preparePublication({ ...prepared, shardCount: config.shardCount, testShards: config.testShards, store, providers, onShard });
+      progress.finish();
       // Timing lines for bench/e2e.ts (SEAM "Timings"); the task id is not known yet.
       for (const phase of ["prepare", "upload"] as const) rt.log.info({ phase, seconds: pub.seconds[phase], specCid: pub.specCid }, "timing");
       io.out(`prepared ${pub.shardCount} shards of "${pub.spec.name}"; task document ${pub.specCid}`);

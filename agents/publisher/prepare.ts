@@ -103,6 +103,8 @@ export interface PrepareOptions {
   store: ContentStore;
   /** The publisher's IPFS multiaddrs, put in the task document so miners can dial it. */
   providers: string[];
+  /** Called after each shard is encrypted and added (progress). */
+  onShard?: (done: number, total: number) => void;
 }
 
 /**
@@ -137,6 +139,7 @@ export async function preparePublication(options: PrepareOptions): Promise<Publi
     shards.push({ cid, key: hexlify(key) });
     entries.push({ cid, examples: rows.length, bytes: sealed.byteLength });
     ciphertextBytes += sealed.byteLength;
+    options.onShard?.(s + 1, shardCount);
   }
   const trainExamples = entries.reduce((sum, e) => sum + e.examples, 0) * (shardCount - testShards) / shardCount;
   const document: TaskDocument = { format: TASK_DOCUMENT_FORMAT, spec, shardCount, testShards, shards: entries, providers: options.providers };

@@ -263,7 +263,9 @@ describe("publisher agent", function () {
       { source: images, spec: imageSpec, n: 20 },
     ]) {
       const dataset = await loadDataset(parseDatasetSource(source), spec);
-      const pub = await preparePublication({ spec, dataset, shardCount: 10, testShards: 3, store: ipfs, providers: [] });
+      const progress: number[] = [];
+      const pub = await preparePublication({ spec, dataset, shardCount: 10, testShards: 3, store: ipfs, providers: [], onShard: (done) => void progress.push(done) });
+      expect(progress).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       let examples = 0;
       const labels = new Set<number>();
       for (const [i, shard] of pub.shards.entries()) {
