@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Checkpoint } from "./checkpoints.js";
 import type { NamedTensors } from "./init.js";
+import { batchIndices } from "./order.js";
 import { KeccakStream, subSeed } from "./seeds.js";
 import type { TaskSpec } from "./spec.js";
 import type { Dataset } from "./datasets/dataset.js";
@@ -68,9 +69,23 @@ export async function replaySegment(spec: TaskSpec, opts: ReplayOptions, from: C
   return results[0]!;
 }
 
-/** Several segments on one session (the data is mapped through the SML once). */
+/**
+ * Several segments on one session. Only the rows their batches use are loaded and mapped through
+ * the SML (two segments of 25 steps of 64 touch under half of 7,000 MNIST images).
+ */
 export async function replaySegments(spec: TaskSpec, opts: ReplayOptions, segments: readonly { from: Checkpoint; toStep: number }[]): Promise<NamedTensors[]> {
-  const session = createSession(spec, { seed: opts.seed, miner: opts.miner, data: opts.data }, opts.hyper);
+  const { data } = opts;
+  const used = new Uint8Array(data.n);
+  const perm = new Map<number, Uint32Array>();
+  for (const { from, toStep } of segments) {
+    for (let step = from.step; step < toStep; step++) for (const r of batchIndices(opts.seed, opts.miner, data.n, opts.hyper.batchSize, step, perm)) used[r] = 1;
+  }
+  const rows = Uint32Array.from(used.keys()).filter((r) => used[r] === 1);
+  const size = data.inputShape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(rows.length * size);
+  rows.forEach((r, k) => x.set(data.x.subarray(r * size, (r + 1) * size), k * size));
+  const subsetData: Dataset = { ...data, x, y: Int32Array.from(rows, (r) => data.y[r]!), n: rows.length };
+  const session = createSession(spec, { seed: opts.seed, miner: opts.miner, data: subsetData }, opts.hyper, { rows, fullN: data.n });
   try {
     const out: NamedTensors[] = [];
     for (const { from, toStep } of segments) {

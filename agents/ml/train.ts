@@ -136,8 +136,20 @@ export type Session = {
  * A model, an optimizer and the data on the backend, ready to run any global step; shared by
  * training and replay so both do exactly the same arithmetic.
  */
-export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper): Session {
+/**
+ * `rows` (replay): `data` holds only these rows, ascending, of a dataset of `fullN` rows; batch
+ * order is still drawn over `fullN`, and every step must use listed rows only.
+ */
+export type RowSubset = { rows: Uint32Array; fullN: number };
+
+export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, subset?: RowSubset): Session {
   const { seed, miner, data } = opts;
+  const n = subset?.fullN ?? data.n;
+  let local: Int32Array | undefined;
+  if (subset !== undefined) {
+    local = new Int32Array(subset.fullN).fill(-1);
+    subset.rows.forEach((r, k) => (local![r] = k));
+  }
   let model: tf.LayersModel;
   let sml: { shape: number[]; data: Float32Array } | undefined;
   if (opts.plain) {
@@ -177,9 +189,11 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper):
   return {
     model,
     step(step) {
-      const idx = batchIndices(seed, miner, data.n, hyper.batchSize, step, perm);
+      const idx = batchIndices(seed, miner, n, hyper.batchSize, step, perm);
+      const rows = local === undefined ? Int32Array.from(idx) : Int32Array.from(idx, (i) => local![i]!);
+      if (rows.includes(-1)) throw new RangeError(`step ${step} needs rows outside the session's subset`);
       return tf.tidy(() => {
-        const indices = tf.tensor1d(Int32Array.from(idx), "int32");
+        const indices = tf.tensor1d(rows, "int32");
         const xb = tf.gather(features, indices);
         const yb = tf.gather(y, indices);
         const cost = optimizer.minimize(

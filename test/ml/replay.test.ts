@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import type { Checkpoint } from "../../agents/ml/checkpoints.js";
 import type { NamedTensors } from "../../agents/ml/init.js";
-import { chooseSegments, DEFAULT_TOLERANCE, normalisedDistance, replayCheck, replaySegments } from "../../agents/ml/replay.js";
+import { chooseSegments, DEFAULT_TOLERANCE, l2Distance, normalisedDistance, replayCheck, replaySegments } from "../../agents/ml/replay.js";
+import { createSession } from "../../agents/ml/train.js";
 import { irisDataset, irisRun, IRIS_SPEC, MINER, OTHER_MINER, SEED } from "./helpers/iris-run.js";
 
 const SEED2 = `0x${"77".repeat(32)}`;
@@ -34,6 +35,22 @@ describe("ml/replay: checkpoint segment replay", function () {
     expect(chooseSegments(checkpoints, 2, SEED2)).to.deep.equal(a);
     expect(new Set(a).size).to.equal(2);
     expect(chooseSegments(checkpoints.slice(0, 2), 2, SEED2)).to.deep.equal([0]);
+  });
+
+  it("replays on only the rows a segment's batches use, bit for bit as a session on all the data", async () => {
+    const from = checkpoints[3]!;
+    const toStep = from.step + 2; // two batches of 16: a subset of Iris' 150 rows
+    const [subset] = await replaySegments(IRIS_SPEC, opts(), [{ from, toStep }]);
+    const full = createSession(IRIS_SPEC, { seed: SEED, miner: MINER, data: irisDataset() }, hyper);
+    try {
+      await full.restore(from);
+      for (let step = from.step; step < toStep; step++) tf.dispose(full.step(step));
+      const want = (await full.snapshot(4, toStep)).weights;
+      for (const [name, t] of want) expect(Buffer.from(subset!.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer)), name).to.equal(true);
+      expect(l2Distance(subset!, from.weights), "the two steps moved the weights").to.be.above(0);
+    } finally {
+      full.dispose(true);
+    }
   });
 
   it("accepts every honest segment", async () => {
