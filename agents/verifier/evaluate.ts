@@ -2,7 +2,7 @@ import type { Logger } from "../log/logger.js";
 import type { Dataset } from "../ml/datasets/dataset.js";
 import { verifySubmission } from "../ml/verify.js";
 import type { TaskDocument } from "../publisher/document.js";
-import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError } from "../submission/index.js";
+import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, prefetchShards } from "../submission/index.js";
 import type { ContentStore } from "../storage/index.js";
 import type { ScoringInput, Verdict } from "./agent.js";
 import { TaskDataUnavailable } from "./errors.js";
@@ -49,10 +49,14 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
     try {
       doc = await timed("fetch", { what: "task document" }, () => fetchTaskDocument(options.store, input.specCid, fetchOpts));
       await options.dial?.(doc.providers);
-      test = await timed("fetch", { what: "test shards" }, () => fetchShards(options.store, doc, input.testKeys.map((k) => k.index), input.testKeys, fetchOpts));
-      if (options.replaySegments > 0 && input.trainKeys.length > 0) {
-        train = await timed("fetch", { what: "training shards" }, () => fetchShards(options.store, doc, input.trainKeys.map((k) => k.index), input.trainKeys, fetchOpts));
-      }
+      // Ciphertexts first (network), then decryption from the local blocks: two timed phases.
+      const open = async (what: string, keys: ScoringInput["testKeys"]) => {
+        const indices = keys.map((k) => k.index);
+        await timed("fetch", { what }, () => prefetchShards(options.store, doc, indices, fetchOpts));
+        return await timed("decrypt", { what }, () => fetchShards(options.store, doc, indices, keys, fetchOpts));
+      };
+      test = await open("test shards", input.testKeys);
+      if (options.replaySegments > 0 && input.trainKeys.length > 0) train = await open("training shards", input.trainKeys);
     } catch (e) {
       if (!isSubmissionError(e)) throw e;
       // Out of reach for now: try again on the next step while the commit window lasts.
