@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { expect } from "chai";
 import { PNG } from "pngjs";
 import { Wallet, getBytes, keccak256, parseEther, toUtf8Bytes, type JsonRpcProvider, type Result } from "ethers";
@@ -31,6 +33,8 @@ function filesUnder(dir: string): number {
   if (!existsSync(dir)) return 0;
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
 }
+
+const run = promisify(execFile);
 
 type ShardKey = { index: bigint; cidHash: string; key: string };
 /** An unlock event's keys (`args.keys` is Array.prototype.keys on an ethers Result). */
@@ -278,6 +282,17 @@ describe("publisher agent", function () {
       expect(labels.size, source).to.equal(spec.classes);
       expect(parseTaskDocument(await ipfs.get(pub.specCid)).spec).to.deep.equal(spec);
     }
+  });
+
+  it("scripts/publish-task.ts posts the task `hardhat run` describes in PODL_* variables", async () => {
+    const root = join(import.meta.dirname, "..", "..");
+    const hardhat = join(root, "node_modules", "hardhat", "dist", "src", "cli.js");
+    const before = await market.taskCount();
+    const vars = { ...env(accounts.publisher, join(dir, "script-state")), PODL_MARKET: await market.getAddress(), PODL_DATASET: "iris", PODL_SPEC: "irisMlp", PODL_REWARD: "0.25", PODL_POST_ONLY: "1" };
+    const { stdout } = await run(process.execPath, [hardhat, "run", "scripts/publish-task.ts"], { cwd: root, env: { ...process.env, ...vars } });
+    expect(stdout).to.match(new RegExp(`posted task ${before + 1n}: reward 0.25 ETH`));
+    expect((await market.getTask(before + 1n)).reward).to.equal(parseEther("0.25"));
+    await (await market.connect(accounts.publisher.connect(provider)).cancelQueued(before + 1n)).wait();
   });
 
   it("carries on after a restart between post and start: a new agent on the same state unlocks the keys", async () => {
