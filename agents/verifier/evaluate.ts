@@ -1,11 +1,26 @@
 import type { Logger } from "../log/logger.js";
+import type { Checkpoint } from "../ml/checkpoints.js";
 import type { Dataset } from "../ml/datasets/dataset.js";
+import { fixedOrMin } from "../ml/spec.js";
 import { verifySubmission } from "../ml/verify.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, prefetchShards } from "../submission/index.js";
 import type { ContentStore } from "../storage/index.js";
 import type { ScoringInput, Verdict } from "./agent.js";
 import { TaskDataUnavailable } from "./errors.js";
+
+/**
+ * Most checkpoints an honest run of this task can have: every epoch the spec allows, over the
+ * training examples the document declares, at the smallest batch, one checkpoint per
+ * `checkpointEvery` steps, plus the first and the last. A longer index is refused before any
+ * checkpoint is fetched.
+ */
+export function maxCheckpoints(doc: TaskDocument): number {
+  const train = doc.shards.reduce((n, s) => n + s.examples, 0);
+  const batch = fixedOrMin(doc.spec.batchSize);
+  const steps = doc.spec.epochs.max * Math.ceil(train / batch);
+  return Math.ceil(steps / doc.spec.checkpointEvery) + 2;
+}
 
 export interface ScorerOptions {
   store: ContentStore;
@@ -75,13 +90,25 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
         continue;
       }
       let fetched: Awaited<ReturnType<typeof fetchSubmission>>;
+      let checkpoints: Checkpoint[];
       try {
-        fetched = await timed("fetch", extra, () =>
-          fetchSubmission(options.store, sub.modelCid!, { ...fetchOpts, spec: doc.spec, maxArtifactBytes: options.maxArtifactBytes, expectedModelHash: sub.modelHash }),
-        );
+        [fetched, checkpoints] = await timed("fetch", extra, async () => {
+          const f = await fetchSubmission(options.store, sub.modelCid!, {
+            ...fetchOpts,
+            spec: doc.spec,
+            maxArtifactBytes: options.maxArtifactBytes,
+            expectedModelHash: sub.modelHash,
+            maxCheckpoints: maxCheckpoints(doc),
+          });
+          // Every checkpoint is needed (init, last, replay): fetch them here, so `verify` times only the checks.
+          const all: Checkpoint[] = [];
+          for (let c = 0; c < f.cids.length; c++) all.push(await f.fetchCheckpoint(c));
+          return [f, all] as const;
+        });
       } catch (e) {
         if (!isSubmissionError(e)) throw e;
-        verdicts.push({ scoreBps: 0, reason: e.code === "HASH_MISMATCH" ? "hash" : "fetch", detail: `${e.code}: ${e.message}` });
+        const reason = e.code === "HASH_MISMATCH" ? "hash" : e.code === "MANIFEST_INVALID" || e.code === "CHECKPOINT_INVALID" ? "checkpoints" : "fetch";
+        verdicts.push({ scoreBps: 0, reason, detail: `${e.code}: ${e.message}` });
         continue;
       }
       if (fetched.bytes.byteLength > options.maxArtifactBytes) {
@@ -101,7 +128,7 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
           artifact: fetched.bytes,
           expectedModelHash: sub.modelHash,
           manifest: fetched.manifest,
-          fetchCheckpoint: (c) => fetched.fetchCheckpoint(c),
+          fetchCheckpoint: async (c) => checkpoints[c]!,
           maxBytes: options.maxArtifactBytes,
           ...(train === undefined ? { replay: false as const } : { train, replay: { seed2: input.seed2, r: options.replaySegments, ...(options.replayTolerance === undefined ? {} : { tolerance: options.replayTolerance }) } }),
         }),
