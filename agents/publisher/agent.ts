@@ -1,8 +1,9 @@
-import { Interface, ZeroAddress, getAddress } from "ethers";
+import { Interface, ZeroAddress, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { AgentRuntime } from "../cli/runtime.js";
 import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { decodeRevert, revertData } from "../chain/revert.js";
 import { shortMessage, sleep } from "../chain/retry.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../protocol/dataset-tree.js";
@@ -30,6 +31,16 @@ export interface PublisherOptions {
   /** Call `startNext` while one of our tasks is queued and the market has room (default true). */
   startTasks?: boolean;
 }
+
+/** What `postTask` declares besides the terms, known before the data is encrypted and uploaded. */
+export interface TaskDraft {
+  shardCount: number;
+  testShards: number;
+  workload: { modelBytes: bigint; dataBytes: bigint; flops: bigint };
+}
+
+/** A CIDv1 (raw, sha2-256) as long as the task document's, for the dry run. */
+const DRY_RUN_CID = `b${"a".repeat(58)}`;
 
 /** Market phases as `ITaskMarket.Phase` numbers them. */
 const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
@@ -93,10 +104,11 @@ export class Publisher {
   /**
    * Checks the terms against the market's bounds (train window, minimum reward, queue room) and
    * the key's balance against the escrow, so a task that would be refused fails with
-   * CONFIG_INVALID or INSUFFICIENT_FUNDS before anything is uploaded or sent (gas is checked by
-   * the sender when it sends).
+   * CONFIG_INVALID or INSUFFICIENT_FUNDS before anything is uploaded or sent. With a `draft` of an
+   * ETH task it also dry-runs `postTask` (a stand-in dataset root and CID): any other refusal of
+   * the market, and a balance that covers the escrow but not the gas, fail here too.
    */
-  async checkTerms(terms: PublishTerms): Promise<void> {
+  async checkTerms(terms: PublishTerms, draft?: TaskDraft): Promise<void> {
     const params = await this.market.params();
     if (terms.trainWindow < params.minTrainWindow || terms.trainWindow > params.maxTrainWindow) {
       throw new AgentError("CONFIG_INVALID", `train window ${terms.trainWindow} s is outside the market's ${params.minTrainWindow}..${params.maxTrainWindow} s`, {
@@ -122,13 +134,46 @@ export class Publisher {
         context: { address: who, token, balance, needed: escrow },
       });
     }
+    // An ERC20 task's dry run would need the allowance first; the sender checks its gas when it sends.
+    if (draft === undefined || token !== ZeroAddress) return;
+    const request = this.#request(terms, { ...draft, datasetRoot: keccak256(toUtf8Bytes("podl dry run")), specCid: DRY_RUN_CID });
+    let gas: bigint;
+    try {
+      gas = await this.market.postTask.estimateGas(request, { from: who, value: escrow });
+    } catch (e) {
+      const decoded = decodeRevert(revertData(e), [this.market.interface]);
+      if (decoded.data === undefined) throw e;
+      throw new AgentError("CONFIG_INVALID", `the market would refuse this task: ${decoded.summary}`, { cause: e, context: { revert: decoded } });
+    }
+    const fees = await provider.getFeeData();
+    const gasCost = ((gas * BigInt(100 + this.#rt.config.gasHeadroomPercent)) / 100n) * (fees.maxFeePerGas ?? fees.gasPrice ?? 0n);
+    if (balance < escrow + gasCost) {
+      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${terms.reward} needs ${escrow} wei (reward + publisher bond) and about ${gasCost} wei of gas; ${who} holds ${balance}`, {
+        context: { address: who, token, balance, needed: escrow + gasCost },
+      });
+    }
+  }
+
+  #request(terms: PublishTerms, task: TaskDraft & { datasetRoot: string; specCid: string }): ITaskMarket.TaskRequestStruct {
+    return {
+      token: terms.token ?? ZeroAddress,
+      reward: terms.reward,
+      datasetRoot: task.datasetRoot,
+      specCid: task.specCid,
+      shardCount: task.shardCount,
+      testShards: task.testShards,
+      accuracyThreshold: terms.accuracyThreshold,
+      maxSubmissions: terms.maxSubmissions,
+      trainWindow: terms.trainWindow,
+      ...task.workload,
+    };
   }
 
   /** Persists the publication's secrets, then approves (ERC20) and posts; returns the task id. */
   async publish(pub: Publication, terms: PublishTerms): Promise<bigint> {
     const { sender, store, log } = this.#rt;
     const token = terms.token ?? ZeroAddress;
-    await this.checkTerms(terms);
+    await this.checkTerms(terms, pub);
     // Write-ahead: a crash from here on must not lose a key of a task that may end up posted.
     store.putSalt({
       taskId: UNPOSTED,
@@ -148,18 +193,7 @@ export class Publisher {
         await sender.send({ to: token, data: ERC20.encodeFunctionData("approve", [marketAddress, escrow]), label: `approve ${escrow} for postTask`, iface: ERC20 });
       }
     }
-    const request: ITaskMarket.TaskRequestStruct = {
-      token,
-      reward: terms.reward,
-      datasetRoot: pub.datasetRoot,
-      specCid: pub.specCid,
-      shardCount: pub.shardCount,
-      testShards: pub.testShards,
-      accuracyThreshold: terms.accuracyThreshold,
-      maxSubmissions: terms.maxSubmissions,
-      trainWindow: terms.trainWindow,
-      ...pub.workload,
-    };
+    const request = this.#request(terms, pub);
     const tx = await this.market.postTask.populateTransaction(request);
     const sent = await sender.send({ to: marketAddress, data: tx.data, value: token === ZeroAddress ? escrow : 0n, label: `postTask ${pub.spec.name}`, iface: this.market.interface });
     const posted = sent.receipt.logs.map((l) => this.#events.decode(l)).find((e) => e?.name === "TaskPosted");

@@ -12,7 +12,7 @@ import { createProgress } from "../log/progress.js";
 import { isMlError } from "../ml/errors.js";
 import { EmbeddedStore, openContentStore } from "../storage/index.js";
 import { Publisher, type PublishTerms, type TaskReport } from "./agent.js";
-import { checkDatasetForSpec, loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "./prepare.js";
+import { checkDatasetForSpec, draftOf, loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "./prepare.js";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const address = z.string().refine((a) => isAddress(a), "must be a 0x address");
@@ -97,7 +97,7 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
     const publisher = new Publisher(rt, { market, startBlock });
     if (prepared !== undefined) {
       const terms = await termsOf(config, rt.chain.provider);
-      await publisher.checkTerms(terms);
+      await publisher.checkTerms(terms, draftOf(prepared.spec, prepared.dataset, config.shardCount, config.testShards));
       store = await openStore(config, io, publisher);
       const providers = store instanceof EmbeddedStore ? store.addresses() : [];
       const progress = createProgress({ label: "encrypt and upload shards", total: config.shardCount, unit: "shards", log: rt.log });

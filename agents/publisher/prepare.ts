@@ -81,6 +81,16 @@ export function declaredWorkload(spec: TaskSpec, trainExamples: number, cipherte
   };
 }
 
+/**
+ * The declaration `preparePublication` will make, from the plaintext, for checks before anything
+ * is encrypted or uploaded (the ciphertexts' size is the plaintext's plus a small framing).
+ */
+export function draftOf(spec: TaskSpec, dataset: Dataset, shardCount: number, testShards: number): { shardCount: number; testShards: number; workload: Publication["workload"] } {
+  const per = dataset.inputShape.reduce((a, b) => a * b, 1);
+  const trainExamples = Math.ceil((dataset.n * (shardCount - testShards)) / shardCount);
+  return { shardCount, testShards, workload: declaredWorkload(spec, trainExamples, dataset.n * (per + 1) * 4) };
+}
+
 /** Everything the publisher keeps about a prepared task; `shards[i].key` are the secrets. */
 export interface Publication {
   spec: TaskSpec;

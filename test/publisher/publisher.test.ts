@@ -20,7 +20,7 @@ import { splitShards } from "../../agents/protocol/split.js";
 import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
 import { publisherConfigSchema } from "../../agents/publisher/command.js";
 import { parseTaskDocument } from "../../agents/publisher/document.js";
-import { loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "../../agents/publisher/prepare.js";
+import { draftOf, loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "../../agents/publisher/prepare.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
 import { PlainTokenDouble__factory, type TaskMarket } from "../../types/index.js";
 import { deployToken, startChain } from "../agents/helpers/chain.js";
@@ -126,6 +126,9 @@ describe("publisher agent", function () {
   it("publishes Iris end to end: starts it, unlocks the training keys, the test keys after the commit deadline, reports the outcome", async () => {
     const { publisher } = await agent();
     const pub = await prepareIris();
+    // What the pre-upload checks declared is what is posted (the ciphertext size aside).
+    const draft = draftOf(presets.irisMlp, loadIris(), 10, 3);
+    expect([draft.workload.modelBytes, draft.workload.flops]).to.deep.equal([pub.workload.modelBytes, pub.workload.flops]);
     const taskId = await publisher.publish(pub, TERMS);
 
     // What a miner sees: the task document behind specCid, fetched from the publisher's node it names.
@@ -400,6 +403,16 @@ describe("publisher agent", function () {
     expect(code).to.equal(1);
     expect(err.join("\n")).to.match(/needs 1050000000000000000 wei .* \[INSUFFICIENT_FUNDS\]/);
     expect(filesUnder(join(dataDir, "ipfs-publisher"))).to.equal(0);
+
+    // Enough for reward and bond, not for the gas of postTask: the dry run says so, still before any upload.
+    const almost = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: almost.address, value: parseEther("1.05") + 1000n })).wait();
+    const gasErr: string[] = [];
+    const gasDir = join(dir, "almost-cli");
+    const gasCode = await main(["publish", "--market", await market.getAddress(), "--dataset", "iris", "--spec", "irisMlp", "--reward", "1"], { out: () => undefined, err: (l) => void gasErr.push(l), env: env(new Wallet(almost.privateKey), gasDir) });
+    expect(gasCode).to.equal(1);
+    expect(gasErr.join("\n")).to.match(/needs 1050000000000000000 wei \(reward \+ publisher bond\) and about \d+ wei of gas; .* holds 1050000000000001000 \[INSUFFICIENT_FUNDS\]/);
+    expect(filesUnder(join(gasDir, "ipfs-publisher"))).to.equal(0);
     expect(await market.taskCount()).to.equal(tasks);
   });
 });
