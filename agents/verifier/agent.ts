@@ -66,6 +66,9 @@ export interface Verdict {
 /** Computes one verdict per submission, in order. Must not throw for a bad submission. */
 export type Scorer = (input: ScoringInput) => Promise<Verdict[]>;
 
+/** Fetches a task's public data (document, shard ciphertexts) ahead of any committee duty. */
+export type Prefetcher = (task: { taskId: bigint; specCid: string }) => Promise<void>;
+
 /** What the verifier keeps about a round it watches. */
 interface RoundRecord {
   members?: string[];
@@ -100,6 +103,8 @@ export interface VerifierOptions {
   registry: string;
   startBlock: number;
   scorer: Scorer;
+  /** Runs in the background once per task and process, from the start of the task on. */
+  prefetch?: Prefetcher;
   /** Act as keeper: draw, finalize and call the market's timeouts when they are due. */
   keeper: boolean;
   /**
@@ -136,6 +141,8 @@ export class Verifier {
   readonly #me: string;
   /** When each keeper call (`taskId:what`) was first seen due, by this process's clock. */
   readonly #dueSince = new Map<string, number>();
+  /** Tasks whose prefetch this process started (and that did not fail). */
+  readonly #prefetched = new Set<bigint>();
 
   constructor(rt: AgentRuntime, options: VerifierOptions) {
     this.#rt = rt;
@@ -306,6 +313,7 @@ export class Verifier {
       tlog.info({ phase }, `task ${taskId} ended: ${phase}`);
       return true;
     }
+    this.#prefetch(taskId, data, t.phase, tlog);
     if (!this.#o.keeper && t.phase !== PHASE.Attesting) return false;
 
     if (t.phase === PHASE.Queued) {
@@ -325,6 +333,22 @@ export class Verifier {
       await this.#attesting(taskId, data, t, now, block, tlog);
     }
     return false;
+  }
+
+  /**
+   * Starts fetching the task's document and ciphertexts in the background while miners train, so
+   * scoring after the draw reads them from the local store instead of spending the commit window
+   * on the network. Not awaited: a step never waits for it. A failure is logged and retried later.
+   */
+  #prefetch(taskId: bigint, data: TaskData, phase: bigint, tlog: AgentRuntime["log"]): void {
+    const prefetch = this.#o.prefetch;
+    if (prefetch === undefined || data.specCid === undefined || phase < PHASE.Started || this.#prefetched.has(taskId)) return;
+    if (this.#rt.store.getSalt(taskId, "scores:0") !== undefined) return;
+    this.#prefetched.add(taskId);
+    prefetch({ taskId, specCid: data.specCid }).catch((e: unknown) => {
+      this.#prefetched.delete(taskId);
+      tlog.warn({ err: (e as Error).message }, `task ${taskId}: prefetching its data failed; scoring fetches it when due`);
+    });
   }
 
   async #attesting(

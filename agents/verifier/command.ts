@@ -13,7 +13,7 @@ import { isMlError } from "../ml/errors.js";
 import { EmbeddedStore, openContentStore, type ContentStore } from "../storage/index.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
 import { Verifier } from "./agent.js";
-import { createScorer } from "./evaluate.js";
+import { createPrefetcher, createScorer } from "./evaluate.js";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
@@ -27,6 +27,7 @@ export const verifierConfigSchema = agentConfigSchema
     stake: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal amount").optional().describe("stake to deposit when not bonded, in ETH or whole stake tokens (e.g. 1.5)"),
     keeper: flag.default(true).describe("send the permissionless calls that are due: draw, finalize, timeouts (default true)"),
     keeperGraceMs: int(0, 3_600_000).default(10_000).describe("ms a keeper call must be due before a validator other than the task's designated keeper sends it (default 10000)"),
+    prefetch: flag.default(true).describe("fetch each task's shard ciphertexts while miners train, before any committee is drawn (default true)"),
     backend: z.enum(BACKEND_NAMES).optional().describe("TensorFlow.js backend: tensorflow, webgpu, wasm or cpu (default: the first that works)"),
     replaySegments: int(0, 16).default(2).describe("checkpoint segments replayed per submission; 0 turns replay off (default 2)"),
     replayTolerance: z.coerce.number().positive().max(1).optional().describe("largest normalised replay distance accepted (default: the ML core's calibrated value)"),
@@ -90,20 +91,32 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
 
     const backend = await chooseBackend(config, rt);
     store = await openStore(config, rt);
-    const scorer = createScorer({
+    const fetching = {
       store,
-      replaySegments: config.replaySegments,
-      ...(config.replayTolerance === undefined ? {} : { replayTolerance: config.replayTolerance }),
-      maxArtifactBytes: config.maxArtifactBytes,
       fetchTimeoutMs: config.fetchTimeoutMs,
       // The task document names the publisher's node; the configured peers (miners) are dialled
       // again too, in case a connection dropped since the start.
-      dial: async (addresses) => {
+      dial: async (addresses: readonly string[]) => {
         if (store instanceof EmbeddedStore) await dialAll(store, [...addresses, ...(config.ipfsPeers?.split(",") ?? [])], rt);
       },
       log: rt.log,
+    };
+    const scorer = createScorer({
+      ...fetching,
+      replaySegments: config.replaySegments,
+      ...(config.replayTolerance === undefined ? {} : { replayTolerance: config.replayTolerance }),
+      maxArtifactBytes: config.maxArtifactBytes,
     });
-    const verifier = new Verifier(rt, { market: book.market, settlement, registry, startBlock: book.startBlock, scorer, keeper: config.keeper, keeperGraceMs: config.keeperGraceMs });
+    const verifier = new Verifier(rt, {
+      market: book.market,
+      settlement,
+      registry,
+      startBlock: book.startBlock,
+      scorer,
+      ...(config.prefetch ? { prefetch: createPrefetcher(fetching) } : {}),
+      keeper: config.keeper,
+      keeperGraceMs: config.keeperGraceMs,
+    });
     await verifier.ensureStake(config.stake === undefined ? 0n : await stakeUnits(config.stake, registry, rt));
     io.out(`verifier ${verifier.address} bonded; backend ${backend}; following market ${book.market}${config.keeper ? " (keeper on)" : ""}`);
 

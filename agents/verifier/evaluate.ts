@@ -6,7 +6,7 @@ import { verifySubmission } from "../ml/verify.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, prefetchShards } from "../submission/index.js";
 import type { ContentStore } from "../storage/index.js";
-import type { ScoringInput, Verdict } from "./agent.js";
+import type { Prefetcher, ScoringInput, Verdict } from "./agent.js";
 import { TaskDataUnavailable } from "./errors.js";
 
 /**
@@ -35,6 +35,22 @@ export interface ScorerOptions {
   /** Called before a fetch: dial the task document's providers. */
   dial?: (addresses: readonly string[]) => Promise<void>;
   log: Logger;
+}
+
+/**
+ * Fetches a task's document and every shard ciphertext into the local store (all of them: the
+ * split is public only at the start, and a verifier replays on the training shards and scores on
+ * the test shards). The scorer then reads them locally.
+ */
+export function createPrefetcher(options: Pick<ScorerOptions, "store" | "fetchTimeoutMs" | "dial" | "log">): Prefetcher {
+  return async ({ taskId, specCid }) => {
+    const started = performance.now();
+    const fetchOpts = { timeoutMs: options.fetchTimeoutMs };
+    const doc = await fetchTaskDocument(options.store, specCid, fetchOpts);
+    await options.dial?.(doc.providers);
+    const bytes = await prefetchShards(options.store, doc, doc.shards.map((_, i) => i), fetchOpts);
+    options.log.child({ taskId }).info({ phase: "fetch", seconds: (performance.now() - started) / 1000, what: "prefetch", bytes }, "timing");
+  };
 }
 
 /**

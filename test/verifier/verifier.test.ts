@@ -25,7 +25,7 @@ import { EmbeddedStore } from "../../agents/storage/index.js";
 import { fetchShards, fetchTaskDocument, uploadSubmission } from "../../agents/submission/index.js";
 import { Verifier, type Scorer, type Verdict } from "../../agents/verifier/agent.js";
 import { verifierConfigSchema } from "../../agents/verifier/command.js";
-import { createScorer } from "../../agents/verifier/evaluate.js";
+import { createPrefetcher, createScorer } from "../../agents/verifier/evaluate.js";
 import { scoresCommitment } from "../../agents/verifier/scores.js";
 import { account, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
@@ -94,17 +94,16 @@ describe("verifier agent", function () {
     lastLogs = logs;
     const rt = await openRuntime({ agent: "verifier", config, env, log: logs.log });
     runtimes.push(rt);
-    const real = createScorer({
+    const fetching = {
       store: verifierNode,
-      replaySegments: 2,
-      maxArtifactBytes: 1 << 20,
       fetchTimeoutMs: 1_500,
-      // The test shards are only on the publisher's node, which the task document names.
-      dial: async (addresses) => {
+      // The shards are only on the publisher's node, which the task document names.
+      dial: async (addresses: readonly string[]) => {
         for (const a of addresses) await verifierNode.dial(a);
       },
       log: logs.log,
-    });
+    };
+    const real = createScorer({ ...fetching, replaySegments: 2, maxArtifactBytes: 1 << 20 });
     const scorer: Scorer = async (input) => {
       scorerCalls++;
       return await real(input);
@@ -115,6 +114,7 @@ describe("verifier agent", function () {
       registry: await c.registry.getAddress(),
       startBlock: c.block,
       scorer,
+      prefetch: createPrefetcher(fetching),
       keeper: true,
       keeperGraceMs,
     });
@@ -207,6 +207,9 @@ describe("verifier agent", function () {
     ];
     await verifier.step();
     expect(rt.store.getSalt(taskId, "scores:0")).to.equal(undefined); // nothing to attest yet
+    // Meanwhile, in the background, every ciphertext comes to the verifier's node.
+    for (let i = 0; i < 100 && !logs.lines().some((l) => l.what === "prefetch"); i++) await new Promise((r) => setTimeout(r, 100));
+    for (const shard of pub.shards) expect(await verifierNode.has(shard.cid), shard.cid).to.equal(true);
 
     await passTime(provider, (await c.market.getTask(taskId)).commitDeadline);
     await unlock("unlockTestData", taskId, pub.shards, split.test);
