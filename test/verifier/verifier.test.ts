@@ -355,7 +355,7 @@ describe("verifier agent", function () {
     expect(settled!.args.outcome).to.equal(1n); // NoValidSubmission
   });
 
-  it("podl verifier: refuses to run unbonded without --stake; with --exit-when-idle it catches up on the ended tasks and exits 0", async () => {
+  it("podl verifier: refuses to run unbonded without --stake; with --exit-when-idle or --max-tasks it catches up on the ended tasks and exits 0", async () => {
     const out: string[] = [];
     const io = (key: string, dataDir: string) => ({
       out: (l: string) => void out.push(l),
@@ -372,6 +372,10 @@ describe("verifier agent", function () {
     expect(await main(["verifier", ...flags, "--exit-when-idle"], io(accounts.verifier.privateKey, join(dir, "cli-fresh")))).to.equal(0);
     expect(out).to.include(`task ${taskId} ended; credits withdrawn`);
     expect(out.at(-1)).to.equal("no queued or running task left and 3 task(s) ended; exiting");
+
+    out.length = 0;
+    expect(await main(["verifier", ...flags, "--max-tasks", "1"], io(accounts.verifier.privateKey, join(dir, "cli-max")))).to.equal(0);
+    expect(out.at(-1)).to.match(/^followed 3 task\(s\) to their end \(--max-tasks 1\); exiting$/);
   });
 
   it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
