@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { Wallet, hexlify, keccak256, parseEther, randomBytes, type JsonRpcProvider } from "ethers";
+import { Contract, ContractFactory, Wallet, hexlify, keccak256, parseEther, randomBytes, type JsonRpcProvider } from "ethers";
+import { artifacts } from "hardhat";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -27,7 +28,7 @@ import { Verifier, type Scorer, type Verdict } from "../../agents/verifier/agent
 import { verifierConfigSchema } from "../../agents/verifier/command.js";
 import { createPrefetcher, createScorer } from "../../agents/verifier/evaluate.js";
 import { scoresCommitment } from "../../agents/verifier/scores.js";
-import { account, startChain } from "../agents/helpers/chain.js";
+import { account, deployToken, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
 import { accounts, deployContracts, passTime, type Contracts } from "./helpers/world.js";
 
@@ -353,6 +354,28 @@ describe("verifier agent", function () {
     await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
     const [settled] = await c.market.queryFilter(c.market.filters.TaskSettled(id));
     expect(settled!.args.outcome).to.equal(1n); // NoValidSubmission
+  });
+
+  it("stakes in an ERC20 registry: approves the registry, then stakes the token amount", async () => {
+    const owner = accounts.owner.connect(provider);
+    const token = await deployToken(provider, accounts.owner);
+    const erc20 = new Contract(await token.getAddress(), ["function mint(address to, uint256 amount)", "function balanceOf(address) view returns (uint256)"], owner);
+    const registry = await new ContractFactory((await artifacts.readArtifact("ValidatorRegistry")).abi, (await artifacts.readArtifact("ValidatorRegistry")).bytecode, owner).deploy(
+      owner.address,
+      await token.getAddress(),
+      { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+    );
+    await registry.waitForDeployment();
+    const staker = account(13);
+    await (await erc20.getFunction("mint")(staker.address, 5n * ONE)).wait();
+    const env = { PODL_RPC_URL: chain.url, PODL_DATA_DIR: join(dir, "erc20-staker"), PODL_RPC_BACKOFF_MS: "5", PODL_PRIVATE_KEY: staker.privateKey };
+    const rt = await openRuntime({ agent: "verifier", config: loadConfig(verifierConfigSchema, { env }), env, log: captureLogger("verifier").log });
+    runtimes.push(rt);
+    const scorer: Scorer = async () => [];
+    const verifier = new Verifier(rt, { market: await c.market.getAddress(), settlement: await c.settlement.getAddress(), registry: await registry.getAddress(), startBlock: c.block, scorer, keeper: false, keeperGraceMs: 0 });
+    expect(await verifier.ensureStake(2n * ONE)).to.equal(2n * ONE);
+    expect(await erc20.getFunction("balanceOf")(staker.address)).to.equal(3n * ONE);
+    expect(await erc20.getFunction("balanceOf")(await registry.getAddress())).to.equal(2n * ONE);
   });
 
   it("podl verifier: refuses to run unbonded without --stake; with --exit-when-idle or --max-tasks it catches up on the ended tasks and exits 0", async () => {
