@@ -462,6 +462,39 @@ describe("verifier agent", function () {
     expect(output).to.contain(`task ${id} ended; credits withdrawn`);
   });
 
+  it("after a missed quorum (the other member silent) it finalizes each round as keeper and withdraws its share of the slashed stake from the registry", async () => {
+    const { rt, verifier } = await openVerifier();
+    const junkCid = (await publisherNode.add(new TextEncoder().encode("not a task document"))).toString();
+    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
+    const id = await post(buildDatasetTree(shards).root, junkCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, shards, split.train);
+    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, shards, split.test);
+    await reveal("bafkreirevealedbutneverchecked");
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+
+    await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
+    const round0 = await c.settlement.getRound(id, 0n);
+    await passTime(provider, round0.commitDeadline); // the other member never commits: reveals open after the window
+    await stepUntil(verifier, "its reveal", async () => ((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
+    await passTime(provider, round0.revealDeadline);
+    await stepUntil(verifier, "the missed quorum", async () => ((await c.settlement.queryFilter(c.settlement.filters.QuorumMissed(id))).length > 0 ? true : undefined));
+    const [slashed] = await c.registry.queryFilter(c.registry.filters.Slashed(id, accounts.scripted.address));
+    expect([...slashed!.args.recipients]).to.deep.equal([accounts.verifier.address]);
+
+    // Round 1 cannot be drawn (the silent member fell below the minimum stake): it expires, and finalize settles unvalidated.
+    const round1 = await c.settlement.getRound(id, 1n);
+    await passTime(provider, round1.expiresAt);
+    await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
+    expect(rt.store.getTask(id)?.data.ended).to.equal("unvalidated");
+    const [paid] = await c.registry.queryFilter(c.registry.filters.CreditWithdrawn(accounts.verifier.address));
+    expect(paid!.args.amount).to.equal(slashed!.args.amount);
+    expect(await c.registry.creditOf(accounts.verifier.address)).to.equal(0n);
+  });
+
   /** Hashes of the transactions `from` sent, from its journal-independent chain history. */
   async function sentBy(from: string): Promise<string[]> {
     const hashes: string[] = [];
