@@ -48,6 +48,12 @@ export type TrainOptions = {
   /** Read the loss back every this many steps for progress events (a GPU sync); 0 = only per epoch. */
   lossEvery?: number;
   onProgress?: (e: ProgressEvent) => void | Promise<void>;
+  /**
+   * Asked after each epoch but the last (after its progress event): true ends training there, with
+   * a last checkpoint at that step, and `hyper.epochs` is then the most it trains. The result's
+   * `hyper.epochs` and `steps` say what was trained (the miner trains on until its watermark reads).
+   */
+  stopAfterEpoch?: (e: { epoch: number; step: number; model: tf.LayersModel }) => boolean | Promise<boolean>;
 };
 
 export type TrainResult = {
@@ -80,8 +86,9 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
   const checkpoints: Checkpoint[] = [await session.snapshot(0, 0)];
   await opts.onProgress?.({ type: "checkpoint", i: 0, step: 0 });
   const history: { epoch: number; loss: number }[] = [];
+  let epochs = hyper.epochs;
   try {
-    for (let epoch = 0; epoch < hyper.epochs; epoch++) {
+    for (let epoch = 0; epoch < epochs; epoch++) {
       let lossSum: tf.Scalar = tf.scalar(0);
       for (let s = 0; s < perEpoch; s++) {
         const step = epoch * perEpoch + s;
@@ -102,7 +109,16 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
       const loss = (await lossSum.data())[0]! / perEpoch;
       lossSum.dispose();
       history.push({ epoch, loss });
-      await opts.onProgress?.({ type: "epoch", epoch, step: (epoch + 1) * perEpoch, loss, elapsedMs: performance.now() - started, model: session.model });
+      const done = (epoch + 1) * perEpoch;
+      await opts.onProgress?.({ type: "epoch", epoch, step: done, loss, elapsedMs: performance.now() - started, model: session.model });
+      if (epoch + 1 < epochs && (await opts.stopAfterEpoch?.({ epoch, step: done, model: session.model }))) {
+        epochs = epoch + 1;
+        if (checkpoints.at(-1)!.step !== done) {
+          const i = checkpoints.length;
+          checkpoints.push(await session.snapshot(i, done));
+          await opts.onProgress?.({ type: "checkpoint", i, step: done });
+        }
+      }
     }
   } catch (e) {
     session.dispose(true);
@@ -115,8 +131,8 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
     weights,
     checkpoints,
     manifest: buildManifest(checkpoints, spec.checkpointEvery),
-    steps: total,
-    hyper,
+    steps: epochs * perEpoch,
+    hyper: { ...hyper, epochs },
     history,
     trainMs: performance.now() - started,
   };

@@ -53,6 +53,21 @@ describe("ml/train: training loop", function () {
     expect(a.manifest.root).to.not.equal(c.manifest.root);
   });
 
+  it("stops after the epoch stopAfterEpoch says, with the run a shorter training would give", async () => {
+    // checkpointEvery 25 on 10 steps per epoch: stopping after epoch 3 (step 30) is off the schedule.
+    const spec = { ...IRIS_SPEC, checkpointEvery: 25 };
+    const opts = { seed: SEED, miner: MINER, data: irisDataset() };
+    const asked: number[] = [];
+    const stopped = await train(spec, { ...opts, hyper: { epochs: 6 }, stopAfterEpoch: ({ epoch }) => (asked.push(epoch), epoch === 2) });
+    const short = await train(spec, { ...opts, hyper: { epochs: 3 } });
+    for (const r of [stopped, short]) r.model.dispose();
+    expect(asked).to.deep.equal([0, 1, 2]);
+    expect(stopped.steps).to.equal(30);
+    expect(stopped.hyper.epochs).to.equal(3);
+    expect(stopped.checkpoints.map((c) => c.step)).to.deep.equal([0, 25, 30]);
+    expect(stopped.manifest.root).to.equal(short.manifest.root);
+  });
+
   it("does not grow the tensor count across epochs, and reports progress", async () => {
     const counts: number[] = [];
     const events: ProgressEvent["type"][] = [];
