@@ -6,9 +6,11 @@ import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
 import { measureThroughput, missingKernels, type BackendName } from "../ml/backend.js";
+import { getNamedWeights } from "../ml/model.js";
 import { stepsPerEpoch } from "../ml/order.js";
 import { countModel, fixedOrMin } from "../ml/spec.js";
 import { train, type TrainResult } from "../ml/train.js";
+import { watermarkReader } from "../ml/watermark.js";
 import { modelCommitment } from "../protocol/commitments.js";
 import { queueExponent, rankingScore, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../publisher/document.js";
@@ -339,26 +341,52 @@ export class Miner {
     const dataset = await fetchShards(this.#o.store, doc, keys.map((k) => k.index), keys, { timeoutMs: this.#o.fetchTimeoutMs });
     this.#timing(taskId, "decrypt", started, { examples: dataset.n });
 
+    // Time for training: the commit margin stays free for hashing, uploading and the commitment.
+    const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000;
     started = performance.now();
     this.#say(taskId, `training task ${taskId} ("${spec.name}") for ${epochs} epoch(s) on ${dataset.n} examples`, "info", { epochs, backend: this.#o.backend });
     let run: TrainResult;
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
     const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * epochs, unit: "steps", log: this.#rt.log, ...this.#stream() });
+    // A model whose watermark does not read scores 0 (verifySubmission, reason watermark): after the
+    // planned epochs the miner reads its own watermark and trains on, while another epoch fits
+    // before the deadline and within the epoch cap, until it reads.
+    const readWatermark = watermarkReader(spec, t.seed, this.address);
     try {
       run = await train(spec, {
         seed: t.seed,
         miner: this.address,
         data: dataset,
-        hyper: { epochs },
+        hyper: { epochs: data.probe!.maxEpochs },
         onProgress: (e) => {
           if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
+        },
+        stopAfterEpoch: async ({ epoch, model }) => {
+          const trained = epoch + 1;
+          if (trained < epochs) return false;
+          const reading = readWatermark(await getNamedWeights(model));
+          if (reading.detected) return true;
+          const elapsed = performance.now() - started;
+          if (elapsed + (elapsed / trained) * TIME_SAFETY > budgetMs) return true;
+          this.#rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
+          return false;
         },
       });
     } finally {
       progress.finish();
     }
     run.model.dispose();
-    this.#timing(taskId, "train", started, { steps: run.steps, loss: run.history.at(-1)?.loss });
+    this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, loss: run.history.at(-1)?.loss });
+
+    const watermark = readWatermark(run.weights);
+    if (!watermark.detected) {
+      const reason =
+        `its model's watermark did not embed: ${watermark.matches}/${watermark.bits} bits after ${run.hyper.epochs} epoch(s) (p = ${watermark.pValue.toExponential(2)}), ` +
+        `and every verifier would score that model 0; not committing to it, no bond posted`;
+      this.#set(taskId, "skipped", { ...data, reason });
+      this.#say(taskId, `skipped task ${taskId}: ${reason}`, "warn", { reason, matches: watermark.matches, bits: watermark.bits, epochs: run.hyper.epochs });
+      return;
+    }
 
     const up = await uploadSubmission(this.#o.store, spec, run, { taskId, seed: t.seed, miner: this.address });
     this.#rt.log.info({ taskId, phase: "hash", seconds: up.seconds.hash, checkpoints: up.checkpointCids.length }, "timing");

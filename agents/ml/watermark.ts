@@ -1,5 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
+import type { NamedTensors } from "./init.js";
 import { initSeed, KeccakStream, subSeed } from "./seeds.js";
+import { weightLayout } from "./spec.js";
+import type { TaskSpec } from "./spec.js";
 
 /**
  * DLBC's watermark, after Uchida et al. (2017): T bits b and a T × M projection X, both from the
@@ -72,6 +75,26 @@ export function extractWatermark(key: WatermarkKey, kernel: Float32Array, kernel
   }
   const pValue = binomialTail(key.rows, matches);
   return { matches, bits: key.rows, pValue, detected: matches === key.rows || pValue <= DETECTION_P_VALUE };
+}
+
+/** The tensor the watermark lives in: the first trainable kernel in weightLayout order. */
+export function watermarkTensorName(spec: TaskSpec): string {
+  return weightLayout(spec).find((w) => w.trainable && w.name.endsWith(".kernel"))!.name;
+}
+
+/**
+ * Reads `miner`'s watermark from named weights as verifySubmission does (a miner checks its own
+ * model before committing to it); the key is made once, on the first reading.
+ */
+export function watermarkReader(spec: TaskSpec, seed: string, miner: string): (weights: NamedTensors) => WatermarkReading {
+  const name = watermarkTensorName(spec);
+  let key: WatermarkKey | undefined;
+  return (weights) => {
+    const kernel = weights.get(name);
+    if (kernel === undefined) throw new RangeError(`no ${name} among the weights`);
+    key ??= watermarkKey(seed, miner, spec.watermark.bits, kernel.shape);
+    return extractWatermark(key, kernel.data, kernel.shape);
+  };
 }
 
 /** P[Binomial(n, ½) ≥ k], summed in log space so large n neither overflows nor underflows. */

@@ -8,7 +8,7 @@ import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
 import { loadConfig } from "../../agents/config/load.js";
 import { selectBackend } from "../../agents/ml/backend.js";
 import { loadIris } from "../../agents/ml/datasets/bundled.js";
-import { canonicalJson, presets } from "../../agents/ml/spec.js";
+import { canonicalJson, parseSpec, presets } from "../../agents/ml/spec.js";
 import { MODEL_SALT, Miner, type MinerOptions } from "../../agents/miner/agent.js";
 import { minerConfigSchema } from "../../agents/miner/command.js";
 import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
@@ -184,6 +184,28 @@ describe("miner agent", function () {
     // The artifact survived the kill in the miner's block store and is served from there.
     await publisherIpfs.dial(restarted.store.addresses()[0]!);
     await fetchSubmission(publisherIpfs, opening.data.modelCid as string, { spec: presets.irisMlp, expectedModelHash: revealed!.modelHash, timeoutMs: 5_000 });
+  });
+
+  it("does not commit to a model whose watermark did not embed: skips the task, sends no transaction, says why", async () => {
+    // λ = 1e-6 cannot embed 16 bits in 5 epochs; the miner trains to its cap, reads its own watermark, and stops.
+    const spec = parseSpec({ ...presets.irisMlp, name: "iris-faint-watermark", watermark: { bits: 16, strength: 1e-6 } });
+    const pub = await preparePublication({ spec, dataset: loadIris(), shardCount: 10, testShards: 3, store: publisherIpfs, providers: publisherIpfs.addresses() });
+    const taskId = await publisher.publish(pub, TERMS);
+    const wallet = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    const m = await miner(new Wallet(wallet.privateKey), join(dir, "faint"), { startTasks: false });
+    for (let i = 0; i < 6 && m.rt.store.getTask(taskId)?.phase !== "skipped"; i++) {
+      await m.agent.step();
+      await publisher.step(); // starts the task, then unlocks the training keys
+    }
+    const record = m.rt.store.getTask(taskId)!;
+    expect(record.phase, `market phase ${(await market.getTask(taskId)).phase}`).to.equal("skipped");
+    expect(record.data.reason).to.match(/^its model's watermark did not embed: \d+\/16 bits after 5 epoch\(s\) \(p = .*\), and every verifier would score that model 0; not committing to it, no bond posted$/);
+    expect(m.capture.lines().map((l) => l.msg)).to.include(`skipped task ${taskId}: ${record.data.reason}`);
+    expect(m.rt.store.getSalt(taskId, MODEL_SALT)).to.equal(undefined);
+    expect(await market.isMiner(taskId, wallet.address)).to.equal(false);
+    expect(await provider.getTransactionCount(wallet.address)).to.equal(0);
+    expect(await provider.getBalance(wallet.address)).to.equal(parseEther("10"));
   });
 
   it("skips a task whose spec is malformed, one over --max-params and one its backend cannot train, saying why", async () => {
