@@ -434,7 +434,6 @@ async function main(): Promise<void> {
     expectedModelHash: modelHash(artifact),
     manifest: firstRun.manifest,
     fetchCheckpoint: async (i: number) => cps[i]!,
-    hyper: firstRun.hyper,
   };
   const timed = async <T>(f: () => Promise<T>): Promise<{ ms: number[]; first: number; value: T }> => {
     const { value, cpuMs: first } = await measured(f);

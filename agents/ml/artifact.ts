@@ -10,7 +10,8 @@ import type { Tensor, TensorReason } from "./tensors.js";
 /**
  * Artifact v1 (docs/artifact-v1.md): a submitted model as one canonical safetensors file — the
  * weights named per weightLayout(spec), all F32, and in `__metadata__` the format, task id,
- * miner, seed, the canonical spec JSON, watermark parameters and the checkpoint summary.
+ * miner, seed, the canonical spec JSON, watermark parameters, the hyperparameters the miner
+ * trained with and the checkpoint summary.
  * Framework-neutral on purpose: no TensorFlow.js topology, so another engine can produce and
  * check the same bytes. `modelHash = keccak256(file)`.
  */
@@ -20,6 +21,9 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 512 << 20;
 
 export type WeightTensor = { shape: number[]; data: Float32Array };
 
+/** What the miner trained with (free spec values chosen by it); replay re-runs with exactly these. */
+export type ArtifactHyper = { batchSize: number; learningRate: number; epochs: number };
+
 export type ArtifactV1 = {
   format: typeof ARTIFACT_FORMAT;
   taskId: string; // decimal uint256
@@ -27,6 +31,7 @@ export type ArtifactV1 = {
   seed: `0x${string}`; // 32 bytes, lower-case hex
   spec: TaskSpec;
   watermark: { bits: number; strength: number };
+  hyper: ArtifactHyper;
   checkpoints: { root: `0x${string}`; count: number; every: number; manifestCid?: string };
   tensors: Map<string, WeightTensor>;
 };
@@ -43,7 +48,9 @@ const REASON_CODE: Record<TensorReason, MlErrorCode> = {
 /** Canonical bytes: same content, same bytes. Addresses and hashes are written in lower case. */
 export function encodeArtifact(a: ArtifactV1): Uint8Array {
   const lower = { miner: a.miner.toLowerCase(), seed: a.seed.toLowerCase(), root: a.checkpoints.root.toLowerCase() };
-  checkFields(a.taskId, lower.miner, lower.seed, lower.root, (m) => new MlError("ARTIFACT_INVALID", `artifact: ${m}`));
+  const invalid = (m: string, context?: Record<string, unknown>) => new MlError("ARTIFACT_INVALID", `artifact: ${m}`, { context });
+  checkFields(a.taskId, lower.miner, lower.seed, lower.root, invalid);
+  checkHyper(a.hyper, invalid);
   checkTensors(a.spec, a.tensors);
   const named = new Map<string, Tensor>([...a.tensors].map(([name, t]) => [name, { dtype: "F32", shape: t.shape, data: t.data }]));
   return encodeTensors(named, {
@@ -53,14 +60,15 @@ export function encodeArtifact(a: ArtifactV1): Uint8Array {
     seed: lower.seed,
     spec: canonicalSpecJson(a.spec),
     watermark: canonicalJson({ bits: a.watermark.bits, strength: a.watermark.strength }),
+    hyper: canonicalJson({ batchSize: a.hyper.batchSize, epochs: a.hyper.epochs, learningRate: a.hyper.learningRate }),
     checkpoints: canonicalJson({ ...a.checkpoints, root: lower.root }),
   });
 }
 
 /**
  * Decodes and checks an artifact. Typed MlError codes: ARTIFACT_TOO_LARGE (over maxBytes),
- * ARTIFACT_TRUNCATED (ends early), ARTIFACT_INVALID (container, metadata or spec malformed, or
- * not in canonical form), ARTIFACT_SHAPE (tensors differ from weightLayout(spec)), ARTIFACT_NAN
+ * ARTIFACT_TRUNCATED (ends early), ARTIFACT_INVALID (container, metadata, hyperparameters or spec
+ * malformed, or not in canonical form; `context.field` names a bad hyperparameter), ARTIFACT_SHAPE (tensors differ from weightLayout(spec)), ARTIFACT_NAN
  * (a NaN or infinite weight).
  */
 export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = {}): ArtifactV1 {
@@ -73,10 +81,10 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
     throw new MlError(REASON_CODE[reason], `artifact: ${cause.message}`, { cause });
   }
   const { tensors, metadata: m } = decoded;
-  const invalid = (message: string, cause?: unknown) => new MlError("ARTIFACT_INVALID", `artifact: ${message}`, { cause });
+  const invalid = (message: string, cause?: unknown, context?: Record<string, unknown>) => new MlError("ARTIFACT_INVALID", `artifact: ${message}`, { cause, context });
 
   if (m.format !== ARTIFACT_FORMAT) throw invalid(`format ${JSON.stringify(m.format)}, expected ${ARTIFACT_FORMAT}`);
-  for (const key of ["taskId", "miner", "seed", "spec", "watermark", "checkpoints"]) {
+  for (const key of ["taskId", "miner", "seed", "spec", "watermark", "hyper", "checkpoints"]) {
     if (m[key] === undefined) throw invalid(`metadata lacks ${key}`);
   }
   let spec: TaskSpec;
@@ -90,6 +98,11 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
   if (!isObject(watermark) || typeof watermark.bits !== "number" || typeof watermark.strength !== "number" || Object.keys(watermark).length !== 2) {
     throw invalid("watermark must be { bits, strength }");
   }
+  const hyper = parseJson(m.hyper!, "hyper", invalid) as ArtifactHyper;
+  if (!isObject(hyper) || Object.keys(hyper).some((k) => !["batchSize", "learningRate", "epochs"].includes(k))) {
+    throw invalid("hyper must be { batchSize, learningRate, epochs }", undefined, { field: "hyper" });
+  }
+  checkHyper(hyper, (message, context) => invalid(message, undefined, context));
   const checkpoints = parseJson(m.checkpoints!, "checkpoints", invalid) as ArtifactV1["checkpoints"];
   if (
     !isObject(checkpoints) ||
@@ -116,6 +129,7 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
     seed: m.seed as `0x${string}`,
     spec,
     watermark,
+    hyper,
     checkpoints,
     tensors: weights,
   };
@@ -135,6 +149,23 @@ function checkFields(taskId: string, miner: string, seed: string, root: string, 
   if (!ADDRESS.test(miner)) throw invalid(`miner ${JSON.stringify(miner)} is not a lower-case 0x address`);
   if (!BYTES32.test(seed)) throw invalid(`seed ${JSON.stringify(seed)} is not a lower-case 0x bytes32`);
   if (!BYTES32.test(root)) throw invalid(`checkpoint root ${JSON.stringify(root)} is not a lower-case 0x bytes32`);
+}
+
+/**
+ * Well-formed hyperparameters: batch size and epochs positive safe integers, learning rate a
+ * positive finite number. Whether they are within the spec is verification (verify.ts).
+ */
+function checkHyper(h: ArtifactHyper, invalid: (m: string, context: Record<string, unknown>) => MlError): void {
+  const fields: [keyof ArtifactHyper, boolean][] = [
+    ["batchSize", true],
+    ["epochs", true],
+    ["learningRate", false],
+  ];
+  for (const [field, integer] of fields) {
+    const v: unknown = h[field];
+    const ok = typeof v === "number" && Number.isFinite(v) && v > 0 && (!integer || Number.isSafeInteger(v));
+    if (!ok) throw invalid(`hyper.${field} ${typeof v === "string" ? JSON.stringify(v) : String(v)} is not a positive ${integer ? "integer" : "finite number"}`, { field: `hyper.${field}`, value: v });
+  }
 }
 
 /** Exactly the tensors of weightLayout(spec), with their shapes, all finite. */

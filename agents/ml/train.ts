@@ -305,8 +305,8 @@ function mapInChunks(layer: tf.layers.Layer, x: tf.Tensor, chunk = 4096): tf.Ten
   return out;
 }
 
-/** The artifact v1 content of a finished run (encode with encodeArtifact). */
-export function artifactOf(spec: TaskSpec, run: Pick<TrainResult, "weights" | "manifest">, meta: { taskId: string; seed: string; miner: string; manifestCid?: string }): ArtifactV1 {
+/** The artifact v1 content of a finished run, with the hyperparameters it trained with (encode with encodeArtifact). */
+export function artifactOf(spec: TaskSpec, run: Pick<TrainResult, "weights" | "manifest" | "hyper">, meta: { taskId: string; seed: string; miner: string; manifestCid?: string }): ArtifactV1 {
   return {
     format: ARTIFACT_FORMAT,
     taskId: meta.taskId,
@@ -314,6 +314,7 @@ export function artifactOf(spec: TaskSpec, run: Pick<TrainResult, "weights" | "m
     seed: meta.seed.toLowerCase() as `0x${string}`,
     spec,
     watermark: { bits: spec.watermark.bits, strength: spec.watermark.strength },
+    hyper: { batchSize: run.hyper.batchSize, learningRate: run.hyper.learningRate, epochs: run.hyper.epochs },
     checkpoints: {
       root: run.manifest.root as `0x${string}`,
       count: run.manifest.entries.length,

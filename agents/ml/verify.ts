@@ -1,19 +1,19 @@
 import { decodeArtifact, modelHash } from "./artifact.js";
-import type { ArtifactV1 } from "./artifact.js";
+import type { ArtifactHyper, ArtifactV1 } from "./artifact.js";
 import { checkManifest, weightsHash } from "./checkpoints.js";
 import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
 import { isMlError } from "./errors.js";
 import { initialWeights } from "./init.js";
 import type { NamedTensors } from "./init.js";
 import { buildModel } from "./model.js";
+import { stepsPerEpoch } from "./order.js";
 import { replayCheck } from "./replay.js";
 import type { SegmentResult } from "./replay.js";
 import { generateSml } from "./sml.js";
 import { canonicalSpecJson, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
 import type { Dataset } from "./datasets/dataset.js";
-import { evaluate, resolveHyper } from "./train.js";
-import type { Hyper } from "./train.js";
+import { evaluate } from "./train.js";
 import { extractWatermark, watermarkKey } from "./watermark.js";
 import type { WatermarkReading } from "./watermark.js";
 
@@ -37,10 +37,8 @@ export type VerifyInput = {
   expectedModelHash: string;
   manifest: CheckpointManifest;
   fetchCheckpoint: (i: number) => Promise<Checkpoint>;
-  /** Training data, needed for replay. */
+  /** Training data, needed for replay; with it the checkpoints' step count is checked against the artifact's hyperparameters. */
   train?: Dataset;
-  /** The miner's hyperparameters where the spec leaves them free; spec values otherwise. */
-  hyper?: Partial<Hyper>;
   /** Off (false) or which segments to replay and how strictly. */
   replay: false | { seed2: string; r?: number; tolerance?: number };
   maxBytes?: number;
@@ -75,8 +73,10 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
   if (a.watermark.bits !== spec.watermark.bits || a.watermark.strength !== spec.watermark.strength) throw new Reject("spec", "artifact's watermark parameters differ from the spec's");
   if (a.seed !== seed.toLowerCase()) throw new Reject("spec", `artifact seed ${a.seed} is not the task's`);
   if (a.miner !== miner.toLowerCase()) throw new Reject("miner", `artifact names miner ${a.miner}, submitted by ${miner}`);
-  const hyper = resolveHyper(spec, input.hyper);
-  if (!withinSpec(spec, hyper)) throw new Reject("hyper", `hyperparameters ${JSON.stringify(hyper)} are outside the spec's ranges`);
+  // Replay runs with what the miner says it trained with; the spec bounds what it may say.
+  const hyper = a.hyper;
+  const outside = outsideSpec(spec, hyper);
+  if (outside !== undefined) throw new Reject("hyper", outside);
 
   const sml = a.tensors.get("sml.kernel")!;
   const expectedSml = taskSml(seed, spec);
@@ -84,6 +84,14 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
 
   checkManifest(input.manifest, a.checkpoints);
   const entries = input.manifest.entries;
+  if (input.train !== undefined) {
+    // An honest run (stopped early or not) ends with a checkpoint after its last step.
+    const steps = hyper.epochs * stepsPerEpoch(input.train.n, hyper.batchSize);
+    const last = entries.at(-1)!.step;
+    if (last !== steps) {
+      throw new Reject("hyper", `the checkpoints end at step ${last}, but ${hyper.epochs} epoch(s) of batch ${hyper.batchSize} over ${input.train.n} examples are ${steps} steps`);
+    }
+  }
   const fetched = new Map<number, Checkpoint>();
   const fetch = async (i: number): Promise<Checkpoint> => {
     const have = fetched.get(i);
@@ -145,9 +153,17 @@ function taskSml(seed: string, spec: TaskSpec): { shape: number[]; data: Float32
   return lastSml.value;
 }
 
-function withinSpec(spec: TaskSpec, h: Hyper): boolean {
-  const inRange = (v: number, r: number | { free: { min: number; max: number } }) => (typeof r === "number" ? v === r : v >= r.free.min && v <= r.free.max);
-  return inRange(h.batchSize, spec.batchSize) && inRange(h.learningRate, spec.optimizer.learningRate) && h.epochs >= 1 && h.epochs <= spec.epochs.max;
+/** Why the artifact's hyperparameters break the spec (fixed values exact, free ones in range), or undefined. */
+function outsideSpec(spec: TaskSpec, h: ArtifactHyper): string | undefined {
+  const check = (name: string, v: number, r: number | { free: { min: number; max: number } }) => {
+    if (typeof r === "number") return v === r ? undefined : `${name} ${v} differs from the spec's fixed ${r}`;
+    return v >= r.free.min && v <= r.free.max ? undefined : `${name} ${v} is outside the spec's free range [${r.free.min}, ${r.free.max}]`;
+  };
+  return (
+    check("batchSize", h.batchSize, spec.batchSize) ??
+    check("learningRate", h.learningRate, spec.optimizer.learningRate) ??
+    (h.epochs <= spec.epochs.max ? undefined : `epochs ${h.epochs} exceeds the spec's maximum ${spec.epochs.max}`)
+  );
 }
 
 /** Same names, same float32 bits (NaN-safe, -0 ≠ +0). */

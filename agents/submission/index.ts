@@ -96,7 +96,7 @@ export interface FetchSubmissionOptions extends FetchOptions {
 export async function uploadSubmission(
   store: ContentStore,
   spec: TaskSpec,
-  run: Pick<TrainResult, "weights" | "manifest" | "checkpoints">,
+  run: Pick<TrainResult, "weights" | "manifest" | "checkpoints" | "hyper">,
   meta: SubmissionMeta,
   options: { signal?: AbortSignal } = {},
 ): Promise<UploadedSubmission> {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { decodeArtifact, encodeArtifact, modelHash } from "../../agents/ml/artifact.js";
 import type { ArtifactV1, WeightTensor } from "../../agents/ml/artifact.js";
 import { isMlError } from "../../agents/ml/errors.js";
-import type { MlErrorCode } from "../../agents/ml/errors.js";
+import type { MlError, MlErrorCode } from "../../agents/ml/errors.js";
 import { presets, weightLayout } from "../../agents/ml/spec.js";
 import type { TaskSpec } from "../../agents/ml/spec.js";
 import { decodeTensors, encodeTensors } from "../../agents/ml/tensors.js";
@@ -25,16 +25,21 @@ function artifact(spec: TaskSpec = presets.irisMlp): ArtifactV1 {
     seed: `0x${"11".repeat(32)}`,
     spec,
     watermark: { ...spec.watermark },
+    hyper: { batchSize: 12, learningRate: 0.003, epochs: 7 },
     checkpoints: { root: `0x${"ee".repeat(32)}`, count: 3, every: spec.checkpointEvery, manifestCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" },
     tensors: weightsFor(spec),
   };
 }
 
 function artifactError(bytes: Uint8Array, maxBytes?: number): MlErrorCode {
+  return artifactFailure(bytes, maxBytes).code;
+}
+
+function artifactFailure(bytes: Uint8Array, maxBytes?: number): MlError {
   try {
     decodeArtifact(bytes, { maxBytes });
   } catch (e) {
-    if (isMlError(e)) return e.code;
+    if (isMlError(e)) return e;
     throw e;
   }
   throw new Error("decodeArtifact accepted a bad artifact");
@@ -53,6 +58,55 @@ describe("ml/artifact (v1)", () => {
     const back = decodeArtifact(encodeArtifact(a));
     expect(back.miner).to.equal(a.miner.toLowerCase());
     expect({ ...back, miner: a.miner }).to.deep.equal(a);
+  });
+
+  it("records the training hyperparameters as canonical JSON and reads them back", () => {
+    const bytes = encodeArtifact({ ...artifact(), hyper: { epochs: 3, learningRate: 1e-7, batchSize: 64 } });
+    expect(decodeTensors(bytes, { maxBytes: bytes.length }).metadata.hyper).to.equal('{"batchSize":64,"epochs":3,"learningRate":1e-7}');
+    expect(decodeArtifact(bytes).hyper).to.deep.equal({ batchSize: 64, learningRate: 1e-7, epochs: 3 });
+    expect(modelHash(bytes)).to.not.equal(modelHash(encodeArtifact({ ...artifact(), hyper: { epochs: 3, learningRate: 1e-7, batchSize: 32 } })));
+  });
+
+  it("rejects hyperparameters that are missing, malformed, not positive, not integers where due, or not canonical", () => {
+    const bytes = encodeArtifact(artifact());
+    const cases: [string | undefined, string][] = [
+      [undefined, "hyper"],
+      ["{", "hyper"],
+      ["[16,0.01,3]", "hyper"],
+      ['{"batchSize":16,"epochs":3}', "hyper.learningRate"],
+      ['{"batchSize":16,"epochs":3,"learningRate":0.01,"momentum":0.9}', "hyper"],
+      ['{"batchSize":0,"epochs":3,"learningRate":0.01}', "hyper.batchSize"],
+      ['{"batchSize":16.5,"epochs":3,"learningRate":0.01}', "hyper.batchSize"],
+      ['{"batchSize":"16","epochs":3,"learningRate":0.01}', "hyper.batchSize"],
+      ['{"batchSize":16,"epochs":-1,"learningRate":0.01}', "hyper.epochs"],
+      ['{"batchSize":16,"epochs":1.5,"learningRate":0.01}', "hyper.epochs"],
+      ['{"batchSize":16,"epochs":3,"learningRate":0}', "hyper.learningRate"],
+      ['{"batchSize":16,"epochs":3,"learningRate":-0.01}', "hyper.learningRate"],
+      ['{"batchSize":16,"epochs":3,"learningRate":1e999}', "hyper.learningRate"],
+      ['{"batchSize":16,"epochs":3,"learningRate":null}', "hyper.learningRate"],
+      // Well-formed values, non-canonical spelling or order: another hash for the same content.
+      ['{"batchSize":16.0,"epochs":3,"learningRate":0.01}', "canonical"],
+      ['{"epochs":3,"batchSize":16,"learningRate":0.01}', "canonical"],
+      ['{"batchSize":16, "epochs":3,"learningRate":0.01}', "canonical"],
+    ];
+    for (const [hyper, where] of cases) {
+      const bad = repack(bytes, (_, m) => {
+        if (hyper === undefined) delete m.hyper;
+        else m.hyper = hyper;
+      });
+      const e = artifactFailure(bad);
+      expect(e.code, String(hyper)).to.equal("ARTIFACT_INVALID");
+      if (where === "canonical") expect(e.message, String(hyper)).to.match(/canonical/);
+      else if (hyper !== undefined && hyper !== "{") expect(e.context.field, hyper).to.equal(where);
+      else expect(e.message, String(hyper)).to.match(/hyper/);
+    }
+    for (const hyper of [
+      { batchSize: 16, learningRate: Number.NaN, epochs: 3 },
+      { batchSize: 16, learningRate: 0.01, epochs: 0 },
+      { batchSize: 2 ** 53, learningRate: 0.01, epochs: 3 },
+    ]) {
+      expect(() => encodeArtifact({ ...artifact(), hyper }), JSON.stringify(hyper)).to.throw(/hyper\.(learningRate|epochs|batchSize)/);
+    }
   });
 
   it("is canonical: same content in another order gives the same bytes and model hash", () => {
@@ -113,6 +167,7 @@ describe("ml/artifact (v1)", () => {
       (m) => void (m.spec = JSON.stringify(JSON.parse(m.spec!), null, 1)),
       (m) => void (m.watermark = "{"),
       (m) => void (m.checkpoints = JSON.stringify({ root: "0x00", count: 1, every: 1 })),
+      (m) => void delete m.hyper,
     ];
     for (const edit of edits) {
       expect(artifactError(repack(bytes, (_, m) => edit(m))), edit.toString()).to.equal("ARTIFACT_INVALID");
