@@ -108,20 +108,25 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
   const costByVerifier: Record<string, number> = {};
   const verifySeconds: Record<string, number> = {};
   const verifyPerSubmission: number[] = [];
+  const verifyOnlyByVerifier: Record<string, number> = {};
   for (const v of agents.filter((a) => a.startsWith("validator-"))) {
     const lines = timings.filter((t) => t.agent === v && t.taskId === task.taskId);
     const common = sum(lines.filter((t) => (t.phase === "fetch" || t.phase === "decrypt") && t.submission === undefined).map((t) => t.seconds));
     const attest = sum(lines.filter((t) => (t.phase === "tx" || t.phase === "tx-sender") && /commitScores|revealScores/.test(t.tx ?? "")).map((t) => t.seconds));
     let worst = 0;
+    let worstVerify = 0;
     for (const sub of task.submissions.map((s, i) => ({ ...s, i }))) {
       const own = sum(lines.filter((t) => t.submission === sub.i).map((t) => t.seconds));
+      const verify = sum(lines.filter((t) => t.submission === sub.i && t.phase === "verify").map((t) => t.seconds));
       const trained = trainByMiner[names.get(sub.miner) ?? ""];
       if (trained === undefined || n === 0) continue;
       worst = Math.max(worst, (own + (common + attest) / n) / trained);
+      worstVerify = Math.max(worstVerify, verify / trained);
     }
     verifyPerSubmission.push(...lines.filter((t) => t.phase === "verify").map((t) => t.seconds));
     if (lines.some((t) => t.phase === "verify")) {
       costByVerifier[v] = round(worst, 4);
+      verifyOnlyByVerifier[v] = round(worstVerify, 4);
       verifySeconds[v] = round(sum(lines.filter((t) => t.phase === "verify").map((t) => t.seconds)));
     }
   }
@@ -143,6 +148,7 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
     minerOverheadAfterKeysFractionByMiner: afterKeysByMiner,
     verifierCostFraction: worstOf(costByVerifier),
     verifierCostFractionByVerifier: costByVerifier,
+    verifierVerifyOnlyFraction: worstOf(verifyOnlyByVerifier),
     verifySecondsByVerifier: verifySeconds,
     verifySecondsPerSubmission: verifyPerSubmission.length === 0 ? null : round(sum(verifyPerSubmission) / verifyPerSubmission.length),
   };
@@ -179,7 +185,7 @@ if (summary.demo !== "ok") {
 const names = new Map<string, string>();
 for (const t of summary.tasks) for (const s of t.submissions) names.set(s.miner, s.name);
 const tasks = summary.tasks.map((t) => analyse(t, names));
-const worst = (key: "minerOverheadFraction" | "minerOverheadAfterKeysFraction" | "verifierCostFraction") => {
+const worst = (key: "minerOverheadFraction" | "minerOverheadAfterKeysFraction" | "verifierCostFraction" | "verifierVerifyOnlyFraction") => {
   const xs = tasks.map((t) => t[key]).filter((x): x is number => x !== null);
   return xs.length === 0 ? null : Math.max(...xs);
 };
@@ -195,13 +201,16 @@ const result = {
     tasks: TASKS.map((t) => ({ dataset: t.dataset, spec: t.spec, trainWindow: t.trainWindow, threshold: t.threshold })),
     overheadDefinition: "miner: (every timed phase but train: fetch incl. prefetch, probe, decrypt, hash, upload, tx) / train",
     overheadAfterKeysDefinition: "miner: (decrypt + hash + upload + tx) / train, the work after the keys unlock; fetch and probe happen while the task is queued",
-    verifierCostDefinition: "per verifier and submission: (fetch + verify of the submission + (task document, shards, commit/reveal tx) / submissions) / that miner's train seconds; worst",
+    verifierCostDefinition:
+      "per verifier and submission: (fetch + verify of the submission + (task document, shards incl. their prefetch, commit/reveal tx) / submissions) / that miner's train seconds; worst",
+    verifierVerifyOnlyDefinition: "per verifier and submission: verify (checks, evaluation, replay) / that miner's train seconds; worst",
   },
   demoSeconds: summary.seconds,
   tasks,
   minerOverheadFraction: worst("minerOverheadFraction"),
   minerOverheadAfterKeysFraction: worst("minerOverheadAfterKeysFraction"),
   verifierCostFraction: worst("verifierCostFraction"),
+  verifierVerifyOnlyFraction: worst("verifierVerifyOnlyFraction"),
   targets: {
     ...TARGETS,
     mnistMinerOverheadMet: mnist?.minerOverheadFraction === null || mnist === undefined ? null : mnist.minerOverheadFraction <= TARGETS.minerOverheadFraction,
@@ -213,7 +222,7 @@ const outDir = fileURLToPath(new URL("results/", import.meta.url));
 await writeFile(join(outDir, "e2e.json"), `${JSON.stringify(result, null, 2)}\n`);
 await writeFile(join(outDir, "e2e.md"), markdown(result));
 process.stdout.write(
-  `${JSON.stringify({ minerOverheadFraction: result.minerOverheadFraction, minerOverheadAfterKeysFraction: result.minerOverheadAfterKeysFraction, verifierCostFraction: result.verifierCostFraction, demoSeconds: result.demoSeconds })}\n`,
+  `${JSON.stringify({ minerOverheadFraction: result.minerOverheadFraction, minerOverheadAfterKeysFraction: result.minerOverheadAfterKeysFraction, verifierCostFraction: result.verifierCostFraction, verifierVerifyOnlyFraction: result.verifierVerifyOnlyFraction, demoSeconds: result.demoSeconds })}\n`,
 );
 
 function markdown(r: typeof result): string {
@@ -224,15 +233,15 @@ function markdown(r: typeof result): string {
     "",
     `Worst miner overhead fraction: **${r.minerOverheadFraction}** (target ≤ ${r.targets.minerOverheadFraction} on MNIST: ${r.targets.mnistMinerOverheadMet ? "met" : "missed"}). Worst verifier cost fraction: **${r.verifierCostFraction}** (target ≤ ${r.targets.verifierCostFraction}: ${r.targets.mnistVerifierCostMet ? "met" : "missed"}).`,
     "",
-    `Worst miner overhead after the key unlock: **${r.minerOverheadAfterKeysFraction}**.`,
+    `Worst miner overhead after the key unlock: **${r.minerOverheadAfterKeysFraction}**. Worst verifier cost counting verification alone: **${r.verifierVerifyOnlyFraction}**.`,
     "",
-    `Definitions: ${r.setup.overheadDefinition}; ${r.setup.overheadAfterKeysDefinition}; ${r.setup.verifierCostDefinition}.`,
+    `Definitions: ${r.setup.overheadDefinition}; ${r.setup.overheadAfterKeysDefinition}; ${r.setup.verifierCostDefinition}; ${r.setup.verifierVerifyOnlyDefinition}.`,
   ];
   for (const t of r.tasks) {
     lines.push("", `## Task ${t.taskId} (${t.dataset}): ${t.phase}, winner ${t.winner ?? "-"} at ${t.scoreBps === null ? "-" : `${t.scoreBps / 100} %`}`, "");
     lines.push(`Phases (s): ${Object.entries(t.phasesSeconds).map(([k, v]) => `${k} ${v}`).join(", ")}. Mean training ${t.trainSeconds} s.`);
     lines.push(`Miner overhead fraction: ${t.minerOverheadFraction} (${Object.entries(t.minerOverheadFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}); after the keys: ${t.minerOverheadAfterKeysFraction} (${Object.entries(t.minerOverheadAfterKeysFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}).`);
-    lines.push(`Verifier cost fraction: ${t.verifierCostFraction}; verify (with replay) ${t.verifySecondsPerSubmission} s per submission on average.`, "");
+    lines.push(`Verifier cost fraction: ${t.verifierCostFraction}; verification alone: ${t.verifierVerifyOnlyFraction}; verify (with replay) ${t.verifySecondsPerSubmission} s per submission on average.`, "");
     const phases = [...new Set(Object.values(t.agents).flatMap((p) => Object.keys(p)))].sort();
     lines.push(`| agent | ${phases.join(" | ")} |`, `| --- | ${phases.map(() => "---:").join(" | ")} |`);
     for (const [agent, p] of Object.entries(t.agents)) lines.push(`| ${agent} | ${phases.map((k) => (p[k] === undefined ? "" : p[k]!.toFixed(3))).join(" | ")} |`);
