@@ -101,7 +101,10 @@ async function handle(store: EmbeddedStore, dataDir: string, request: PeerReques
   }
 }
 
-main().catch((e: unknown) => {
-  process.send?.({ op: "error", id: -1, code: isStorageError(e) ? e.code : "UNEXPECTED", message: (e as Error).message } satisfies PeerReply);
-  process.exitCode = 1;
-});
+// Only as a program: Hardhat's mocha loads every .ts under test/, and would otherwise start a node in ./test.
+if (import.meta.filename === process.argv[1]) {
+  main().catch((e: unknown) => {
+    process.send?.({ op: "error", id: -1, code: isStorageError(e) ? e.code : "UNEXPECTED", message: (e as Error).message } satisfies PeerReply);
+    process.exitCode = 1;
+  });
+}
