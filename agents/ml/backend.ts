@@ -11,7 +11,10 @@ import type { TaskSpec } from "./spec.js";
 /**
  * TensorFlow.js backend choice (DESIGN §9): tensorflow (tfjs-node-gpu, then tfjs-node) → webgpu
  * (Dawn through the `webgpu` package) → wasm → cpu. Each is tried only if its packages are
- * installed; `force` picks one and fails loudly instead of falling back. A backend that lacks a
+ * installed; `force` picks one and fails loudly instead of falling back. The automatic choice
+ * skips a WebGPU fallback adapter (a software rasteriser such as Mesa's lavapipe: MNIST trains
+ * about ten times slower on it than on wasm, bench/results/ml.md); forcing webgpu still uses it.
+ * A backend that lacks a
  * kernel the spec needs for training (wasm has no Conv2DBackpropFilter) is skipped, or refused
  * with BACKEND_UNSUPPORTED_OP when forced. The backend is TensorFlow.js global state: only an
  * entry point (CLI, bench) should call selectBackend.
@@ -22,7 +25,7 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendChoice = { name: BackendName; reason: string };
 export type BackendLog = { info(fields: object, message: string): void };
 
-type Candidate = { name: BackendName; label: string; start: () => Promise<void> };
+type Candidate = { name: BackendName; label: string; start: (forced: boolean) => Promise<void> };
 
 const require = createRequire(import.meta.url);
 
@@ -48,7 +51,7 @@ export async function selectBackend(opts: { force?: BackendName; spec?: TaskSpec
   const skipped: { backend: string; why: string }[] = [];
   for (const c of candidates) {
     try {
-      await c.start();
+      await c.start(opts.force !== undefined);
     } catch (cause) {
       skipped.push({ backend: c.label, why: (cause as Error).message });
       continue;
@@ -135,13 +138,19 @@ export async function measureThroughput(spec: TaskSpec, backend: BackendName, sa
 
 let gpu: GPU | undefined;
 
-/** Describes the WebGPU adapter Dawn finds (e.g. lavapipe), or says why there is none. */
-export async function probeWebGpu(): Promise<{ adapter: string } | { adapter: null; reason: string }> {
+/**
+ * Describes the WebGPU adapter Dawn finds (e.g. lavapipe), or says why there is none. `fallback`:
+ * the adapter says it is a fallback adapter, which Dawn reports for a CPU (software) device; the
+ * current WebGPU spec has the flag on `adapter.info` (where Dawn 0.6 puts it), older ones on the
+ * adapter itself.
+ */
+export async function probeWebGpu(): Promise<{ adapter: string; fallback: boolean } | { adapter: null; reason: string }> {
   try {
     const adapter = await (await installNavigatorGpu()).requestAdapter();
     if (adapter === null) return { adapter: null, reason: "Dawn found no WebGPU adapter (no GPU driver; install lavapipe with scripts/setup-webgpu.sh)" };
-    const info = adapter.info;
-    return { adapter: `${info.vendor} ${info.architecture} ${info.description}`.trim() };
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const fallback = info.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+    return { adapter: `${info.vendor} ${info.architecture} ${info.description}`.trim(), fallback };
   } catch (cause) {
     return { adapter: null, reason: `the webgpu package did not load: ${(cause as Error).message}` };
   }
@@ -159,9 +168,12 @@ async function installNavigatorGpu(): Promise<GPU> {
   return gpu;
 }
 
-async function startWebGpu(): Promise<void> {
+async function startWebGpu(forced: boolean): Promise<void> {
   const probe = await probeWebGpu();
   if (probe.adapter === null) throw new Error(probe.reason);
+  if (probe.fallback && !forced) {
+    throw new Error(`adapter "${probe.adapter}" is a fallback (software, CPU) adapter, slower than wasm or cpu; --backend webgpu forces it`);
+  }
   await import("@tensorflow/tfjs-backend-webgpu");
 }
 

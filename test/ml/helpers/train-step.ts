@@ -5,7 +5,8 @@
  *   tsx train-step.ts compare   → { adapter, reason?, results: { mlp, cnn } }: three SGD steps of a
  *                                 small MLP and a small CNN on cpu and on webgpu, from the same
  *                                 weights and data, with the largest weight difference.
- *   tsx train-step.ts select <preset> → { choice, logged }: selectBackend's automatic choice.
+ *   tsx train-step.ts select <preset> [backend] → { choice, logged, active, adapter, fallback }:
+ *                                 selectBackend's automatic choice, or the forced backend's.
  *   tsx train-step.ts pipeline  → { adapter, reason?, ... }: train() on cpu and on webgpu (Iris,
  *                                 3 epochs), the webgpu run verified with replay on webgpu, and the
  *                                 cpu run's checkpoints replayed on webgpu.
@@ -119,7 +120,7 @@ async function pipeline() {
   };
 }
 
-async function main(mode: string | undefined, preset: string | undefined): Promise<void> {
+async function main(mode: string | undefined, preset: string | undefined, force: string | undefined): Promise<void> {
   if (mode === "compare") {
     const probe = await probeWebGpu();
     if (probe.adapter === null) {
@@ -133,12 +134,14 @@ async function main(mode: string | undefined, preset: string | undefined): Promi
   } else if (mode === "select") {
     const logged: { fields: object; message: string }[] = [];
     const spec = preset === "tinyCnn" ? tinyCnn : presets[preset as keyof typeof presets];
-    const choice = await selectBackend({ spec, log: { info: (fields, message) => void logged.push({ fields, message }) } });
-    console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: (await probeWebGpu()).adapter }));
+    const log = { info: (fields: object, message: string) => void logged.push({ fields, message }) };
+    const choice = await selectBackend({ spec, log, ...(force === undefined ? {} : { force: force as BackendName }) });
+    const probe = await probeWebGpu();
+    console.log(JSON.stringify({ choice, logged, active: tf.getBackend(), adapter: probe.adapter, fallback: probe.adapter !== null && probe.fallback }));
   } else {
-    throw new Error(`usage: train-step.ts compare | pipeline | select <preset>`);
+    throw new Error(`usage: train-step.ts compare | pipeline | select <preset> [backend]`);
   }
 }
 
 // hardhat test loads every .ts under test/ as a test file: act only when run as a script.
-if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) await main(process.argv[2], process.argv[3]);
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) await main(process.argv[2], process.argv[3], process.argv[4]);
