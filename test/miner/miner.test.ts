@@ -186,6 +186,34 @@ describe("miner agent", function () {
     await fetchSubmission(publisherIpfs, opening.data.modelCid as string, { spec: presets.irisMlp, expectedModelHash: revealed!.modelHash, timeoutMs: 5_000 });
   });
 
+  // Demo finding (22:26): a reveal that lost the race against the window's end (WindowClosed) ended the miner with exit 1.
+  it("carries on when its reveal reverts with WindowClosed, and records the task as missed", async () => {
+    const taskId = await publishIris();
+    const wallet = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    const m = await miner(new Wallet(wallet.privateKey), join(dir, "late"));
+    await m.agent.step(); // evaluates and starts the task
+    await publisher.step(); // training keys
+    await m.agent.step(); // trains and commits
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
+    const t = await market.getTask(taskId);
+    await passTime(provider, t.commitDeadline);
+    await publisher.step(); // test keys
+    // The latest block is still inside the reveal window, but the next one lands after it.
+    const { revealDeadline } = await market.getTask(taskId);
+    await provider.send("evm_setNextBlockTimestamp", [`0x${(revealDeadline + 1n).toString(16)}`]);
+    await m.agent.step();
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
+    const warning = m.capture.lines().find((l) => l.msg === `task ${taskId}: revealModel reverted; will look again`);
+    expect(String(warning?.err)).to.contain("WindowClosed");
+    expect(await market.getRevealed(taskId)).to.have.length(0);
+
+    await provider.send("evm_mine", []);
+    const report = await m.agent.step();
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("missed");
+    expect(report.events).to.include(`missed task ${taskId}: the reveal window closed before it revealed; the bond is forfeit`);
+  });
+
   it("does not commit to a model whose watermark did not embed: skips the task, sends no transaction, says why", async () => {
     // λ = 1e-6 cannot embed 16 bits in 5 epochs; the miner trains to its cap, reads its own watermark, and stops.
     const spec = parseSpec({ ...presets.irisMlp, name: "iris-faint-watermark", watermark: { bits: 16, strength: 1e-6 } });
