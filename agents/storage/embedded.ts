@@ -32,6 +32,8 @@ export interface EmbeddedStoreOptions {
   listen?: string[];
   /** Peers to dial at start (e.g. the publisher's address from the task spec), as /ip4/…/tcp/…/p2p/<id>. */
   peers?: string[];
+  /** How often peers given to `dial` that are not connected are dialled again (ms); default 5000. */
+  redialIntervalMs?: number;
   /** Local discovery by mDNS (off by default: tests and single-host runs don't need it). */
   mdns?: boolean;
 }
@@ -58,21 +60,31 @@ class BlockFiles extends FsBlockstore {
   }
 }
 
+const DEFAULT_REDIAL_INTERVAL_MS = 5_000;
+/** A redial round's limit: a peer on a host that drops packets must not hold the next round back for long. */
+const REDIAL_TIMEOUT_MS = 10_000;
+
 /** The default ContentStore: a Helia node with blocks on disk, speaking bitswap over libp2p TCP. */
 export class EmbeddedStore implements ContentStore {
   readonly #helia: Awaited<ReturnType<typeof startHelia>>;
   readonly #content: UnixfsContent;
   readonly #blocksDir: string;
+  /** Every address given to `dial`, by the peer id it names (an address without one is not kept). */
+  readonly #peers = new Map<string, string>();
+  readonly #closing = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #redialing: Promise<void> | undefined;
 
-  private constructor(helia: Awaited<ReturnType<typeof startHelia>>, dataDir: string) {
+  private constructor(helia: Awaited<ReturnType<typeof startHelia>>, options: EmbeddedStoreOptions) {
     this.#helia = helia;
     this.#content = new UnixfsContent(helia.blockstore);
-    this.#blocksDir = join(dataDir, "blocks");
+    this.#blocksDir = join(options.dataDir, "blocks");
+    this.#timer = setInterval(() => this.#redial(), options.redialIntervalMs ?? DEFAULT_REDIAL_INTERVAL_MS).unref();
   }
 
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     const helia = await startHelia(options);
-    const store = new EmbeddedStore(helia, options.dataDir);
+    const store = new EmbeddedStore(helia, options);
     try {
       for (const peer of options.peers ?? []) await store.dial(peer);
     } catch (e) {
@@ -91,6 +103,12 @@ export class EmbeddedStore implements ContentStore {
     return this.#helia.libp2p.peerId.toString();
   }
 
+  /**
+   * Connects to a peer, and keeps its address: while that peer is not connected (it was down, came
+   * up late, or the connection dropped), it is dialled again before each fetch and every
+   * `redialIntervalMs`, in the background, so a fetch reaches a peer that comes up after the start.
+   * A failed dial still throws here (the caller decides whether that is fatal).
+   */
   async dial(address: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     let addr;
     try {
@@ -98,6 +116,9 @@ export class EmbeddedStore implements ContentStore {
     } catch (cause) {
       throw new StorageError("STORE_UNAVAILABLE", `not a multiaddr: ${JSON.stringify(address)}`, { cause, context: { address } });
     }
+    // The last /p2p component names the peer (one before it would be a relay).
+    const peerId = addr.getComponents().findLast((c) => c.name === "p2p")?.value;
+    if (peerId !== undefined) this.#peers.set(peerId, address);
     try {
       await this.#helia.libp2p.dial(addr, { signal: options.signal ?? AbortSignal.timeout(DEFAULT_TIMEOUT_MS) });
     } catch (cause) {
@@ -135,15 +156,34 @@ export class EmbeddedStore implements ContentStore {
     }
   }
 
+  /**
+   * Dials the kept peers that are not connected, all at once, without waiting: bitswap sends its
+   * want list to a peer as soon as it connects. One round at a time; failures are expected (a peer
+   * still down) and ignored until the next round.
+   */
+  #redial(): void {
+    if (this.#redialing !== undefined || this.#closing.signal.aborted) return;
+    const connected = new Set(this.#helia.libp2p.getConnections().map((c) => c.remotePeer.toString()));
+    const down = [...this.#peers].filter(([peerId]) => !connected.has(peerId)).map(([, address]) => address);
+    if (down.length === 0) return;
+    const signal = AbortSignal.any([this.#closing.signal, AbortSignal.timeout(REDIAL_TIMEOUT_MS)]);
+    this.#redialing = Promise.allSettled(down.map((a) => this.#helia.libp2p.dial(multiaddr(a), { signal }))).then(() => {
+      this.#redialing = undefined;
+    });
+  }
+
   get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
+    this.#redial();
     return this.#content.get(cid, options);
   }
 
   stream(cid: CID | string, options?: GetOptions): AsyncIterable<Uint8Array> {
+    this.#redial();
     return this.#content.stream(cid, options);
   }
 
   getToFile(cid: CID | string, path: string, options?: GetOptions): Promise<number> {
+    this.#redial();
     return this.#content.getToFile(cid, path, options);
   }
 
@@ -154,6 +194,7 @@ export class EmbeddedStore implements ContentStore {
   async pin(cidInput: CID | string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     const cid = parseCid(cidInput);
     const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.#redial();
     try {
       if (await this.#helia.pins.isPinned(cid, { signal })) return;
       for await (const _ of this.#helia.pins.add(cid, { signal }));
@@ -164,6 +205,9 @@ export class EmbeddedStore implements ContentStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#closing.abort();
+    await this.#redialing;
     await this.#helia.stop();
   }
 }
