@@ -70,7 +70,7 @@ export interface MinerOptions {
   maxFlops?: number;
   /** Largest miner bond accepted, in the task token's base units. */
   maxBond?: bigint;
-  /** Cap on training epochs (the spec's `epochs.max` and the time left cap them too). */
+  /** Cap on planned epochs (the spec's `epochs.max` and the time left cap them too); only a watermark that does not read yet trains past it. */
   maxEpochs?: number;
   /** Seconds before the commit deadline by which the commitment must be sent. */
   commitMarginSeconds: number;
@@ -349,15 +349,16 @@ export class Miner {
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
     const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * epochs, unit: "steps", log: this.#rt.log, ...this.#stream() });
     // A model whose watermark does not read scores 0 (verifySubmission, reason watermark): after the
-    // planned epochs the miner reads its own watermark and trains on, while another epoch fits
-    // before the deadline and within the epoch cap, until it reads.
+    // planned epochs the miner reads its own watermark and trains on until it reads, while another
+    // epoch fits before the deadline and within the spec's epochs.max.
     const readWatermark = watermarkReader(spec, t.seed, this.address);
     try {
       run = await train(spec, {
         seed: t.seed,
         miner: this.address,
         data: dataset,
-        hyper: { epochs: data.probe!.maxEpochs },
+        // Past the planned epochs (and --max-epochs) only to embed the watermark: up to the spec's cap.
+        hyper: { epochs: spec.epochs.max },
         onProgress: (e) => {
           if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
         },

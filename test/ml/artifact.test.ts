@@ -145,7 +145,7 @@ describe("ml/artifact (v1)", () => {
   it("rejects tensors whose shapes or names differ from weightLayout(spec)", () => {
     const bytes = encodeArtifact(artifact());
     const reshaped = repack(bytes, (t) => {
-      t.get("layers.0.kernel")!.shape = [8, 32];
+      t.get("layers.0.kernel")!.shape = [16, 32]; // the preset's [32, 16], values kept
     });
     const missing = repack(bytes, (t) => void t.delete("layers.1.bias"));
     const extra = repack(bytes, (t) => void t.set("layers.9.kernel", { dtype: "F32", shape: [1], data: new Float32Array(1) }));

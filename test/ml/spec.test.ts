@@ -63,9 +63,9 @@ describe("ml/spec", () => {
     }
 
     it("counts FLOPs per sample: 2 per multiply-add, 1 per bias, 1 per non-linear output", () => {
-      // Iris MLP: SML 4→16 (no bias, linear), dense 16→16 relu, dense 16→3 softmax.
-      const sml = 2 * 4 * 16;
-      const hidden = 2 * 16 * 16 + 16 + 16;
+      // Iris MLP: SML 4→32 (no bias, linear), dense 32→16 relu, dense 16→3 softmax.
+      const sml = 2 * 4 * 32;
+      const hidden = 2 * 32 * 16 + 16 + 16;
       const out = 2 * 16 * 3 + 3 + 3;
       expect(countModel(presets.irisMlp).flops).to.equal(sml + hidden + out);
     });

@@ -26,8 +26,9 @@ describe("ml/watermark: DLBC / Uchida watermark", () => {
     const run = await irisRun();
     const kernel = run.weights.get("layers.0.kernel")!;
     const own = extractWatermark(watermarkKey(SEED, MINER, IRIS_SPEC.watermark.bits, kernel.shape), kernel.data, kernel.shape);
-    expect(own).to.include({ matches: 8, bits: 8, detected: true });
-    expectClose(own.pValue, 2 ** -8, 1e-12);
+    const bits = IRIS_SPEC.watermark.bits;
+    expect(own).to.include({ matches: bits, bits, detected: true });
+    expectClose(own.pValue, 2 ** -bits, 1e-12);
     const stranger = extractWatermark(watermarkKey(SEED, OTHER_MINER, IRIS_SPEC.watermark.bits, kernel.shape), kernel.data, kernel.shape);
     expect(stranger.detected).to.equal(false);
   });
