@@ -445,9 +445,9 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Payouts: the publisher's bond back, each revealed miner's bond back, the validators' fee to
-    ///      those who agreed, the ommers' share to the ommers, the rest of the reward pool (reward plus
-    ///      forfeited bonds) to the winner, or to the publisher when there is none.
+    /// @dev Payouts: the publisher's bond back, each revealed miner's bond back unless its median is 0,
+    ///      the validators' fee to those who agreed, the ommers' share to the ommers, the rest of the
+    ///      reward pool (reward plus forfeited bonds) to the winner, or to the publisher when there is none.
     function _settle(
         Tally memory t,
         ITaskMarket.Task memory task,
@@ -456,11 +456,20 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     ) private {
         uint256 n = subs.length;
         ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1 + n + t.agreeing.length);
-        // whatever is not a bond is the reward pool: the reward plus forfeited (unrevealed) miner bonds
-        uint256 rewardPool = _MARKET.taskPool(t.taskId) - task.publisherBond - n * task.minerBond;
+        // only a committee's medians can forfeit a revealed bond; unvalidated (no medians) returns them all
+        uint16[] memory medians = t.medians;
+        uint256 bond = task.minerBond;
+        uint256 returned = 0;
         for (uint256 j = 0; j < n; ++j) {
-            payouts[1 + j] = ITaskMarket.Payout(subs[j].miner, task.minerBond);
+            ITaskMarket.Payout memory payout = payouts[1 + j];
+            payout.account = subs[j].miner;
+            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
+            if (medians.length != 0 && medians[j] == 0) continue;
+            payout.amount = bond;
+            ++returned;
         }
+        // whatever is not returned as a bond is the reward pool: the reward plus forfeited miner bonds
+        uint256 rewardPool = _MARKET.taskPool(t.taskId) - task.publisherBond - returned * bond;
         // the validators' fee is paid whenever someone agreed; the ommers' share only with a winner
         uint256 rest = rewardPool - _payValidators(t, payouts, 1 + n, rewardPool * _params.validatorShareBps / _BPS);
         ITaskMarket.Settlement memory s;

@@ -202,6 +202,9 @@ interface ISettlement {
 
     /// @notice Settles the task (anyone): medians, quorum, slashing, payouts, learning block, rewards.
     /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead.
+    ///      With medians, a revealed submission whose median is 0 (judged invalid: a copy, a failed
+    ///      check) forfeits its miner bond into the reward pool, as an unrevealed one does; every other
+    ///      revealed miner gets its bond back. Unvalidated (no medians) returns every revealed bond.
     /// @param taskId The task.
     function finalize(uint256 taskId) external;
 

@@ -146,8 +146,9 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
       ommerShareBps: settlement.ommerShareBps,
     });
     expect(plain(credits(report))).to.deep.equal(plain(expected));
-    // The copier gets its bond back (docs/settlement.md: every revealed miner does) and nothing else.
-    expect(credits(report).get(copier.wallet.address)).to.equal(t.minerBond);
+    // The copier scored 0 and loses its bond (docs/settlement.md: a median of 0 forfeits it): no credit at all.
+    expect(credits(report).has(copier.wallet.address)).to.equal(false);
+    expect(await w.c.market.creditOf(copier.wallet.address, t.token)).to.equal(0n);
     expect(report.pool).to.equal(t.reward + t.publisherBond + 3n * t.minerBond);
   });
 

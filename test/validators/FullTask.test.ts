@@ -7,16 +7,17 @@ const { ethers } = conn;
 const ETH = ethers.ZeroAddress;
 
 /**
- * One task end to end on the real contracts: publisher, four miners (one never reveals), five
- * validators on the committee (one silent, one deviating, three honest). Every credit, stake, reward
- * token balance and contract balance is checked to the wei, then everyone withdraws.
+ * One task end to end on the real contracts: publisher, five miners (one never reveals, one reveals a
+ * model the committee scores 0, one is valid but below the threshold), five validators on the committee
+ * (one silent, one deviating, three honest). Every credit, stake, reward token balance and contract
+ * balance is checked to the wei, then everyone withdraws.
  */
 describe("Full task with a five-validator committee", () => {
   it("settles with exact payouts, slashes, block rewards and withdrawals", async () => {
     const w = await deployWorld(conn);
     const a = w.accounts;
     const publisher = a[0]!;
-    const [m1, m2, m3, m4] = [a[1]!, a[2]!, a[3]!, a[4]!];
+    const [m1, m2, m3, m4, copier] = [a[1]!, a[2]!, a[3]!, a[4]!, a[10]!];
     const validators = a.slice(5, 10);
     const [silent, deviating, ...honest] = validators;
     await stakeAll(w, validators, Array(5).fill(2n * ONE));
@@ -26,6 +27,7 @@ describe("Full task with a five-validator committee", () => {
       { signer: m2, reveal: true },
       { signer: m3, reveal: true },
       { signer: m4, reveal: false },
+      { signer: copier, reveal: true },
     ]);
     expect(run.reward).to.equal(10n * ONE);
     expect(run.publisherBond).to.equal(ONE / 2n);
@@ -55,25 +57,27 @@ describe("Full task with a five-validator committee", () => {
     const members = bySigner(a, await draw(w, run.taskId));
     expect(members.map((m) => m.address).sort()).to.deep.equal(validators.map((v) => v.address).sort());
     await attest(w, run.taskId, [
-      { signer: silent!, scores: [9000n, 8800n, 7000n], reveal: false },
-      { signer: deviating!, scores: [9000n, 7000n, 7000n], reveal: true },
-      ...honest.map((h) => ({ signer: h, scores: [9000n, 8800n, 7000n], reveal: true })),
+      { signer: silent!, scores: [9000n, 8800n, 7000n, 0n], reveal: false },
+      { signer: deviating!, scores: [9000n, 7000n, 7000n, 0n], reveal: true },
+      ...honest.map((h) => ({ signer: h, scores: [9000n, 8800n, 7000n, 0n], reveal: true })),
     ]);
     const round = await w.settlement.getRound(run.taskId, 0n);
     await w.helpers.time.increaseTo(round.revealDeadline + 1n);
     await expect(w.settlement.finalize(run.taskId))
       .to.emit(w.settlement, "TaskFinalized")
-      .withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n]);
+      .withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n, 0n]);
 
-    // market credits: pool 14.5 ETH; reward pool P = 14.5 − 0.5 − 3·1 = 11 ETH (reward + m4's bond)
-    const vPart = 183_333_333_333_333_333n; // ⌊11 ETH · 5 % / 3⌋
-    const winner = 10_350_000_000_000_000_001n; // 1 bond + 11 − 3·vPart − 1.1
+    // market credits: pool 15.5 ETH; three bonds back (m3 is below the threshold but valid); reward pool
+    // P = 15.5 − 0.5 − 3·1 = 12 ETH (reward + m4's unrevealed bond + the copier's bond, median 0)
+    const vPart = 200_000_000_000_000_000n; // ⌊12 ETH · 5 % / 3⌋
+    const winner = 11_200_000_000_000_000_000n; // 1 bond + 12 − 3·vPart − 1.2
     const credits: [string, bigint][] = [
       [publisher.address, 500_000_000_000_000_000n],
       [m1.address, winner],
-      [m2.address, 2_100_000_000_000_000_000n], // bond + ommer share 10 % of 11
+      [m2.address, 2_200_000_000_000_000_000n], // bond + ommer share 10 % of 12
       [m3.address, ONE],
       [m4.address, 0n],
+      [copier.address, 0n],
       [silent!.address, 0n],
       [deviating!.address, 0n],
       ...honest.map((h): [string, bigint] => [h.address, vPart]),
@@ -83,9 +87,9 @@ describe("Full task with a five-validator committee", () => {
       expect(await w.market.creditOf(account, ETH), account).to.equal(amount);
       sum += amount;
     }
-    expect(sum).to.equal(14_500_000_000_000_000_000n);
+    expect(sum).to.equal(15_500_000_000_000_000_000n);
     const marketAddress = await w.market.getAddress();
-    expect(await ethers.provider.getBalance(marketAddress)).to.equal(14_500_000_000_000_000_000n + 4n * (ONE + ONE / 20n));
+    expect(await ethers.provider.getBalance(marketAddress)).to.equal(15_500_000_000_000_000_000n + 4n * (ONE + ONE / 20n));
 
     // slashes: silent 10 % of 2 ETH, deviating 5 % of 2 ETH, split among the honest in committee order
     expect((await w.registry.getValidator(silent!.address)).stake).to.equal(1_800_000_000_000_000_000n);
@@ -104,6 +108,7 @@ describe("Full task with a five-validator committee", () => {
     expect(await w.rewardToken.balanceOf(m1.address)).to.equal(6_250_000_000_000_000_000n);
     expect(await w.rewardToken.balanceOf(m2.address)).to.equal(10n * ONE);
     expect(await w.rewardToken.balanceOf(m3.address)).to.equal(0n);
+    expect(await w.rewardToken.balanceOf(copier.address)).to.equal(0n);
     expect(await w.rewardToken.totalSupply()).to.equal(110n * ONE);
 
     // learning chain

@@ -299,14 +299,53 @@ describe("Settlement", () => {
     });
 
     it("settles NoValidSubmission when no median reaches the threshold: refund minus the validators' fee", async () => {
-      const { w, run, members, publisher } = await drawn();
+      const { w, run, members, publisher, miners } = await drawn();
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [100n, 7999n, 0n], reveal: true })));
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 1n, NONE, [100n, 7999n, 0n]);
-      const P = run.reward + run.minerBond;
+      // P: the reward, the unrevealed miner's bond and the bond of the submission with median 0
+      const P = run.reward + 2n * run.minerBond;
       const vPart = (P * 500n) / 10_000n / 5n;
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond + P - 5n * vPart);
+      // weak but valid (medians 100 and 7999) keep their bonds; median 0 forfeits it
+      expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
+      expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
+      expect(await w.market.creditOf(miners[2]!.address, ethers.ZeroAddress)).to.equal(0n);
       expect(await w.market.chainHeight()).to.equal(0n);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
+    });
+
+    it("forfeits the bond of a revealed submission whose median is 0 into the reward pool; one scored above 0 keeps it", async () => {
+      const { w, run, members, publisher, miners } = await drawn();
+      const [dissenter, ...rest] = members;
+      // miner 3's model is a copy: four members score it 0, one scores it as if it were valid (and deviates)
+      await attest(w, run.taskId, [
+        ...rest.map((m) => ({ signer: m, scores: [9000n, 1n, 0n], reveal: true })),
+        { signer: dissenter!, scores: [9000n, 1n, 9000n], reveal: true },
+      ]);
+      const tx = w.settlement.finalize(run.taskId);
+      await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 0n, 0n, [9000n, 1n, 0n]);
+      await expect(tx).to.emit(w.registry, "Slashed").withArgs(run.taskId, dissenter!.address, (2n * ONE * 500n) / 10_000n, rest.map((m) => m.address));
+
+      const pool = run.reward + run.publisherBond + 4n * run.minerBond;
+      // two bonds back (miners 1 and 2); the unrevealed and the median-0 bonds are in P
+      const P = pool - run.publisherBond - 2n * run.minerBond;
+      expect(P).to.equal(run.reward + 2n * run.minerBond);
+      const vPart = (P * 500n) / 10_000n / 4n;
+      const credits: [string, bigint][] = [
+        [publisher.address, run.publisherBond],
+        [miners[0]!.address, run.minerBond + P - 4n * vPart], // the winner; miner 2 (median 1 bps) is no ommer
+        [miners[1]!.address, run.minerBond],
+        [miners[2]!.address, 0n],
+        [miners[3]!.address, 0n],
+        [dissenter!.address, 0n],
+        ...rest.map((m): [string, bigint] => [m.address, vPart]),
+      ];
+      let sum = 0n;
+      for (const [account, amount] of credits) {
+        expect(await w.market.creditOf(account, ethers.ZeroAddress), account).to.equal(amount);
+        sum += amount;
+      }
+      expect(sum).to.equal(pool);
     });
 
     it("rejects finalize before the reveal window is over, unless everyone revealed", async () => {
@@ -378,6 +417,7 @@ describe("Settlement", () => {
       // at most once per validator and task: the second round took nothing more
       for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond + run.minerBond);
+      // no medians, nobody judged the models: every revealed bond comes back
       for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect((await w.market.getTask(run.taskId)).phase).to.equal(9n);
     });

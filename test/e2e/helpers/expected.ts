@@ -51,13 +51,20 @@ export interface SettlementInput {
   ommerShareBps: bigint;
 }
 
-/** Account → credit of a finalized task with medians (outcome Validated or NoValidSubmission). */
+/**
+ * Account → credit of a finalized task with medians (outcome Validated or NoValidSubmission). Only
+ * accounts credited something appear (the market emits no credit of 0).
+ */
 export function expectedSettlement(x: SettlementInput): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  const add = (a: string, v: bigint) => out.set(getAddress(a), (out.get(getAddress(a)) ?? 0n) + v);
+  const add = (a: string, v: bigint) => {
+    if (v !== 0n) out.set(getAddress(a), (out.get(getAddress(a)) ?? 0n) + v);
+  };
   const pool = x.reward + x.publisherBond + BigInt(x.committed) * x.minerBond;
-  const rewardPool = pool - x.publisherBond - BigInt(x.subs.length) * x.minerBond;
-  for (const s of x.subs) add(s.miner, x.minerBond);
+  // a revealed submission with median 0 (judged invalid) forfeits its bond into the reward pool, like an unrevealed one
+  const kept = x.subs.filter((s) => lowerMedian(s.scores) > 0);
+  const rewardPool = pool - x.publisherBond - BigInt(kept.length) * x.minerBond;
+  for (const s of kept) add(s.miner, x.minerBond);
   const fee = (rewardPool * x.validatorShareBps) / BPS;
   let rest = rewardPool;
   if (x.agreeing.length > 0) {
