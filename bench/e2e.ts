@@ -1,10 +1,12 @@
 /**
  * End-to-end bench (`npm run bench:e2e`): one full demo run (local node, publisher, three miners,
- * four validators as processes; Iris MLP and MNIST MLP at full bench size) and where the time goes,
+ * four validators as processes) on a representative MNIST task (8,000 bundled images, a spec that
+ * allows enough epochs for minutes of training) and the small Iris task, and where the time goes,
  * from the agents' own timing log lines (SEAM-agents.md "Timings"): per task the seconds in each
- * market phase, per agent the seconds in fetch / decrypt / train / hash / upload / transactions /
- * verify, the miners' non-training overhead as a fraction of their training time, and a verifier's
- * work per submission as a fraction of that submission's training time.
+ * market phase, per agent the seconds in fetch / probe / decrypt / train / hash / upload /
+ * transactions / verify, the miners' non-training overhead as a fraction of their training time
+ * (whole task, and after the key unlock), and a verifier's cost per submission as a fraction of that
+ * submission's training time (its own work, and with its network fetches).
  * Writes bench/results/e2e.json and bench/results/e2e.md.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,18 +14,24 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { presets } from "../agents/ml/spec.js";
 import { runDemo, type DemoTask, type TaskSummary } from "../scripts/demo/run.js";
 import type { LogLine } from "../scripts/demo/supervisor.js";
 
-const { values } = parseArgs({ options: { "mnist-examples": { type: "string" }, "mnist-train-window": { type: "string" }, keep: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: { "mnist-examples": { type: "string" }, "mnist-train-window": { type: "string" }, "mnist-epochs": { type: "string" }, keep: { type: "boolean" } },
+});
 const MNIST_EXAMPLES = Number(values["mnist-examples"] ?? 8_000);
-const MNIST_TRAIN_WINDOW = Number(values["mnist-train-window"] ?? 120);
+const MNIST_TRAIN_WINDOW = Number(values["mnist-train-window"] ?? 300);
+const MNIST_EPOCHS = Number(values["mnist-epochs"] ?? 200);
 const TARGETS = { minerOverheadFraction: 0.05, verifierCostFraction: 0.1 };
 
-const TASKS: DemoTask[] = [
-  { label: "iris", dataset: "iris", spec: "irisMlp", reward: "1", threshold: 7000, trainWindow: 30 },
-  { label: "mnist", dataset: "mnist", spec: "mnistMlp", reward: "2", threshold: 6000, trainWindow: MNIST_TRAIN_WINDOW },
-];
+// The mnistMlp preset caps training at 20 epochs (~25 s here), so fixed per-task costs (probe,
+// hash, upload, transactions, a two-segment replay) would dominate. A miner meeting a real MNIST task
+// trains for minutes: the bench posts the same model with a higher epoch cap and a longer window;
+// the miner plans its epochs from its probe and the time left (SEAM-agents.md), so the window, not
+// the cap, bounds the training.
+const MNIST_SPEC = { ...presets.mnistMlp, name: "mnist-mlp-long", epochs: { max: MNIST_EPOCHS } };
 
 /** One timed piece of work an agent logged. */
 interface Timing {
@@ -34,6 +42,8 @@ interface Timing {
   submission?: number;
   miner?: string;
   tx?: string;
+  epochs?: number;
+  steps?: number;
 }
 
 const timings: Timing[] = [];
@@ -50,6 +60,8 @@ function collect(agent: string, line: LogLine): void {
       ...(typeof line.submission === "number" ? { submission: line.submission } : {}),
       ...(typeof line.miner === "string" ? { miner: line.miner } : {}),
       ...(typeof line.tx === "string" ? { tx: line.tx } : {}),
+      ...(typeof line.epochs === "number" ? { epochs: line.epochs } : {}),
+      ...(typeof line.steps === "number" ? { steps: line.steps } : {}),
     });
   } else if (line.msg === "transaction sent" && typeof line.txHash === "string") {
     sent.set(line.txHash, { agent, label: String(line.tx ?? ""), at: Date.parse(String(line.time)) });
@@ -91,6 +103,10 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
   const perAgent = Object.fromEntries(agents.map((a) => [a, phasesOf(a, task.taskId)]));
   const miners = agents.filter((a) => a.startsWith("miner-") && (perAgent[a]!.train ?? 0) > 0);
   const trainByMiner = Object.fromEntries(miners.map((m) => [m, perAgent[m]!.train!]));
+  const trained = (m: string, key: "epochs" | "steps") =>
+    timings.find((t) => t.agent === m && t.taskId === task.taskId && t.phase === "train" && t[key] !== undefined)?.[key] ?? null;
+  const epochsByMiner = Object.fromEntries(miners.map((m) => [m, trained(m, "epochs")]));
+  const stepsByMiner = Object.fromEntries(miners.map((m) => [m, trained(m, "steps")]));
   const overheadOf = (counts: (phase: string) => boolean) =>
     Object.fromEntries(
       miners.map((m) => {
@@ -98,37 +114,45 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
         return [m, round(sum(Object.entries(p).filter(([k]) => k !== "train" && counts(k)).map(([, v]) => v)) / p.train!, 4)];
       }),
     );
+  // Whole task: everything the miner does for it but train, the prefetch and probe while the task
+  // is queued included. After the keys: the critical path from the key unlock to the reveal.
   const overheadByMiner = overheadOf(() => true);
-  // What the miner spends on the task between the key unlock and its reveal, other than training:
-  // the prefetch and the probe happen while the task is still queued.
   const afterKeysByMiner = overheadOf((phase) => phase !== "fetch" && phase !== "probe");
-  // A verifier's work per submission: its own fetch and verify of that submission, plus an equal
-  // share of the task's common work (task document, shards, the commit and reveal of its scores).
+  // Per verifier and submission, split in two: its own work (verify of that submission incl. replay,
+  // plus an equal share of the task's decrypt and of every transaction it sent for the task) and
+  // its network time (fetch of that submission's artifact and checkpoints, plus an equal share of the
+  // task document and shards incl. their prefetch).
   const n = task.submissions.length;
-  const costByVerifier: Record<string, number> = {};
+  const ownByVerifier: Record<string, number> = {};
+  const withFetchByVerifier: Record<string, number> = {};
+  const verifyOnlyByVerifier: Record<string, number> = {};
   const verifySeconds: Record<string, number> = {};
   const verifyPerSubmission: number[] = [];
-  const verifyOnlyByVerifier: Record<string, number> = {};
   for (const v of agents.filter((a) => a.startsWith("validator-"))) {
     const lines = timings.filter((t) => t.agent === v && t.taskId === task.taskId);
-    const common = sum(lines.filter((t) => (t.phase === "fetch" || t.phase === "decrypt") && t.submission === undefined).map((t) => t.seconds));
-    const attest = sum(lines.filter((t) => (t.phase === "tx" || t.phase === "tx-sender") && /commitScores|revealScores/.test(t.tx ?? "")).map((t) => t.seconds));
-    let worst = 0;
+    if (!lines.some((t) => t.phase === "verify") || n === 0) continue;
+    const ownTx = lines.some((t) => t.phase === "tx");
+    const txs = sum(lines.filter((t) => t.phase === (ownTx ? "tx" : "tx-sender")).map((t) => t.seconds));
+    const decrypt = sum(lines.filter((t) => t.phase === "decrypt").map((t) => t.seconds));
+    const commonFetch = sum(lines.filter((t) => t.phase === "fetch" && t.submission === undefined).map((t) => t.seconds));
+    let worstOwn = 0;
+    let worstWithFetch = 0;
     let worstVerify = 0;
-    for (const sub of task.submissions.map((s, i) => ({ ...s, i }))) {
-      const own = sum(lines.filter((t) => t.submission === sub.i).map((t) => t.seconds));
-      const verify = sum(lines.filter((t) => t.submission === sub.i && t.phase === "verify").map((t) => t.seconds));
-      const trained = trainByMiner[names.get(sub.miner) ?? ""];
-      if (trained === undefined || n === 0) continue;
-      worst = Math.max(worst, (own + (common + attest) / n) / trained);
-      worstVerify = Math.max(worstVerify, verify / trained);
+    for (const [i, sub] of task.submissions.entries()) {
+      const train = trainByMiner[names.get(sub.miner) ?? ""];
+      if (train === undefined) continue;
+      const verify = sum(lines.filter((t) => t.submission === i && t.phase === "verify").map((t) => t.seconds));
+      const fetch = sum(lines.filter((t) => t.submission === i && t.phase === "fetch").map((t) => t.seconds));
+      const own = verify + (decrypt + txs) / n;
+      worstOwn = Math.max(worstOwn, own / train);
+      worstWithFetch = Math.max(worstWithFetch, (own + fetch + commonFetch / n) / train);
+      worstVerify = Math.max(worstVerify, verify / train);
     }
     verifyPerSubmission.push(...lines.filter((t) => t.phase === "verify").map((t) => t.seconds));
-    if (lines.some((t) => t.phase === "verify")) {
-      costByVerifier[v] = round(worst, 4);
-      verifyOnlyByVerifier[v] = round(worstVerify, 4);
-      verifySeconds[v] = round(sum(lines.filter((t) => t.phase === "verify").map((t) => t.seconds)));
-    }
+    ownByVerifier[v] = round(worstOwn, 4);
+    withFetchByVerifier[v] = round(worstWithFetch, 4);
+    verifyOnlyByVerifier[v] = round(worstVerify, 4);
+    verifySeconds[v] = round(sum(lines.filter((t) => t.phase === "verify").map((t) => t.seconds)));
   }
   const worstOf = (o: Record<string, number>) => (Object.keys(o).length === 0 ? null : Math.max(...Object.values(o)));
   const trains = Object.values(trainByMiner);
@@ -141,13 +165,17 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
     phasesSeconds: phaseDurations(task.phaseTimes),
     trainSeconds: trains.length === 0 ? null : round(sum(trains) / trains.length),
     trainSecondsByMiner: trainByMiner,
+    epochsByMiner,
+    stepsByMiner,
     agents: perAgent,
     minerOverheadFraction: worstOf(overheadByMiner),
     minerOverheadFractionByMiner: overheadByMiner,
     minerOverheadAfterKeysFraction: worstOf(afterKeysByMiner),
     minerOverheadAfterKeysFractionByMiner: afterKeysByMiner,
-    verifierCostFraction: worstOf(costByVerifier),
-    verifierCostFractionByVerifier: costByVerifier,
+    verifierCostFraction: worstOf(ownByVerifier),
+    verifierCostFractionByVerifier: ownByVerifier,
+    verifierCostWithFetchFraction: worstOf(withFetchByVerifier),
+    verifierCostWithFetchFractionByVerifier: withFetchByVerifier,
     verifierVerifyOnlyFraction: worstOf(verifyOnlyByVerifier),
     verifySecondsByVerifier: verifySeconds,
     verifySecondsPerSubmission: verifyPerSubmission.length === 0 ? null : round(sum(verifyPerSubmission) / verifyPerSubmission.length),
@@ -156,6 +184,18 @@ function analyse(task: TaskSummary, names: Map<string, string>) {
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const folder = await mkdtemp(join(tmpdir(), "podl-bench-e2e-"));
+const specFile = join(folder, "mnist-mlp-long.json");
+await writeFile(specFile, `${JSON.stringify(MNIST_SPEC, null, 2)}\n`);
+// A miner trains one task at a time and does nothing else meanwhile, and which of the two it takes
+// first depends on its strategy's ranking: Iris's window outlasts MNIST's by a minute, so Iris fits
+// either before or after the MNIST training, and every reveal window opens after (or within a minute
+// of) the last training.
+const IRIS_TRAIN_WINDOW = MNIST_TRAIN_WINDOW + 60;
+const REVEAL_WINDOW = 120;
+const TASKS: DemoTask[] = [
+  { label: "iris", dataset: "iris", spec: "irisMlp", reward: "1", threshold: 7000, trainWindow: IRIS_TRAIN_WINDOW },
+  { label: "mnist", dataset: "mnist", spec: specFile, reward: "2", threshold: 6000, trainWindow: MNIST_TRAIN_WINDOW },
+];
 const started = new Date();
 // Ctrl-C or a timeout's SIGTERM ends the run through runDemo, which stops every child it started.
 const controller = new AbortController();
@@ -166,14 +206,12 @@ const summary = await runDemo({
   repoRoot,
   folder,
   mnistExamples: MNIST_EXAMPLES,
-  timeoutMs: 900_000,
+  timeoutMs: 1_200_000,
   verbose: false,
   print: (line) => process.stderr.write(`${line}\n`),
   onLog: collect,
   tasks: TASKS,
-  // A miner trains one task at a time and does nothing else meanwhile: Iris's reveal window must
-  // outlast the MNIST training that follows Iris's commit.
-  params: { market: { revealWindow: MNIST_TRAIN_WINDOW + 30 } },
+  params: { market: { revealWindow: REVEAL_WINDOW } },
 });
 if (values.keep === true) process.stderr.write(`run folder kept: ${folder}\n`);
 else await rm(folder, { recursive: true, force: true });
@@ -185,24 +223,31 @@ if (summary.demo !== "ok") {
 const names = new Map<string, string>();
 for (const t of summary.tasks) for (const s of t.submissions) names.set(s.miner, s.name);
 const tasks = summary.tasks.map((t) => analyse(t, names));
-const worst = (key: "minerOverheadFraction" | "minerOverheadAfterKeysFraction" | "verifierCostFraction" | "verifierVerifyOnlyFraction") => {
+type Fraction = "minerOverheadFraction" | "minerOverheadAfterKeysFraction" | "verifierCostFraction" | "verifierCostWithFetchFraction" | "verifierVerifyOnlyFraction";
+const worst = (key: Fraction) => {
   const xs = tasks.map((t) => t[key]).filter((x): x is number => x !== null);
   return xs.length === 0 ? null : Math.max(...xs);
 };
 const mnist = tasks.find((t) => t.dataset === "mnist");
+const met = (x: number | null | undefined, target: number) => (x === null || x === undefined ? null : x <= target);
 const result = {
   measuredAt: started.toISOString(),
   command: "npm run bench:e2e",
   machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", node: process.version },
   setup: {
-    agents: "1 publisher, 3 miners, 4 validators, each a podl process with its own state and embedded IPFS node; hardhat node child, a block per second",
+    agents: "1 publisher, 3 miners, 4 validators, each a podl process with its own state and embedded IPFS node; hardhat node child, a block per second; all on this machine",
     backend: "wasm",
     mnistExamples: MNIST_EXAMPLES,
-    tasks: TASKS.map((t) => ({ dataset: t.dataset, spec: t.spec, trainWindow: t.trainWindow, threshold: t.threshold })),
-    overheadDefinition: "miner: (every timed phase but train: fetch incl. prefetch, probe, decrypt, hash, upload, tx) / train",
-    overheadAfterKeysDefinition: "miner: (decrypt + hash + upload + tx) / train, the work after the keys unlock; fetch and probe happen while the task is queued",
+    mnistSpec: { name: MNIST_SPEC.name, basedOn: "mnistMlp", epochsMax: MNIST_EPOCHS, batchSize: MNIST_SPEC.batchSize, checkpointEvery: MNIST_SPEC.checkpointEvery },
+    revealWindow: REVEAL_WINDOW,
+    tasks: TASKS.map((t) => ({ dataset: t.dataset, spec: t.dataset === "mnist" ? MNIST_SPEC.name : t.spec, trainWindow: t.trainWindow, threshold: t.threshold })),
+    overheadDefinition:
+      "miner, whole task: (every timed phase but train: fetch incl. the prefetch while queued, probe, decrypt, hash, upload, every tx incl. withdraw) / train; compared with the target",
+    overheadAfterKeysDefinition: "miner, critical path after the key unlock: (decrypt + hash + upload + tx) / train",
     verifierCostDefinition:
-      "per verifier and submission: (fetch + verify of the submission + (task document, shards incl. their prefetch, commit/reveal tx) / submissions) / that miner's train seconds; worst",
+      "per verifier and submission, its own work: (verify of the submission incl. replay + (decrypt + every tx it sent for the task) / submissions) / that miner's train seconds; worst; compared with the target",
+    verifierCostWithFetchDefinition:
+      "the same plus its network time: + fetch of the submission (artifact, manifest, replayed checkpoints) + (task document + shards incl. their prefetch) / submissions",
     verifierVerifyOnlyDefinition: "per verifier and submission: verify (checks, evaluation, replay) / that miner's train seconds; worst",
   },
   demoSeconds: summary.seconds,
@@ -210,11 +255,15 @@ const result = {
   minerOverheadFraction: worst("minerOverheadFraction"),
   minerOverheadAfterKeysFraction: worst("minerOverheadAfterKeysFraction"),
   verifierCostFraction: worst("verifierCostFraction"),
+  verifierCostWithFetchFraction: worst("verifierCostWithFetchFraction"),
   verifierVerifyOnlyFraction: worst("verifierVerifyOnlyFraction"),
   targets: {
     ...TARGETS,
-    mnistMinerOverheadMet: mnist?.minerOverheadFraction === null || mnist === undefined ? null : mnist.minerOverheadFraction <= TARGETS.minerOverheadFraction,
-    mnistVerifierCostMet: mnist?.verifierCostFraction === null || mnist === undefined ? null : mnist.verifierCostFraction <= TARGETS.verifierCostFraction,
+    task: "mnist",
+    mnistMinerOverheadMet: met(mnist?.minerOverheadFraction, TARGETS.minerOverheadFraction),
+    mnistMinerOverheadAfterKeysMet: met(mnist?.minerOverheadAfterKeysFraction, TARGETS.minerOverheadFraction),
+    mnistVerifierCostMet: met(mnist?.verifierCostFraction, TARGETS.verifierCostFraction),
+    mnistVerifierCostWithFetchMet: met(mnist?.verifierCostWithFetchFraction, TARGETS.verifierCostFraction),
   },
 };
 
@@ -222,26 +271,38 @@ const outDir = fileURLToPath(new URL("results/", import.meta.url));
 await writeFile(join(outDir, "e2e.json"), `${JSON.stringify(result, null, 2)}\n`);
 await writeFile(join(outDir, "e2e.md"), markdown(result));
 process.stdout.write(
-  `${JSON.stringify({ minerOverheadFraction: result.minerOverheadFraction, minerOverheadAfterKeysFraction: result.minerOverheadAfterKeysFraction, verifierCostFraction: result.verifierCostFraction, verifierVerifyOnlyFraction: result.verifierVerifyOnlyFraction, demoSeconds: result.demoSeconds })}\n`,
+  `${JSON.stringify({ mnist: mnist === undefined ? null : { trainSeconds: mnist.trainSeconds, minerOverheadFraction: mnist.minerOverheadFraction, minerOverheadAfterKeysFraction: mnist.minerOverheadAfterKeysFraction, verifierCostFraction: mnist.verifierCostFraction, verifierCostWithFetchFraction: mnist.verifierCostWithFetchFraction }, demoSeconds: result.demoSeconds })}\n`,
 );
 
 function markdown(r: typeof result): string {
+  const verdict = (x: boolean | null) => (x === null ? "not measured" : x ? "met" : "missed");
+  const m = r.tasks.find((t) => t.dataset === "mnist");
   const lines = [
     "# bench:e2e results",
     "",
-    `Measured ${r.measuredAt} with \`${r.command}\` on ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}. ${r.setup.agents}; backend ${r.setup.backend}; MNIST ${r.setup.mnistExamples} images. Whole run ${r.demoSeconds} s.`,
+    `Measured ${r.measuredAt} with \`${r.command}\` on ${r.machine.cores} × ${r.machine.cpu}, Node ${r.machine.node}. ${r.setup.agents}; backend ${r.setup.backend}. MNIST: ${r.setup.mnistExamples} images, spec ${r.setup.mnistSpec.name} (mnistMlp with epochs.max ${r.setup.mnistSpec.epochsMax}, batch ${r.setup.mnistSpec.batchSize}, a checkpoint every ${r.setup.mnistSpec.checkpointEvery} steps), ${r.setup.tasks.find((t) => t.dataset === "mnist")?.trainWindow} s to train, reveal window ${r.setup.revealWindow} s. Whole run ${r.demoSeconds} s.`,
     "",
-    `Worst miner overhead fraction: **${r.minerOverheadFraction}** (target ≤ ${r.targets.minerOverheadFraction} on MNIST: ${r.targets.mnistMinerOverheadMet ? "met" : "missed"}). Worst verifier cost fraction: **${r.verifierCostFraction}** (target ≤ ${r.targets.verifierCostFraction}: ${r.targets.mnistVerifierCostMet ? "met" : "missed"}).`,
+    "## Targets (MNIST task)",
     "",
-    `Worst miner overhead after the key unlock: **${r.minerOverheadAfterKeysFraction}**. Worst verifier cost counting verification alone: **${r.verifierVerifyOnlyFraction}**.`,
+    "| figure | MNIST | target | verdict |",
+    "| --- | ---: | ---: | --- |",
+    `| miner overhead, whole task (compared with the target) | ${m?.minerOverheadFraction ?? "-"} | ≤ ${r.targets.minerOverheadFraction} | ${verdict(r.targets.mnistMinerOverheadMet)} |`,
+    `| miner overhead, after the key unlock | ${m?.minerOverheadAfterKeysFraction ?? "-"} | ≤ ${r.targets.minerOverheadFraction} | ${verdict(r.targets.mnistMinerOverheadAfterKeysMet)} |`,
+    `| verifier cost, its own work (compared with the target) | ${m?.verifierCostFraction ?? "-"} | ≤ ${r.targets.verifierCostFraction} | ${verdict(r.targets.mnistVerifierCostMet)} |`,
+    `| verifier cost, with its network fetches | ${m?.verifierCostWithFetchFraction ?? "-"} | ≤ ${r.targets.verifierCostFraction} | ${verdict(r.targets.mnistVerifierCostWithFetchMet)} |`,
+    `| verification alone (checks, evaluation, replay) | ${m?.verifierVerifyOnlyFraction ?? "-"} | | |`,
     "",
-    `Definitions: ${r.setup.overheadDefinition}; ${r.setup.overheadAfterKeysDefinition}; ${r.setup.verifierCostDefinition}; ${r.setup.verifierVerifyOnlyDefinition}.`,
+    `Worst over both tasks (Iris included): miner overhead ${r.minerOverheadFraction} (after the keys ${r.minerOverheadAfterKeysFraction}); verifier cost ${r.verifierCostFraction} (with fetches ${r.verifierCostWithFetchFraction}, verification alone ${r.verifierVerifyOnlyFraction}).`,
+    "",
+    `Definitions: ${r.setup.overheadDefinition}. ${r.setup.overheadAfterKeysDefinition}. ${r.setup.verifierCostDefinition}. ${r.setup.verifierCostWithFetchDefinition}. ${r.setup.verifierVerifyOnlyDefinition}.`,
   ];
   for (const t of r.tasks) {
     lines.push("", `## Task ${t.taskId} (${t.dataset}): ${t.phase}, winner ${t.winner ?? "-"} at ${t.scoreBps === null ? "-" : `${t.scoreBps / 100} %`}`, "");
-    lines.push(`Phases (s): ${Object.entries(t.phasesSeconds).map(([k, v]) => `${k} ${v}`).join(", ")}. Mean training ${t.trainSeconds} s.`);
-    lines.push(`Miner overhead fraction: ${t.minerOverheadFraction} (${Object.entries(t.minerOverheadFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}); after the keys: ${t.minerOverheadAfterKeysFraction} (${Object.entries(t.minerOverheadAfterKeysFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}).`);
-    lines.push(`Verifier cost fraction: ${t.verifierCostFraction}; verification alone: ${t.verifierVerifyOnlyFraction}; verify (with replay) ${t.verifySecondsPerSubmission} s per submission on average.`, "");
+    lines.push(
+      `Phases (s): ${Object.entries(t.phasesSeconds).map(([k, v]) => `${k} ${v}`).join(", ")}. Mean training ${t.trainSeconds} s (epochs ${Object.entries(t.epochsByMiner).map(([k, v]) => `${k} ${v ?? "-"}`).join(", ")}).`,
+    );
+    lines.push(`Miner overhead, whole task: ${t.minerOverheadFraction} (${Object.entries(t.minerOverheadFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}); after the keys: ${t.minerOverheadAfterKeysFraction} (${Object.entries(t.minerOverheadAfterKeysFractionByMiner).map(([k, v]) => `${k} ${v}`).join(", ")}).`);
+    lines.push(`Verifier cost, own work: ${t.verifierCostFraction}; with fetches: ${t.verifierCostWithFetchFraction}; verification alone: ${t.verifierVerifyOnlyFraction}; verify (with replay) ${t.verifySecondsPerSubmission} s per submission on average.`, "");
     const phases = [...new Set(Object.values(t.agents).flatMap((p) => Object.keys(p)))].sort();
     lines.push(`| agent | ${phases.join(" | ")} |`, `| --- | ${phases.map(() => "---:").join(" | ")} |`);
     for (const [agent, p] of Object.entries(t.agents)) lines.push(`| ${agent} | ${phases.map((k) => (p[k] === undefined ? "" : p[k]!.toFixed(3))).join(" | ")} |`);
