@@ -10,7 +10,7 @@ export const SEED = `0x${"5e".repeat(32)}`;
 export const MINER = "0x1111111111111111111111111111111111111111";
 export const OTHER_MINER = "0x2222222222222222222222222222222222222222";
 
-/** The Iris preset: 16 watermark bits on a first trainable layer reading the 32-wide SML (T ≤ M/2 embeds). */
+/** The Iris preset: 20 watermark bits on a first trainable layer reading the 32-wide SML (T = M did not always embed). */
 export const IRIS_SPEC: TaskSpec = presets.irisMlp;
 export const IRIS_EPOCHS = 15;
 
