@@ -136,7 +136,8 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
   const model = buildModel(spec, { smlWeights: sml, initialWeights: a.tensors });
   try {
     const accuracy = await evaluate(model, input.test);
-    return { scoreBps: Math.round(accuracy * 10_000), watermark, replay };
+    // A valid model scores at least 1 bps: 0 means invalid, and an invalid submission forfeits its bond.
+    return { scoreBps: Math.max(1, Math.round(accuracy * 10_000)), watermark, replay };
   } finally {
     model.dispose();
   }

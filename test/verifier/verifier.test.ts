@@ -271,7 +271,7 @@ describe("verifier agent", function () {
     await (await c.settlement.connect(scripted).revealScores(taskId, scores, otherSalt)).wait();
   });
 
-  it("finalizes as keeper once every member revealed: the honest miner wins, the copier gets only its bond back, and the verifier withdraws its fee", async () => {
+  it("finalizes as keeper once every member revealed: the honest miner wins, the copier loses its bond, and the verifier withdraws its fee", async () => {
     const { verifier } = await openVerifier();
     const task = await c.market.getTask(taskId);
     const balanceBefore = await provider.getBalance(accounts.verifier.address);
@@ -281,10 +281,14 @@ describe("verifier agent", function () {
 
     const [block] = await c.market.queryFilter(c.market.filters.LearningBlock(undefined, taskId));
     expect(block!.args.winner).to.equal(honest.address);
-    const pool = task.reward; // every committed miner revealed: nothing forfeited
+    const [finalized] = await c.settlement.queryFilter(c.settlement.filters.TaskFinalized(taskId));
+    // submissions with median 0 (the copy, the missing and malformed CIDs, the oversized artifact) forfeit their bonds into the pool
+    const forfeited = BigInt(finalized!.args.medians.filter((m) => m === 0n).length);
+    expect(forfeited).to.equal(4n);
+    const pool = task.reward + forfeited * task.minerBond;
     const fee = (pool * 500n) / 10_000n; // validatorShareBps, shared by the two agreeing members
     expect(await c.market.creditOf(honest.address, ZERO)).to.equal(task.minerBond + pool - fee);
-    expect(await c.market.creditOf(accounts.copier.address, ZERO)).to.equal(task.minerBond);
+    expect(await c.market.creditOf(accounts.copier.address, ZERO)).to.equal(0n);
     expect(await c.market.creditOf(accounts.scripted.address, ZERO)).to.equal(fee / 2n);
     const [withdrawn] = await c.market.queryFilter(c.market.filters.Withdrawn(accounts.verifier.address));
     expect(withdrawn!.args.amount).to.equal(fee / 2n);
