@@ -369,7 +369,9 @@ export class Miner {
           if (reading.detected) return true;
           const elapsed = performance.now() - started;
           if (elapsed + (elapsed / trained) * TIME_SAFETY > budgetMs) return true;
-          this.#rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
+          if (trained === epochs) {
+            this.#rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
+          }
           return false;
         },
       });
