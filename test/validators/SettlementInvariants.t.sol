@@ -703,9 +703,11 @@ contract SettlementInvariants {
             invariant_nobodyWithdrawsMoreThanCredited();
             invariant_slashingBoundedAndOnce();
         }
-        if (h.finalizedWithScores() < 5) revert CoverageShort("finalizations with scores", h.finalizedWithScores(), 5);
-        if (h.forfeitures() == 0) revert CoverageShort("forfeitures", 0, 1);
-        if (h.slashes() == 0) revert CoverageShort("slashes", 0, 1);
+        console.log("advance finalized", h.finalized(), "with scores", h.finalizedWithScores());
+        console.log("advance forfeitures", h.forfeitures(), "slashes", h.slashes());
+        if (h.finalizedWithScores() < 20) revert CoverageShort("finalizations with scores", h.finalizedWithScores(), 20);
+        if (h.forfeitures() < 10) revert CoverageShort("forfeitures", h.forfeitures(), 10);
+        if (h.slashes() < 10) revert CoverageShort("slashes", h.slashes(), 10);
         for (uint256 i = 0; i < 20; ++i) {
             h.withdrawMarket(i);
             h.withdrawRegistryCredit(i);
