@@ -33,8 +33,8 @@ const ERC20 = new Interface([
 /** Gas kept in reserve for one task's transactions (approve, commit, reveal, withdraw), in gas units. */
 const GAS_RESERVE = 600_000n;
 /**
- * Training is planned for this much slower than the probe measured, so it ends before the deadline:
- * on this shared 2-core machine, probes of the MNIST MLP on wasm read 5-20 ms per batch against
+ * Time estimates (the probe's epoch, the slowest recent epoch, the post-training work) are taken this
+ * much slower than measured, so training ends before the deadline: on this shared 2-core machine, probes of the MNIST MLP on wasm read 5-20 ms per batch against
  * 8.7 ms per step in train() itself (measureThroughput against a two-epoch train(), 22:35).
  */
 const TIME_SAFETY = 1.5;
@@ -44,6 +44,10 @@ const TIME_SAFETY = 1.5;
  * of the training it planned; 32 batches is a third of that epoch.
  */
 export const PROBE_BATCHES = 32;
+/** Epochs measured in the run whose slowest predicts the next one (the first also builds the model). */
+const EPOCH_WINDOW = 3;
+/** Seconds kept free for hashing, uploading and sending the commitment before this miner has measured them. */
+const POST_FLOOR_SECONDS = 2;
 /** Salt purpose under which the model commitment's opening is stored. */
 export const MODEL_SALT = "model";
 
@@ -70,7 +74,7 @@ export interface MinerOptions {
   maxFlops?: number;
   /** Largest miner bond accepted, in the task token's base units. */
   maxBond?: bigint;
-  /** Cap on planned epochs (the spec's `epochs.max` and the time left cap them too); only a watermark that does not read yet trains past it. */
+  /** Cap on epochs (the spec's `epochs.max` and the time left cap them too); only a watermark that does not read yet trains past it. */
   maxEpochs?: number;
   /** Seconds before the commit deadline by which the commitment must be sent. */
   commitMarginSeconds: number;
@@ -125,6 +129,8 @@ export class Miner {
   readonly #cursor: EventCursor;
   readonly #documents = new Map<string, TaskDocument>();
   #report: string[] = [];
+  /** Seconds the last commitment took after training (hash, upload, transaction); 0 until measured. */
+  #postSeconds = 0;
 
   constructor(rt: AgentRuntime, options: MinerOptions) {
     this.#rt = rt;
@@ -329,47 +335,55 @@ export class Miner {
     const t = await this.market.getTask(taskId);
     const doc = await this.#document(data.specCid);
     const { spec } = doc;
-    const epochs = this.#plannedEpochs(data, t, await this.#nextTimestamp());
-    if (epochs < 1) {
+    if (this.#plannedEpochs(data, t, await this.#nextTimestamp()) < 1) {
       this.#set(taskId, "missed", { ...data, reason: "not one epoch fits before the commit deadline" });
       this.#say(taskId, `missed task ${taskId}: not one epoch fits before the commit deadline (one epoch ≈ ${data.probe!.epochSeconds.toFixed(2)} s)`, "warn");
       return;
     }
+    const cap = data.probe!.maxEpochs;
 
     let started = performance.now();
     const keys = data.keys!;
     const dataset = await fetchShards(this.#o.store, doc, keys.map((k) => k.index), keys, { timeoutMs: this.#o.fetchTimeoutMs });
     this.#timing(taskId, "decrypt", started, { examples: dataset.n });
 
-    // Time for training: the commit margin stays free for hashing, uploading and the commitment.
-    const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000;
+    // Time for training: the commit margin and the post-training work (hash, upload, commitment) stay free.
+    const postMs = Math.max(POST_FLOOR_SECONDS, this.#postSeconds * TIME_SAFETY) * 1000;
+    const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000 - postMs;
     started = performance.now();
-    this.#say(taskId, `training task ${taskId} ("${spec.name}") for ${epochs} epoch(s) on ${dataset.n} examples`, "info", { epochs, backend: this.#o.backend });
+    this.#say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: this.#o.backend });
     let run: TrainResult;
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
-    const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * epochs, unit: "steps", log: this.#rt.log, ...this.#stream() });
-    // A model whose watermark does not read scores 0 (verifySubmission, reason watermark): after the
-    // planned epochs the miner reads its own watermark and trains on until it reads, while another
-    // epoch fits before the deadline and within the spec's epochs.max.
+    const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: this.#rt.log, ...this.#stream() });
+    // Epochs are decided as they go, from the epochs measured in this run (the probe only said one
+    // fits): another one starts while the slowest of the last few, with the safety factor, fits the
+    // budget. A model whose watermark does not read scores 0 (verifySubmission, reason watermark): at
+    // the cap the miner reads its own watermark and trains on, up to the spec's epochs.max, until it reads.
     const readWatermark = watermarkReader(spec, t.seed, this.address);
+    const epochMs: number[] = [];
+    let last = started;
+    let stopped = "epochs.max";
     try {
       run = await train(spec, {
         seed: t.seed,
         miner: this.address,
         data: dataset,
-        // Past the planned epochs (and --max-epochs) only to embed the watermark: up to the spec's cap.
         hyper: { epochs: spec.epochs.max },
         onProgress: (e) => {
           if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
         },
         stopAfterEpoch: async ({ epoch, model }) => {
+          const now = performance.now();
+          epochMs.push(now - last);
+          last = now;
           const trained = epoch + 1;
-          if (trained < epochs) return false;
+          const fits = now - started + Math.max(...epochMs.slice(-EPOCH_WINDOW)) * TIME_SAFETY <= budgetMs;
+          if (trained < cap && fits) return false;
           const reading = readWatermark(await getNamedWeights(model));
-          if (reading.detected) return true;
-          const elapsed = performance.now() - started;
-          if (elapsed + (elapsed / trained) * TIME_SAFETY > budgetMs) return true;
-          if (trained === epochs) {
+          last = performance.now();
+          if (!fits) stopped = "deadline";
+          if (reading.detected || !fits) return true;
+          if (trained === cap) {
             this.#rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
           }
           return false;
@@ -379,7 +393,9 @@ export class Miner {
       progress.finish();
     }
     run.model.dispose();
-    this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, loss: run.history.at(-1)?.loss });
+    const trainSeconds = (performance.now() - started) / 1000;
+    this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss });
+    this.#rt.log.info({ taskId, epochs: run.hyper.epochs, cap, stopped, seconds: trainSeconds }, `task ${taskId}: trained ${run.hyper.epochs} epoch(s) in ${trainSeconds.toFixed(1)} s; stopped: ${stopped}`);
 
     const watermark = readWatermark(run.weights);
     if (!watermark.detected) {
@@ -391,6 +407,7 @@ export class Miner {
       return;
     }
 
+    const postStarted = performance.now();
     const up = await uploadSubmission(this.#o.store, spec, run, { taskId, seed: t.seed, miner: this.address });
     this.#rt.log.info({ taskId, phase: "hash", seconds: up.seconds.hash, checkpoints: up.checkpointCids.length }, "timing");
     this.#rt.log.info({ taskId, phase: "upload", seconds: up.seconds.upload, modelCid: up.modelCid, bytes: up.bytes.byteLength }, "timing");
@@ -417,6 +434,7 @@ export class Miner {
     started = performance.now();
     await this.#sendCommit(taskId, committed, t);
     this.#timing(taskId, "tx", started, { tx: "commitModel" });
+    this.#postSeconds = (performance.now() - postStarted) / 1000;
   }
 
   async #sendCommit(taskId: bigint, data: TaskData, t: ChainTask): Promise<void> {

@@ -28,7 +28,7 @@ export const minerConfigSchema = agentConfigSchema
     maxParams: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model has more parameters"),
     maxFlops: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model needs more forward FLOPs per sample"),
     maxBond: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal amount").optional().describe("skip tasks whose miner bond is higher, in ETH or whole tokens (e.g. 0.05)"),
-    maxEpochs: int(1, 1_000_000).optional().describe("plan at most this many epochs (the spec's epochs.max and the time left also cap them); training goes on past them, within those two caps, only while the model's watermark does not read yet"),
+    maxEpochs: int(1, 1_000_000).optional().describe("train at most this many epochs (the spec's epochs.max and the time left also cap them); training goes on past them, up to the spec's epochs.max and while time is left, only while the model's watermark does not read yet"),
     commitMargin: int(0, 86_400).default(30).describe("seconds before the commit deadline by which the commitment is sent (default 30)"),
     fetchTimeoutMs: int(100, 600_000).default(30_000).describe("longest wait for the next block of a fetch, ms (default 30000)"),
     startTasks: flag.default(true).describe("call startNext when a task it wants is queued and the market has room (default true)"),

@@ -113,6 +113,10 @@ describe("miner agent", function () {
     await m.agent.step(); // trains and commits
     expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
     expect(await market.isMiner(taskId, m.agent.address)).to.equal(true);
+    // 120 s of window for iris: it trains to its cap of 5 epochs (past it only while the watermark does not read).
+    const trained = m.capture.lines().find((l) => l.stopped !== undefined && l.phase === undefined)!;
+    expect(trained).to.include({ cap: 5, stopped: "epochs.max" });
+    expect(trained.epochs).to.be.at.least(5);
     const opening = m.rt.store.getSalt(taskId, MODEL_SALT)!;
     expect(opening.data.modelCid).to.be.a("string");
 
@@ -167,6 +171,37 @@ describe("miner agent", function () {
     expect(await provider.getBalance(wallet.address)).to.equal(parseEther("10"));
 
     // End the task (no submission) so that the market's two active slots are free for the next tests.
+    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
+    await publisher.step(); // test keys
+    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
+    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
+    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
+    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+  });
+
+  it("stops training at the commit deadline, far short of its epoch cap, when the window is short", async () => {
+    const taskId = await publishIris();
+    const wallet = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    // No --max-epochs: the cap is the spec's epochs.max (100).
+    const m = await miner(new Wallet(wallet.privateKey), join(dir, "short"), { maxEpochs: undefined });
+    await m.agent.step(); // evaluates, probes, starts the task
+    await publisher.step(); // training keys
+    // Two seconds before the commit margin: the probe says one epoch fits, nothing is left for a second
+    // once the post-training work (hash, upload, commitment) is set aside.
+    const margin = 5n;
+    await passTime(provider, (await market.getTask(taskId)).commitDeadline - margin - 4n);
+    await m.agent.step();
+    const trained = m.capture.lines().find((l) => l.stopped !== undefined && l.phase === undefined);
+    expect(trained, m.capture.text()).to.not.equal(undefined);
+    expect(trained).to.include({ cap: 100, stopped: "deadline" });
+    expect(trained!.epochs).to.be.lessThan(100);
+    expect(trained!.msg).to.match(new RegExp(`^task ${taskId}: trained ${String(trained!.epochs)} epoch\\(s\\) in [0-9.]+ s; stopped: deadline$`));
+    // Whatever it trained, it commits only to a model whose watermark reads.
+    const record = m.rt.store.getTask(taskId)!;
+    if (record.phase !== "committed") expect(record.data.reason).to.match(/watermark did not embed|after the commit deadline/);
+
+    // End the task so that the market's two active slots are free for the next tests.
     await passTime(provider, (await market.getTask(taskId)).commitDeadline);
     await publisher.step(); // test keys
     await passTime(provider, (await market.getTask(taskId)).revealDeadline);
