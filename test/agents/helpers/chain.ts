@@ -21,6 +21,10 @@ export async function startChain(): Promise<{ url: string; provider: JsonRpcProv
   const { address, port } = await server.listen();
   const url = `http://${address}:${port}`;
   const { provider } = await connectChain({ rpcUrl: url, pollIntervalMs: 50, retry: FAST_RETRY });
+  // Hardhat fixes a simulated chain's genesis date when the config is resolved, at the start of the
+  // test run, so a chain created minutes later runs behind the wall clock that agents (rightly) also
+  // read. Mine one block at the current time so this chain's clock is the real one, as on a live network.
+  await provider.send("evm_mine", [Math.floor(Date.now() / 1000)]);
   return {
     url,
     provider,
