@@ -1,16 +1,14 @@
-import { join } from "node:path";
 import { parseEther } from "ethers";
 import { z } from "zod";
 import { sleep } from "../chain/retry.js";
 import { configFlags, configOptions, type Command, type CommandIO } from "../cli/command.js";
-import { openRuntime, type AgentRuntime } from "../cli/runtime.js";
+import { chooseBackend, dialAll, openAgentStore } from "../cli/agent-setup.js";
+import { openRuntime } from "../cli/runtime.js";
 import { addressBook, deploymentConfigShape } from "../config/deployment.js";
-import { AgentError } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
-import { BACKEND_NAMES, selectBackend, type BackendName } from "../ml/backend.js";
-import { isMlError } from "../ml/errors.js";
-import { EmbeddedStore, openContentStore, type ContentStore } from "../storage/index.js";
+import { BACKEND_NAMES } from "../ml/backend.js";
+import { EmbeddedStore, type ContentStore } from "../storage/index.js";
 import { TaskMarket__factory } from "../../types/index.js";
 import { Miner, isRetryable } from "./agent.js";
 
@@ -80,8 +78,8 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   process.once("SIGTERM", stop);
   let store: ContentStore | undefined;
   try {
-    const backend = await chooseBackend(config, rt);
-    store = await openStore(config, rt);
+    const backend = await chooseBackend(config.backend, rt);
+    store = await openAgentStore(config, MINER_IPFS_DIR, rt);
     const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
       market: book.market,
@@ -139,35 +137,3 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   }
 }
 
-async function chooseBackend(config: MinerConfig, rt: AgentRuntime): Promise<BackendName> {
-  try {
-    return (await selectBackend({ ...(config.backend === undefined ? {} : { force: config.backend }), log: rt.log })).name;
-  } catch (e) {
-    if (!isMlError(e)) throw e;
-    throw new AgentError("CONFIG_INVALID", `--backend ${config.backend}: ${e.message} [${e.code}]`, { cause: e, context: { mlCode: e.code } });
-  }
-}
-
-async function openStore(config: MinerConfig, rt: AgentRuntime): Promise<ContentStore> {
-  const store = await openContentStore({
-    dataDir: join(config.dataDir, MINER_IPFS_DIR),
-    ...(config.ipfsApi !== undefined ? { ipfsApi: config.ipfsApi } : {}),
-    ...(config.ipfsListen !== undefined ? { listen: config.ipfsListen.split(",") } : {}),
-  });
-  if (store instanceof EmbeddedStore) {
-    rt.log.info({ peerId: store.peerId(), addresses: store.addresses() }, "embedded IPFS node started");
-    if (config.ipfsPeers !== undefined) await dialAll(store, config.ipfsPeers.split(","), rt);
-  }
-  return store;
-}
-
-/** Dials each peer; one that does not answer is a warning (it may come up later, or not be needed). */
-async function dialAll(store: EmbeddedStore, addresses: readonly string[], rt: AgentRuntime): Promise<void> {
-  for (const address of addresses) {
-    try {
-      await store.dial(address.trim());
-    } catch (e) {
-      rt.log.warn({ address, err: (e as Error).message }, "could not dial an IPFS peer");
-    }
-  }
-}

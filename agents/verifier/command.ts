@@ -1,16 +1,15 @@
-import { join } from "node:path";
 import { Interface, ZeroAddress, parseUnits } from "ethers";
 import { z } from "zod";
 import { backoffMs, sleep } from "../chain/retry.js";
 import { configFlags, configOptions, type Command, type CommandIO } from "../cli/command.js";
+import { chooseBackend, dialAll, openAgentStore } from "../cli/agent-setup.js";
 import { openRuntime, type AgentRuntime } from "../cli/runtime.js";
 import { addressBook, deploymentConfigShape } from "../config/deployment.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import { loadConfig } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
-import { BACKEND_NAMES, selectBackend } from "../ml/backend.js";
-import { isMlError } from "../ml/errors.js";
-import { EmbeddedStore, openContentStore, type ContentStore } from "../storage/index.js";
+import { BACKEND_NAMES } from "../ml/backend.js";
+import { EmbeddedStore, type ContentStore } from "../storage/index.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
 import { Verifier } from "./agent.js";
 import { createPrefetcher, createScorer } from "./evaluate.js";
@@ -89,8 +88,8 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
     const settlement = book.settlement ?? (await market.settlement());
     if (settlement === ZeroAddress) throw new AgentError("CONFIG_INVALID", `market ${book.market} has no settlement module yet`);
 
-    const backend = await chooseBackend(config, rt);
-    store = await openStore(config, rt);
+    const backend = await chooseBackend(config.backend, rt);
+    store = await openAgentStore(config, VERIFIER_IPFS_DIR, rt);
     const fetching = {
       store,
       fetchTimeoutMs: config.fetchTimeoutMs,
@@ -173,35 +172,3 @@ async function stakeUnits(amount: string, registryAddress: string, rt: AgentRunt
   return parseUnits(amount, decimals);
 }
 
-async function chooseBackend(config: VerifierConfig, rt: AgentRuntime): Promise<string> {
-  try {
-    return (await selectBackend({ ...(config.backend === undefined ? {} : { force: config.backend }), log: rt.log })).name;
-  } catch (e) {
-    if (!isMlError(e)) throw e;
-    throw new AgentError("CONFIG_INVALID", `--backend ${config.backend}: ${e.message} [${e.code}]`, { cause: e, context: { mlCode: e.code } });
-  }
-}
-
-async function openStore(config: VerifierConfig, rt: AgentRuntime): Promise<ContentStore> {
-  const store = await openContentStore({
-    dataDir: join(config.dataDir, VERIFIER_IPFS_DIR),
-    ...(config.ipfsApi !== undefined ? { ipfsApi: config.ipfsApi } : {}),
-    ...(config.ipfsListen !== undefined ? { listen: config.ipfsListen.split(",") } : {}),
-  });
-  if (store instanceof EmbeddedStore) {
-    rt.log.info({ peerId: store.peerId(), addresses: store.addresses() }, "embedded IPFS node started");
-    if (config.ipfsPeers !== undefined) await dialAll(store, config.ipfsPeers.split(","), rt);
-  }
-  return store;
-}
-
-/** Dials each peer; one that does not answer is a warning (it may come up later, or not be needed). */
-async function dialAll(store: EmbeddedStore, addresses: readonly string[], rt: AgentRuntime): Promise<void> {
-  for (const address of addresses) {
-    try {
-      await store.dial(address.trim());
-    } catch (e) {
-      rt.log.warn({ address, err: (e as Error).message }, "could not dial an IPFS peer");
-    }
-  }
-}
