@@ -528,7 +528,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             return;
         }
         uint256 blockReward = _params.blockReward;
-        uint256 publisherAmount = blockReward * _publisherFraction() / _ONE;
+        uint256 publisherAmount = blockReward * _publisherFraction(task.queueLengthAtStart) / _ONE;
         uint256 winnerAmount = blockReward - publisherAmount;
         uint256 ommerAmount = 0;
         if (t.ommers.length != 0) {
@@ -592,10 +592,11 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         _shrink(list, count);
     }
 
-    /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length of this moment.
-    function _publisherFraction() private view returns (uint256) {
+    /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length recorded when the
+    ///      task started (read at finalize, the winner could move it by posting or cancelling tasks).
+    function _publisherFraction(uint256 queueLength) private view returns (uint256) {
         ITaskMarket.MarketParams memory mp = _MARKET.params();
-        uint256 x = uint256(mp.rankScale) * _MARKET.queueLength() / mp.maxQueue;
+        uint256 x = uint256(mp.rankScale) * queueLength / mp.maxQueue;
         if (x >= _ONE) return 0;
         return _ONE - x * x / _ONE;
     }

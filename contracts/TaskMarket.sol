@@ -54,6 +54,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 testKeyDeadline;
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
+        uint16 queueLengthAtStart;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -82,6 +83,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     MarketParams private _params;
     address private _settlement;
+    address private _treasury;
     bytes32 private _chainHead;
     uint32 private _taskCount;
     uint32 private _activeCount;
@@ -103,6 +105,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         Ownable(initialOwner)
     {
         _registry = registry_;
+        _treasury = initialOwner;
         _setParams(params_);
     }
 
@@ -176,6 +179,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.phase = Phase.Started;
         t.deadline = keyDeadline;
         t.seed = seed;
+        t.queueLengthAtStart = uint16(length - 1);
         ++_activeCount;
         emit TaskStarted(taskId, seed, keyDeadline, bestScore);
     }
@@ -373,6 +377,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
+    function setTreasury(address treasury_) external onlyOwner {
+        if (treasury_ == address(0)) revert TreasuryZero();
+        _treasury = treasury_;
+        emit TreasurySet(treasury_);
+    }
+
+    /// @inheritdoc ITaskMarket
     function setParams(MarketParams calldata params_) external onlyOwner {
         _setParams(params_);
     }
@@ -402,6 +413,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.testKeyDeadline = t.testKeyDeadline;
         task.testUnlockedAt = t.testUnlockedAt;
         task.testUnlockBlock = t.testUnlockBlock;
+        task.queueLengthAtStart = t.queueLengthAtStart;
     }
 
     /// @inheritdoc ITaskMarket
@@ -514,6 +526,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function settlement() external view returns (address) {
         return _settlement;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function treasury() external view returns (address) {
+        return _treasury;
     }
 
     function _cancelQueued(uint256 taskId, TaskData storage t) private {

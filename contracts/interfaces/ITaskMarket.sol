@@ -113,6 +113,9 @@ interface ITaskMarket {
     /// @param testKeyDeadline Last second of the test-key window.
     /// @param testUnlockedAt Time of the test-key unlock (0 before).
     /// @param testUnlockBlock Block of the test-key unlock (0 before).
+    /// @param queueLengthAtStart Tasks left waiting in the queue when this one started (0 before);
+    /// sets the publisher's share of the block reward (DLBC eq. 5), so nobody can move that share by
+    /// posting or cancelling tasks around `finalize`.
     struct Task {
         address publisher;
         address token;
@@ -136,6 +139,7 @@ interface ITaskMarket {
         uint40 testKeyDeadline;
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
+        uint16 queueLengthAtStart;
     }
 
     /// @notice A revealed model, in reveal order. The model CID is in the `ModelRevealed` event.
@@ -290,6 +294,11 @@ interface ITaskMarket {
     /// @param settlement The settlement module.
     event SettlementSet(address indexed settlement);
 
+    /// @notice Emitted when the owner names a new treasury.
+    /// @param treasury Receives what no party of a task may keep (forfeits that would otherwise reward
+    /// the party who caused them).
+    event TreasurySet(address indexed treasury);
+
     /// @notice Thrown when a parameter is outside its documented bounds.
     /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 14 = minReward).
     /// @param value Offending value.
@@ -299,6 +308,9 @@ interface ITaskMarket {
     error SettlementAlreadySet(address settlement);
     /// @notice Thrown when the settlement module address is zero.
     error SettlementZero();
+
+    /// @notice Thrown when the treasury would be the zero address.
+    error TreasuryZero();
     /// @notice Thrown when a caller other than the settlement module calls `settle`.
     /// @param caller The caller.
     error NotSettlement(address caller);
@@ -525,6 +537,14 @@ interface ITaskMarket {
     /// @notice Sets the settlement module; owner only, once.
     /// @param settlement The module.
     function setSettlement(address settlement) external;
+
+    /// @notice Names the treasury (owner only; not zero).
+    /// @param treasury_ The new treasury.
+    function setTreasury(address treasury_) external;
+
+    /// @notice Receives what no party of a task may keep (see docs/security.md).
+    /// @return The treasury; the initial owner until the owner names another.
+    function treasury() external view returns (address);
 
     /// @notice Replaces the parameters; owner only, within bounds. Running and queued tasks keep the
     /// terms they were posted or started with, except windows not yet opened.
