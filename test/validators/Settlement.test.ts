@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { network } from "hardhat";
 import {
   attest,
@@ -450,33 +451,35 @@ describe("Settlement", () => {
       expect(await w.market.chainHeight()).to.equal(1n);
     });
 
-    it("splits the block reward by DLBC eq. 5–6 at the current queue length", async () => {
+    it("splits the block reward at the queue length of the task's start: tasks posted around finalize do not move it", async () => {
       const { w, run, members, publisher, miners } = await drawn();
-      // four more tasks in the queue: x = k·l/L = 4/16, publisher share 1 − x² = 0.9375
-      for (let i = 0; i < 4; i++) {
-        await w.market.connect(publisher).postTask(
-          {
-            token: ethers.ZeroAddress,
-            reward: ONE,
-            datasetRoot: ethers.id(`root${i}`),
-            specCid: "bafkrei",
-            shardCount: 10,
-            testShards: 2,
-            accuracyThreshold: 8000,
-            maxSubmissions: 4,
-            trainWindow: 600,
-            modelBytes: 1n,
-            dataBytes: 1n,
-            flops: 1n,
-          },
-          { value: ONE + ONE / 20n },
-        );
-      }
+      // the attack: the winner (or anyone) fills the queue right before finalize to cut the publisher's
+      // share (k·l/L = 4/16 would give 0.9375); the queue was empty when the task started, so the share stays 1
+      for (let i = 0; i < 4; i++) await postFiller(w, publisher, i);
+      expect(await w.market.queueLength()).to.equal(4n);
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
       await expect(w.settlement.finalize(run.taskId))
         .to.emit(w.settlement, "BlockRewarded")
+        .withArgs(run.taskId, 100n * ONE, 0n, 10n * ONE);
+      expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(0n);
+    });
+
+    it("splits the block reward by DLBC eq. 5–6 at the queue length recorded when the task started", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      // four tasks wait in the queue (ranked after the task below): x = k·l/L = 4/16, publisher share 1 − x² = 0.9375
+      for (let i = 0; i < 4; i++) await postFiller(w, a[0]!, i);
+      const run = await taskToAttesting(w, a[0]!, [
+        { signer: a[1]!, reveal: true },
+        { signer: a[2]!, reveal: true },
+      ]);
+      expect((await w.market.getTask(run.taskId)).queueLengthAtStart).to.equal(4n);
+      const members = bySigner(a, await draw(w, run.taskId));
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9500n, 9000n], reveal: true })));
+      await expect(w.settlement.finalize(run.taskId))
+        .to.emit(w.settlement, "BlockRewarded")
         .withArgs(run.taskId, 93_750_000_000_000_000_000n, 6_250_000_000_000_000_000n, 10n * ONE);
-      expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(6_250_000_000_000_000_000n);
+      expect(await w.rewardToken.balanceOf(a[1]!.address)).to.equal(6_250_000_000_000_000_000n);
     });
   });
 
@@ -523,3 +526,24 @@ describe("Settlement", () => {
     });
   });
 });
+
+/** A queued task that ranks after `taskToAttesting`'s (a tenth of its reward, far more FLOPs). */
+async function postFiller(w: World, publisher: HardhatEthersSigner, i: number): Promise<void> {
+  await w.market.connect(publisher).postTask(
+    {
+      token: w.ethers.ZeroAddress,
+      reward: ONE,
+      datasetRoot: w.ethers.id(`root${i}`),
+      specCid: "bafkrei",
+      shardCount: 10,
+      testShards: 2,
+      accuracyThreshold: 8000,
+      maxSubmissions: 4,
+      trainWindow: 600,
+      modelBytes: 1n,
+      dataBytes: 1n,
+      flops: 10n ** 12n,
+    },
+    { value: ONE + ONE / 20n },
+  );
+}
