@@ -1,5 +1,13 @@
+import envPaths from "env-paths";
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.js";
+
+/**
+ * The platform's data folder (`$XDG_DATA_HOME/podl` or `~/.local/share/podl` on Linux, the
+ * Application Support and LocalAppData folders elsewhere). Never relative to the current directory:
+ * an agent started from another folder must find the salts it stored, or it forfeits its bonds.
+ */
+export const DEFAULT_DATA_DIR = envPaths("podl", { suffix: "" }).data;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -16,7 +24,11 @@ export const agentConfigSchema = z
       .refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL")
       .describe("JSON-RPC endpoint (http or https)"),
     chainId: int(1, Number.MAX_SAFE_INTEGER).optional().describe("expected chain id; another chain is refused"),
-    dataDir: z.string().min(1).default(".data").describe("folder for the agent's state (default .data)"),
+    dataDir: z
+      .string()
+      .min(1)
+      .default(DEFAULT_DATA_DIR)
+      .describe(`folder for the agent's state: salts, openings, artifacts (default ${DEFAULT_DATA_DIR})`),
     confirmations: int(0, 256).optional().describe("blocks an event must be buried under (default 0 on chain 31337, else 3)"),
     pollIntervalMs: int(50, 600_000).default(1_000).describe("how often to look for new blocks (default 1000)"),
     logChunkBlocks: int(1, 100_000).default(2_000).describe("blocks per eth_getLogs request (default 2000)"),

@@ -1,4 +1,6 @@
 import { once } from "node:events";
+import { join } from "node:path";
+import { DEFAULT_DATA_DIR } from "../config/schema.js";
 import type { Command, CommandInput, OptionSpec } from "../cli/command.js";
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS } from "./content-store.js";
 import type { ContentStore } from "./content-store.js";
@@ -7,7 +9,7 @@ import { StorageError, isStorageError } from "./errors.js";
 import { openContentStore } from "./index.js";
 
 /** Where `podl ipfs` keeps its embedded node unless told otherwise. */
-export const IPFS_CLI_DIR = ".data/ipfs";
+export const IPFS_CLI_DIR = join(DEFAULT_DATA_DIR, "ipfs");
 
 const STORE_OPTIONS: Record<string, OptionSpec> = {
   "ipfs-dir": { type: "string", description: `embedded node's blocks and key (default ${IPFS_CLI_DIR})`, value: "dir" },

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { isAgentError, type AgentErrorCode } from "../../agents/config/errors.js";
 import { KEYSTORE_PASSWORD_ENV, PRIVATE_KEY_ENV, loadWallet, writeKeystore } from "../../agents/config/keys.js";
 import { envName, flagName, loadConfig } from "../../agents/config/load.js";
-import { agentConfigSchema } from "../../agents/config/schema.js";
+import { DEFAULT_DATA_DIR, agentConfigSchema } from "../../agents/config/schema.js";
 import { captureLogger } from "./helpers/log.js";
 
 function failure(fn: () => unknown, code: AgentErrorCode): Error {
@@ -45,6 +45,13 @@ describe("agents/config", function () {
       expect(e.message).to.contain("confirmations: Number must be greater than or equal to 0 (PODL_CONFIRMATIONS)");
       expect(e.message).to.contain("gasHeadroomPercent: Expected number, received nan (--gas-headroom-percent)");
       failure(() => loadConfig(agentConfigSchema, { env: { PODL_RPC_URL: "ws://127.0.0.1:8546" } }), "CONFIG_INVALID");
+    });
+
+    it("keeps state in the platform's data folder by default, never relative to the current directory", () => {
+      const config = loadConfig(agentConfigSchema, { env: { PODL_RPC_URL: "http://127.0.0.1:8545" } });
+      expect(config.dataDir).to.equal(DEFAULT_DATA_DIR);
+      expect(isAbsolute(config.dataDir), config.dataDir).to.equal(true);
+      expect(config.dataDir.endsWith("podl"), config.dataDir).to.equal(true);
     });
 
     it("takes flags over environment over file over defaults", () => {
