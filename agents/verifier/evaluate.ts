@@ -137,6 +137,7 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
       }
       const result = await timed("verify", extra, () =>
         verifySubmission({
+          taskId: input.taskId,
           spec: doc.spec,
           seed: input.seed,
           miner: sub.miner,

@@ -73,6 +73,7 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     expect([...last.weights.keys()]).to.deep.equal([...run.checkpoints.at(-1)!.weights.keys()]);
 
     const verdict = await verifySubmission({
+      taskId: 7n,
       spec: SPEC,
       seed: SEED,
       miner: MINER,
