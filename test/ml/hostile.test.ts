@@ -2,12 +2,13 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { decodeArtifact } from "../../agents/ml/artifact.js";
 import { decodeCheckpoint, encodeCheckpoint } from "../../agents/ml/checkpoints.js";
+import { describeError, describeList, describeValue, truncate } from "../../agents/ml/describe.js";
 import type { Checkpoint } from "../../agents/ml/checkpoints.js";
 import { isMlError } from "../../agents/ml/errors.js";
 import { chooseSegments } from "../../agents/ml/replay.js";
 import type { TrainResult } from "../../agents/ml/train.js";
 import { verifySubmission } from "../../agents/ml/verify.js";
-import { doubleLastCheckpoint, forgedInput, HOSTILE_CASES, honestInput, openContainer, poison, sealContainer } from "./helpers/hostile.js";
+import { DEEP, doubleLastCheckpoint, forgedInput, HOSTILE_CASES, honestInput, nested, openContainer, poison, sealContainer } from "./helpers/hostile.js";
 import { irisRun } from "./helpers/iris-run.js";
 
 /** Longest detail a verdict may carry: it is logged and stored for every submission. */
@@ -63,6 +64,17 @@ describe("ml/verify: a corpus of hostile submissions derived from an honest one"
       expect(isMlError(e, "ARTIFACT_INVALID"), String(e).slice(0, 300)).to.equal(true);
       expect((e as Error).message.length).to.be.at.most(MAX_DETAIL);
     }
+  });
+
+  it("describes untrusted values without recursion and within bounds", () => {
+    const deep = JSON.parse(nested(DEEP)) as unknown;
+    expect(describeValue(deep)).to.equal("an array of 1");
+    expect(describeValue(JSON.parse(`{"a":${nested(DEEP)},"b":1}`))).to.equal("an object with 2 key(s)");
+    expect(describeValue("x".repeat(1 << 20)).length).to.be.below(200);
+    expect(describeValue(16)).to.equal("16");
+    expect(describeList(Array.from({ length: 1_000_000 }, (_, i) => `z${i}`))).to.equal("z0, z1, z2, z3, z4 and 999995 more");
+    expect(truncate("y".repeat(10_000)).length).to.be.below(600);
+    expect(describeError(new RangeError("Maximum call stack size exceeded"))).to.equal("RangeError: Maximum call stack size exceeded");
   });
 
   it("decodeCheckpoint refuses a checkpoint file with a tensor its order does not name, or a non-finite value", () => {
