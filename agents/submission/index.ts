@@ -254,7 +254,8 @@ export async function fetchTaskDocument(store: ContentStore, specCid: string, op
   try {
     doc = parseTaskDocument(bytes);
   } catch (cause) {
-    if (!isMlError(cause)) throw cause;
+    // The publisher wrote these bytes: whatever they provoke is the document's fault, never an exception that stops a round.
+    if (!isMlError(cause)) throw new SubmissionError("DOCUMENT_INVALID", `task document ${specCid}: unreadable (${describeError(cause)})`, { cause, context: { specCid } });
     throw new SubmissionError("DOCUMENT_INVALID", `task document ${specCid}: ${cause.message}`, { cause, context: { specCid, mlCode: cause.code } });
   }
   doc.shards.forEach((s, i) => checkCid(s.cid, `shard ${i} of task document ${specCid}`));

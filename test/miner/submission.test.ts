@@ -207,6 +207,16 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     await rejects(fetchShards(verifier, shrunk, [0], keys, FAST), "TOO_LARGE");
   });
 
+  it("rejects a task document whose spec has a layer type nested 10,000 levels deep as DOCUMENT_INVALID (SPEC_INVALID), without overflowing the stack", async () => {
+    const spec = JSON.stringify(SPEC).replace('"type":"dense"', `"type":${nested(DEEP)}`);
+    const shards = Array.from({ length: 10 }, () => ({ cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", examples: 15, bytes: 400 }));
+    const document = `{"format":"podl-task/1","spec":${spec},"shardCount":10,"testShards":3,"shards":${JSON.stringify(shards)},"providers":[]}`;
+    const cid = (await miner.add(toUtf8Bytes(document))).toString();
+    const e = await rejects(fetchTaskDocument(verifier, cid, FAST), "DOCUMENT_INVALID");
+    expect(e.context.mlCode).to.equal("SPEC_INVALID");
+    expect(e.message).to.match(/unknown type an array of 1/);
+  });
+
   it("rejects a task document whose spec is over its limits, carrying the ML code", async () => {
     const spec = { ...SPEC, limits: { maxParams: 10, maxFlops: 10 } };
     const document = { format: "podl-task/1", spec, shardCount: 10, testShards: 3, shards: Array.from({ length: 10 }, () => ({ cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", examples: 15, bytes: 400 })), providers: [] };
