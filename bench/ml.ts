@@ -425,6 +425,7 @@ async function main(): Promise<void> {
   // after one warm-up (a validator process verifies many submissions).
   const artifact = encodeArtifact(artifactOf(spec, firstRun, { taskId: "1", seed: SEED, miner: MINERS[0]! }));
   const input = {
+    taskId: "1",
     spec,
     seed: SEED,
     miner: MINERS[0]!,

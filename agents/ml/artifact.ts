@@ -1,8 +1,9 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import { describeError, describeList, describeValue, truncate } from "./describe.js";
 import { MlError, isMlError } from "./errors.js";
 import type { MlErrorCode } from "./errors.js";
-import { canonicalJson, canonicalSpecJson, parseSpec, weightLayout } from "./spec.js";
+import { HARD_LIMITS, canonicalJson, canonicalSpecJson, countModel, parseSpec, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
 import { decodeTensors, elements, encodeTensors } from "./tensors.js";
 import type { Tensor, TensorReason } from "./tensors.js";
@@ -18,6 +19,11 @@ import type { Tensor, TensorReason } from "./tensors.js";
 
 export const ARTIFACT_FORMAT = "podl-artifact/1";
 export const DEFAULT_MAX_ARTIFACT_BYTES = 512 << 20;
+/** Header allowance of a tensor container: JSON per tensor name, plus the metadata. */
+export const HEADER_BYTES_PER_TENSOR = 512;
+export const HEADER_BYTES_FIXED = 64 * 1024;
+/** Largest artifact header: the fixed allowance, the embedded spec (twice, as the writer allows for escapes), an entry per tensor. */
+export const MAX_ARTIFACT_HEADER_BYTES = HEADER_BYTES_FIXED + 2 * HARD_LIMITS.maxSpecBytes + HEADER_BYTES_PER_TENSOR * 4 * HARD_LIMITS.maxLayers;
 
 export type WeightTensor = { shape: number[]; data: Float32Array };
 
@@ -65,16 +71,34 @@ export function encodeArtifact(a: ArtifactV1): Uint8Array {
   });
 }
 
+/** Largest artifact a spec's model can produce, header included: 4 bytes a parameter plus the header allowance. */
+export function maxArtifactBytes(spec: TaskSpec): number {
+  const { params } = countModel(spec);
+  return HEADER_BYTES_FIXED + canonicalSpecJson(spec).length * 2 + HEADER_BYTES_PER_TENSOR * weightLayout(spec).length + 4 * params;
+}
+
 /**
  * Decodes and checks an artifact. Typed MlError codes: ARTIFACT_TOO_LARGE (over maxBytes),
  * ARTIFACT_TRUNCATED (ends early), ARTIFACT_INVALID (container, metadata, hyperparameters or spec
  * malformed, or not in canonical form; `context.field` names a bad hyperparameter), ARTIFACT_SHAPE (tensors differ from weightLayout(spec)), ARTIFACT_NAN
- * (a NaN or infinite weight).
+ * (a NaN or infinite weight). Nothing else leaves it: whatever else a hostile file provokes (a stack
+ * overflow, say) becomes ARTIFACT_INVALID.
  */
 export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = {}): ArtifactV1 {
+  try {
+    return decode(bytes, opts);
+  } catch (cause) {
+    if (isMlError(cause)) throw cause;
+    throw new MlError("ARTIFACT_INVALID", `artifact: unreadable (${describeError(cause)})`, { cause });
+  }
+}
+
+function decode(bytes: Uint8Array, opts: { maxBytes?: number }): ArtifactV1 {
   let decoded: ReturnType<typeof decodeTensors>;
   try {
-    decoded = decodeTensors(bytes, { maxBytes: opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES });
+    // The default bounds a caller's cap too: nothing asks a validator to read more than 512 MiB.
+    const maxBytes = Math.min(opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_ARTIFACT_BYTES);
+    decoded = decodeTensors(bytes, { maxBytes, maxHeaderBytes: MAX_ARTIFACT_HEADER_BYTES, allowEmpty: false });
   } catch (cause) {
     if (!isMlError(cause, "TENSORS_INVALID")) throw cause;
     const reason = cause.context.reason as TensorReason;
@@ -83,7 +107,7 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
   const { tensors, metadata: m } = decoded;
   const invalid = (message: string, cause?: unknown, context?: Record<string, unknown>) => new MlError("ARTIFACT_INVALID", `artifact: ${message}`, { cause, context });
 
-  if (m.format !== ARTIFACT_FORMAT) throw invalid(`format ${JSON.stringify(m.format)}, expected ${ARTIFACT_FORMAT}`);
+  if (m.format !== ARTIFACT_FORMAT) throw invalid(`format ${describeValue(m.format)}, expected ${ARTIFACT_FORMAT}`);
   for (const key of ["taskId", "miner", "seed", "spec", "watermark", "hyper", "checkpoints"]) {
     if (m[key] === undefined) throw invalid(`metadata lacks ${key}`);
   }
@@ -91,7 +115,7 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
   try {
     spec = parseSpec(m.spec!);
   } catch (cause) {
-    throw invalid(`embedded spec: ${(cause as Error).message}`, cause);
+    throw invalid(`embedded spec: ${truncate((cause as Error).message)}`, cause);
   }
   if (canonicalSpecJson(spec) !== m.spec) throw invalid("embedded spec is not in canonical form");
   const watermark = parseJson(m.watermark!, "watermark", invalid) as ArtifactV1["watermark"];
@@ -118,7 +142,7 @@ export function decodeArtifact(bytes: Uint8Array, opts: { maxBytes?: number } = 
 
   const weights = new Map<string, WeightTensor>();
   for (const [name, t] of tensors) {
-    if (t.dtype !== "F32") throw new MlError("ARTIFACT_SHAPE", `artifact: tensor ${name} is ${t.dtype}, weights are F32`, { context: { tensor: name } });
+    if (t.dtype !== "F32") throw new MlError("ARTIFACT_SHAPE", `artifact: tensor ${describeValue(name)} is ${t.dtype}, weights are F32`, { context: { tensor: truncate(name) } });
     weights.set(name, { shape: t.shape, data: t.data });
   }
   checkTensors(spec, weights);
@@ -145,10 +169,10 @@ export function modelHash(bytes: Uint8Array): `0x${string}` {
 }
 
 function checkFields(taskId: string, miner: string, seed: string, root: string, invalid: (m: string) => MlError): void {
-  if (!DECIMAL.test(taskId)) throw invalid(`taskId ${JSON.stringify(taskId)} is not a decimal integer`);
-  if (!ADDRESS.test(miner)) throw invalid(`miner ${JSON.stringify(miner)} is not a lower-case 0x address`);
-  if (!BYTES32.test(seed)) throw invalid(`seed ${JSON.stringify(seed)} is not a lower-case 0x bytes32`);
-  if (!BYTES32.test(root)) throw invalid(`checkpoint root ${JSON.stringify(root)} is not a lower-case 0x bytes32`);
+  if (!DECIMAL.test(taskId)) throw invalid(`taskId ${describeValue(taskId)} is not a decimal integer`);
+  if (!ADDRESS.test(miner)) throw invalid(`miner ${describeValue(miner)} is not a lower-case 0x address`);
+  if (!BYTES32.test(seed)) throw invalid(`seed ${describeValue(seed)} is not a lower-case 0x bytes32`);
+  if (typeof root !== "string" || !BYTES32.test(root)) throw invalid(`checkpoint root ${describeValue(root)} is not a lower-case 0x bytes32`);
 }
 
 /**
@@ -164,7 +188,8 @@ function checkHyper(h: ArtifactHyper, invalid: (m: string, context: Record<strin
   for (const [field, integer] of fields) {
     const v: unknown = h[field];
     const ok = typeof v === "number" && Number.isFinite(v) && v > 0 && (!integer || Number.isSafeInteger(v));
-    if (!ok) throw invalid(`hyper.${field} ${typeof v === "string" ? JSON.stringify(v) : String(v)} is not a positive ${integer ? "integer" : "finite number"}`, { field: `hyper.${field}`, value: v });
+    // describeValue, not String(v): v may be an array nested 10,000 levels deep.
+    if (!ok) throw invalid(`hyper.${field} ${describeValue(v)} is not a positive ${integer ? "integer" : "finite number"}`, { field: `hyper.${field}`, value: describeValue(v) });
   }
 }
 
@@ -187,7 +212,7 @@ function checkTensors(spec: TaskSpec, tensors: ReadonlyMap<string, WeightTensor>
   }
   if (tensors.size !== layout.length) {
     const extra = [...tensors.keys()].filter((name) => !layout.some((w) => w.name === name));
-    throw shapeError(`tensors not in the spec: ${extra.join(", ")}`, extra[0]!);
+    throw shapeError(`tensors not in the spec: ${describeList(extra)}`, truncate(extra[0]!));
   }
 }
 

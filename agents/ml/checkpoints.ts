@@ -1,4 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { describeList, describeValue } from "./describe.js";
 import { MlError } from "./errors.js";
 import type { NamedTensors } from "./init.js";
 import { keccakConcat } from "./seeds.js";
@@ -26,6 +27,13 @@ export type CheckpointLeaf = [bigint, bigint, string];
 
 export const CHECKPOINT_LEAF_ENCODING = ["uint256", "uint256", "bytes32"];
 export const CHECKPOINT_FORMAT = "podl-checkpoint/1";
+/**
+ * Most checkpoints any manifest may list, whatever a caller allows: checked before the Merkle tree is
+ * built (a million claimed checkpoints cost a minute and most of a gigabyte to hash).
+ */
+export const MAX_CHECKPOINTS = 100_000;
+/** Largest checkpoint header: metadata and the order (a name per tensor, twice), an entry per tensor and optimizer slot. */
+const MAX_CHECKPOINT_HEADER_BYTES = 4 << 20;
 
 export function weightsHash(cp: Pick<Checkpoint, "weights" | "optimizer">): string {
   const parts: Uint8Array[] = [];
@@ -52,6 +60,7 @@ export function buildManifest(checkpoints: readonly Checkpoint[], every: number)
  * shorter last interval, and that they hash to `root`. Throws MlError CHECKPOINT_GAP otherwise.
  */
 export function checkManifest(m: CheckpointManifest, expected: { root: string; count: number; every: number }): void {
+  if (m.entries.length > MAX_CHECKPOINTS) throw gap(`manifest lists ${m.entries.length} checkpoints, over the limit of ${MAX_CHECKPOINTS}`, { count: m.entries.length });
   if (m.every !== expected.every) throw gap(`manifest every ${m.every}, artifact says ${expected.every}`, { every: m.every });
   if (m.entries.length !== expected.count) throw gap(`manifest lists ${m.entries.length} checkpoints, artifact says ${expected.count}`, { count: m.entries.length });
   checkSchedule(m.entries, m.every);
@@ -79,19 +88,50 @@ export function encodeCheckpoint(cp: Checkpoint): Uint8Array {
   return encodeTensors(named, { format: CHECKPOINT_FORMAT, i: String(cp.i), step: String(cp.step), order });
 }
 
+/**
+ * Decodes one checkpoint file. Strict: `order` names every tensor the file holds exactly once (no
+ * extra tensors ride along), all F32 and finite; `i` and `step` are non-negative integers. Throws
+ * MlError TENSORS_INVALID.
+ */
 export function decodeCheckpoint(bytes: Uint8Array, maxBytes = 1 << 30): Checkpoint {
-  const { tensors, metadata } = decodeTensors(bytes, { maxBytes });
-  if (metadata.format !== CHECKPOINT_FORMAT || metadata.order === undefined) throw new MlError("TENSORS_INVALID", "not a podl checkpoint");
-  const order = JSON.parse(metadata.order) as { weights: string[]; optimizer: string[] };
-  const pick = (names: string[]): NamedTensors =>
+  const { tensors, metadata } = decodeTensors(bytes, { maxBytes: Math.min(maxBytes, 1 << 30), maxHeaderBytes: MAX_CHECKPOINT_HEADER_BYTES, allowEmpty: false });
+  const invalid = (message: string) => new MlError("TENSORS_INVALID", `checkpoint: ${message}`);
+  if (metadata.format !== CHECKPOINT_FORMAT || metadata.order === undefined) throw invalid("not a podl checkpoint");
+  let order: unknown;
+  try {
+    order = JSON.parse(metadata.order);
+  } catch {
+    throw invalid("order is not JSON");
+  }
+  const names = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === "string");
+  const { weights, optimizer } = (order ?? {}) as Record<string, unknown>;
+  if (!names(weights) || !names(optimizer)) throw invalid("order must be { weights: string[], optimizer: string[] }");
+  const listed = new Set([...weights, ...optimizer]);
+  if (listed.size !== weights.length + optimizer.length) throw invalid("order names a tensor twice");
+  const extra = [...tensors.keys()].filter((n) => !listed.has(n));
+  if (extra.length > 0) throw invalid(`tensors not in its order: ${describeList(extra)}`);
+  const [i, step] = [Number(metadata.i), Number(metadata.step)];
+  if (!Number.isSafeInteger(i) || i < 0 || !Number.isSafeInteger(step) || step < 0) throw invalid(`i ${describeValue(metadata.i)} and step ${describeValue(metadata.step)} must be non-negative integers`);
+  const pick = (list: string[]): NamedTensors =>
     new Map(
-      names.map((n) => {
+      list.map((n) => {
         const t = tensors.get(n);
-        if (t === undefined || t.dtype !== "F32") throw new MlError("TENSORS_INVALID", `checkpoint lacks F32 tensor ${n}`);
+        if (t === undefined || t.dtype !== "F32") throw invalid(`lacks F32 tensor ${describeValue(n)}`);
+        const bad = t.data.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw invalid(`tensor ${describeValue(n)}[${bad}] is ${t.data[bad]}: non-finite`);
         return [n, { shape: t.shape, data: t.data }];
       }),
     );
-  return { i: Number(metadata.i), step: Number(metadata.step), weights: pick(order.weights), optimizer: pick(order.optimizer) };
+  return { i, step, weights: pick(weights), optimizer: pick(optimizer) };
+}
+
+/** Where a checkpoint holds a NaN or an infinity (weights or optimizer state), or undefined. */
+export function nonFinite(cp: Pick<Checkpoint, "weights" | "optimizer">): { tensor: string; index: number; value: number } | undefined {
+  for (const [tensor, t] of [...cp.weights, ...cp.optimizer]) {
+    const index = t.data.findIndex((v) => !Number.isFinite(v));
+    if (index >= 0) return { tensor, index, value: t.data[index]! };
+  }
+  return undefined;
 }
 
 function littleEndianBytes(data: Float32Array): Uint8Array {

@@ -47,15 +47,20 @@ export function normalisedDistance(replayed: NamedTensors, claimed: NamedTensors
 
 /**
  * Which segments to replay: the first drawn from `seed2` (keccak256(abi.encode(seed2, "replay"))),
- * then the ones with the largest updates ‖W_{i+1} − W_i‖, up to r distinct segments.
+ * then the ones with the largest updates ‖W_{i+1} − W_i‖ (NaN counting as infinite), up to r distinct
+ * segments.
  */
 export function chooseSegments(checkpoints: readonly Checkpoint[], r: number, seed2: string): number[] {
   const segments = checkpoints.length - 1;
   const chosen: number[] = [];
   if (segments <= 0 || r <= 0) return chosen;
   chosen.push(new KeccakStream(subSeed(seed2, "replay")).nextBelow(segments));
-  const bySize = Array.from({ length: segments }, (_, i) => ({ i, size: l2Distance(checkpoints[i + 1]!.weights, checkpoints[i]!.weights) }))
-    .sort((a, b) => b.size - a.size || a.i - b.i);
+  // A NaN size (a non-finite checkpoint) ranks as the largest: `b.size - a.size` is NaN for it,
+  // which `||` would read as a tie, so a NaN planted anywhere could push a forged segment out of the sample.
+  const bySize = Array.from({ length: segments }, (_, i) => {
+    const size = l2Distance(checkpoints[i + 1]!.weights, checkpoints[i]!.weights);
+    return { i, size: Number.isNaN(size) ? Number.POSITIVE_INFINITY : size };
+  }).sort((a, b) => (a.size === b.size ? a.i - b.i : b.size > a.size ? 1 : -1));
   for (const { i } of bySize) {
     if (chosen.length >= Math.min(r, segments)) break;
     if (!chosen.includes(i)) chosen.push(i);
@@ -115,7 +120,7 @@ export async function replayCheck(
   );
   const segments = chosen.map((i, k) => {
     const distance = normalisedDistance(replayed[k]!, checkpoints[i + 1]!.weights, checkpoints[i]!.weights);
-    return { i, distance, accepted: distance <= tolerance };
+    return { i, distance, accepted: distance <= tolerance }; // NaN is never within tolerance
   });
   return { accepted: segments.every((s) => s.accepted), segments };
 }

@@ -1,6 +1,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { z } from "zod";
+import { describeValue } from "./describe.js";
 import { MlError } from "./errors.js";
 
 /**
@@ -137,7 +138,7 @@ export function parseSpec(json: unknown): TaskSpec {
     const path = issue.path.join(".");
     const message =
       issue.code === "invalid_union_discriminator"
-        ? `unknown ${issue.path[issue.path.length - 1]} ${JSON.stringify(valueAt(value, issue.path))} (expected ${issue.options.join(", ")})`
+        ? `unknown ${issue.path[issue.path.length - 1]} ${describeValue(valueAt(value, issue.path))} (expected ${issue.options.join(", ")})`
         : issue.message;
     throw new MlError("SPEC_INVALID", `spec.${path || "(root)"}: ${message}`, {
       cause: result.error,

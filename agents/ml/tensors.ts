@@ -1,4 +1,5 @@
 import { canonicalJson } from "./spec.js";
+import { describeValue, truncate } from "./describe.js";
 import { MlError } from "./errors.js";
 
 /**
@@ -16,7 +17,9 @@ import { MlError } from "./errors.js";
  * order (what the reference implementation does for same-width dtypes), so the same content
  * always gives the same bytes.
  *
- * The reader is strict: exact sizes, contiguous offsets, no trailing bytes. Its failures are
+ * The reader is strict: exact sizes, contiguous offsets, no trailing bytes; with `allowEmpty: false`
+ * no empty tensors either (none of our formats has one, and a million empty entries in a header
+ * cost a reader a gigabyte for nothing), and `maxHeaderBytes` bounds the JSON it parses. Its failures are
  * MlError TENSORS_INVALID with `context.reason` "truncated", "too_large" or "malformed", which
  * artifact and shard loaders turn into their own codes.
  */
@@ -63,13 +66,14 @@ export function encodeTensors(named: ReadonlyMap<string, Tensor>, metadata: Read
 
 export function decodeTensors(
   bytes: Uint8Array,
-  opts: { maxBytes: number },
+  opts: { maxBytes: number; maxHeaderBytes?: number; allowEmpty?: boolean },
 ): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   if (bytes.length > opts.maxBytes) fail("too_large", `${bytes.length} bytes exceeds the limit of ${opts.maxBytes}`);
   if (bytes.length < 8) fail("truncated", `${bytes.length} bytes: shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(HEADER_CAP)) fail("malformed", `header length ${n} exceeds ${HEADER_CAP}`);
+  const headerCap = Math.min(HEADER_CAP, opts.maxHeaderBytes ?? HEADER_CAP);
+  if (n > BigInt(headerCap)) fail("malformed", `header length ${n} exceeds ${headerCap}`);
   const headerLength = Number(n);
   if (8 + headerLength > bytes.length) fail("truncated", `header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
 
@@ -89,20 +93,22 @@ export function decodeTensors(
     if (name === "__metadata__") {
       if (value === null || typeof value !== "object" || Array.isArray(value)) fail("malformed", "__metadata__ is not an object");
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== "string") fail("malformed", `__metadata__.${k} is not a string`);
+        if (typeof v !== "string") fail("malformed", `__metadata__.${truncate(k, 80)} is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    entries.push({ name, ...parseEntry(name, value) });
+    const entry = parseEntry(describeValue(name), value);
+    if (opts.allowEmpty === false && entry.begin === entry.end) fail("malformed", `tensor ${describeValue(name)} holds no values`);
+    entries.push({ name, ...entry });
   }
 
   // Contiguous, hole-free, covering the data section exactly (as the reference reader demands).
   entries.sort((a, b) => a.begin - b.begin);
   let expected = 0;
   for (const e of entries) {
-    if (e.begin !== expected) fail("malformed", `tensor ${e.name} starts at ${e.begin}, expected ${expected}`);
-    if (e.end - e.begin !== elements(e.shape) * 4) fail("malformed", `tensor ${e.name}: offsets do not match shape [${e.shape}]`);
+    if (e.begin !== expected) fail("malformed", `tensor ${describeValue(e.name)} starts at ${e.begin}, expected ${expected}`);
+    if (e.end - e.begin !== elements(e.shape) * 4) fail("malformed", `tensor ${describeValue(e.name)}: offsets do not match shape [${truncate(e.shape.join(","), 80)}]`);
     expected = e.end;
   }
   if (expected > dataLength) fail("truncated", `data section has ${dataLength} bytes, the header describes ${expected}`);
@@ -123,10 +129,11 @@ export function elements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** One header entry; `name` is already described safely for messages. */
 function parseEntry(name: string, value: unknown): { dtype: DType; shape: number[]; begin: number; end: number } {
   if (value === null || typeof value !== "object") fail("malformed", `tensor ${name}: entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (dtype !== "F32" && dtype !== "I32") fail("malformed", `tensor ${name}: dtype ${JSON.stringify(dtype)} is not F32 or I32`);
+  if (dtype !== "F32" && dtype !== "I32") fail("malformed", `tensor ${name}: dtype ${describeValue(dtype)} is not F32 or I32`);
   const isDim = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isDim)) fail("malformed", `tensor ${name}: bad shape`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isDim)) fail("malformed", `tensor ${name}: bad data_offsets`);
@@ -158,5 +165,5 @@ function swap32(b: Uint8Array): void {
 }
 
 function fail(reason: TensorReason, message: string, cause?: unknown): never {
-  throw new MlError("TENSORS_INVALID", `tensor container: ${message}`, { cause, context: { reason } });
+  throw new MlError("TENSORS_INVALID", `tensor container: ${truncate(message)}`, { cause, context: { reason } });
 }

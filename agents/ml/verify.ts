@@ -1,8 +1,9 @@
-import { decodeArtifact, modelHash } from "./artifact.js";
+import { DEFAULT_MAX_ARTIFACT_BYTES, decodeArtifact, maxArtifactBytes, modelHash } from "./artifact.js";
 import type { ArtifactHyper, ArtifactV1 } from "./artifact.js";
-import { checkManifest, weightsHash } from "./checkpoints.js";
+import { MAX_CHECKPOINTS, checkManifest, nonFinite, weightsHash } from "./checkpoints.js";
 import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
-import { isMlError } from "./errors.js";
+import { describeError, describeValue, truncate } from "./describe.js";
+import { MlError, isMlError } from "./errors.js";
 import { initialWeights } from "./init.js";
 import type { NamedTensors } from "./init.js";
 import { buildModel } from "./model.js";
@@ -19,7 +20,9 @@ import type { WatermarkReading } from "./watermark.js";
 
 /**
  * A validator's verdict on one submission (DESIGN §5): the test accuracy in basis points, or 0 with
- * the first check that failed. Never throws for a bad submission; every failure is a reason.
+ * the first check that failed. Never throws for a bad submission; every failure is a reason, with a
+ * detail of bounded length. Cheap checks come first: the size before the hash, the checkpoint count
+ * and last step before the Merkle tree, so a hostile file costs little before it is refused.
  */
 
 export type VerifyReason = "hash" | "artifact" | "spec" | "miner" | "sml" | "checkpoints" | "init" | "watermark" | "replay" | "hyper";
@@ -29,6 +32,8 @@ export type VerifyResult =
   | { scoreBps: 0; reason: VerifyReason; detail: string };
 
 export type VerifyInput = {
+  /** The task the submission was made for; the artifact must name it. */
+  taskId: bigint | string;
   spec: TaskSpec;
   seed: string;
   miner: string;
@@ -41,6 +46,7 @@ export type VerifyInput = {
   train?: Dataset;
   /** Off (false) or which segments to replay and how strictly. */
   replay: false | { seed2: string; r?: number; tolerance?: number };
+  /** Cap on the artifact's size, on top of the bound the spec implies (and of DEFAULT_MAX_ARTIFACT_BYTES). */
   maxBytes?: number;
 };
 
@@ -56,21 +62,27 @@ export async function verifySubmission(input: VerifyInput): Promise<VerifyResult
   try {
     return await check(input);
   } catch (e) {
-    if (e instanceof Reject) return { scoreBps: 0, reason: e.reason, detail: e.message };
-    if (isMlError(e)) return { scoreBps: 0, reason: e.code === "CHECKPOINT_GAP" ? "checkpoints" : "artifact", detail: `${e.code}: ${e.message}` };
+    if (e instanceof Reject) return { scoreBps: 0, reason: e.reason, detail: truncate(e.message) };
+    if (isMlError(e)) return { scoreBps: 0, reason: e.code === "CHECKPOINT_GAP" ? "checkpoints" : "artifact", detail: truncate(`${e.code}: ${e.message}`) };
     // Anything else came from a malformed submission reaching TensorFlow.js or the callback.
-    return { scoreBps: 0, reason: "checkpoints", detail: `unexpected: ${(e as Error).message}` };
+    return { scoreBps: 0, reason: "checkpoints", detail: `unexpected: ${describeError(e)}` };
   }
 }
 
 async function check(input: VerifyInput): Promise<VerifyResult> {
   const { spec, seed, miner } = input;
+  // Size before hash: hashing 200 MB costs seconds; comparing a length costs nothing.
+  const maxBytes = Math.min(input.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_ARTIFACT_BYTES, maxArtifactBytes(spec));
+  if (input.artifact.length > maxBytes) {
+    throw new MlError("ARTIFACT_TOO_LARGE", `artifact: ${input.artifact.length} bytes exceeds the limit of ${maxBytes} (the spec's model and header)`);
+  }
   const hash = modelHash(input.artifact);
-  if (hash !== input.expectedModelHash.toLowerCase()) throw new Reject("hash", `artifact hashes to ${hash}, the chain has ${input.expectedModelHash}`);
-  const a: ArtifactV1 = decodeArtifact(input.artifact, { maxBytes: input.maxBytes });
+  if (hash !== input.expectedModelHash.toLowerCase()) throw new Reject("hash", `artifact hashes to ${hash}, the chain has ${describeValue(input.expectedModelHash)}`);
+  const a: ArtifactV1 = decodeArtifact(input.artifact, { maxBytes });
 
   if (canonicalSpecJson(a.spec) !== canonicalSpecJson(spec)) throw new Reject("spec", "artifact's spec differs from the task's");
   if (a.watermark.bits !== spec.watermark.bits || a.watermark.strength !== spec.watermark.strength) throw new Reject("spec", "artifact's watermark parameters differ from the spec's");
+  if (a.taskId !== input.taskId.toString()) throw new Reject("spec", `artifact names task ${a.taskId}, this is task ${input.taskId}`);
   if (a.seed !== seed.toLowerCase()) throw new Reject("spec", `artifact seed ${a.seed} is not the task's`);
   if (a.miner !== miner.toLowerCase()) throw new Reject("miner", `artifact names miner ${a.miner}, submitted by ${miner}`);
   // Replay runs with what the miner says it trained with; the spec bounds what it may say.
@@ -82,16 +94,20 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
   const expectedSml = taskSml(seed, spec);
   if (!sameBits(new Map([["sml.kernel", sml]]), new Map([["sml.kernel", expectedSml]]))) throw new Reject("sml", "sml.kernel is not the task's Secure Mapping Layer");
 
-  checkManifest(input.manifest, a.checkpoints);
+  // Counts and the last step before the Merkle tree: a million claimed checkpoints cost a minute to hash.
   const entries = input.manifest.entries;
-  if (input.train !== undefined) {
+  if (entries.length !== a.checkpoints.count || entries.length > MAX_CHECKPOINTS) {
+    throw new Reject("checkpoints", `the manifest lists ${entries.length} checkpoints, the artifact says ${a.checkpoints.count} (at most ${MAX_CHECKPOINTS})`);
+  }
+  if (input.train !== undefined && entries.length > 0) {
     // An honest run (stopped early or not) ends with a checkpoint after its last step.
     const steps = hyper.epochs * stepsPerEpoch(input.train.n, hyper.batchSize);
     const last = entries.at(-1)!.step;
     if (last !== steps) {
-      throw new Reject("hyper", `the checkpoints end at step ${last}, but ${hyper.epochs} epoch(s) of batch ${hyper.batchSize} over ${input.train.n} examples are ${steps} steps`);
+      throw new Reject("hyper", `the checkpoints end at step ${describeValue(last)}, but ${hyper.epochs} epoch(s) of batch ${hyper.batchSize} over ${input.train.n} examples are ${steps} steps`);
     }
   }
+  checkManifest(input.manifest, a.checkpoints);
   const fetched = new Map<number, Checkpoint>();
   const fetch = async (i: number): Promise<Checkpoint> => {
     const have = fetched.get(i);
@@ -100,6 +116,9 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
     if (cp.i !== i || cp.step !== entries[i]!.step || weightsHash(cp) !== entries[i]!.weightsHash) {
       throw new Reject("checkpoints", `checkpoint ${i} does not hash to its manifest entry`);
     }
+    // A NaN makes every distance to or from this checkpoint NaN, which no comparison orders.
+    const bad = nonFinite(cp);
+    if (bad !== undefined) throw new Reject("checkpoints", `checkpoint ${i} holds a non-finite value: ${describeValue(bad.tensor)}[${bad.index}] is ${bad.value}`);
     fetched.set(i, cp);
     return cp;
   };
@@ -128,7 +147,7 @@ async function check(input: VerifyInput): Promise<VerifyResult> {
     const result = await replayCheck(spec, { seed, miner, data: input.train, hyper }, all, input.replay);
     replay = result.segments;
     if (!result.accepted) {
-      const worst = result.segments.reduce((x, y) => (y.distance > x.distance ? y : x));
+      const worst = result.segments.reduce((x, y) => (y.distance > x.distance || Number.isNaN(y.distance) ? y : x));
       throw new Reject("replay", `segment ${worst.i} replays to a normalised distance of ${worst.distance.toExponential(3)}`);
     }
   }

@@ -1,11 +1,12 @@
 import { keccak256, toUtf8Bytes } from "ethers";
 import { z } from "zod";
-import { decodeArtifact, encodeArtifact, modelHash as hashArtifact } from "../ml/artifact.js";
+import { DEFAULT_MAX_ARTIFACT_BYTES, HEADER_BYTES_FIXED, HEADER_BYTES_PER_TENSOR, decodeArtifact, encodeArtifact, maxArtifactBytes as specArtifactBytes, modelHash as hashArtifact } from "../ml/artifact.js";
 import type { ArtifactV1 } from "../ml/artifact.js";
-import { checkManifest, decodeCheckpoint, encodeCheckpoint } from "../ml/checkpoints.js";
+import { MAX_CHECKPOINTS, checkManifest, decodeCheckpoint, encodeCheckpoint } from "../ml/checkpoints.js";
 import type { Checkpoint, CheckpointManifest } from "../ml/checkpoints.js";
 import { NONCE_BYTES, TAG_BYTES, decrypt } from "../ml/crypto.js";
 import type { Dataset } from "../ml/datasets/dataset.js";
+import { describeError } from "../ml/describe.js";
 import { isMlError } from "../ml/errors.js";
 import { decodeShard } from "../ml/shard.js";
 import { canonicalJson, canonicalSpecJson, countModel, weightLayout } from "../ml/spec.js";
@@ -33,13 +34,13 @@ export type { SubmissionErrorCode } from "./errors.js";
 export const CHECKPOINT_INDEX_FORMAT = "podl-checkpoints/1";
 /** Largest task document accepted (a spec is at most 1 MiB; 256 shard entries add ~40 KiB). */
 export const MAX_DOCUMENT_BYTES = 2 << 20;
-/** Checkpoints an index may list when the caller gives no tighter bound. */
-export const DEFAULT_MAX_CHECKPOINTS = 100_000;
+/**
+ * Checkpoints an index may list when the caller gives no bound (a caller's own bound is capped at
+ * MAX_CHECKPOINTS). The verifier passes the task's own bound (agents/verifier/evaluate.ts).
+ */
+export const DEFAULT_MAX_CHECKPOINTS = 10_000;
 /** Per-entry allowance of the index JSON: i, step, a bytes32 hash and a CID, with room to spare. */
 const INDEX_BYTES_PER_ENTRY = 512;
-/** Header allowance of a tensor container: JSON per tensor name, plus the metadata. */
-const HEADER_BYTES_PER_TENSOR = 512;
-const HEADER_BYTES_FIXED = 64 * 1024;
 /** Optimizer slots per trainable weight we allow in a checkpoint (Adam: 2; RMSProp: up to 3). */
 const MAX_OPTIMIZER_SLOTS = 3;
 
@@ -85,11 +86,14 @@ export interface FetchedSubmission {
 export interface FetchSubmissionOptions extends FetchOptions {
   /** The task's spec: bounds the artifact and checkpoints by the model's size. */
   spec?: TaskSpec;
-  /** Artifact size cap (with a spec, the smaller of the two applies; default 512 MiB, the artifact decoder's). */
+  /** Artifact size cap (with a spec, the smaller of the two applies; never over 512 MiB, the artifact decoder's cap). */
   maxArtifactBytes?: number;
   /** When given, an artifact hashing to anything else is HASH_MISMATCH before it is decoded. */
   expectedModelHash?: string;
+  /** Checkpoints the index may list: default DEFAULT_MAX_CHECKPOINTS, never over MAX_CHECKPOINTS. */
   maxCheckpoints?: number;
+  /** When given, an artifact naming another task is ARTIFACT_INVALID. */
+  taskId?: bigint | string;
 }
 
 /** Uploads checkpoints, index and artifact (in that order, so every CID named is already stored). */
@@ -137,7 +141,7 @@ export function submissionBounds(spec: TaskSpec): { maxArtifactBytes: number; ma
   const tensors = weightLayout(spec).length;
   const header = HEADER_BYTES_FIXED + canonicalSpecJson(spec).length * 2 + HEADER_BYTES_PER_TENSOR * tensors;
   return {
-    maxArtifactBytes: header + 4 * params,
+    maxArtifactBytes: specArtifactBytes(spec),
     maxCheckpointBytes: header + 4 * (params + MAX_OPTIMIZER_SLOTS * trainableParams + 1) + HEADER_BYTES_PER_TENSOR * MAX_OPTIMIZER_SLOTS * tensors,
   };
 }
@@ -149,9 +153,8 @@ export function submissionBounds(spec: TaskSpec): { maxArtifactBytes: number; ma
  */
 export async function fetchSubmission(store: ContentStore, modelCid: string, options: FetchSubmissionOptions = {}): Promise<FetchedSubmission> {
   const bounds = options.spec === undefined ? undefined : submissionBounds(options.spec);
-  const caps = [bounds?.maxArtifactBytes, options.maxArtifactBytes].filter((c) => c !== undefined);
-  const maxArtifactBytes = caps.length === 0 ? undefined : Math.min(...caps);
-  const bytes = await get(store, modelCid, "artifact", { ...options, ...(maxArtifactBytes === undefined ? {} : { maxBytes: maxArtifactBytes }) });
+  const maxArtifactBytes = Math.min(bounds?.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_ARTIFACT_BYTES);
+  const bytes = await get(store, modelCid, "artifact", { ...options, maxBytes: maxArtifactBytes });
   const hash = hashArtifact(bytes);
   if (options.expectedModelHash !== undefined && hash !== options.expectedModelHash.toLowerCase()) {
     throw new SubmissionError("HASH_MISMATCH", `artifact ${modelCid} hashes to ${hash}, the chain has ${options.expectedModelHash}`, {
@@ -160,14 +163,18 @@ export async function fetchSubmission(store: ContentStore, modelCid: string, opt
   }
   let artifact: ArtifactV1;
   try {
-    artifact = decodeArtifact(bytes, maxArtifactBytes === undefined ? {} : { maxBytes: maxArtifactBytes });
+    artifact = decodeArtifact(bytes, { maxBytes: maxArtifactBytes });
   } catch (cause) {
-    if (!isMlError(cause)) throw cause;
+    // Whatever the artifact's bytes provoke is the artifact's fault, never an exception that stops a round.
+    if (!isMlError(cause)) throw new SubmissionError("ARTIFACT_INVALID", `artifact ${modelCid}: unreadable (${describeError(cause)})`, { cause, context: { modelCid } });
     throw new SubmissionError("ARTIFACT_INVALID", `artifact ${modelCid}: ${cause.message} [${cause.code}]`, { cause, context: { modelCid, mlCode: cause.code } });
+  }
+  if (options.taskId !== undefined && artifact.taskId !== options.taskId.toString()) {
+    throw new SubmissionError("ARTIFACT_INVALID", `artifact ${modelCid} names task ${artifact.taskId}, this is task ${options.taskId}`, { context: { modelCid } });
   }
   const manifestCid = artifact.checkpoints.manifestCid;
   if (manifestCid === undefined) throw new SubmissionError("MANIFEST_INVALID", `artifact ${modelCid} names no checkpoint index`, { context: { modelCid } });
-  const maxCheckpoints = options.maxCheckpoints ?? DEFAULT_MAX_CHECKPOINTS;
+  const maxCheckpoints = Math.min(options.maxCheckpoints ?? DEFAULT_MAX_CHECKPOINTS, MAX_CHECKPOINTS);
   if (artifact.checkpoints.count > maxCheckpoints) {
     throw new SubmissionError("MANIFEST_INVALID", `artifact ${modelCid} claims ${artifact.checkpoints.count} checkpoints, over the limit of ${maxCheckpoints}`, {
       context: { modelCid, count: artifact.checkpoints.count },
@@ -247,7 +254,8 @@ export async function fetchTaskDocument(store: ContentStore, specCid: string, op
   try {
     doc = parseTaskDocument(bytes);
   } catch (cause) {
-    if (!isMlError(cause)) throw cause;
+    // The publisher wrote these bytes: whatever they provoke is the document's fault, never an exception that stops a round.
+    if (!isMlError(cause)) throw new SubmissionError("DOCUMENT_INVALID", `task document ${specCid}: unreadable (${describeError(cause)})`, { cause, context: { specCid } });
     throw new SubmissionError("DOCUMENT_INVALID", `task document ${specCid}: ${cause.message}`, { cause, context: { specCid, mlCode: cause.code } });
   }
   doc.shards.forEach((s, i) => checkCid(s.cid, `shard ${i} of task document ${specCid}`));

@@ -1,6 +1,7 @@
 import type { Logger } from "../log/logger.js";
 import type { Checkpoint } from "../ml/checkpoints.js";
 import type { Dataset } from "../ml/datasets/dataset.js";
+import { describeError, truncate } from "../ml/describe.js";
 import { fixedOrMin } from "../ml/spec.js";
 import { verifySubmission } from "../ml/verify.js";
 import type { TaskDocument } from "../publisher/document.js";
@@ -57,7 +58,8 @@ export function createPrefetcher(options: Pick<ScorerOptions, "store" | "fetchTi
  * The real scorer (DESIGN §5): fetches the task document and decrypts the test shards (and the
  * training shards, for replay) once per round, then fetches every revealed submission and runs
  * `verifySubmission` on it, replaying segments chosen from the draw seed. A submission that
- * cannot be fetched, is too large or malformed scores 0 with the reason; nothing it does throws.
+ * cannot be fetched, is too large or malformed scores 0 with the reason; nothing it does throws:
+ * each submission is scored in isolation, and any error while scoring it is its score of 0.
  * Task data out of reach throws TaskDataUnavailable (retried); task data that is invalid scores
  * every submission 0 (reason `task`).
  */
@@ -98,13 +100,11 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
       return input.submissions.map(() => ({ scoreBps: 0, reason: "task", detail: `${e.code}: ${e.message}` }));
     }
 
-    const verdicts: Verdict[] = [];
-    for (const [i, sub] of input.submissions.entries()) {
+    // Each submission on its own: whatever one does (a stack overflow, a TensorFlow.js failure)
+    // scores it 0 with the reason, and the others are still scored in time for the commit.
+    const scoreOne = async (i: number, sub: ScoringInput["submissions"][number]): Promise<Verdict> => {
       const extra = { submission: i, miner: sub.miner };
-      if (sub.modelCid === undefined) {
-        verdicts.push({ scoreBps: 0, reason: "fetch", detail: "no ModelRevealed event names this submission's CID" });
-        continue;
-      }
+      if (sub.modelCid === undefined) return { scoreBps: 0, reason: "fetch", detail: "no ModelRevealed event names this submission's CID" };
       let fetched: Awaited<ReturnType<typeof fetchSubmission>>;
       let checkpoints: Checkpoint[];
       try {
@@ -115,6 +115,7 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
             maxArtifactBytes: options.maxArtifactBytes,
             expectedModelHash: sub.modelHash,
             maxCheckpoints: maxCheckpoints(doc),
+            taskId: input.taskId,
           });
           // Every checkpoint is needed (init, last, replay): fetch them here, so `verify` times only the checks.
           const all: Checkpoint[] = [];
@@ -123,20 +124,18 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
         });
       } catch (e) {
         if (!isSubmissionError(e)) throw e;
-        const reason = e.code === "HASH_MISMATCH" ? "hash" : e.code === "MANIFEST_INVALID" || e.code === "CHECKPOINT_INVALID" ? "checkpoints" : "fetch";
-        verdicts.push({ scoreBps: 0, reason, detail: `${e.code}: ${e.message}` });
-        continue;
+        const reason = e.code === "HASH_MISMATCH" ? "hash" : e.code === "ARTIFACT_INVALID" ? "artifact" : e.code === "MANIFEST_INVALID" || e.code === "CHECKPOINT_INVALID" ? "checkpoints" : "fetch";
+        return { scoreBps: 0, reason, detail: truncate(`${e.code}: ${e.message}`) };
       }
       if (fetched.bytes.byteLength > options.maxArtifactBytes) {
-        verdicts.push({ scoreBps: 0, reason: "fetch", detail: `artifact is ${fetched.bytes.byteLength} bytes, over --max-artifact-bytes ${options.maxArtifactBytes}` });
-        continue;
+        return { scoreBps: 0, reason: "fetch", detail: `artifact is ${fetched.bytes.byteLength} bytes, over --max-artifact-bytes ${options.maxArtifactBytes}` };
       }
       if (fetched.manifest.root.toLowerCase() !== sub.checkpointRoot.toLowerCase()) {
-        verdicts.push({ scoreBps: 0, reason: "checkpoints", detail: `the revealed checkpoint root ${sub.checkpointRoot} is not the artifact's ${fetched.manifest.root}` });
-        continue;
+        return { scoreBps: 0, reason: "checkpoints", detail: `the revealed checkpoint root ${sub.checkpointRoot} is not the artifact's ${fetched.manifest.root}` };
       }
       const result = await timed("verify", extra, () =>
         verifySubmission({
+          taskId: input.taskId,
           spec: doc.spec,
           seed: input.seed,
           miner: sub.miner,
@@ -149,7 +148,18 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
           ...(train === undefined ? { replay: false as const } : { train, replay: { seed2: input.seed2, r: options.replaySegments, ...(options.replayTolerance === undefined ? {} : { tolerance: options.replayTolerance }) } }),
         }),
       );
-      verdicts.push(result.reason === undefined ? { scoreBps: result.scoreBps } : { scoreBps: 0, reason: result.reason, detail: result.detail });
+      return result.reason === undefined ? { scoreBps: result.scoreBps } : { scoreBps: 0, reason: result.reason, detail: result.detail };
+    };
+
+    const verdicts: Verdict[] = [];
+    for (const [i, sub] of input.submissions.entries()) {
+      try {
+        verdicts.push(await scoreOne(i, sub));
+      } catch (e) {
+        const detail = `unexpected: ${describeError(e)}`;
+        log.warn({ submission: i, miner: sub.miner, err: detail }, `task ${input.taskId}: submission ${i} failed its checks unexpectedly; it scores 0`);
+        verdicts.push({ scoreBps: 0, reason: "artifact", detail });
+      }
     }
     return verdicts;
   };

@@ -4,13 +4,15 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { encodeArtifact } from "../../agents/ml/artifact.js";
+import { encodeArtifact, modelHash } from "../../agents/ml/artifact.js";
+import { MAX_CHECKPOINTS, encodeCheckpoint } from "../../agents/ml/checkpoints.js";
 import { loadIris } from "../../agents/ml/datasets/bundled.js";
 import { canonicalJson, presets } from "../../agents/ml/spec.js";
 import { artifactOf, train, type TrainResult } from "../../agents/ml/train.js";
 import { verifySubmission } from "../../agents/ml/verify.js";
 import { preparePublication } from "../../agents/publisher/prepare.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
+import { DEEP, nested, openContainer, sealContainer } from "../ml/helpers/hostile.js";
 import {
   fetchShards,
   fetchSubmission,
@@ -73,6 +75,7 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     expect([...last.weights.keys()]).to.deep.equal([...run.checkpoints.at(-1)!.weights.keys()]);
 
     const verdict = await verifySubmission({
+      taskId: 7n,
       spec: SPEC,
       seed: SEED,
       miner: MINER,
@@ -125,6 +128,53 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     await rejects(fetchSubmission(verifier, await withIndex(padded), FAST), "TOO_LARGE");
   });
 
+  it("turns an artifact that overflows the stack while being checked (hyper nested 10,000 levels) into ARTIFACT_INVALID, and one naming another task too", async () => {
+    const good = await uploadSubmission(miner, SPEC, run, { taskId: 10n, seed: SEED, miner: MINER });
+    const { header, data } = openContainer(good.bytes);
+    header.__metadata__!.hyper = `{"batchSize":${nested(DEEP)},"epochs":15,"learningRate":0.01}`;
+    const deep = sealContainer(JSON.stringify(header), data);
+    const cid = (await miner.add(deep)).toString();
+    const e = await rejects(fetchSubmission(verifier, cid, { ...FAST, spec: SPEC, expectedModelHash: modelHash(deep) }), "ARTIFACT_INVALID");
+    expect(e.message).to.match(/hyper\.batchSize an array of 1 is not a positive integer/);
+    expect(e.message.length).to.be.at.most(1_000);
+
+    const other = await rejects(fetchSubmission(verifier, good.modelCid, { ...FAST, spec: SPEC, taskId: 11n }), "ARTIFACT_INVALID");
+    expect(other.message).to.match(/names task 10, this is task 11/);
+    expect((await fetchSubmission(verifier, good.modelCid, { ...FAST, spec: SPEC, taskId: 10n })).artifact.taskId).to.equal("10");
+  });
+
+  it("bounds the checkpoints an index may list on its own: 10,000 when the caller gives no limit, never over MAX_CHECKPOINTS", async () => {
+    const claiming = async (count: number) => {
+      const manifest = { ...run.manifest, entries: Array.from({ length: count }, (_, i) => ({ i, step: i * SPEC.checkpointEvery, weightsHash: run.manifest.entries[0]!.weightsHash })) };
+      const bytes = encodeArtifact(artifactOf(SPEC, { ...run, manifest }, { taskId: "12", seed: SEED, miner: MINER, manifestCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" }));
+      return (await miner.add(bytes)).toString();
+    };
+    const e1 = await rejects(fetchSubmission(verifier, await claiming(20_000), FAST), "MANIFEST_INVALID");
+    expect(e1.message).to.match(/claims 20000 checkpoints, over the limit of 10000/);
+    const e2 = await rejects(fetchSubmission(verifier, await claiming(MAX_CHECKPOINTS + 1), { ...FAST, maxCheckpoints: 10 ** 9 }), "MANIFEST_INVALID");
+    expect(e2.message).to.match(new RegExp(`over the limit of ${MAX_CHECKPOINTS}`));
+  });
+
+  it("rejects a checkpoint file that carries a tensor its order does not name, or a NaN (CHECKPOINT_INVALID)", async () => {
+    const up = await uploadSubmission(miner, SPEC, run, { taskId: 13n, seed: SEED, miner: MINER });
+    const { header, data } = openContainer(encodeCheckpoint(run.checkpoints[1]!));
+    const extra = sealContainer(JSON.stringify({ ...header, zzz: { dtype: "F32", shape: [1], data_offsets: [data.length, data.length + 4] } }), new Uint8Array([...data, 0, 0, 0, 0]));
+    const nan = new Uint8Array(data);
+    new DataView(nan.buffer).setFloat32(0, Number.NaN, true);
+    for (const [doctored, message] of [
+      [extra, /tensors not in its order: zzz/],
+      [sealContainer(JSON.stringify(header), nan), /non-finite/],
+    ] as const) {
+      const cp1 = (await miner.add(doctored)).toString();
+      const index = { ...run.manifest, cids: up.checkpointCids.map((c, i) => (i === 1 ? cp1 : c)) };
+      const manifestCid = (await miner.add(toUtf8Bytes(canonicalJson(index)))).toString();
+      const modelCid = (await miner.add(encodeArtifact(artifactOf(SPEC, run, { taskId: "13", seed: SEED, miner: MINER, manifestCid })))).toString();
+      const got = await fetchSubmission(verifier, modelCid, { ...FAST, spec: SPEC });
+      const e = await rejects(got.fetchCheckpoint(1), "CHECKPOINT_INVALID");
+      expect(e.message).to.match(message);
+    }
+  });
+
   it("fetches shards by their unlocked keys in ascending order, and rejects a wrong key or a key for another CID", async () => {
     const pub = await preparePublication({ spec: SPEC, dataset: loadIris(), shardCount: 10, testShards: 3, store: miner, providers: miner.addresses() });
     const doc = await fetchTaskDocument(verifier, pub.specCid, FAST);
@@ -155,6 +205,16 @@ describe("submission: artifacts, checkpoints and shards on IPFS", function () {
     // A document that declares a shard smaller than it is: the fetch stops at the declared size.
     const shrunk = { ...doc, shards: doc.shards.map((s, i) => (i === 0 ? { ...s, bytes: s.bytes - 1 } : s)) };
     await rejects(fetchShards(verifier, shrunk, [0], keys, FAST), "TOO_LARGE");
+  });
+
+  it("rejects a task document whose spec has a layer type nested 10,000 levels deep as DOCUMENT_INVALID (SPEC_INVALID), without overflowing the stack", async () => {
+    const spec = JSON.stringify(SPEC).replace('"type":"dense"', `"type":${nested(DEEP)}`);
+    const shards = Array.from({ length: 10 }, () => ({ cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", examples: 15, bytes: 400 }));
+    const document = `{"format":"podl-task/1","spec":${spec},"shardCount":10,"testShards":3,"shards":${JSON.stringify(shards)},"providers":[]}`;
+    const cid = (await miner.add(toUtf8Bytes(document))).toString();
+    const e = await rejects(fetchTaskDocument(verifier, cid, FAST), "DOCUMENT_INVALID");
+    expect(e.context.mlCode).to.equal("SPEC_INVALID");
+    expect(e.message).to.match(/unknown type an array of 1/);
   });
 
   it("rejects a task document whose spec is over its limits, carrying the ML code", async () => {

@@ -20,6 +20,7 @@ type Run = Pick<TrainResult, "weights" | "manifest" | "checkpoints" | "hyper">;
 function submission(run: Run, miner: string, overrides: Partial<VerifyInput> = {}, spec: TaskSpec = IRIS_SPEC): VerifyInput {
   const artifact = encodeArtifact(artifactOf(spec, run, { taskId: "7", seed: SEED, miner }));
   return {
+    taskId: "7",
     spec,
     seed: SEED,
     miner,

@@ -30,6 +30,7 @@ import { createPrefetcher, createScorer } from "../../agents/verifier/evaluate.j
 import { scoresCommitment } from "../../agents/verifier/scores.js";
 import { account, deployToken, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
+import { DEEP, nested, openContainer, sealContainer } from "../ml/helpers/hostile.js";
 import { accounts, deployContracts, passTime, type Contracts } from "./helpers/world.js";
 
 const ONE = parseEther("1");
@@ -39,6 +40,8 @@ const ZERO = "0x0000000000000000000000000000000000000000";
 const missingCid = account(7);
 /** Honest miners to try in turn (accounts nobody else in this file uses). */
 const HONEST_CANDIDATES = [account(2), account(10), account(11), account(12)];
+/** Reveals an artifact that overflowed the scorer's stack before issue 16. */
+const CRASHER = account(14);
 const PODL = join(import.meta.dirname, "..", "..", "agents", "cli", "podl.ts");
 
 describe("verifier agent", function () {
@@ -464,6 +467,50 @@ describe("verifier agent", function () {
     expect((await c.market.getTask(id)).phase).to.equal(6n); // finalized by the restarted verifier as keeper
     expect(await c.market.creditOf(accounts.verifier.address, ZERO)).to.equal(0n); // and its fee withdrawn
     expect(output).to.contain(`task ${id} ended; credits withdrawn`);
+  });
+
+  it("scores an artifact whose batch size is nested 10,000 levels deep 0 (reason artifact), still scores the honest submission revealed after it, attests in time and carries on to settlement", async () => {
+    const { rt, verifier, logs } = await openVerifier();
+    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, pub.shards, split.train);
+    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
+    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
+    const { miner, sub } = await honestRun(id, t.seed, data);
+    // The attacker's artifact: the honest one with its batch size an array nested 10,000 levels deep (20 KB more).
+    const { header, data: section } = openContainer(sub.bytes);
+    header.__metadata__!.hyper = `{"batchSize":${nested(DEEP)},"epochs":15,"learningRate":0.01}`;
+    const deep = sealContainer(JSON.stringify(header), section);
+    const deepCid = (await minerNode.add(deep)).toString();
+    const reveals = [await commit(CRASHER, id, keccak256(deep), sub.checkpointRoot), await commit(miner, id, sub.modelHash, sub.checkpointRoot)];
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, pub.shards, split.test);
+    await reveals[0]!(deepCid);
+    await reveals[1]!(sub.modelCid);
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+
+    const stored = await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
+    const verdicts = stored.data.verdicts as Verdict[];
+    const scores = stored.data.scores as number[];
+    expect(scores[0]).to.equal(0);
+    expect(verdicts[0]!.reason).to.equal("artifact");
+    expect(verdicts[0]!.detail).to.match(/^ARTIFACT_INVALID: .*hyper\.batchSize an array of 1 is not a positive integer/);
+    expect(scores[1], JSON.stringify(verdicts[1])).to.be.greaterThan(Number(THRESHOLD));
+    // In time: the commitment is on chain before the round's commit deadline.
+    const [committed] = await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address));
+    expect(BigInt((await committed!.getBlock()).timestamp)).to.be.lessThan((await c.settlement.getRound(id, 0n)).commitDeadline);
+    expect(logs.lines().some((l) => typeof l.msg === "string" && l.msg.includes("submission 0 scores 0 bps (artifact)"))).to.equal(true);
+
+    // And it keeps running: reveals once the other member committed, then finalizes as keeper.
+    const scripted = accounts.scripted.connect(provider);
+    const otherSalt = hexlify(randomBytes(32));
+    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, scripted.address, scores, otherSalt))).wait();
+    await stepUntil(verifier, "its reveal", async () => ((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
+    await (await c.settlement.connect(scripted).revealScores(id, scores, otherSalt)).wait();
+    await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
+    const [settled] = await c.market.queryFilter(c.market.filters.TaskSettled(id));
+    expect(settled!.args.outcome).to.equal(0n); // Validated: the honest miner won
   });
 
   it("after a missed quorum (the other member silent) it finalizes each round as keeper and withdraws its share of the slashed stake from the registry", async () => {

@@ -96,6 +96,7 @@ async function pipeline() {
   for (const [name, t] of cpu.weights) t.data.forEach((v, i) => (maxWeightDiff = Math.max(maxWeightDiff, Math.abs(v - gpu.weights.get(name)!.data[i]!))));
   const artifact = encodeArtifact(artifactOf(spec, gpu, { taskId: "1", seed: SEED, miner: MINER }));
   const verdict = await verifySubmission({
+    taskId: "1",
     spec: spec,
     seed: SEED,
     miner: MINER,
