@@ -22,18 +22,8 @@ describe("Full task with a five-validator committee", () => {
     const [silent, deviating, ...honest] = validators;
     await stakeAll(w, validators, Array(5).fill(2n * ONE));
 
-    const run = await taskToAttesting(w, publisher, [
-      { signer: m1, reveal: true },
-      { signer: m2, reveal: true },
-      { signer: m3, reveal: true },
-      { signer: m4, reveal: false },
-      { signer: copier, reveal: true },
-    ]);
-    expect(run.reward).to.equal(10n * ONE);
-    expect(run.publisherBond).to.equal(ONE / 2n);
-    expect(run.minerBond).to.equal(ONE);
-
-    // four queued tasks: k·l/L = 1·4/16, so the publisher's block share is 1 − (1/4)² = 15/16
+    // four tasks wait in the queue when the task starts (ranked after it: far more FLOPs): k·l/L = 1·4/16,
+    // so the publisher's block share is 1 − (1/4)² = 15/16
     for (let i = 0; i < 4; i++) {
       await w.market.connect(a[14]!).postTask(
         {
@@ -48,11 +38,22 @@ describe("Full task with a five-validator committee", () => {
           trainWindow: 600,
           modelBytes: 1n,
           dataBytes: 1n,
-          flops: 1n,
+          flops: 10n ** 12n,
         },
         { value: ONE + ONE / 20n },
       );
     }
+
+    const run = await taskToAttesting(w, publisher, [
+      { signer: m1, reveal: true },
+      { signer: m2, reveal: true },
+      { signer: m3, reveal: true },
+      { signer: m4, reveal: false },
+      { signer: copier, reveal: true },
+    ]);
+    expect(run.reward).to.equal(10n * ONE);
+    expect(run.publisherBond).to.equal(ONE / 2n);
+    expect(run.minerBond).to.equal(ONE);
 
     const members = bySigner(a, await draw(w, run.taskId));
     expect(members.map((m) => m.address).sort()).to.deep.equal(validators.map((v) => v.address).sort());
