@@ -364,10 +364,13 @@ describe("verifier agent", function () {
     const owner = accounts.owner.connect(provider);
     const token = await deployToken(provider, accounts.owner);
     const erc20 = new Contract(await token.getAddress(), ["function mint(address to, uint256 amount)", "function balanceOf(address) view returns (uint256)"], owner);
+    const randomness = await new ContractFactory((await artifacts.readArtifact("BlockhashRandomness")).abi, (await artifacts.readArtifact("BlockhashRandomness")).bytecode, owner).deploy(2n);
+    await randomness.waitForDeployment();
     const registry = await new ContractFactory((await artifacts.readArtifact("ValidatorRegistry")).abi, (await artifacts.readArtifact("ValidatorRegistry")).bytecode, owner).deploy(
       owner.address,
       await token.getAddress(),
-      { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+      await randomness.getAddress(),
+      { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n },
     );
     await registry.waitForDeployment();
     const staker = account(13);
