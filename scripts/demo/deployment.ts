@@ -178,12 +178,19 @@ export interface DeploymentRecord {
  * on each contract it drives. On an L2 the registry takes a verifiable source instead (see
  * docs/settlement.md, "Committee draw").
  */
-export async function deployPodl(deployer: Signer, params: DeployParams, networkName: string): Promise<DeploymentRecord> {
+export async function deployPodl(
+  deployer: Signer,
+  params: DeployParams,
+  networkName: string,
+  options: { randomnessSource?: string } = {},
+): Promise<DeploymentRecord> {
   const owner = await deployer.getAddress();
   const provider = deployer.provider;
   if (provider === null) throw new Error("the deployer signer has no provider");
-  const randomness = await (await new BlockhashRandomness__factory(deployer).deploy(params.randomness.drawDelay)).waitForDeployment();
-  const randomnessAddress = await randomness.getAddress();
+  // An L2 passes its VrfRandomness (whose owner then allows the registry as a consumer); L1 gets a blockhash source.
+  const randomnessAddress =
+    options.randomnessSource ??
+    (await (await (await new BlockhashRandomness__factory(deployer).deploy(params.randomness.drawDelay)).waitForDeployment()).getAddress());
   const registry = await (
     await new ValidatorRegistry__factory(deployer).deploy(owner, ZeroAddress, randomnessAddress, params.registry)
   ).waitForDeployment();
