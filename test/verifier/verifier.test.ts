@@ -169,6 +169,8 @@ describe("verifier agent", function () {
   async function stepUntil<T>(verifier: Verifier, what: string, done: () => Promise<T | undefined>): Promise<T> {
     for (let i = 0; i < 10; i++) {
       await verifier.step();
+      // a block per step, as a live chain makes them: a requested draw waits for a later block's hash
+      await provider.send("evm_mine", []);
       const value = await done();
       if (value !== undefined) return value;
     }
@@ -436,9 +438,12 @@ describe("verifier agent", function () {
     };
     const waitFor = async (what: string, child: ChildProcess, done: () => Promise<boolean>) => {
       const deadline = Date.now() + 60_000;
+      let polls = 0;
       while (!(await done())) {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`podl verifier never got to ${what}:\n${output.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, 100));
+        // a block a second, as a live chain makes them: a requested draw waits for a later block's hash
+        if (++polls % 10 === 0) await provider.send("evm_mine", []);
       }
     };
     const committed = async () => (await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address))).length > 0;
