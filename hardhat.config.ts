@@ -51,6 +51,14 @@ export default defineConfig({
   },
   typechain: { outDir: "types" },
   networks: {
+    // An OP-stack chain simulated in process, for the L2 randomness path (test/validators/DrawL2.test.ts).
+    hardhatOp: {
+      type: "edr-simulated",
+      chainType: "op",
+      // EDR's later OP hardforks (Holocene on) expect EIP-1559 parameters in the block's extra data,
+      // which its simulated genesis lacks
+      hardfork: "granite",
+    },
     sepolia: {
       type: "http",
       chainType: "l1",

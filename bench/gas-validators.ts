@@ -3,7 +3,8 @@
  * real contracts. `measureValidatorGas` returns a flat `{ operation: gasUsed }` object that the gas
  * harness (bench/gas.ts) merges into bench/results/gas.json.
  *
- * Keys: stake (first stake), stakeTopUp, requestUnbond, withdrawStake, drawCommittee_5of5,
+ * Keys: stake (first stake), stakeTopUp, requestUnbond, withdrawStake, drawRequest_5of5 (the first
+ * `drawCommittee` call, which requests the draw), drawCommittee_5of5 (the call that draws),
  * commitScores, revealScores (16 submissions), revealScores_64, finalize_5x16, finalize_15x64,
  * drawCommittee_15of15, and the counts used.
  *
@@ -18,6 +19,7 @@ import {
   type Actor,
   bySigner,
   deployWorld,
+  drawDelay,
   ONE,
   registryParams,
   saltOf,
@@ -56,7 +58,9 @@ async function scenario(conn: NetworkConnection, s: Scenario) {
     publisher,
     miners.map((m) => ({ signer: m, reveal: true })),
   );
-  await w.helpers.mine(Number(registryParams.drawDelay));
+  // the first call requests the draw (stake snapshot, randomness request); the draw comes once it is ready
+  const requestGas = await gasOf(w.settlement.drawCommittee(run.taskId));
+  await w.helpers.mine(Number(drawDelay));
   const drawGas = await gasOf(w.settlement.drawCommittee(run.taskId));
   const members = bySigner(validators, [...(await w.settlement.committee(run.taskId, 0n))]);
   // distinct medians: a winner, three ommers, the rest spread above and below the 80 % threshold
@@ -72,7 +76,7 @@ async function scenario(conn: NetworkConnection, s: Scenario) {
   }
   const tx = await w.settlement.finalize(run.taskId);
   const finalize = await gasOf(Promise.resolve(tx));
-  return { w, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize, finalizeHash: tx.hash };
+  return { w, requestGas, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize, finalizeHash: tx.hash };
 }
 
 /**
@@ -109,6 +113,7 @@ export async function measureValidatorGas(conn: NetworkConnection): Promise<Reco
   const large = await scenario(conn, { validators: 15, submissions: 64 });
   return {
     ...ops,
+    drawRequest_5of5: small.requestGas,
     drawCommittee_5of5: small.drawGas,
     commitScores: small.commit,
     revealScores: small.reveal,

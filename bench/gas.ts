@@ -80,10 +80,12 @@ function shards(count: number): ShardSecret[] {
 async function startNextAllTied(conn: NetworkConnection): Promise<number> {
   const { ethers } = conn;
   const [owner, publisher, , , ...rest] = await ethers.getSigners();
+  const randomness = await ethers.deployContract("BlockhashRandomness", [2n]);
   const registry = await ethers.deployContract("ValidatorRegistry", [
     owner!.address,
     ZERO,
-    { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+    await randomness.getAddress(),
+    { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n },
   ]);
   for (const v of rest.slice(0, 3)) await registry.connect(v).stake(ONE, { value: ONE });
   const market = await ethers.deployContract("TaskMarket", [owner!.address, await registry.getAddress(), benchParams]);
@@ -105,10 +107,12 @@ export async function measureMarketGas(conn: NetworkConnection): Promise<Record<
   if (owner === undefined || publisher === undefined || minerA === undefined || minerB === undefined) {
     throw new Error("the in-process network needs at least four accounts");
   }
+  const randomness = await ethers.deployContract("BlockhashRandomness", [2n]);
   const registry = await ethers.deployContract("ValidatorRegistry", [
     owner.address,
     ZERO,
-    { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+    await randomness.getAddress(),
+    { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n },
   ]);
   for (const v of rest.slice(0, 3)) await registry.connect(v).stake(ONE, { value: ONE });
   const market = await ethers.deployContract("TaskMarket", [owner.address, await registry.getAddress(), benchParams]);

@@ -86,13 +86,19 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
         ITaskMarket.Task memory task = _MARKET.getTask(taskId);
         if (task.revealedCount == 0) revert NothingToAttest(taskId);
-        if (status == Status.None) _open(taskId, task);
+        if (status == Status.None) {
+            // the first call requests round 0: its randomness is unknown until later blocks
+            _open(taskId, task);
+            return;
+        }
         uint256 round = _states[taskId].round;
         Round storage r = _rounds[taskId][round];
         if (r.size != 0) revert CommitteeAlreadyDrawn(taskId, round);
         if (block.timestamp > r.expiresAt) revert RoundExpired(taskId, round, r.expiresAt);
 
-        address[] memory members = _drawFromRegistry(taskId, round, r.requestBlock, task);
+        address[] memory members = _drawFromRegistry(taskId, round, task);
+        // expired randomness was requested again: the draw comes with a later call
+        if (members.length == 0) return;
         // effects after the registry call: the registry is our own contract and locks the members itself
         r.size = uint16(members.length);
         r.submissions = task.revealedCount;
@@ -229,21 +235,23 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         return _params;
     }
 
-    /// @dev Starts settlement: round 0 counts as requested at the test-unlock block.
+    /// @dev Starts settlement: requests the round-0 draw.
     function _open(uint256 taskId, ITaskMarket.Task memory task) private {
         if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
             revert TaskNotAwaitingAttestation(taskId);
         }
         _states[taskId].status = Status.Attesting;
-        _request(taskId, 0, task.testUnlockBlock, uint256(task.revealDeadline));
+        _request(taskId, 0, uint256(task.revealDeadline));
     }
 
-    function _request(uint256 taskId, uint256 round, uint256 requestBlock, uint256 from) private {
+    /// @dev Requests a round's draw now: the registry fixes the stake snapshot and asks for randomness.
+    function _request(uint256 taskId, uint256 round, uint256 from) private {
         _states[taskId].round = uint8(round);
         Round storage r = _rounds[taskId][round];
-        r.requestBlock = uint64(requestBlock);
+        r.requestBlock = uint64(block.number);
         r.expiresAt = uint64(from) + _params.attestCommitWindow + _params.attestRevealWindow;
-        emit CommitteeRequested(taskId, round, requestBlock);
+        emit CommitteeRequested(taskId, round, block.number);
+        _REGISTRY.requestDraw(taskId, round);
     }
 
     /// @dev Slashes the silent members, then redraws once or settles as unvalidated.
@@ -268,7 +276,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             _REGISTRY.releaseCommittee(taskId, round, members);
         }
         if (round == 0) {
-            _request(taskId, 1, block.number, block.timestamp);
+            _request(taskId, 1, block.timestamp);
             return;
         }
         _states[taskId].status = Status.Finalized;
@@ -569,25 +577,34 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit SettlementParamsSet(p);
     }
 
-    function _drawFromRegistry(uint256 taskId, uint256 round, uint256 requestBlock, ITaskMarket.Task memory task)
+    function _drawFromRegistry(uint256 taskId, uint256 round, ITaskMarket.Task memory task)
         private
         returns (address[] memory)
     {
         uint256 minSize = _MARKET.params().minCommittee;
         // never seat fewer than the market's minimum, whatever committeeSize says
         uint256 size = _params.committeeSize < minSize ? minSize : _params.committeeSize;
-        return _REGISTRY.drawCommittee(taskId, round, requestBlock, task.seed, size, minSize, _exclusions(taskId, task));
+        return _REGISTRY.drawCommittee(taskId, round, size, minSize, _exclusions(taskId, round, task));
     }
 
     /// @dev Publisher and miners of the task may not attest: the publisher, plus every registered
-    ///      validator the market knows as a miner of this task (committed, revealed or not).
-    function _exclusions(uint256 taskId, ITaskMarket.Task memory task) private view returns (address[] memory list) {
+    ///      validator the market knows as a miner of this task (committed, revealed or not). A redraw also
+    ///      excludes the members of round 0 (round isolation: they saw nothing of round 1 and vice versa).
+    function _exclusions(uint256 taskId, uint256 round, ITaskMarket.Task memory task)
+        private
+        view
+        returns (address[] memory list)
+    {
         address[] memory candidates = _REGISTRY.validators();
-        list = new address[](candidates.length + 1);
+        address[] memory previous = round == 0 ? new address[](0) : _committees[taskId][0];
+        list = new address[](candidates.length + 1 + previous.length);
         list[0] = task.publisher;
         uint256 count = 1;
         for (uint256 i = 0; i < candidates.length; ++i) {
             if (_MARKET.isMiner(taskId, candidates[i])) list[count++] = candidates[i];
+        }
+        for (uint256 i = 0; i < previous.length; ++i) {
+            list[count++] = previous[i];
         }
         _shrink(list, count);
     }

@@ -7,19 +7,28 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {IRandomnessSource} from "./interfaces/IRandomnessSource.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
+import {Sortition} from "./libraries/Sortition.sol";
 
 /// @title ValidatorRegistry
 /// @notice Holds validator stakes (ETH or one ERC20), draws stake-weighted committees and slashes.
+/// @dev A draw is requested, then drawn once its randomness is available: eligibility and weights are the
+///      stakes checkpointed `warmupBlocks` before the request block, the seed is the randomness source's
+///      answer to the request. Nothing the drawer does in the draw transaction changes the committee.
 contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using Checkpoints for Checkpoints.Trace208;
 
     uint256 private constant _BPS = 10_000;
     uint64 private constant _MAX_UNBONDING_PERIOD = 60 days;
-    uint32 private constant _MAX_DRAW_DELAY = 256;
+    uint32 private constant _MAX_WARMUP_BLOCKS = 50_400;
     uint32 private constant _MAX_VALIDATORS = 512;
 
     address private immutable _STAKE_TOKEN;
+    IRandomnessSource private immutable _RANDOMNESS;
 
     RegistryParams private _params;
     address private _settlement;
@@ -30,14 +39,9 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
     mapping(address validator => Validator) private _validators;
     mapping(address account => uint256 amount) private _credits;
     mapping(uint256 taskId => mapping(address validator => bool)) private _slashed;
-
-    /// @dev Draw candidates: bonded, not excluded, weighted by stake.
-    struct Pool {
-        address[] accounts;
-        uint256[] weights;
-        uint256 count;
-        uint256 total;
-    }
+    /// @dev Draw weight by block: the stake while bonded, 0 otherwise.
+    mapping(address validator => Checkpoints.Trace208) private _weights;
+    mapping(uint256 taskId => mapping(uint256 round => DrawRequest)) private _requests;
 
     modifier onlySettlement() {
         if (msg.sender != _settlement) revert CallerNotSettlement(msg.sender);
@@ -46,9 +50,14 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
 
     /// @param initialOwner Owner (parameters, settlement module).
     /// @param stakeToken_ Stake token; address(0) for ETH.
+    /// @param randomness_ Source of the draw seeds (a future blockhash on L1, a VRF on L2s).
     /// @param params_ Initial parameters.
-    constructor(address initialOwner, address stakeToken_, RegistryParams memory params_) Ownable(initialOwner) {
+    constructor(address initialOwner, address stakeToken_, IRandomnessSource randomness_, RegistryParams memory params_)
+        Ownable(initialOwner)
+    {
+        if (address(randomness_) == address(0)) revert RandomnessSourceZero();
         _STAKE_TOKEN = stakeToken_;
+        _RANDOMNESS = randomness_;
         _setParams(params_);
     }
 
@@ -69,6 +78,7 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         v.stake = newStake;
         _totalOwed += amount;
         if (!wasBonded) ++_bondedCount;
+        _checkpoint(msg.sender, v);
         emit Staked(msg.sender, amount, newStake);
         // pull the funds last; a short transfer reverts the whole call
         _pull(amount);
@@ -81,6 +91,10 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         if (v.unbondingAt != 0) revert ValidatorUnbonding(msg.sender);
         if (_isBonded(v)) --_bondedCount;
         v.unbondingAt = uint64(block.timestamp);
+        // leave the draw list now, so that refundable capital cannot hold its places (RegistryFull)
+        v.registered = false;
+        _removeFromList(msg.sender);
+        _checkpoint(msg.sender, v);
         emit UnbondRequested(msg.sender, block.timestamp + _params.unbondingPeriod);
     }
 
@@ -95,7 +109,6 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         // forget the validator before paying out
         _totalOwed -= amount;
         delete _validators[msg.sender];
-        _removeFromList(msg.sender);
         emit Withdrawn(msg.sender, amount);
         _send(msg.sender, amount);
     }
@@ -124,21 +137,34 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
     }
 
     /// @inheritdoc IValidatorRegistry
-    function drawCommittee(
-        uint256 taskId,
-        uint256 round,
-        uint256 requestBlock,
-        bytes32 seed,
-        uint256 size,
-        uint256 minSize,
-        address[] calldata exclude
-    ) external onlySettlement returns (address[] memory members) {
-        uint256 readyBlock = requestBlock + _params.drawDelay;
-        if (block.number < readyBlock) revert DrawTooEarly(requestBlock, readyBlock);
-        bytes32 drawSeed = keccak256(abi.encode(seed, block.prevrandao, taskId, round));
-        Pool memory pool = _eligible(exclude);
-        if (pool.count < minSize) revert CommitteeTooSmall(pool.count, minSize);
-        members = _pick(pool, drawSeed, size);
+    function requestDraw(uint256 taskId, uint256 round) external onlySettlement {
+        DrawRequest storage q = _requests[taskId][round];
+        if (q.requestBlock != 0) revert DrawAlreadyRequested(taskId, round);
+        q.requestBlock = uint64(block.number);
+        q.randomnessId = _RANDOMNESS.request();
+        emit DrawRequested(taskId, round, block.number, q.randomnessId);
+    }
+
+    /// @inheritdoc IValidatorRegistry
+    function drawCommittee(uint256 taskId, uint256 round, uint256 size, uint256 minSize, address[] calldata exclude)
+        external
+        onlySettlement
+        returns (address[] memory members)
+    {
+        DrawRequest storage q = _requests[taskId][round];
+        if (q.requestBlock == 0) revert DrawNotRequested(taskId, round);
+        (IRandomnessSource.RandomnessStatus status, bytes32 value) = _RANDOMNESS.randomness(q.randomnessId);
+        if (status == IRandomnessSource.RandomnessStatus.Pending) revert DrawTooEarly(taskId, round, q.randomnessId);
+        if (status == IRandomnessSource.RandomnessStatus.Expired) {
+            // renew the randomness only: the stake snapshot stays the one of the first request
+            q.randomnessId = _RANDOMNESS.request();
+            emit DrawRequested(taskId, round, q.requestBlock, q.randomnessId);
+            return new address[](0);
+        }
+        bytes32 drawSeed = keccak256(abi.encode(value, taskId, round));
+        uint256 eligible;
+        (members, eligible) = _select(drawSeed, size, exclude, _snapshotBlock(q.requestBlock));
+        if (eligible < minSize) revert CommitteeTooSmall(eligible, minSize);
         for (uint256 i = 0; i < members.length; ++i) {
             ++_validators[members[i]].openCommittees;
         }
@@ -169,6 +195,7 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         bool wasBonded = _isBonded(v);
         v.stake -= amount;
         if (wasBonded && !_isBonded(v)) --_bondedCount;
+        _checkpoint(validator, v);
         // the amount stays owed: it moves from a stake to credits
         uint256 part = amount / recipients.length;
         _credits[recipients[0]] += amount - part * (recipients.length - 1);
@@ -202,9 +229,9 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
     function previewDraw(bytes32 drawSeed, uint256 size, address[] calldata exclude)
         external
         view
-        returns (address[] memory)
+        returns (address[] memory members)
     {
-        return _pick(_eligible(exclude), drawSeed, size);
+        (members,) = _select(drawSeed, size, exclude, block.number);
     }
 
     /// @inheritdoc IValidatorRegistry
@@ -214,19 +241,45 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         returns (address[] memory validators_, uint256[] memory hits)
     {
         validators_ = _list;
-        hits = new uint256[](validators_.length);
-        Pool memory pool = _eligible(new address[](0));
-        uint256[] memory weights = pool.weights;
-        Pool memory scratch = Pool(pool.accounts, new uint256[](pool.count), pool.count, pool.total);
+        uint256 n = validators_.length;
+        hits = new uint256[](n);
+        uint256[] memory weights = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            weights[i] = _weightAt(validators_[i], block.number);
+        }
         for (uint256 d = 0; d < draws; ++d) {
-            for (uint256 i = 0; i < pool.count; ++i) {
-                scratch.weights[i] = weights[i];
+            Sortition.Top memory top = Sortition.empty(size < n ? size : n);
+            bytes32 drawSeed = keccak256(abi.encode(baseSeed, d));
+            for (uint256 i = 0; i < n; ++i) {
+                if (weights[i] == 0) continue;
+                Sortition.insert(top, validators_[i], Sortition.clock(drawSeed, validators_[i]), weights[i]);
             }
-            address[] memory members = _pick(scratch, keccak256(abi.encode(baseSeed, d)), size);
-            for (uint256 m = 0; m < members.length; ++m) {
-                ++hits[_listIndex[members[m]] - 1];
+            for (uint256 m = 0; m < top.filled; ++m) {
+                ++hits[_listIndex[top.members[m]] - 1];
             }
         }
+    }
+
+    /// @inheritdoc IValidatorRegistry
+    function drawRequest(uint256 taskId, uint256 round) external view returns (DrawRequest memory) {
+        return _requests[taskId][round];
+    }
+
+    /// @inheritdoc IValidatorRegistry
+    function drawStatus(uint256 taskId, uint256 round) external view returns (IRandomnessSource.RandomnessStatus status) {
+        DrawRequest storage q = _requests[taskId][round];
+        if (q.requestBlock == 0) revert DrawNotRequested(taskId, round);
+        (status,) = _RANDOMNESS.randomness(q.randomnessId);
+    }
+
+    /// @inheritdoc IValidatorRegistry
+    function weightAt(address validator, uint256 blockNumber) external view returns (uint256) {
+        return _weightAt(validator, blockNumber);
+    }
+
+    /// @inheritdoc IValidatorRegistry
+    function randomnessSource() external view returns (address) {
+        return address(_RANDOMNESS);
     }
 
     /// @inheritdoc IValidatorRegistry
@@ -259,7 +312,9 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         if (p.unbondingPeriod > _MAX_UNBONDING_PERIOD) {
             revert RegistryParamOutOfBounds("unbondingPeriod", p.unbondingPeriod);
         }
-        if (p.drawDelay == 0 || p.drawDelay > _MAX_DRAW_DELAY) revert RegistryParamOutOfBounds("drawDelay", p.drawDelay);
+        if (p.warmupBlocks == 0 || p.warmupBlocks > _MAX_WARMUP_BLOCKS) {
+            revert RegistryParamOutOfBounds("warmupBlocks", p.warmupBlocks);
+        }
         if (p.maxValidators == 0 || p.maxValidators > _MAX_VALIDATORS || p.maxValidators < _list.length) {
             revert RegistryParamOutOfBounds("maxValidators", p.maxValidators);
         }
@@ -273,7 +328,10 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
     function _recountBonded() private {
         uint256 count = 0;
         for (uint256 i = 0; i < _list.length; ++i) {
-            if (_isBonded(_validators[_list[i]])) ++count;
+            address account = _list[i];
+            Validator storage v = _validators[account];
+            if (_isBonded(v)) ++count;
+            _checkpoint(account, v);
         }
         _bondedCount = count;
     }
@@ -312,39 +370,44 @@ contract ValidatorRegistry is IValidatorRegistry, Ownable2Step, ReentrancyGuardT
         return v.unbondingAt == 0 && v.stake >= _params.minStake;
     }
 
-    /// @dev Bonded validators not in `exclude`, with their stakes as weights.
-    function _eligible(address[] memory exclude) private view returns (Pool memory pool) {
-        uint256 n = _list.length;
-        pool.accounts = new address[](n);
-        pool.weights = new uint256[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            address candidate = _list[i];
-            Validator storage v = _validators[candidate];
-            if (!_isBonded(v) || _contains(exclude, candidate)) continue;
-            pool.accounts[pool.count] = candidate;
-            pool.weights[pool.count] = v.stake;
-            pool.total += v.stake;
-            ++pool.count;
-        }
+    /// @dev Records the validator's draw weight from this block on.
+    function _checkpoint(address account, Validator storage v) private {
+        uint256 weight = _isBonded(v) ? v.stake : 0;
+        _weights[account].push(SafeCast.toUint48(block.number), SafeCast.toUint208(weight));
     }
 
-    /// @dev Stake-weighted draw without replacement; zeroes the weights of those it picks.
-    function _pick(Pool memory pool, bytes32 drawSeed, uint256 size) private pure returns (address[] memory members) {
-        uint256[] memory weights = pool.weights;
-        uint256 total = pool.total;
-        uint256 k = size < pool.count ? size : pool.count;
-        members = new address[](k);
-        for (uint256 s = 0; s < k; ++s) {
-            uint256 r = uint256(keccak256(abi.encode(drawSeed, s))) % total;
-            uint256 j = 0;
-            // r < total = sum of the remaining weights, so the walk stops inside the pool
-            while (r >= weights[j]) {
-                r -= weights[j];
-                ++j;
-            }
-            members[s] = pool.accounts[j];
-            total -= weights[j];
-            weights[j] = 0;
+    function _weightAt(address account, uint256 blockNumber) private view returns (uint256) {
+        return _weights[account].upperLookupRecent(SafeCast.toUint48(blockNumber));
+    }
+
+    /// @dev The block whose stakes a draw requested in `requestBlock` uses: the warm-up before it (a stake
+    ///      made in the request block or within the warm-up before it has no weight).
+    function _snapshotBlock(uint256 requestBlock) private view returns (uint256) {
+        uint256 warmup = _params.warmupBlocks;
+        return requestBlock > warmup ? requestBlock - warmup : 0;
+    }
+
+    /// @dev The `size` listed validators not in `exclude` with the smallest weighted clocks (Sortition),
+    ///      weighted by their stake at `snapshot`; `eligible` counts those with weight.
+    function _select(bytes32 drawSeed, uint256 size, address[] memory exclude, uint256 snapshot)
+        private
+        view
+        returns (address[] memory members, uint256 eligible)
+    {
+        uint256 n = _list.length;
+        Sortition.Top memory top = Sortition.empty(size < n ? size : n);
+        for (uint256 i = 0; i < n; ++i) {
+            address candidate = _list[i];
+            uint256 weight = _weightAt(candidate, snapshot);
+            if (weight == 0 || _contains(exclude, candidate)) continue;
+            ++eligible;
+            Sortition.insert(top, candidate, Sortition.clock(drawSeed, candidate), weight);
+        }
+        members = top.members;
+        uint256 filled = top.filled;
+        // fewer eligible than seats: shrink to those drawn
+        assembly ("memory-safe") {
+            mstore(members, filled)
         }
     }
 

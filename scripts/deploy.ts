@@ -6,6 +6,10 @@
  * Parameters are the defaults of DESIGN.md §3; `PODL_DEPLOY_PARAMS` overrides them per field with
  * inline JSON (`{"market":{"keyWindow":30}}`), a JSON file, or `local` for windows of seconds.
  * The demo (scripts/demo.ts) deploys through the same `deployPodl`.
+ *
+ * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
+ * `randomness.drawDelay`); on an L2 deploy a VrfRandomness for the chain's VRF v2.5 coordinator first and
+ * pass its address in `PODL_RANDOMNESS_SOURCE`, then allow the registry as its consumer (`setConsumer`).
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
@@ -16,7 +20,8 @@ const conn = await network.getOrCreate();
 const [deployer] = await conn.ethers.getSigners();
 if (deployer === undefined) throw new Error(`network ${conn.networkName} has no account to deploy from`);
 
-const record = await deployPodl(deployer, params, conn.networkName);
+const randomnessSource = process.env.PODL_RANDOMNESS_SOURCE?.trim() || undefined;
+const record = await deployPodl(deployer, params, conn.networkName, { randomnessSource });
 const file = fileURLToPath(new URL(`../deployments/${conn.networkName}.json`, import.meta.url));
 await writeDeployment(file, record);
 

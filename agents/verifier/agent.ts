@@ -20,6 +20,8 @@ const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulte
 const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
 /** `ISettlement.Status`. */
 const STATUS = { None: 0n, Attesting: 1n, Finalized: 2n } as const;
+/** `IRandomnessSource.RandomnessStatus.Pending`: the registry's draw randomness is not available yet. */
+const RANDOMNESS_PENDING = 0n;
 
 const ERC20 = new Interface([
   "function approve(address spender, uint256 amount) returns (bool)",
@@ -371,15 +373,12 @@ export class Verifier {
     const round = Number(roundBig);
     const sp = await this.settlement.params();
     let r: Awaited<ReturnType<Settlement["getRound"]>> | undefined;
-    let requestBlock: bigint;
     let expiresAt: bigint;
     if (status === STATUS.None) {
-      // Round 0 opens with the first draw or finalize: requested at the test-unlock block.
-      requestBlock = t.testUnlockBlock;
+      // Round 0 opens with the first draw or finalize call, which requests its draw.
       expiresAt = t.revealDeadline + sp.attestCommitWindow + sp.attestRevealWindow;
     } else {
       r = await this.settlement.getRound(taskId, round);
-      requestBlock = r.requestBlock;
       expiresAt = r.expiresAt;
     }
 
@@ -389,10 +388,16 @@ export class Verifier {
         await finalize(); // an undrawn round counts as a missed quorum
         return;
       }
-      const drawDelay = (await this.registry.params()).drawDelay;
-      // The transaction lands in a later block than the head.
-      if (block + 1n < requestBlock + drawDelay) return;
-      await this.#keep(taskId, tlog, "drawCommittee", () => sender.call(this.settlement, "drawCommittee", [taskId], { label: `drawCommittee task ${taskId} round ${round}` }));
+      const drawCall = () => this.#keep(taskId, tlog, "drawCommittee", () => sender.call(this.settlement, "drawCommittee", [taskId], { label: `drawCommittee task ${taskId} round ${round}` }));
+      if (status === STATUS.None) {
+        // The first call requests the draw: the stake snapshot and randomness are fixed then, known later.
+        await drawCall();
+        return;
+      }
+      // The draw waits for the randomness source (a later block's hash on L1, a VRF answer on L2s); an
+      // expired one is renewed by the same call.
+      if ((await this.registry.drawStatus(taskId, round)) === RANDOMNESS_PENDING) return;
+      await drawCall();
       r = await this.settlement.getRound(taskId, round);
       if (r.size === 0n) return;
     }

@@ -41,7 +41,7 @@ interface ISettlement {
     }
 
     /// @notice One draw round (0, and 1 after a missed quorum).
-    /// @param requestBlock Block of the draw request; the draw reads `prevrandao` ≥ `drawDelay` blocks later.
+    /// @param requestBlock Block of the draw request (fixes the registry's stake snapshot and randomness request).
     /// @param expiresAt Time after which an undrawn round counts as a missed quorum.
     /// @param commitDeadline Last second of `commitScores` (0 until drawn).
     /// @param revealDeadline Last second of `revealScores` (0 until drawn).
@@ -183,9 +183,10 @@ interface ISettlement {
     /// @param readyAt First second at which it may be called.
     error FinalizeTooEarly(uint256 taskId, uint256 readyAt);
 
-    /// @notice Draws the current round's committee (anyone), ≥ `drawDelay` blocks after its request.
-    /// @dev Round 0 counts as requested at the task's test-unlock block and may be drawn once the reveal
-    ///      window is over; round 1 is requested by the `finalize` that saw round 0 miss its quorum.
+    /// @notice Requests, then draws, the current round's committee (anyone).
+    /// @dev The first call after the reveal window requests round 0 (`CommitteeRequested`); round 1 is
+    ///      requested by the `finalize` that saw round 0 miss its quorum. A later call draws once the
+    ///      registry's randomness is available (`DrawTooEarly` before), or renews expired randomness.
     /// @param taskId The task.
     function drawCommittee(uint256 taskId) external;
 

@@ -1,27 +1,41 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IRandomnessSource} from "./IRandomnessSource.sol";
+
 /// @title IValidatorRegistry
 /// @notice Validator stakes, unbonding, the stake-weighted committee draw and slashing.
-/// @dev Only the settlement module (set once by the owner) may draw, unlock or slash.
+/// @dev Only the settlement module (set once by the owner) may request and draw, unlock or slash. A draw is
+///      requested first (the stake snapshot and the randomness request are fixed then) and drawn once the
+///      randomness source answers; the committee depends on nothing the drawer controls.
 interface IValidatorRegistry {
     /// @notice Registry parameters, changed only by the owner within documented bounds.
     /// @param minStake Smallest stake that counts as bonded (in the stake token's units, > 0).
     /// @param unbondingPeriod Seconds between `requestUnbond` and `withdraw` (≤ 60 days).
-    /// @param drawDelay Blocks between a draw request and the block whose `prevrandao` seeds it (1..256).
-    /// @param maxValidators Bound on registered validators, which bounds the draw's gas (1..512).
+    /// @param warmupBlocks A draw weighs stakes as of this many blocks before its request (1..50,400): new
+    ///        stake counts only after this warm-up.
+    /// @param maxValidators Bound on validators in the draw list (bonded, not unbonding), which bounds the
+    ///        draw's gas (1..512).
     struct RegistryParams {
         uint256 minStake;
         uint64 unbondingPeriod;
-        uint32 drawDelay;
+        uint32 warmupBlocks;
         uint32 maxValidators;
+    }
+
+    /// @notice A committee draw's request.
+    /// @param requestBlock Block of the request: the stakes of `requestBlock - warmupBlocks` weigh the draw.
+    /// @param randomnessId The randomness source's request (renewed if it expired before the draw).
+    struct DrawRequest {
+        uint64 requestBlock;
+        uint256 randomnessId;
     }
 
     /// @notice One validator's stake record.
     /// @param stake Stake held for the validator (slashable until withdrawn).
     /// @param unbondingAt Time `requestUnbond` was called; 0 while bonded.
     /// @param openCommittees Committees the validator sits on that are not finalized.
-    /// @param registered Whether the validator is in the draw list.
+    /// @param registered Whether the validator is in the draw list (it leaves it when it requests unbonding).
     struct Validator {
         uint256 stake;
         uint64 unbondingAt;
@@ -50,8 +64,14 @@ interface IValidatorRegistry {
     /// @param taskId The task.
     /// @param round Draw round (0, or 1 after a missed quorum).
     /// @param members Members in draw order.
-    /// @param seed The seed the draw used (task seed mixed with `prevrandao`).
+    /// @param seed The seed the draw used (the source's randomness mixed with task and round).
     event CommitteeDrawn(uint256 indexed taskId, uint256 indexed round, address[] members, bytes32 seed);
+    /// @notice Emitted when a draw is requested, or its expired randomness is requested again.
+    /// @param taskId The task.
+    /// @param round Draw round.
+    /// @param requestBlock Block of the first request (fixes the stake snapshot).
+    /// @param randomnessId The randomness source's request.
+    event DrawRequested(uint256 indexed taskId, uint256 indexed round, uint256 requestBlock, uint256 randomnessId);
     /// @notice Emitted when a committee's members are released.
     /// @param taskId The task.
     /// @param round Draw round.
@@ -115,10 +135,21 @@ interface IValidatorRegistry {
     /// @param name The parameter.
     /// @param value The rejected value.
     error RegistryParamOutOfBounds(string name, uint256 value);
-    /// @notice Thrown when a draw comes fewer than `drawDelay` blocks after its request.
-    /// @param requestBlock Block of the request.
-    /// @param readyBlock First block that may draw.
-    error DrawTooEarly(uint256 requestBlock, uint256 readyBlock);
+    /// @notice Thrown when a draw comes before its randomness is available.
+    /// @param taskId The task.
+    /// @param round Draw round.
+    /// @param randomnessId The pending randomness request.
+    error DrawTooEarly(uint256 taskId, uint256 round, uint256 randomnessId);
+    /// @notice Thrown when a draw was not requested.
+    /// @param taskId The task.
+    /// @param round Draw round.
+    error DrawNotRequested(uint256 taskId, uint256 round);
+    /// @notice Thrown when a draw is requested twice.
+    /// @param taskId The task.
+    /// @param round Draw round.
+    error DrawAlreadyRequested(uint256 taskId, uint256 round);
+    /// @notice Thrown when the registry is deployed without a randomness source.
+    error RandomnessSourceZero();
     /// @notice Thrown when fewer validators are eligible than the committee needs.
     /// @param eligible Bonded validators that are not excluded.
     /// @param required The minimum committee.
@@ -133,7 +164,8 @@ interface IValidatorRegistry {
     /// @param amount Amount to add.
     function stake(uint256 amount) external payable;
 
-    /// @notice Starts unbonding the whole stake: the validator leaves future draws at once.
+    /// @notice Starts unbonding the whole stake: the validator leaves the draw list at once (and draws requested
+    ///         before, whose snapshot still weighs it); `stake` after `withdraw` adds it again.
     function requestUnbond() external;
 
     /// @notice Pays the stake out once `unbondingPeriod` has passed and no committee is open.
@@ -150,26 +182,26 @@ interface IValidatorRegistry {
     /// @param params New parameters.
     function setParams(RegistryParams calldata params) external;
 
-    /// @notice Draws a stake-weighted committee without replacement and locks its members.
-    /// @dev Settlement only. Seeded from `keccak256(seed, block.prevrandao, taskId, round)`; the draw must
-    ///      come at least `drawDelay` blocks after `requestBlock`, so whoever asked cannot know the value.
+    /// @notice Requests the draw of a task round's committee: fixes its stake snapshot and asks the randomness
+    ///         source for its seed (settlement only).
     /// @param taskId The task.
     /// @param round Draw round.
-    /// @param requestBlock Block in which the draw was requested.
-    /// @param seed The task seed.
+    function requestDraw(uint256 taskId, uint256 round) external;
+
+    /// @notice Draws a requested committee once its randomness is available and locks its members.
+    /// @dev Settlement only. Weights are the stakes at `requestBlock - warmupBlocks` of the validators still
+    ///      in the draw list; the seed is `keccak256(randomness, taskId, round)`; selection is `Sortition`
+    ///      (the smallest weighted clocks), so the result does not depend on the caller or the block. When the
+    ///      randomness expired, requests it again and returns no members.
+    /// @param taskId The task.
+    /// @param round Draw round.
     /// @param size Wanted committee size (fewer when fewer are eligible, but never below `minSize`).
     /// @param minSize Smallest acceptable committee.
-    /// @param exclude Accounts that may not sit on it (publisher and miners of the task).
-    /// @return members The committee, in draw order.
-    function drawCommittee(
-        uint256 taskId,
-        uint256 round,
-        uint256 requestBlock,
-        bytes32 seed,
-        uint256 size,
-        uint256 minSize,
-        address[] calldata exclude
-    ) external returns (address[] memory members);
+    /// @param exclude Accounts that may not sit on it (publisher and miners of the task, earlier rounds).
+    /// @return members The committee, in draw order; empty when the randomness was renewed.
+    function drawCommittee(uint256 taskId, uint256 round, uint256 size, uint256 minSize, address[] calldata exclude)
+        external
+        returns (address[] memory members);
 
     /// @notice Releases a committee's members (settlement only).
     /// @param taskId The task.
@@ -209,8 +241,8 @@ interface IValidatorRegistry {
     function wasSlashed(uint256 taskId, address validator) external view returns (bool slashed);
 
     /// @notice Computes the committee a draw with this final seed would yield, without locking anyone.
-    /// @dev Same selection as `drawCommittee`; used by agents and by the selection-frequency test.
-    /// @param drawSeed The final seed (already mixed with `prevrandao`).
+    /// @dev Same selection as `drawCommittee`, at the current stakes; used by the selection-frequency test.
+    /// @param drawSeed The final seed.
     /// @param size Wanted committee size.
     /// @param exclude Accounts that may not sit on it.
     /// @return members The committee.
@@ -231,9 +263,34 @@ interface IValidatorRegistry {
         view
         returns (address[] memory validators, uint256[] memory hits);
 
-    /// @notice Registered validators (bonded or unbonding with stake left).
+    /// @notice Validators in the draw list: staked and not unbonding.
     /// @return validators The list.
     function validators() external view returns (address[] memory validators);
+
+    /// @notice A draw's request (zero when not requested).
+    /// @param taskId The task.
+    /// @param round Draw round.
+    /// @return request The request.
+    function drawRequest(uint256 taskId, uint256 round) external view returns (DrawRequest memory request);
+
+    /// @notice Whether a requested draw's randomness is pending, ready or expired (then drawing renews it).
+    /// @param taskId The task.
+    /// @param round Draw round.
+    /// @return status The randomness status.
+    function drawStatus(uint256 taskId, uint256 round)
+        external
+        view
+        returns (IRandomnessSource.RandomnessStatus status);
+
+    /// @notice A validator's draw weight at a block: its stake if bonded then, else 0.
+    /// @param validator The validator.
+    /// @param blockNumber The block.
+    /// @return weight The weight.
+    function weightAt(address validator, uint256 blockNumber) external view returns (uint256 weight);
+
+    /// @notice The randomness source, chosen at deployment.
+    /// @return source The source.
+    function randomnessSource() external view returns (address source);
 
     /// @notice The stake token (address(0) = ETH).
     /// @return token The token.

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ZeroAddress, type Signer } from "ethers";
 import {
+  BlockhashRandomness__factory,
   QueueLens__factory,
   RewardToken__factory,
   Settlement__factory,
@@ -18,7 +19,9 @@ const ONE = 10n ** 18n;
 const MINUTE = 60n;
 
 export interface DeployParams {
-  registry: { minStake: bigint; unbondingPeriod: bigint; drawDelay: bigint; maxValidators: bigint };
+  registry: { minStake: bigint; unbondingPeriod: bigint; warmupBlocks: bigint; maxValidators: bigint };
+  /** The committee draw's randomness source: on L1 the hash of the block `drawDelay` blocks after a request. */
+  randomness: { drawDelay: bigint };
   market: {
     maxQueue: bigint;
     maxActive: bigint;
@@ -57,7 +60,9 @@ export type ParamOverrides = { [G in keyof DeployParams]?: { [K in keyof DeployP
 
 /** Defaults of DESIGN.md §3 (windows of ten minutes). */
 export const defaults: DeployParams = {
-  registry: { minStake: ONE, unbondingPeriod: 60n * MINUTE, drawDelay: 2n, maxValidators: 64n },
+  // a stake counts for draws requested 64 blocks (about 13 minutes on L1) after it
+  registry: { minStake: ONE, unbondingPeriod: 60n * MINUTE, warmupBlocks: 64n, maxValidators: 64n },
+  randomness: { drawDelay: 2n },
   market: {
     maxQueue: 64n,
     maxActive: 8n,
@@ -99,18 +104,24 @@ export const defaults: DeployParams = {
  * makes anyone wait for them (reveals open and finalize runs early once every member acted).
  */
 export const localWindows: ParamOverrides = {
-  registry: { unbondingPeriod: 60 },
+  // the local chain mines a block a second: validators stake at start, the first draw comes minutes later
+  registry: { unbondingPeriod: 60, warmupBlocks: 5 },
   market: { keyWindow: 30, testKeyWindow: 30, revealWindow: 30, minTrainWindow: 10, maxQueueTime: 3600 },
   settlement: { attestCommitWindow: 180, attestRevealWindow: 180 },
 };
 
 /** `base` with `overrides` applied field by field; an unknown group or field is an error (typos do not pass). */
 export function withOverrides(base: DeployParams, ...overrides: ParamOverrides[]): DeployParams {
-  const out: DeployParams = { registry: { ...base.registry }, market: { ...base.market }, settlement: { ...base.settlement } };
+  const out: DeployParams = {
+    registry: { ...base.registry },
+    randomness: { ...base.randomness },
+    market: { ...base.market },
+    settlement: { ...base.settlement },
+  };
   for (const o of overrides) {
     for (const [group, fields] of Object.entries(o)) {
       const target = (out as unknown as Record<string, Record<string, bigint>>)[group];
-      if (target === undefined) throw new Error(`unknown parameter group "${group}" (registry, market or settlement)`);
+      if (target === undefined) throw new Error(`unknown parameter group "${group}" (registry, randomness, market or settlement)`);
       for (const [field, value] of Object.entries(fields ?? {})) {
         if (!(field in target)) throw new Error(`unknown parameter ${group}.${field} (known: ${Object.keys(target).join(", ")})`);
         try {
@@ -145,19 +156,44 @@ export interface DeploymentRecord {
   chainId: string;
   deployer: string;
   block: number;
-  contracts: { ValidatorRegistry: string; TaskMarket: string; QueueLens: string; RewardToken: string; Settlement: string };
-  params: { registry: Record<string, string>; market: Record<string, string>; settlement: Record<string, string> };
+  contracts: {
+    RandomnessSource: string;
+    ValidatorRegistry: string;
+    TaskMarket: string;
+    QueueLens: string;
+    RewardToken: string;
+    Settlement: string;
+  };
+  params: {
+    registry: Record<string, string>;
+    randomness: Record<string, string>;
+    market: Record<string, string>;
+    settlement: Record<string, string>;
+  };
 }
 
 /**
- * Deploys ValidatorRegistry (ETH stakes), TaskMarket, QueueLens, RewardToken and Settlement from
- * `deployer` and sets the settlement module once on each contract it drives.
+ * Deploys the randomness source (Ethereum L1: BlockhashRandomness), ValidatorRegistry (ETH stakes),
+ * TaskMarket, QueueLens, RewardToken and Settlement from `deployer` and sets the settlement module once
+ * on each contract it drives. On an L2 the registry takes a verifiable source instead (see
+ * docs/settlement.md, "Committee draw").
  */
-export async function deployPodl(deployer: Signer, params: DeployParams, networkName: string): Promise<DeploymentRecord> {
+export async function deployPodl(
+  deployer: Signer,
+  params: DeployParams,
+  networkName: string,
+  options: { randomnessSource?: string } = {},
+): Promise<DeploymentRecord> {
   const owner = await deployer.getAddress();
   const provider = deployer.provider;
   if (provider === null) throw new Error("the deployer signer has no provider");
-  const registry = await (await new ValidatorRegistry__factory(deployer).deploy(owner, ZeroAddress, params.registry)).waitForDeployment();
+  // An L2 passes its VrfRandomness (whose owner then allows the registry as a consumer); L1 gets a blockhash source.
+  const randomnessAddress =
+    options.randomnessSource ??
+    (await (await (await new BlockhashRandomness__factory(deployer).deploy(params.randomness.drawDelay)).waitForDeployment()).getAddress());
+  const registry = await (
+    await new ValidatorRegistry__factory(deployer).deploy(owner, ZeroAddress, randomnessAddress, params.registry)
+  ).waitForDeployment();
   const registryAddress = await registry.getAddress();
   const market = await (await new TaskMarket__factory(deployer).deploy(owner, registryAddress, params.market)).waitForDeployment();
   const marketAddress = await market.getAddress();
@@ -181,13 +217,19 @@ export async function deployPodl(deployer: Signer, params: DeployParams, network
     deployer: owner,
     block: await provider.getBlockNumber(),
     contracts: {
+      RandomnessSource: randomnessAddress,
       ValidatorRegistry: registryAddress,
       TaskMarket: marketAddress,
       QueueLens: await lens.getAddress(),
       RewardToken: tokenAddress,
       Settlement: settlementAddress,
     },
-    params: { registry: strings(params.registry), market: strings(params.market), settlement: strings(params.settlement) },
+    params: {
+      registry: strings(params.registry),
+      randomness: strings(params.randomness),
+      market: strings(params.market),
+      settlement: strings(params.settlement),
+    },
   };
 }
 

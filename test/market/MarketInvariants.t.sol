@@ -6,6 +6,7 @@ import {IValidatorRegistry} from "../../contracts/interfaces/IValidatorRegistry.
 import {Commitments} from "../../contracts/libraries/Commitments.sol";
 import {TaskMarket} from "../../contracts/TaskMarket.sol";
 import {ValidatorRegistry} from "../../contracts/ValidatorRegistry.sol";
+import {BlockhashRandomness} from "../../contracts/randomness/BlockhashRandomness.sol";
 import {PlainTokenDouble} from "../../contracts/test/PlainTokenDouble.sol";
 
 /// @dev The cheatcodes this suite uses (Foundry's Vm, as Hardhat 3 exposes it).
@@ -271,7 +272,10 @@ contract MarketInvariantsTest {
     function setUp() public {
         VM.deal(address(this), 100 ether);
         ValidatorRegistry registry = new ValidatorRegistry(
-            address(this), address(0), IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, drawDelay: 2, maxValidators: 64})
+            address(this),
+            address(0),
+            new BlockhashRandomness(2),
+            IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, warmupBlocks: 1, maxValidators: 64})
         );
         for (uint256 i = 0; i < 3; ++i) {
             address v = address(uint160(0xC000 + i));

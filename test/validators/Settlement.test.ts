@@ -6,9 +6,9 @@ import {
   bySigner,
   deployWorld,
   draw,
+  drawDelay,
   NONE,
   ONE,
-  registryParams,
   saltOf,
   settlementParams,
   stakeAll,
@@ -94,7 +94,8 @@ describe("Settlement", () => {
         { signer: a[6]!, reveal: true },
         { signer: a[7]!, reveal: false },
       ]);
-      await networkHelpers.mine(2);
+      await w.settlement.drawCommittee(run.taskId); // requests the draw
+      await networkHelpers.mine(Number(drawDelay));
       await expect(w.settlement.drawCommittee(run.taskId))
         .to.be.revertedWithCustomError(w.registry, "CommitteeTooSmall")
         .withArgs(2n, 3n);
@@ -110,15 +111,18 @@ describe("Settlement", () => {
         .withArgs(run.taskId);
     });
 
-    it("rejects a draw fewer than drawDelay blocks after the test unlock", async () => {
+    it("requests the draw with the first call and rejects a draw before its randomness is there", async () => {
       const w = await networkHelpers.loadFixture(world);
       const a = w.accounts;
-      await w.registry.setParams({ ...registryParams, drawDelay: 10n });
       const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }]);
-      const unlockBlock = (await w.market.getTask(run.taskId)).testUnlockBlock;
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.emit(w.settlement, "CommitteeRequested")
+        .and.to.emit(w.registry, "DrawRequested")
+        .and.not.to.emit(w.settlement, "CommitteeSeated");
+      const requestBlock = (await w.settlement.getRound(run.taskId, 0n)).requestBlock;
       await expect(w.settlement.drawCommittee(run.taskId))
         .to.be.revertedWithCustomError(w.registry, "DrawTooEarly")
-        .withArgs(unlockBlock, unlockBlock + 10n);
+        .withArgs(run.taskId, 0n, requestBlock + drawDelay);
     });
 
     it("rejects a second draw in the same round", async () => {
@@ -410,10 +414,14 @@ describe("Settlement", () => {
       expect(await w.registry.creditOf(miners[2]!.address)).to.equal(5n * part);
       expect((await w.settlement.statusOf(run.taskId))[1]).to.equal(1n);
 
-      const second = bySigner(w.accounts, await draw(w, run.taskId));
-      await attest(w, run.taskId, second.map((m) => ({ signer: m, scores: honest, reveal: false, commit: false })));
+      // round isolation: round 1 may not reseat a round-0 member, and these were the only five validators,
+      // so round 1 cannot be drawn and expires undrawn (a missed quorum)
+      await networkHelpers.mine(Number(drawDelay));
+      await expect(w.settlement.drawCommittee(run.taskId))
+        .to.be.revertedWithCustomError(w.registry, "CommitteeTooSmall")
+        .withArgs(0n, 3n);
       const r1 = await w.settlement.getRound(run.taskId, 1n);
-      await networkHelpers.time.increaseTo(r1.revealDeadline + 1n);
+      await networkHelpers.time.increaseTo(r1.expiresAt + 1n);
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 2n, NONE, []);
       // at most once per validator and task: the second round took nothing more
       for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);

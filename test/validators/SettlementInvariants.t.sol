@@ -9,6 +9,7 @@ import {RewardToken} from "../../contracts/RewardToken.sol";
 import {Settlement} from "../../contracts/Settlement.sol";
 import {TaskMarket} from "../../contracts/TaskMarket.sol";
 import {ValidatorRegistry} from "../../contracts/ValidatorRegistry.sol";
+import {BlockhashRandomness} from "../../contracts/randomness/BlockhashRandomness.sol";
 import {console} from "hardhat/console.sol";
 import {PlainTokenDouble} from "../../contracts/test/PlainTokenDouble.sol";
 
@@ -19,6 +20,7 @@ interface Vm {
     function prank(address sender) external;
     function deal(address account, uint256 balance) external;
     function prevrandao(bytes32 value) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
 }
 
 /// @dev Drives one task at a time through the real market, registry and settlement with random
@@ -200,7 +202,12 @@ contract SettlementHandler {
 
     function drawCommittee(bytes32 randao) external {
         if (currentTask == 0) return;
-        VM.prevrandao(randao);
+        // the first call requests the draw; the randomness (a future blockhash) is there three blocks on
+        try settlement.drawCommittee(currentTask) {} catch {}
+        VM.roll(block.number + 3);
+        for (uint256 b = block.number - 3; b < block.number; ++b) {
+            VM.setBlockhash(b, keccak256(abi.encode(randao, b)));
+        }
         try settlement.drawCommittee(currentTask) {} catch {}
     }
 
@@ -568,7 +575,8 @@ contract SettlementInvariants {
         _registry = new ValidatorRegistry(
             address(this),
             address(0),
-            IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, drawDelay: 2, maxValidators: 64})
+            new BlockhashRandomness(2),
+            IValidatorRegistry.RegistryParams({minStake: 1 ether, unbondingPeriod: 3600, warmupBlocks: 1, maxValidators: 64})
         );
         _market = new TaskMarket(
             address(this),

@@ -5,7 +5,9 @@ const { ethers, networkHelpers } = await network.create();
 
 const ZERO = ethers.ZeroAddress;
 const ONE = 10n ** 18n;
-const params = { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n };
+const params = { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n };
+/** The L1 randomness source's delay: a draw reads the hash of the block two blocks after its request. */
+const DRAW_DELAY = 2;
 
 /**
  * Registry alone. The "settlement" here is a plain account the owner names as the settlement module,
@@ -14,9 +16,27 @@ const params = { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValida
  */
 async function deploy() {
   const [owner, settlement, outsider, ...validators] = await ethers.getSigners();
-  const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, ZERO, params]);
+  const source = await ethers.deployContract("BlockhashRandomness", [BigInt(DRAW_DELAY)]);
+  const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, ZERO, await source.getAddress(), params]);
   await registry.setSettlement(settlement!.address);
-  return { registry, owner: owner!, settlement: settlement!, outsider: outsider!, validators };
+  return { registry, source, owner: owner!, settlement: settlement!, outsider: outsider!, validators };
+}
+
+type Registry = Awaited<ReturnType<typeof deploy>>["registry"];
+type Signer = Awaited<ReturnType<typeof deploy>>["settlement"];
+
+/** Requests a draw, mines past the randomness delay and draws; returns the members in draw order. */
+async function requestAndDraw(registry: Registry, settlement: Signer, taskId: bigint, size: bigint, minSize: bigint, exclude: string[] = []) {
+  await registry.connect(settlement).requestDraw(taskId, 0n);
+  await networkHelpers.mine(DRAW_DELAY);
+  return drawn(registry, settlement, taskId, size, minSize, exclude);
+}
+
+/** Draws a requested committee; returns the members in draw order. */
+async function drawn(registry: Registry, settlement: Signer, taskId: bigint, size: bigint, minSize: bigint, exclude: string[] = []) {
+  const receipt = await (await registry.connect(settlement).drawCommittee(taskId, 0n, size, minSize, exclude)).wait();
+  const log = receipt!.logs.map((l) => registry.interface.parseLog(l)).find((l) => l?.name === "CommitteeDrawn");
+  return [...(log!.args.members as string[])];
 }
 
 async function deployStaked() {
@@ -74,13 +94,37 @@ describe("ValidatorRegistry", () => {
         .to.be.revertedWithCustomError(registry, "RegistryFull")
         .withArgs(1n);
     });
+
+    it("test_stake_whenTheListIsFullOfUnbondingSquatters_admitsANewValidator", async () => {
+      // The attack: refundable capital fills the draw list (stake, then requestUnbond and never withdraw)
+      // so that honest validators get RegistryFull. An unbonding validator now leaves the list at once.
+      const { registry, owner, validators } = await networkHelpers.loadFixture(deploy);
+      await registry.connect(owner).setParams({ ...params, maxValidators: 3n });
+      const squatters = validators.slice(0, 3);
+      for (const s of squatters) await registry.connect(s).stake(ONE, { value: ONE });
+      for (const s of squatters) await registry.connect(s).requestUnbond();
+      expect(await registry.validators()).to.deep.equal([]);
+      const honest = validators.slice(3, 6);
+      for (const h of honest) await registry.connect(h).stake(ONE, { value: ONE });
+      expect(await registry.validators()).to.have.members(honest.map((h) => h.address));
+      // the squatters still get their stake back, and come back in by bonding again after withdrawing
+      await networkHelpers.time.increase(3600);
+      await registry.connect(squatters[0]!).withdraw();
+      await expect(registry.connect(squatters[0]!).stake(ONE, { value: ONE }))
+        .to.be.revertedWithCustomError(registry, "RegistryFull")
+        .withArgs(3n);
+      await registry.connect(honest[0]!).requestUnbond();
+      await registry.connect(squatters[0]!).stake(ONE, { value: ONE });
+      expect(await registry.validators()).to.include(squatters[0]!.address);
+    });
   });
 
   describe("ERC20 stake", () => {
     async function erc20() {
       const [owner, , , v] = await ethers.getSigners();
       const token = await ethers.deployContract("PlainTokenDouble");
-      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), params]);
+      const source = await ethers.deployContract("BlockhashRandomness", [BigInt(DRAW_DELAY)]);
+      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), await source.getAddress(), params]);
       await token.mint(v!.address, 10n * ONE);
       await token.connect(v!).approve(await registry.getAddress(), 10n * ONE);
       return { token, registry, v: v! };
@@ -105,7 +149,8 @@ describe("ValidatorRegistry", () => {
     it("rejects a token that delivers less than the amount (fee on transfer)", async () => {
       const [owner, , , v] = await ethers.getSigners();
       const token = await ethers.deployContract("FeeOnTransferTokenDouble");
-      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), params]);
+      const source = await ethers.deployContract("BlockhashRandomness", [BigInt(DRAW_DELAY)]);
+      const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, await token.getAddress(), await source.getAddress(), params]);
       await token.mint(v!.address, 10n * ONE);
       await token.connect(v!).approve(await registry.getAddress(), 10n * ONE);
       await expect(registry.connect(v!).stake(2n * ONE)).to.be.revertedWithCustomError(registry, "StakeTransferShort");
@@ -146,9 +191,7 @@ describe("ValidatorRegistry", () => {
 
     it("keeps a validator on an open committee from completing unbonding until released", async () => {
       const { registry, settlement, staked } = await networkHelpers.loadFixture(deployStaked);
-      const start = await ethers.provider.getBlockNumber();
-      await networkHelpers.mine(2);
-      await registry.connect(settlement).drawCommittee(1n, 0n, start, ethers.ZeroHash, 4n, 3n, []);
+      await requestAndDraw(registry, settlement, 1n, 4n, 3n);
       const v = staked[0]!;
       await registry.connect(v).requestUnbond();
       await networkHelpers.time.increase(3600);
@@ -163,13 +206,8 @@ describe("ValidatorRegistry", () => {
   describe("committee draw", () => {
     it("draws distinct bonded members, none of them excluded, and locks them", async () => {
       const { registry, settlement, staked } = await networkHelpers.loadFixture(deployStaked);
-      const start = await ethers.provider.getBlockNumber();
-      await networkHelpers.mine(2);
       const exclude = [staked[3]!.address];
-      const tx = await registry.connect(settlement).drawCommittee(7n, 0n, start, ethers.id("seed"), 3n, 3n, exclude);
-      const receipt = await tx.wait();
-      const log = receipt!.logs.map((l) => registry.interface.parseLog(l)).find((l) => l?.name === "CommitteeDrawn");
-      const members = log!.args.members as string[];
+      const members = await requestAndDraw(registry, settlement, 7n, 3n, 3n, exclude);
       expect(members).to.have.length(3);
       expect(new Set(members).size).to.equal(3);
       expect(members).to.not.include(staked[3]!.address);
@@ -178,19 +216,91 @@ describe("ValidatorRegistry", () => {
       }
     });
 
-    it("rejects a draw fewer than drawDelay blocks after the request", async () => {
-      const { registry, settlement } = await networkHelpers.loadFixture(deployStaked);
-      const now = BigInt(await ethers.provider.getBlockNumber());
-      await expect(registry.connect(settlement).drawCommittee(1n, 0n, now, ethers.ZeroHash, 3n, 3n, []))
+    it("test_drawCommittee_beforeTheRandomnessIsThere_reverts", async () => {
+      const { registry, source, settlement } = await networkHelpers.loadFixture(deployStaked);
+      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 3n, 3n, []))
+        .to.be.revertedWithCustomError(registry, "DrawNotRequested")
+        .withArgs(1n, 0n);
+      await registry.connect(settlement).requestDraw(1n, 0n);
+      const target = BigInt(await ethers.provider.getBlockNumber()) + BigInt(DRAW_DELAY);
+      expect((await registry.drawRequest(1n, 0n)).randomnessId).to.equal(target);
+      expect((await source.randomness(target))[0]).to.equal(0n); // Pending
+      // the next block is the target itself: its hash is not known inside it
+      await networkHelpers.mine(DRAW_DELAY - 1);
+      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 3n, 3n, []))
         .to.be.revertedWithCustomError(registry, "DrawTooEarly")
-        .withArgs(now, now + 2n);
+        .withArgs(1n, 0n, target);
+      await expect(registry.connect(settlement).requestDraw(1n, 0n))
+        .to.be.revertedWithCustomError(registry, "DrawAlreadyRequested")
+        .withArgs(1n, 0n);
+      await networkHelpers.mine(1);
+      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 3n, 3n, [])).to.emit(registry, "CommitteeDrawn");
+    });
+
+    it("test_drawCommittee_whenTheBlockhashExpired_renewsTheRandomnessAndKeepsTheSnapshot", async () => {
+      const { registry, settlement, staked } = await networkHelpers.loadFixture(deployStaked);
+      await registry.connect(settlement).requestDraw(1n, 0n);
+      const first = await registry.drawRequest(1n, 0n);
+      await networkHelpers.mine(300);
+      expect(await registry.drawStatus(1n, 0n)).to.equal(2n); // Expired
+      // a validator staked after the request stays out of the renewed draw
+      const late = (await ethers.getSigners())[12]!;
+      await registry.connect(late).stake(50n * ONE, { value: 50n * ONE });
+      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 4n, 3n, [])).to.emit(registry, "DrawRequested").and.not.to.emit(registry, "CommitteeDrawn");
+      const renewed = await registry.drawRequest(1n, 0n);
+      expect(renewed.requestBlock).to.equal(first.requestBlock);
+      expect(renewed.randomnessId).to.be.greaterThan(first.randomnessId);
+      await networkHelpers.mine(DRAW_DELAY);
+      const members = await drawn(registry, settlement, 1n, 5n, 3n);
+      expect(members).to.have.members(staked.map((v) => v.address));
+    });
+
+    it("test_drawCommittee_stakeWithinTheWarmup_hasNoWeight", async () => {
+      const { registry, owner, settlement, staked } = await networkHelpers.loadFixture(deployStaked);
+      await registry.connect(owner).setParams({ ...params, warmupBlocks: 10n });
+      await networkHelpers.mine(10);
+      const sybil = (await ethers.getSigners())[12]!;
+      // a huge stake and a top-up of a listed validator, both inside the warm-up of the request
+      await registry.connect(sybil).stake(1000n * ONE, { value: 1000n * ONE });
+      await registry.connect(staked[0]!).stake(1000n * ONE, { value: 1000n * ONE });
+      await networkHelpers.mine(3);
+      await registry.connect(settlement).requestDraw(1n, 0n);
+      const requestBlock = (await registry.drawRequest(1n, 0n)).requestBlock;
+      expect(await registry.weightAt(sybil.address, requestBlock - 10n)).to.equal(0n);
+      expect(await registry.weightAt(staked[0]!.address, requestBlock - 10n)).to.equal(ONE);
+      await networkHelpers.mine(DRAW_DELAY);
+      // all five seats asked for: the sybil is not even eligible, the top-up weighs its old stake
+      const members = await drawn(registry, settlement, 1n, 5n, 3n);
+      expect(members).to.have.members(staked.map((v) => v.address));
+      expect(members).to.not.include(sybil.address);
+    });
+
+    it("test_drawCommittee_aMemberUnbondingAfterTheRequest_losesOnlyItsOwnSeat", async () => {
+      // The attack: once the randomness is known, a sybil drops out (requestUnbond) to reshuffle the
+      // committee. With the weighted clocks the others keep their seats and order; one more is seated.
+      const { registry, settlement } = await networkHelpers.loadFixture(deploy);
+      const signers = (await ethers.getSigners()).slice(3, 13);
+      for (const v of signers) await registry.connect(v).stake(ONE, { value: ONE });
+      await networkHelpers.mine(2);
+      await registry.connect(settlement).requestDraw(1n, 0n);
+      await networkHelpers.mine(DRAW_DELAY);
+      const before = await networkHelpers.takeSnapshot();
+      const honest = await drawn(registry, settlement, 1n, 5n, 3n);
+      await before.restore();
+      const dropped = honest[1]!;
+      await registry.connect(signers.find((v) => v.address === dropped)!).requestUnbond();
+      const after = await drawn(registry, settlement, 1n, 5n, 3n);
+      expect(after.slice(0, 4)).to.deep.equal(honest.filter((m) => m !== dropped));
+      expect(after).to.not.include(dropped);
+      expect(honest).to.not.include(after[4]);
     });
 
     it("rejects a draw with fewer eligible validators than the minimum committee", async () => {
       const { registry, settlement, staked } = await networkHelpers.loadFixture(deployStaked);
-      await networkHelpers.mine(2);
+      await registry.connect(settlement).requestDraw(1n, 0n);
+      await networkHelpers.mine(DRAW_DELAY);
       const exclude = [staked[0]!.address, staked[1]!.address];
-      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 0n, ethers.ZeroHash, 5n, 3n, exclude))
+      await expect(registry.connect(settlement).drawCommittee(1n, 0n, 5n, 3n, exclude))
         .to.be.revertedWithCustomError(registry, "CommitteeTooSmall")
         .withArgs(2n, 3n);
     });
@@ -203,7 +313,15 @@ describe("ValidatorRegistry", () => {
       const weights = new Map<string, bigint>(staked.map((s, i) => [s.address, stakes[i]!]));
       weights.set(big.address, 10n * ONE);
       const total = [...weights.values()].reduce((a, b) => a + b, 0n);
-      const [accounts, hits] = await registry.drawFrequencies(ethers.id("frequency"), 1000n, 1n);
+      // four calls of 250 seeds each: one call of 1,000 passes the per-transaction gas cap of eth_call
+      const counts = new Map<string, bigint>();
+      let accounts: string[] = [];
+      for (let part = 0; part < 4; part++) {
+        const [listed, partHits] = await registry.drawFrequencies(ethers.id(`frequency ${part}`), 250n, 1n);
+        accounts = [...listed];
+        listed.forEach((a, i) => counts.set(a, (counts.get(a) ?? 0n) + partHits[i]!));
+      }
+      const hits = accounts.map((a) => counts.get(a)!);
       expect(hits.reduce((a, b) => a + b, 0n)).to.equal(1000n);
       accounts.forEach((account, i) => {
         const share = Number(weights.get(account)!) / Number(total);
@@ -263,7 +381,10 @@ describe("ValidatorRegistry", () => {
     it("lets only the settlement module draw, release and slash", async () => {
       const { registry, outsider, staked } = await networkHelpers.loadFixture(deployStaked);
       const r = registry.connect(outsider);
-      await expect(r.drawCommittee(1n, 0n, 0n, ethers.ZeroHash, 3n, 3n, []))
+      await expect(r.requestDraw(1n, 0n))
+        .to.be.revertedWithCustomError(registry, "CallerNotSettlement")
+        .withArgs(outsider.address);
+      await expect(r.drawCommittee(1n, 0n, 3n, 3n, []))
         .to.be.revertedWithCustomError(registry, "CallerNotSettlement")
         .withArgs(outsider.address);
       await expect(r.releaseCommittee(1n, 0n, [])).to.be.revertedWithCustomError(registry, "CallerNotSettlement");
@@ -279,7 +400,12 @@ describe("ValidatorRegistry", () => {
         registry,
         "SettlementAlreadySet",
       );
-      const fresh = await ethers.deployContract("ValidatorRegistry", [owner.address, ZERO, params]);
+      const source = await ethers.deployContract("BlockhashRandomness", [BigInt(DRAW_DELAY)]);
+      const fresh = await ethers.deployContract("ValidatorRegistry", [owner.address, ZERO, await source.getAddress(), params]);
+      await expect(ethers.deployContract("ValidatorRegistry", [owner.address, ZERO, ZERO, params])).to.be.revertedWithCustomError(
+        fresh,
+        "RandomnessSourceZero",
+      );
       await expect(fresh.connect(outsider).setSettlement(outsider.address)).to.be.revertedWithCustomError(
         fresh,
         "OwnableUnauthorizedAccount",
@@ -294,8 +420,8 @@ describe("ValidatorRegistry", () => {
       const bad: [string, typeof params][] = [
         ["minStake", { ...params, minStake: 0n }],
         ["unbondingPeriod", { ...params, unbondingPeriod: 60n * 86400n + 1n }],
-        ["drawDelay", { ...params, drawDelay: 0n }],
-        ["drawDelay", { ...params, drawDelay: 257n }],
+        ["warmupBlocks", { ...params, warmupBlocks: 0n }],
+        ["warmupBlocks", { ...params, warmupBlocks: 50_401n }],
         ["maxValidators", { ...params, maxValidators: 0n }],
         ["maxValidators", { ...params, maxValidators: 513n }],
       ];
@@ -308,11 +434,11 @@ describe("ValidatorRegistry", () => {
         registry,
         "OwnableUnauthorizedAccount",
       );
-      await expect(registry.connect(owner).setParams({ ...params, drawDelay: 5n })).to.emit(
+      await expect(registry.connect(owner).setParams({ ...params, warmupBlocks: 5n })).to.emit(
         registry,
         "RegistryParamsSet",
       );
-      expect((await registry.params()).drawDelay).to.equal(5n);
+      expect((await registry.params()).warmupBlocks).to.equal(5n);
     });
 
     it("recounts bonded validators when minStake changes", async () => {

@@ -172,6 +172,8 @@ describe("verifier agent", function () {
   async function stepUntil<T>(verifier: Verifier, what: string, done: () => Promise<T | undefined>): Promise<T> {
     for (let i = 0; i < 10; i++) {
       await verifier.step();
+      // a block per step, as a live chain makes them: a requested draw waits for a later block's hash
+      await provider.send("evm_mine", []);
       const value = await done();
       if (value !== undefined) return value;
     }
@@ -367,10 +369,13 @@ describe("verifier agent", function () {
     const owner = accounts.owner.connect(provider);
     const token = await deployToken(provider, accounts.owner);
     const erc20 = new Contract(await token.getAddress(), ["function mint(address to, uint256 amount)", "function balanceOf(address) view returns (uint256)"], owner);
+    const randomness = await new ContractFactory((await artifacts.readArtifact("BlockhashRandomness")).abi, (await artifacts.readArtifact("BlockhashRandomness")).bytecode, owner).deploy(2n);
+    await randomness.waitForDeployment();
     const registry = await new ContractFactory((await artifacts.readArtifact("ValidatorRegistry")).abi, (await artifacts.readArtifact("ValidatorRegistry")).bytecode, owner).deploy(
       owner.address,
       await token.getAddress(),
-      { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+      await randomness.getAddress(),
+      { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n },
     );
     await registry.waitForDeployment();
     const staker = account(13);
@@ -436,9 +441,12 @@ describe("verifier agent", function () {
     };
     const waitFor = async (what: string, child: ChildProcess, done: () => Promise<boolean>) => {
       const deadline = Date.now() + 60_000;
+      let polls = 0;
       while (!(await done())) {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`podl verifier never got to ${what}:\n${output.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, 100));
+        // a block a second, as a live chain makes them: a requested draw waits for a later block's hash
+        if (++polls % 10 === 0) await provider.send("evm_mine", []);
       }
     };
     const committed = async () => (await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address))).length > 0;

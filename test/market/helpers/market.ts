@@ -87,10 +87,12 @@ export async function deployMarket(conn: Connection, params: Params = testParams
     minerC === undefined || keeper === undefined || settlementAccount === undefined) {
     throw new Error("the test network needs at least 8 accounts");
   }
+  const randomness = await ethers.deployContract("BlockhashRandomness", [2n]);
   const registry = await ethers.deployContract("ValidatorRegistry", [
     await owner.getAddress(),
     ZERO,
-    { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n },
+    await randomness.getAddress(),
+    { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n },
   ]);
   for (const v of signers.slice(10, 10 + validators)) {
     await registry.connect(v).stake(ONE, { value: ONE });

@@ -28,9 +28,10 @@ export async function deploy(name: string, args: unknown[], from: Wallet, provid
  */
 export async function deployMarket(provider: JsonRpcProvider): Promise<{ market: TaskMarket; block: number }> {
   const owner = accounts.owner.connect(provider);
+  const randomness = await deploy("BlockhashRandomness", [2n], owner, provider);
   const registryAddress = await deploy(
     "ValidatorRegistry",
-    [owner.address, ZERO, { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n }],
+    [owner.address, ZERO, randomness, { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n }],
     owner,
     provider,
   );

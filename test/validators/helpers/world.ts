@@ -11,7 +11,9 @@ type Helpers = Conn["networkHelpers"];
 export const ONE = 10n ** 18n;
 export const NONE = 2n ** 256n - 1n;
 
-export const registryParams = { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n };
+export const registryParams = { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n };
+/** Blocks between a draw request and the block whose hash seeds it (the L1 randomness source's delay). */
+export const drawDelay = 2n;
 
 export const marketParams = {
   maxQueue: 16n,
@@ -64,7 +66,8 @@ export async function deployWorld(
 ): Promise<World> {
   const { ethers, networkHelpers } = conn;
   const [owner, ...accounts] = await ethers.getSigners();
-  const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, ethers.ZeroAddress, registryParams]);
+  const randomness = await ethers.deployContract("BlockhashRandomness", [drawDelay]);
+  const registry = await ethers.deployContract("ValidatorRegistry", [owner!.address, ethers.ZeroAddress, await randomness.getAddress(), registryParams]);
   const market = await ethers.deployContract("TaskMarket", [
     owner!.address,
     await registry.getAddress(),
@@ -193,9 +196,14 @@ export async function stakeAll(w: World, validators: Actor[], amounts: bigint[])
   }
 }
 
-/** Mines past the draw delay and draws the current round's committee; returns its members. */
+/**
+ * Requests round 0's draw if settlement has not opened yet, mines past the randomness source's delay and
+ * draws the current round's committee; returns its members.
+ */
 export async function draw(w: World, taskId: bigint): Promise<string[]> {
-  await w.helpers.mine(Number(registryParams.drawDelay));
+  const [status] = await w.settlement.statusOf(taskId);
+  if (status === 0n) await w.settlement.drawCommittee(taskId);
+  await w.helpers.mine(Number(drawDelay));
   await w.settlement.drawCommittee(taskId);
   const [, round] = await w.settlement.statusOf(taskId);
   return [...(await w.settlement.committee(taskId, round))];

@@ -3,7 +3,7 @@ import { artifacts } from "hardhat";
 import { RewardToken__factory, Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../../types/index.js";
 import type { Settlement, TaskMarket, ValidatorRegistry } from "../../../types/index.js";
 import { account } from "../../agents/helpers/chain.js";
-import { marketParams, registryParams, settlementParams } from "../../validators/helpers/world.js";
+import { drawDelay, marketParams, registryParams, settlementParams } from "../../validators/helpers/world.js";
 
 /** Named test accounts (Hardhat's default mnemonic, as SEAM-agents.md assigns them). */
 export const accounts = {
@@ -38,7 +38,8 @@ async function deploy(name: string, args: unknown[], from: Wallet): Promise<stri
  */
 export async function deployContracts(provider: JsonRpcProvider): Promise<Contracts> {
   const owner = accounts.owner.connect(provider);
-  const registry = await deploy("ValidatorRegistry", [owner.address, "0x0000000000000000000000000000000000000000", registryParams], owner);
+  const randomness = await deploy("BlockhashRandomness", [drawDelay], owner);
+  const registry = await deploy("ValidatorRegistry", [owner.address, "0x0000000000000000000000000000000000000000", randomness, registryParams], owner);
   const market = await deploy("TaskMarket", [owner.address, registry, { ...marketParams, minCommittee: 2n }], owner);
   const rewardToken = await deploy("RewardToken", [owner.address], owner);
   const settlement = await deploy("Settlement", [owner.address, market, registry, rewardToken, { ...settlementParams, committeeSize: 2n }], owner);
