@@ -6,19 +6,19 @@ import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo 
  * in XNNPACK.
  *
  * Conv2DBackpropFilter: @tensorflow/tfjs-backend-wasm 4.22 lacks it (it has Conv2DBackpropInput,
- * MaxPoolGrad and AvgPoolGrad), so without it a CNN cannot train on wasm. It is one convolution:
+ * MaxPoolGrad and AvgPoolGrad), so without it a CNN cannot train on wasm.
  *
  *   dW[kh, kw, c, o] = Σ_{n, i, j} x[n, i·s + kh − top, j·s + kw − left, c] · dy[n, i, j, o]
  *
- * is a convolution of x laid out as [C, H, W, N] (the input channels as the batch, the batch as
- * the channels) with dy laid out as [OH, OW, N, O] as its filter, dilated by the forward stride,
+ * is one convolution: x laid out as [C, H, W, N] (the input channels as the batch, the batch as
+ * the channels) convolved with dy laid out as [OH, OW, N, O] as its filter, dilated by the forward stride,
  * stride 1, under the forward padding; its output [C, KH', KW', O] holds dW transposed, where KH'
  * exceeds KH only when a "valid" stride leaves rows of x unread (sliced off). TensorFlow.js's
  * conv2d gradient requires dilations of 1, so the forward dilation never appears here. Both data
  * formats are handled by the transposes (the wasm forward convolution itself takes NHWC only).
  *
- * Conv2DBackpropInput: the package's own kernel is a plain C++ loop, about three times slower
- * than the forward convolution of the same size. At stride 1 (NHWC) it is replaced by
+ * Conv2DBackpropInput: the package's own kernel is a plain C++ loop, two to three times slower
+ * than the forward convolution of the same size here. At stride 1 (NHWC) it is replaced by
  *
  *   dx[n, h, w, c] = Σ_{kh, kw, o} dy[n, h + top − kh, w + left − kw, o] · W[kh, kw, c, o],
  *
@@ -43,8 +43,9 @@ type Conv2DBackpropInputAttrs = Omit<Conv2DBackpropFilterAttrs, "filterShape"> &
 let packageBackpropInput: KernelConfig | undefined;
 
 /**
- * Registers both kernels on the wasm backend; calling it again changes nothing. Call it before
- * the wasm backend initialises (it runs the replaced kernel's set-up, which the fallback needs).
+ * Registers both kernels on the wasm backend; calling it again changes nothing. The replacement
+ * keeps the package kernel's set-up function, which the fallback needs when the backend
+ * initialises after this call.
  */
 export function registerWasmConvGrads(): void {
   if (tf.getKernel(tf.Conv2DBackpropFilter, "wasm") === undefined) {
