@@ -5,6 +5,8 @@ import { MlError } from "./errors.js";
 import { initialWeights } from "./init.js";
 import { buildModel } from "./model.js";
 import { generateSml } from "./sml.js";
+import { registerWasmConvGrads } from "./wasm-conv-grads.js";
+import { registerWasmMaxPoolGrad } from "./wasm-max-pool-grad.js";
 import { fixedOrMin, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
 
@@ -14,9 +16,10 @@ import type { TaskSpec } from "./spec.js";
  * installed; `force` picks one and fails loudly instead of falling back. The automatic choice
  * skips a WebGPU fallback adapter (a software rasteriser such as Mesa's lavapipe: MNIST trains
  * about ten times slower on it than on wasm, bench/results/ml.md); forcing webgpu still uses it.
- * A backend that lacks a
- * kernel the spec needs for training (wasm has no Conv2DBackpropFilter) is skipped, or refused
- * with BACKEND_UNSUPPORTED_OP when forced. The backend is TensorFlow.js global state: only an
+ * Starting wasm registers the convolution filter gradient its package lacks, a faster input
+ * gradient (wasm-conv-grads.ts) and a correct max-pooling gradient (wasm-max-pool-grad.ts). A
+ * backend that lacks a kernel the spec needs for training is skipped, or refused with
+ * BACKEND_UNSUPPORTED_OP when forced. The backend is TensorFlow.js global state: only an
  * entry point (CLI, bench) should call selectBackend.
  */
 
@@ -181,6 +184,8 @@ async function startWasm(): Promise<void> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   // Node reads the .wasm files from disk; point the loader at the package's dist folder.
   wasm.setWasmPaths(`${dirname(require.resolve("@tensorflow/tfjs-backend-wasm"))}/`);
+  registerWasmConvGrads();
+  registerWasmMaxPoolGrad();
 }
 
 async function importPackage(name: string): Promise<void> {
