@@ -9,6 +9,7 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Median} from "./libraries/Median.sol";
+import {Tally} from "./libraries/Tally.sol";
 
 /// @title Settlement
 /// @notice The validator committee's side of a task: draw, attest (commit-reveal), finalize.
@@ -50,7 +51,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev What `finalize` works out before it pays.
-    struct Tally {
+    struct Verdict {
         uint256 taskId;
         uint256 round;
         uint16 threshold;
@@ -130,10 +131,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 round = state_.round;
         Round storage r = _rounds[taskId][round];
         if (r.size == 0 || state_.status != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
-        if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
-            revert AttestRevealNotOpen(taskId, r.commitDeadline);
-        }
         if (block.timestamp > r.revealDeadline) revert AttestRevealClosed(taskId, r.revealDeadline);
+        // reveals open once every member committed, or after the commit window if a quorum committed;
+        // a round whose commits miss the quorum never opens, so none of its scores becomes public
+        if (r.commits < r.size) {
+            if (block.timestamp <= r.commitDeadline) revert AttestRevealNotOpen(taskId, r.commitDeadline);
+            if (r.commits < _quorum(r.size)) revert AttestRevealNotOpen(taskId, r.commitDeadline);
+        }
         uint8 state = _memberState[taskId][round][msg.sender];
         if (state == 0) revert AttesterNotMember(taskId, msg.sender);
         if (state == _MEMBER) revert AttesterNotCommitted(taskId, msg.sender);
@@ -143,7 +147,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         for (uint256 i = 0; i < scores.length; ++i) {
             if (scores[i] > _BPS) revert ScoreOutOfRange(i, scores[i]);
         }
-        if (_commitment(taskId, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
+        if (_commitment(taskId, round, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
             revert ScoresCommitmentMismatch(taskId, msg.sender);
         }
         _memberState[taskId][round][msg.sender] = _REVEALED;
@@ -170,16 +174,19 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (r.size == 0) {
             // an undrawn round (too few eligible validators, or nobody drew) counts as a missed quorum
             if (block.timestamp <= r.expiresAt) revert FinalizeTooEarly(taskId, uint256(r.expiresAt) + 1);
-        } else if (block.timestamp <= r.revealDeadline && r.reveals < r.size) {
+        } else if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
+            revert FinalizeTooEarly(taskId, uint256(r.commitDeadline) + 1);
+        } else if (block.timestamp <= r.revealDeadline && r.reveals < r.size && r.commits >= _quorum(r.size)) {
+            // a round whose commits missed the quorum has no reveal phase: it fails at its commit deadline
             revert FinalizeTooEarly(taskId, uint256(r.revealDeadline) + 1);
         }
-        uint256 quorum = (2 * uint256(r.size) + 2) / 3;
+        uint256 quorum = _quorum(r.size);
         if (r.size == 0 || r.reveals < quorum) {
             _missQuorum(taskId, round, task, r.reveals, quorum);
             return;
         }
         ITaskMarket.Submission[] memory subs = _revealed(taskId);
-        Tally memory t = _tally(taskId, round, task.accuracyThreshold, subs);
+        Verdict memory t = _tally(taskId, round, task.accuracyThreshold, subs);
         // mark finalized before any external effect
         _states[taskId].status = Status.Finalized;
         _slashAll(t, subs);
@@ -194,12 +201,14 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlement
-    function scoresCommitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
-        external
-        view
-        returns (bytes32)
-    {
-        return _commitment(taskId, validator, scores, salt);
+    function scoresCommitment(
+        uint256 taskId,
+        uint256 round,
+        address validator,
+        uint16[] calldata scores,
+        bytes32 salt
+    ) external view returns (bytes32) {
+        return _commitment(taskId, round, validator, scores, salt);
     }
 
     /// @inheritdoc ISettlement
@@ -253,15 +262,20 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit QuorumMissed(taskId, round, reveals, quorum);
         address[] memory members = _committees[taskId][round];
         if (members.length != 0) {
-            address[] memory revealers = new address[](reveals);
-            address[] memory silent = new address[](members.length - reveals);
+            // a round whose commits missed the quorum never opened its reveals: there only the members
+            // who did not commit failed their duty; otherwise those who did not reveal
+            uint8 duty = _rounds[taskId][round].commits < quorum ? _COMMITTED : _REVEALED;
+            address[] memory dutiful = new address[](members.length);
+            address[] memory silent = new address[](members.length);
             uint256 a = 0;
             uint256 b = 0;
             for (uint256 i = 0; i < members.length; ++i) {
-                if (_memberState[taskId][round][members[i]] == _REVEALED) revealers[a++] = members[i];
+                if (_memberState[taskId][round][members[i]] >= duty) dutiful[a++] = members[i];
                 else silent[b++] = members[i];
             }
-            address[] memory recipients = revealers.length != 0 ? revealers : _minersOf(_revealed(taskId));
+            _shrink(dutiful, a);
+            _shrink(silent, b);
+            address[] memory recipients = a != 0 ? dutiful : _minersOf(_revealed(taskId));
             for (uint256 i = 0; i < silent.length; ++i) {
                 _REGISTRY.slash(taskId, silent[i], _params.slashNoRevealBps, recipients);
             }
@@ -273,7 +287,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
         _states[taskId].status = Status.Finalized;
         ITaskMarket.Submission[] memory subs = _revealed(taskId);
-        Tally memory t;
+        Verdict memory t;
         t.taskId = taskId;
         t.winner = _NONE;
         _settle(t, task, subs, ITaskMarket.Outcome.Unvalidated);
@@ -304,7 +318,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     function _tally(uint256 taskId, uint256 round, uint16 threshold, ITaskMarket.Submission[] memory subs)
         private
         view
-        returns (Tally memory t)
+        returns (Verdict memory t)
     {
         t.taskId = taskId;
         t.round = round;
@@ -331,9 +345,9 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Per submission, sorts the keys `score << 8 | revealer` and takes the lower median; the
-    ///      revealers whose scores fall outside the band that agrees with the median (same side of the
-    ///      threshold, within `deviationTolerance`) are then a prefix and a suffix of the sorted keys.
-    function _medians(Tally memory t, uint256[][] memory words, uint256 reveals, uint256 n)
+    ///      revealers whose scores fall outside the band that agrees with the median (within
+    ///      `deviationTolerance`, `Tally.band`) are then a prefix and a suffix of the sorted keys.
+    function _medians(Verdict memory t, uint256[][] memory words, uint256 reveals, uint256 n)
         private
         view
         returns (bool[] memory deviant)
@@ -352,7 +366,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             }
             uint256 m = Median.lowerMedian(keys) >> 8;
             t.medians[j] = uint16(m);
-            (uint256 lo, uint256 hi) = _band(m, t.threshold, tolerance);
+            (uint256 lo, uint256 hi) = Tally.band(m, tolerance);
             for (uint256 a = 0; a < reveals && keys[a] >> 8 < lo; ++a) {
                 deviant[keys[a] & 0xff] = true;
             }
@@ -362,19 +376,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Scores that agree with median `m`: on the same side of the threshold and within `tolerance`.
-    function _band(uint256 m, uint256 threshold, uint256 tolerance) private pure returns (uint256 lo, uint256 hi) {
-        lo = m > tolerance ? m - tolerance : 0;
-        hi = m + tolerance;
-        if (m >= threshold) {
-            if (lo < threshold) lo = threshold;
-        } else if (hi >= threshold) {
-            // threshold ≥ 1 (the market's bound), so threshold − 1 does not underflow
-            hi = threshold - 1;
-        }
-    }
-
-    function _classify(Tally memory t, address[] memory revealers, bool[] memory deviant) private pure {
+    function _classify(Verdict memory t, address[] memory revealers, bool[] memory deviant) private pure {
         t.agreeing = new address[](revealers.length);
         t.deviating = new address[](revealers.length);
         uint256 agree = 0;
@@ -389,7 +391,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Winner: earliest commitment among medians ≥ threshold and ≥ best − epsilon. Ommers: the
     ///      other valid submissions by median (ties: earlier commitment), at most `maxOmmers`.
-    function _pickWinner(Tally memory t, ITaskMarket.Submission[] memory subs) private view {
+    function _pickWinner(Verdict memory t, ITaskMarket.Submission[] memory subs) private view {
         t.winner = _NONE;
         uint256 n = subs.length;
         uint256 best = 0;
@@ -432,7 +434,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Slashed stake goes to the validators who agreed with the median; failing those, to the
     ///      miners whose submissions passed; failing those, to every miner who revealed.
-    function _slashAll(Tally memory t, ITaskMarket.Submission[] memory subs) private {
+    function _slashAll(Verdict memory t, ITaskMarket.Submission[] memory subs) private {
         if (t.silent.length == 0 && t.deviating.length == 0) return;
         address[] memory recipients = t.agreeing;
         if (recipients.length == 0) recipients = _passingMiners(t, subs);
@@ -449,7 +451,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     ///      the validators' fee to those who agreed, the ommers' share to the ommers, the rest of the
     ///      reward pool (reward plus forfeited bonds) to the winner, or to the publisher when there is none.
     function _settle(
-        Tally memory t,
+        Verdict memory t,
         ITaskMarket.Task memory task,
         ITaskMarket.Submission[] memory subs,
         ITaskMarket.Outcome outcome
@@ -490,13 +492,15 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Equal parts of `fee` to the validators who agreed; returns what was handed out.
-    function _payValidators(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 offset, uint256 fee)
+    function _payValidators(Verdict memory t, ITaskMarket.Payout[] memory payouts, uint256 offset, uint256 fee)
         private
         pure
         returns (uint256 paid)
     {
         uint256 count = t.agreeing.length;
-        if (count == 0 || fee == 0) return 0;
+        if (count == 0) return 0;
+        // every reserved entry names its validator, even when its part rounds to 0 (a 1-wei task, a 0 %
+        // share): an unnamed entry would make the market's settle revert, and finalize with it, forever
         uint256 part = fee / count;
         for (uint256 i = 0; i < count; ++i) {
             payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part);
@@ -505,7 +509,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Equal parts of `share` added to the ommers' payouts; returns what was handed out.
-    function _payOmmers(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
+    function _payOmmers(Verdict memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
         private
         pure
         returns (uint256 paid)
@@ -520,7 +524,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Block rewards (DLBC eq. 5–6, PoLe's ommer reward), unless the self-dealing guard withholds them.
-    function _reward(Tally memory t, ITaskMarket.Task memory task, ITaskMarket.Submission[] memory subs) private {
+    function _reward(Verdict memory t, ITaskMarket.Task memory task, ITaskMarket.Submission[] memory subs) private {
         address winner = subs[t.winner].miner;
         bool winnerIsPublisher = winner == task.publisher;
         if (subs.length < 2 || winnerIsPublisher) {
@@ -643,16 +647,21 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _commitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+    function _commitment(uint256 taskId, uint256 round, address validator, uint16[] calldata scores, bytes32 salt)
         private
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(address(this), block.chainid, taskId, validator, scores, salt));
+        return keccak256(abi.encode(address(this), block.chainid, taskId, round, validator, scores, salt));
+    }
+
+    /// @dev ⌈2n/3⌉ of a committee of n.
+    function _quorum(uint256 size) private pure returns (uint256) {
+        return (2 * size + 2) / 3;
     }
 
     /// @dev keccak256(abi.encode(bytes32[] modelHashes of the ommers, in ommer order)).
-    function _ommersHash(Tally memory t) private view returns (bytes32) {
+    function _ommersHash(Verdict memory t) private view returns (bytes32) {
         bytes32[] memory hashes = new bytes32[](t.ommers.length);
         for (uint256 i = 0; i < hashes.length; ++i) {
             hashes[i] = _MARKET.modelHashOf(t.taskId, t.ommers[i]);
@@ -671,7 +680,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _passingMiners(Tally memory t, ITaskMarket.Submission[] memory subs)
+    function _passingMiners(Verdict memory t, ITaskMarket.Submission[] memory subs)
         private
         pure
         returns (address[] memory list)

@@ -158,7 +158,8 @@ interface ISettlement {
     /// @param taskId The task.
     /// @param deadline The commit deadline.
     error AttestCommitClosed(uint256 taskId, uint256 deadline);
-    /// @notice Thrown when a reveal comes before every member committed and before the commit deadline.
+    /// @notice Thrown when a reveal comes before every member committed and before the commit deadline,
+    ///         or in a round whose commits missed the quorum (its reveal phase never opens).
     /// @param taskId The task.
     /// @param opensAfter The commit deadline.
     error AttestRevealNotOpen(uint256 taskId, uint256 opensAfter);
@@ -189,7 +190,7 @@ interface ISettlement {
     /// @param taskId The task.
     function drawCommittee(uint256 taskId) external;
 
-    /// @notice Commits to scores: `commitment = scoresCommitment(taskId, msg.sender, scores, salt)`.
+    /// @notice Commits to scores: `commitment = scoresCommitment(taskId, round, msg.sender, scores, salt)`.
     /// @param taskId The task.
     /// @param commitment The commitment.
     function commitScores(uint256 taskId, bytes32 commitment) external;
@@ -201,7 +202,8 @@ interface ISettlement {
     function revealScores(uint256 taskId, uint16[] calldata scores, bytes32 salt) external;
 
     /// @notice Settles the task (anyone): medians, quorum, slashing, payouts, learning block, rewards.
-    /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead.
+    /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead. A round
+    ///      whose commits missed the quorum fails at its commit deadline, before any score is revealed.
     ///      With medians, a revealed submission whose median is 0 (judged invalid: a copy, a failed
     ///      check) forfeits its miner bond into the reward pool, as an unrevealed one does; every other
     ///      revealed miner gets its bond back. Unvalidated (no medians) returns every revealed bond.
@@ -212,13 +214,15 @@ interface ISettlement {
     /// @param params New parameters.
     function setParams(SettlementParams calldata params) external;
 
-    /// @notice The commitment a validator must post: bound to this contract, the chain, task and validator.
+    /// @notice The commitment a validator must post: bound to this contract, the chain, the task, the round
+    ///         and the validator, so a commitment of one round opens in no other.
     /// @param taskId The task.
+    /// @param round The round.
     /// @param validator The validator.
     /// @param scores The scores.
     /// @param salt A secret salt.
-    /// @return commitment `keccak256(abi.encode(address(this), block.chainid, taskId, validator, scores, salt))`.
-    function scoresCommitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+    /// @return commitment `keccak256(abi.encode(address(this), block.chainid, taskId, round, validator, scores, salt))`.
+    function scoresCommitment(uint256 taskId, uint256 round, address validator, uint16[] calldata scores, bytes32 salt)
         external
         view
         returns (bytes32 commitment);

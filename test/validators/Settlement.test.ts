@@ -178,14 +178,14 @@ describe("Settlement", () => {
         .to.be.revertedWithCustomError(w.settlement, "ScoresCommitmentMismatch")
         .withArgs(run.taskId, members[0]!.address);
       // another member's commitment does not open for this member either
-      const theirs = await w.settlement.scoresCommitment(run.taskId, members[1]!.address, honest, saltOf(members[1]!.address));
-      const mine = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[1]!.address));
+      const theirs = await w.settlement.scoresCommitment(run.taskId, 0n, members[1]!.address, honest, saltOf(members[1]!.address));
+      const mine = await w.settlement.scoresCommitment(run.taskId, 0n, members[0]!.address, honest, saltOf(members[1]!.address));
       expect(theirs).to.not.equal(mine);
     });
 
     it("rejects a reveal before every member committed and before the commit deadline", async () => {
       const { w, run, members } = await drawn();
-      const c = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[0]!.address));
+      const c = await w.settlement.scoresCommitment(run.taskId, 0n, members[0]!.address, honest, saltOf(members[0]!.address));
       await w.settlement.connect(members[0]!).commitScores(run.taskId, c);
       const r = await w.settlement.getRound(run.taskId, 0n);
       await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
@@ -195,7 +195,7 @@ describe("Settlement", () => {
 
     it("rejects a reveal after the reveal window and a commitment after the commit window", async () => {
       const { w, run, members } = await drawn();
-      const c = await w.settlement.scoresCommitment(run.taskId, members[0]!.address, honest, saltOf(members[0]!.address));
+      const c = await w.settlement.scoresCommitment(run.taskId, 0n, members[0]!.address, honest, saltOf(members[0]!.address));
       await w.settlement.connect(members[0]!).commitScores(run.taskId, c);
       const r = await w.settlement.getRound(run.taskId, 0n);
       await networkHelpers.time.increaseTo(r.commitDeadline + 1n);
@@ -210,8 +210,8 @@ describe("Settlement", () => {
 
     it("rejects a reveal from a member who never committed", async () => {
       const { w, run, members } = await drawn();
-      const r = await w.settlement.getRound(run.taskId, 0n);
-      await networkHelpers.time.increaseTo(r.commitDeadline + 1n);
+      // the other four commit (a quorum, so the reveals open after the commit window)
+      await attest(w, run.taskId, members.map((m, i) => ({ signer: m, scores: honest, reveal: false, commit: i !== 0 })));
       await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
         .to.be.revertedWithCustomError(w.settlement, "AttesterNotCommitted")
         .withArgs(run.taskId, members[0]!.address);
@@ -480,6 +480,95 @@ describe("Settlement", () => {
         .to.emit(w.settlement, "BlockRewarded")
         .withArgs(run.taskId, 93_750_000_000_000_000_000n, 6_250_000_000_000_000_000n, 10n * ONE);
       expect(await w.rewardToken.balanceOf(a[1]!.address)).to.equal(6_250_000_000_000_000_000n);
+    });
+  });
+
+  describe("issue 9 attacks", () => {
+    for (const [name, share, reward] of [
+      ["a 1-wei task", 500n, 1n],
+      ["a 0 % validator share", 0n, 10n * ONE],
+    ] as const) {
+      it(`finalize of ${name} (the validators' fee rounds to 0) settles and releases the committee`, async () => {
+        // the attack (finding 1): the fee rounded to 0 left unnamed payout entries, the market's settle
+        // reverted with PayoutAccountZero forever, and the five members' stakes stayed locked
+        const w = await networkHelpers.loadFixture(world);
+        const a = w.accounts;
+        await w.settlement.setParams({ ...settlementParams, validatorShareBps: share });
+        const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }, { signer: a[2]!, reveal: true }], { reward });
+        const members = bySigner(a, await draw(w, run.taskId));
+        await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9000n, 8500n], reveal: true })));
+        await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized");
+        expect((await w.market.getTask(run.taskId)).phase).to.equal(6n);
+        for (const m of members) expect((await w.registry.getValidator(m.address)).openCommittees).to.equal(0n);
+        expect(await w.market.activeCount()).to.equal(0n);
+      });
+    }
+
+    it("never slashes honest noise around the threshold (8001/8000/7999/8000/8002), still slashes a real deviant", async () => {
+      // the attack (finding 9): 7,999 falls below the 8,000 threshold while the median passes; it was
+      // slashed although it is 1 bps from the median and the tolerance is 500 bps
+      const { w, run, members } = await drawn();
+      const noise = [8001n, 8000n, 7999n, 8000n, 8002n];
+      await attest(w, run.taskId, members.map((m, i) => ({ signer: m, scores: [noise[i]!, 8800n, 7000n], reveal: true })));
+      const tx = w.settlement.finalize(run.taskId);
+      await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 0n, 1n, [8000n, 8800n, 7000n]);
+      await expect(tx).to.not.emit(w.registry, "Slashed");
+      for (const m of members) expect(await w.registry.wasSlashed(run.taskId, m.address)).to.equal(false);
+
+      // a score 501 bps below a passing median, across the threshold: a deviation, slashed
+      const f = await attesting();
+      const second = bySigner(f.a, await draw(f.w, f.run.taskId));
+      const deviant = [8001n, 8000n, 7499n, 8000n, 8002n];
+      await attest(f.w, f.run.taskId, second.map((m, i) => ({ signer: m, scores: [deviant[i]!, 8800n, 7000n], reveal: true })));
+      await expect(f.w.settlement.finalize(f.run.taskId))
+        .to.emit(f.w.registry, "Slashed")
+        .withArgs(f.run.taskId, second[2]!.address, (2n * ONE * 500n) / 10_000n, [0, 1, 3, 4].map((i) => second[i]!.address));
+    });
+
+    it("a round-0 score commitment replayed in round 1 does not open", async () => {
+      // the attack (finding 8): a member whose round-0 commitment did not bind the round posts it again
+      // in round 1 and reveals round-0 scores chosen after reading the round-0 reveals
+      const { w, run, members } = await drawn();
+      // everyone commits, two reveal: no quorum of reveals, round 1
+      await attest(w, run.taskId, members.map((m, i) => ({ signer: m, scores: honest, reveal: i < 2 })));
+      const r0 = await w.settlement.getRound(run.taskId, 0n);
+      await networkHelpers.time.increaseTo(r0.revealDeadline + 1n);
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "QuorumMissed").withArgs(run.taskId, 0n, 2n, 4n);
+      const second = bySigner(w.accounts, await draw(w, run.taskId));
+      const replayer = second.find((m) => m.address === members[0]!.address)!;
+      const old = await w.settlement.scoresCommitment(run.taskId, 0n, replayer.address, honest, saltOf(replayer.address));
+      await w.settlement.connect(replayer).commitScores(run.taskId, old);
+      for (const m of second) {
+        if (m === replayer) continue;
+        const c = await w.settlement.scoresCommitment(run.taskId, 1n, m.address, honest, saltOf(m.address));
+        await w.settlement.connect(m).commitScores(run.taskId, c);
+      }
+      await expect(w.settlement.connect(replayer).revealScores(run.taskId, honest, saltOf(replayer.address)))
+        .to.be.revertedWithCustomError(w.settlement, "ScoresCommitmentMismatch")
+        .withArgs(run.taskId, replayer.address);
+      expect(old).to.not.equal(await w.settlement.scoresCommitment(run.taskId, 1n, replayer.address, honest, saltOf(replayer.address)));
+    });
+
+    it("a round whose commits miss the quorum publishes no score and slashes only those who did not commit", async () => {
+      // the attack (finding 8): round-0 reveals made public after a commit window without quorum let the
+      // redrawn committee copy them; now such a round never opens its reveals
+      const { w, run, members } = await drawn();
+      // three of five commit (quorum 4)
+      await attest(w, run.taskId, members.map((m, i) => ({ signer: m, scores: honest, reveal: false, commit: i < 3 })));
+      const r0 = await w.settlement.getRound(run.taskId, 0n);
+      expect(await networkHelpers.time.latest()).to.be.greaterThan(Number(r0.commitDeadline));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, honest, saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "AttestRevealNotOpen")
+        .withArgs(run.taskId, r0.commitDeadline);
+      // no need to wait for the reveal deadline: the round failed at its commit deadline
+      const tx = w.settlement.finalize(run.taskId);
+      await expect(tx).to.emit(w.settlement, "QuorumMissed").withArgs(run.taskId, 0n, 0n, 4n);
+      await expect(tx).to.not.emit(w.settlement, "ScoresRevealed");
+      for (const [i, m] of members.entries()) {
+        expect(await w.settlement.scoresOf(run.taskId, 0n, m.address)).to.deep.equal([]);
+        expect(await w.registry.wasSlashed(run.taskId, m.address)).to.equal(i >= 3);
+      }
+      expect((await w.settlement.statusOf(run.taskId))[1]).to.equal(1n);
     });
   });
 

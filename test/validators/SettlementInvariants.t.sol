@@ -219,7 +219,7 @@ contract SettlementHandler {
         }
         _pendingScores[v] = scores;
         _salts[v] = scoreSeed;
-        bytes32 c = settlement.scoresCommitment(currentTask, v, scores, bytes32(scoreSeed));
+        bytes32 c = settlement.scoresCommitment(currentTask, round, v, scores, bytes32(scoreSeed));
         VM.prank(v);
         try settlement.commitScores(currentTask, c) {} catch {}
     }
@@ -401,7 +401,7 @@ contract SettlementHandler {
             for (uint256 j = 0; j < members.length; ++j) {
                 // one member in six stays silent, one in five deviates
                 if ((r >> (8 + 4 * j)) % 6 == 0) continue;
-                _commitFor(id, members[j], rd.submissions, (r >> (100 + 4 * j)) % 5 == 0, r);
+                _commitFor(id, round, members[j], rd.submissions, (r >> (100 + 4 * j)) % 5 == 0, r);
             }
             if (settlement.getRound(id, round).commits < rd.size) VM.warp(rd.commitDeadline + 1);
         } else if (_stage[key] < 2 && block.timestamp <= rd.revealDeadline) {
@@ -422,7 +422,7 @@ contract SettlementHandler {
 
     /// @dev Commits one member's scores: the task's true scores (a copy 0, some below the 8,000
     ///      threshold, the rest above it and close together) or, for a deviating member, random ones.
-    function _commitFor(uint256 id, address v, uint256 n, bool deviate, uint256 r) private {
+    function _commitFor(uint256 id, uint256 round, address v, uint256 n, bool deviate, uint256 r) private {
         uint16[] memory scores = new uint16[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 h = uint256(keccak256(abi.encode(_truth[id], i)));
@@ -433,7 +433,7 @@ contract SettlementHandler {
         uint256 salt = uint256(keccak256(abi.encode(r, v)));
         _pendingScores[v] = scores;
         _salts[v] = salt;
-        bytes32 c = settlement.scoresCommitment(id, v, scores, bytes32(salt));
+        bytes32 c = settlement.scoresCommitment(id, round, v, scores, bytes32(salt));
         VM.prank(v);
         try settlement.commitScores(id, c) {} catch {}
     }

@@ -211,12 +211,12 @@ export async function attest(
   taskId: bigint,
   votes: { signer: Actor; scores: bigint[]; reveal: boolean; commit?: boolean }[],
 ): Promise<void> {
+  const [, round] = await w.settlement.statusOf(taskId);
   for (const v of votes) {
     if (v.commit === false) continue;
-    const c = await w.settlement.scoresCommitment(taskId, v.signer.address, v.scores, saltOf(v.signer.address));
+    const c = await w.settlement.scoresCommitment(taskId, round, v.signer.address, v.scores, saltOf(v.signer.address));
     await w.settlement.connect(v.signer).commitScores(taskId, c);
   }
-  const [, round] = await w.settlement.statusOf(taskId);
   const r = await w.settlement.getRound(taskId, round);
   if (r.commits < r.size) await w.helpers.time.increaseTo(r.commitDeadline + 1n);
   for (const v of votes) {
