@@ -434,7 +434,7 @@ export class Verifier {
         tlog.info({ round, index: i, miner: input.submissions[i]!.miner, score: v.scoreBps, reason: v.reason, detail: v.detail }, `task ${taskId}: submission ${i} scores ${v.scoreBps} bps${v.reason ? ` (${v.reason})` : ""}`);
       }
       const salt = hexlify(randomBytes(32));
-      const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, validator: this.#me, scores, salt });
+      const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt });
       // Write-ahead: scores and salt are on disk before the commitment is sent.
       store.putSalt({ taskId, purpose, commitment, salt, data: { round, scores, verdicts, verifySeconds: (performance.now() - started) / 1000 } });
       stored = store.getSalt(taskId, purpose)!;
@@ -456,9 +456,15 @@ export class Verifier {
     const now = await nowTs();
     // Reveals open once every member committed or the commit window is over (the next block is later than `now`).
     if (now + 1n <= fresh.commitDeadline && fresh.commits < fresh.size) return;
+    // A round whose commits missed the quorum never opens its reveals (finalize moves on; committed members are not slashed).
+    if (fresh.commits < fresh.size && fresh.commits < (2n * fresh.size + 2n) / 3n) {
+      if (state().missed === undefined) tlog.info({ round, commits: fresh.commits }, `task ${taskId}: round ${round} missed the quorum of commitments; its reveals never open`);
+      this.#mergeRound(taskId, round, { missed: "the round missed the quorum of commitments" });
+      return;
+    }
     if (now >= fresh.revealDeadline) return this.#missed(taskId, round, "the reveal window closed", tlog);
     // Reveal only what this agent computed and committed to: the stored scores must open the stored commitment.
-    const again = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, validator: this.#me, scores, salt: stored.salt });
+    const again = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt: stored.salt });
     if (again !== stored.commitment) {
       throw new AgentError("STATE_UNAVAILABLE", `task ${taskId}: the stored scores do not open the stored commitment ${stored.commitment}`, { context: { taskId, round } });
     }

@@ -8,6 +8,8 @@ export interface ScoresCommitmentInput {
   settlement: string;
   chainId: bigint;
   taskId: bigint;
+  /** The committee round (0, or 1 after a missed quorum): a commitment opens in its own round only. */
+  round: bigint;
   validator: string;
   scores: readonly number[];
   salt: string;
@@ -17,7 +19,7 @@ export interface ScoresCommitmentInput {
 export const MAX_SCORE_BPS = 10_000;
 
 /**
- * `keccak256(abi.encode(settlement, chainId, taskId, validator, uint16[] scores, salt))`, what
+ * `keccak256(abi.encode(settlement, chainId, taskId, round, validator, uint16[] scores, salt))`, what
  * `Settlement.scoresCommitment` returns and `revealScores` recomputes.
  */
 export function scoresCommitment(input: ScoresCommitmentInput): string {
@@ -26,8 +28,8 @@ export function scoresCommitment(input: ScoresCommitmentInput): string {
   }
   return keccak256(
     coder.encode(
-      ["address", "uint256", "uint256", "address", "uint16[]", "bytes32"],
-      [input.settlement, input.chainId, input.taskId, input.validator, input.scores, assertBytes32(input.salt, "salt")],
+      ["address", "uint256", "uint256", "uint256", "address", "uint16[]", "bytes32"],
+      [input.settlement, input.chainId, input.taskId, input.round, input.validator, input.scores, assertBytes32(input.salt, "salt")],
     ),
   );
 }

@@ -237,9 +237,9 @@ describe("verifier agent", function () {
       ["fetch", "TOO_LARGE"],
     ]);
     // Committed with exactly the stored scores and salt; the contract's own view agrees with ours.
-    const onChain = await c.settlement.scoresCommitment(taskId, accounts.verifier.address, scores, stored.salt);
+    const onChain = await c.settlement.scoresCommitment(taskId, 0n, accounts.verifier.address, scores, stored.salt);
     expect(stored.commitment).to.equal(onChain);
-    expect(scoresCommitment({ settlement: await c.settlement.getAddress(), chainId: 31337n, taskId, validator: accounts.verifier.address, scores, salt: stored.salt })).to.equal(onChain);
+    expect(scoresCommitment({ settlement: await c.settlement.getAddress(), chainId: 31337n, taskId, round: 0n, validator: accounts.verifier.address, scores, salt: stored.salt })).to.equal(onChain);
     const committed = await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(taskId, 0n, accounts.verifier.address));
     expect(committed).to.have.length(1);
     const savedFirst = logs.lines().findIndex((l) => typeof l.msg === "string" && l.msg.includes("submission 4 scores"));
@@ -262,7 +262,7 @@ describe("verifier agent", function () {
     const scores = mine.data.scores as number[];
     const otherSalt = hexlify(randomBytes(32));
     const scripted = accounts.scripted.connect(provider);
-    await (await c.settlement.connect(scripted).commitScores(taskId, await c.settlement.scoresCommitment(taskId, scripted.address, scores, otherSalt))).wait();
+    await (await c.settlement.connect(scripted).commitScores(taskId, await c.settlement.scoresCommitment(taskId, 0n, scripted.address, scores, otherSalt))).wait();
 
     const callsBefore = scorerCalls;
     await stepUntil(first.verifier, "its reveal", async () => ((await c.settlement.scoresOf(taskId, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
@@ -352,7 +352,7 @@ describe("verifier agent", function () {
 
     const scripted = accounts.scripted.connect(provider);
     const otherSalt = hexlify(randomBytes(32));
-    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, scripted.address, [0], otherSalt))).wait();
+    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, 0n, scripted.address, [0], otherSalt))).wait();
     await stepUntil(verifier, "its reveal", async () => ((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
     await (await c.settlement.connect(scripted).revealScores(id, [0], otherSalt)).wait();
     await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
@@ -455,7 +455,7 @@ describe("verifier agent", function () {
     // The other member commits (reveals open), the verifier comes back and reveals what it stored.
     const scripted = accounts.scripted.connect(provider);
     const otherSalt = hexlify(randomBytes(32));
-    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, scripted.address, scores, otherSalt))).wait();
+    await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, 0n, scripted.address, scores, otherSalt))).wait();
     const second = start();
     await waitFor("its reveal", second.child, async () => (await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0);
     expect((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).map(Number)).to.deep.equal(scores);
