@@ -403,7 +403,10 @@ export class Verifier {
     if (this.#o.keeper) {
       const fresh = await this.settlement.getRound(taskId, round);
       const head = await this.#rt.chain.provider.getBlock("latest");
-      if (BigInt(head!.timestamp) > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
+      const ts = BigInt(head!.timestamp);
+      // A round whose commits missed the quorum fails at its commit deadline (its reveals never open).
+      const failed = ts > fresh.commitDeadline && fresh.commits < (2n * fresh.size + 2n) / 3n;
+      if (failed || ts > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
     }
   }
 
