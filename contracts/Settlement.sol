@@ -9,6 +9,7 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Median} from "./libraries/Median.sol";
+import {Rewards} from "./libraries/Rewards.sol";
 import {Tally} from "./libraries/Tally.sol";
 
 /// @title Settlement
@@ -18,8 +19,8 @@ import {Tally} from "./libraries/Tally.sol";
 contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant _BPS = 10_000;
     uint256 private constant _NONE = type(uint256).max;
-    uint256 private constant _ONE = 1e18;
     uint256 private constant _MAX_BLOCK_REWARD = 1e24;
+    uint256 private constant _MAX_MINT_RATE = 1e36;
     uint64 private constant _MIN_WINDOW = 60;
     uint64 private constant _MAX_WINDOW = 7 days;
     uint16 private constant _MAX_COMMITTEE = 31;
@@ -35,6 +36,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     IRewardToken private immutable _REWARD_TOKEN;
 
     SettlementParams private _params;
+    mapping(address token => uint256 rate) private _mintRates;
     mapping(uint256 taskId => TaskState) private _states;
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(uint256 round => address[])) private _committees;
@@ -201,6 +203,18 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlement
+    function setMintRate(address token, uint256 rate) external onlyOwner {
+        if (rate > _MAX_MINT_RATE) revert SettlementParamOutOfBounds("mintRate", rate);
+        _mintRates[token] = rate;
+        emit MintRateSet(token, rate);
+    }
+
+    /// @inheritdoc ISettlement
+    function mintRate(address token) external view returns (uint256) {
+        return _mintRates[token];
+    }
+
+    /// @inheritdoc ISettlement
     function scoresCommitment(
         uint256 taskId,
         uint256 round,
@@ -299,8 +313,11 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             revert TaskNotAwaitingAttestation(taskId);
         }
         _states[taskId].status = Status.Finalized;
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1);
-        payouts[0] = ITaskMarket.Payout(task.publisher, _MARKET.taskPool(taskId));
+        // the reward and bond back to the publisher; unrevealed miners' bonds to the treasury, never to
+        // the publisher (who could fill the slots with sybils that never reveal)
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2);
+        payouts[0] = ITaskMarket.Payout(task.publisher, task.reward + task.publisherBond);
+        payouts[1] = ITaskMarket.Payout(_MARKET.treasury(), task.totalMinerBonds);
         _MARKET.settle(
             taskId,
             ITaskMarket.Settlement({
@@ -448,8 +465,10 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Payouts: the publisher's bond back, each revealed miner's bond back unless its median is 0,
-    ///      the validators' fee to those who agreed, the ommers' share to the ommers, the rest of the
-    ///      reward pool (reward plus forfeited bonds) to the winner, or to the publisher when there is none.
+    ///      the validators' fee and the forfeited miner bonds (unrevealed, or median 0) in equal parts to
+    ///      the validators who agreed (to the treasury when nobody did), the ommers' share to the ommers,
+    ///      the rest of the reward to the winner, or to the publisher when there is none. Forfeits never
+    ///      reach the winner: a slot filler whose own model wins gains nothing from its sybils' bonds.
     function _settle(
         Verdict memory t,
         ITaskMarket.Task memory task,
@@ -457,29 +476,20 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         ITaskMarket.Outcome outcome
     ) private {
         uint256 n = subs.length;
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1 + n + t.agreeing.length);
-        // only a committee's medians can forfeit a revealed bond; unvalidated (no medians) returns them all
-        uint16[] memory medians = t.medians;
-        uint256 bond = task.minerBond;
-        uint256 returned = 0;
-        for (uint256 j = 0; j < n; ++j) {
-            ITaskMarket.Payout memory payout = payouts[1 + j];
-            payout.account = subs[j].miner;
-            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
-            if (medians.length != 0 && medians[j] == 0) continue;
-            payout.amount = bond;
-            ++returned;
-        }
-        // whatever is not returned as a bond is the reward pool: the reward plus forfeited miner bonds
-        uint256 rewardPool = _MARKET.taskPool(t.taskId) - task.publisherBond - returned * bond;
-        // the validators' fee is paid whenever someone agreed; the ommers' share only with a winner
-        uint256 rest = rewardPool - _payValidators(t, payouts, 1 + n, rewardPool * _params.validatorShareBps / _BPS);
+        uint256 k = t.agreeing.length;
+        // [publisher, miners in reveal order, agreeing validators, treasury]
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2 + n + k);
+        uint256 forfeited = task.totalMinerBonds - _payBonds(t, subs, payouts, task.minerBond);
+        uint256 rest = task.reward;
+        rest -= _payValidators(t, payouts, 1 + n, task.reward * _params.validatorShareBps / _BPS, forfeited);
+        // nobody agreed: the forfeits go to the treasury
+        payouts[1 + n + k] = ITaskMarket.Payout(_MARKET.treasury(), k == 0 ? forfeited : 0);
         ITaskMarket.Settlement memory s;
         s.outcome = outcome;
         s.payouts = payouts;
         s.winner = t.winner;
         if (t.winner != _NONE) {
-            rest -= _payOmmers(t, payouts, rewardPool * _params.ommerShareBps / _BPS);
+            rest -= _payOmmers(t, payouts, task.reward * _params.ommerShareBps / _BPS);
             payouts[1 + t.winner].amount += rest;
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
             s.ommersHash = _ommersHash(t);
@@ -491,20 +501,45 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit TaskFinalized(t.taskId, uint8(outcome), t.winner, t.medians);
     }
 
-    /// @dev Equal parts of `fee` to the validators who agreed; returns what was handed out.
-    function _payValidators(Verdict memory t, ITaskMarket.Payout[] memory payouts, uint256 offset, uint256 fee)
-        private
-        pure
-        returns (uint256 paid)
-    {
+    /// @dev Each revealed miner's bond back into `payouts[1 + j]`, unless its median is 0 (only a
+    ///      committee's medians can forfeit a revealed bond; unvalidated returns them all); returns the
+    ///      total returned.
+    function _payBonds(
+        Verdict memory t,
+        ITaskMarket.Submission[] memory subs,
+        ITaskMarket.Payout[] memory payouts,
+        uint256 bond
+    ) private pure returns (uint256 returned) {
+        uint16[] memory medians = t.medians;
+        for (uint256 j = 0; j < subs.length; ++j) {
+            ITaskMarket.Payout memory payout = payouts[1 + j];
+            payout.account = subs[j].miner;
+            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
+            if (medians.length != 0 && medians[j] == 0) continue;
+            payout.amount = bond;
+            returned += bond;
+        }
+    }
+
+    /// @dev Equal parts of `fee` and of `forfeited` to the validators who agreed (the forfeits' rounding
+    ///      dust to the first); returns the part of the fee handed out.
+    function _payValidators(
+        Verdict memory t,
+        ITaskMarket.Payout[] memory payouts,
+        uint256 offset,
+        uint256 fee,
+        uint256 forfeited
+    ) private pure returns (uint256 paid) {
         uint256 count = t.agreeing.length;
         if (count == 0) return 0;
         // every reserved entry names its validator, even when its part rounds to 0 (a 1-wei task, a 0 %
         // share): an unnamed entry would make the market's settle revert, and finalize with it, forever
         uint256 part = fee / count;
+        uint256 forfeitPart = forfeited / count;
         for (uint256 i = 0; i < count; ++i) {
-            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part);
+            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part + forfeitPart);
         }
+        payouts[offset].amount += forfeited - forfeitPart * count;
         return part * count;
     }
 
@@ -531,13 +566,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             emit BlockRewardWithheld(t.taskId, subs.length, winnerIsPublisher);
             return;
         }
-        uint256 blockReward = _params.blockReward;
-        uint256 publisherAmount = blockReward * _publisherFraction(task.queueLengthAtStart) / _ONE;
-        uint256 winnerAmount = blockReward - publisherAmount;
-        uint256 ommerAmount = 0;
-        if (t.ommers.length != 0) {
-            ommerAmount = blockReward * _params.ommerBlockShareBps / _BPS / t.ommers.length;
-        }
+        (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount) = _blockAmounts(task, t.ommers.length);
         emit BlockRewarded(t.taskId, publisherAmount, winnerAmount, ommerAmount);
         if (publisherAmount != 0) _REWARD_TOKEN.mint(task.publisher, publisherAmount);
         if (winnerAmount != 0) _REWARD_TOKEN.mint(winner, winnerAmount);
@@ -547,6 +576,24 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             // the publisher's own ommer submissions earn nothing either
             if (ommer != task.publisher) _REWARD_TOKEN.mint(ommer, ommerAmount);
         }
+    }
+
+    /// @dev The block reward amounts of `Rewards.amounts`: the publisher's share at the queue length
+    ///      recorded when the task started (read at finalize, the winner could move it by posting or
+    ///      cancelling tasks), capped at reward × the token's mint rate (0 when unlisted).
+    function _blockAmounts(ITaskMarket.Task memory task, uint256 ommers)
+        private
+        view
+        returns (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount)
+    {
+        ITaskMarket.MarketParams memory mp = _MARKET.params();
+        return Rewards.amounts(
+            _params.blockReward,
+            Rewards.publisherFraction(mp.rankScale, task.queueLengthAtStart, mp.maxQueue),
+            _params.ommerBlockShareBps,
+            ommers,
+            Rewards.mintCap(task.reward, _mintRates[task.token])
+        );
     }
 
     function _setParams(SettlementParams memory p) private {
@@ -594,15 +641,6 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             if (_MARKET.isMiner(taskId, candidates[i])) list[count++] = candidates[i];
         }
         _shrink(list, count);
-    }
-
-    /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length recorded when the
-    ///      task started (read at finalize, the winner could move it by posting or cancelling tasks).
-    function _publisherFraction(uint256 queueLength) private view returns (uint256) {
-        ITaskMarket.MarketParams memory mp = _MARKET.params();
-        uint256 x = uint256(mp.rankScale) * queueLength / mp.maxQueue;
-        if (x >= _ONE) return 0;
-        return _ONE - x * x / _ONE;
     }
 
     function _storeScores(mapping(uint256 => uint256) storage words, uint16[] calldata scores) private {

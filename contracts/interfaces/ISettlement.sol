@@ -108,6 +108,10 @@ interface ISettlement {
     /// @param distinctMiners Miners who revealed.
     /// @param winnerIsPublisher Whether the winner is the publisher.
     event BlockRewardWithheld(uint256 indexed taskId, uint256 distinctMiners, bool winnerIsPublisher);
+    /// @notice Emitted when the owner sets a token's mint rate.
+    /// @param token The reward token (address(0) for ETH).
+    /// @param rate PODL-wei minted at most per unit of reward, UD60x18.
+    event MintRateSet(address indexed token, uint256 rate);
     /// @notice Emitted when the parameters change.
     /// @param params The new parameters.
     event SettlementParamsSet(SettlementParams params);
@@ -205,14 +209,28 @@ interface ISettlement {
     /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead. A round
     ///      whose commits missed the quorum fails at its commit deadline, before any score is revealed.
     ///      With medians, a revealed submission whose median is 0 (judged invalid: a copy, a failed
-    ///      check) forfeits its miner bond into the reward pool, as an unrevealed one does; every other
-    ///      revealed miner gets its bond back. Unvalidated (no medians) returns every revealed bond.
+    ///      check) forfeits its miner bond, as an unrevealed one does; every other revealed miner gets its
+    ///      bond back. Forfeited bonds go in equal parts to the validators who agreed with the median
+    ///      (they paid to evaluate the junk), to the treasury when nobody did; never to the winner.
+    ///      Unvalidated (no medians) returns every revealed bond.
     /// @param taskId The task.
     function finalize(uint256 taskId) external;
 
     /// @notice Replaces the parameters (owner), within bounds.
     /// @param params New parameters.
     function setParams(SettlementParams calldata params) external;
+
+    /// @notice Sets how much PODL a task paid in `token` may mint (owner): at most `reward · rate / 1e18`
+    ///         in all (publisher, winner and ommers), the DLBC amounts scaled down to fit. A token without a
+    ///         rate mints nothing, so sybils paying a worthless token mint nothing either.
+    /// @param token The reward token (address(0) for ETH).
+    /// @param rate PODL-wei per token unit, UD60x18 (≤ 1e36).
+    function setMintRate(address token, uint256 rate) external;
+
+    /// @notice A token's mint rate (0 when unlisted).
+    /// @param token The reward token (address(0) for ETH).
+    /// @return rate PODL-wei per token unit, UD60x18.
+    function mintRate(address token) external view returns (uint256 rate);
 
     /// @notice The commitment a validator must post: bound to this contract, the chain, the task, the round
     ///         and the validator, so a commitment of one round opens in no other.

@@ -173,6 +173,9 @@ export async function deployPodl(deployer: Signer, params: DeployParams, network
   await (await market.setSettlement(settlementAddress)).wait();
   await (await registry.setSettlement(settlementAddress)).wait();
   await (await token.setMinter(settlementAddress)).wait();
+  // Block rewards are bounded by value paid (issue 9 finding 4): ETH tasks mint at most 1,000 PODL per
+  // ETH of reward; a token without a rate mints nothing.
+  await (await settlement.setMintRate(ZeroAddress, 1000n * 10n ** 18n)).wait();
 
   const strings = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
   return {

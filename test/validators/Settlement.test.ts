@@ -6,6 +6,7 @@ import {
   bySigner,
   deployWorld,
   draw,
+  ETH_MINT_RATE,
   NONE,
   ONE,
   registryParams,
@@ -252,16 +253,18 @@ describe("Settlement", () => {
       await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n]);
       expect(await w.market.chainHead()).to.equal(expectedHead);
 
-      const pool = run.reward + run.publisherBond + 4n * run.minerBond;
-      const P = pool - run.publisherBond - 3n * run.minerBond;
+      // the reward alone is the pool the shares come from; the unrevealed miner's forfeited bond goes
+      // in equal parts to the validators who agreed, never to the winner (issue 9 finding 7)
+      const P = run.reward;
       const vPart = (P * 500n) / 10_000n / 5n;
       const oPart = (P * 1000n) / 10_000n;
+      const forfeitPart = run.minerBond / 5n;
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond);
       expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + P - 5n * vPart - oPart);
       expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + oPart);
       expect(await w.market.creditOf(miners[2]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n);
-      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart + forfeitPart);
       // queue empty: DLBC eq. 5 gives the publisher the whole block reward
       expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(100n * ONE);
       expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(0n);
@@ -284,8 +287,8 @@ describe("Settlement", () => {
         .to.emit(w.registry, "Slashed")
         .withArgs(run.taskId, v4!.address, (2n * ONE * 500n) / 10_000n, [v0!.address, v1!.address, v2!.address, v3!.address]);
       expect(await w.registry.wasSlashed(run.taskId, v3!.address)).to.equal(false);
-      const P = run.reward + run.minerBond;
-      expect(await w.market.creditOf(v3!.address, ethers.ZeroAddress)).to.equal((P * 500n) / 10_000n / 4n);
+      // the fee from the reward, plus a quarter of the unrevealed miner's forfeited bond
+      expect(await w.market.creditOf(v3!.address, ethers.ZeroAddress)).to.equal((run.reward * 500n) / 10_000n / 4n + run.minerBond / 4n);
       expect(await w.market.creditOf(v4!.address, ethers.ZeroAddress)).to.equal(0n);
     });
 
@@ -303,10 +306,12 @@ describe("Settlement", () => {
       const { w, run, members, publisher, miners } = await drawn();
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [100n, 7999n, 0n], reveal: true })));
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 1n, NONE, [100n, 7999n, 0n]);
-      // P: the reward, the unrevealed miner's bond and the bond of the submission with median 0
-      const P = run.reward + 2n * run.minerBond;
+      // the fee comes from the reward; the unrevealed miner's bond and the bond of the submission with
+      // median 0 go to the validators who agreed (issue 9 finding 7), not back to the publisher
+      const P = run.reward;
       const vPart = (P * 500n) / 10_000n / 5n;
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond + P - 5n * vPart);
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart + (2n * run.minerBond) / 5n);
       // weak but valid (medians 100 and 7999) keep their bonds; median 0 forfeits it
       expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
@@ -315,7 +320,7 @@ describe("Settlement", () => {
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
     });
 
-    it("forfeits the bond of a revealed submission whose median is 0 into the reward pool; one scored above 0 keeps it", async () => {
+    it("forfeits the bond of a revealed submission whose median is 0 to the agreeing validators; one scored above 0 keeps it", async () => {
       const { w, run, members, publisher, miners } = await drawn();
       const [dissenter, ...rest] = members;
       // miner 3's model is a copy: four members score it 0, one scores it as if it were valid (and deviates)
@@ -328,9 +333,9 @@ describe("Settlement", () => {
       await expect(tx).to.emit(w.registry, "Slashed").withArgs(run.taskId, dissenter!.address, (2n * ONE * 500n) / 10_000n, rest.map((m) => m.address));
 
       const pool = run.reward + run.publisherBond + 4n * run.minerBond;
-      // two bonds back (miners 1 and 2); the unrevealed and the median-0 bonds are in P
-      const P = pool - run.publisherBond - 2n * run.minerBond;
-      expect(P).to.equal(run.reward + 2n * run.minerBond);
+      // two bonds back (miners 1 and 2); the unrevealed and the median-0 bonds go in equal parts to the
+      // four validators who agreed (they paid to evaluate the junk), the reward's rest to the winner
+      const P = run.reward;
       const vPart = (P * 500n) / 10_000n / 4n;
       const credits: [string, bigint][] = [
         [publisher.address, run.publisherBond],
@@ -339,7 +344,7 @@ describe("Settlement", () => {
         [miners[2]!.address, 0n],
         [miners[3]!.address, 0n],
         [dissenter!.address, 0n],
-        ...rest.map((m): [string, bigint] => [m.address, vPart]),
+        ...rest.map((m): [string, bigint] => [m.address, vPart + (2n * run.minerBond) / 4n]),
       ];
       let sum = 0n;
       for (const [account, amount] of credits) {
@@ -417,7 +422,9 @@ describe("Settlement", () => {
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 2n, NONE, []);
       // at most once per validator and task: the second round took nothing more
       for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);
-      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond + run.minerBond);
+      // the reward and bond back; the unrevealed miner's bond to the treasury (nobody agreed), not the publisher
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
+      expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       // no medians, nobody judged the models: every revealed bond comes back
       for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect((await w.market.getTask(run.taskId)).phase).to.equal(9n);
@@ -431,13 +438,15 @@ describe("Settlement", () => {
       await expect(w.settlement.drawCommittee(run.taskId)).to.be.revertedWithCustomError(w.registry, "DrawTooEarly");
     });
 
-    it("refunds the whole pool to the publisher when no model was revealed", async () => {
+    it("refunds reward and bond to the publisher when no model was revealed; unrevealed bonds go to the treasury", async () => {
       const w = await networkHelpers.loadFixture(world);
       const a = w.accounts;
       const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: false }]);
       await expect(w.settlement.drawCommittee(run.taskId)).to.be.revertedWithCustomError(w.settlement, "NothingToAttest");
       await w.settlement.finalize(run.taskId);
-      expect(await w.market.creditOf(a[0]!.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond + run.minerBond);
+      // the unrevealed bond goes to the treasury, never to the publisher (issue 9 finding 7)
+      expect(await w.market.creditOf(a[0]!.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
+      expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond);
     });
 
     it("withholds the block reward when the publisher is the only miner", async () => {
@@ -569,6 +578,67 @@ describe("Settlement", () => {
         expect(await w.registry.wasSlashed(run.taskId, m.address)).to.equal(i >= 3);
       }
       expect((await w.settlement.statusOf(run.taskId))[1]).to.equal(1n);
+    });
+  });
+
+  describe("issue 9 attacks: value", () => {
+    it("a sybil self-dealer (two sybil miners, a tiny reward, a 1 bps threshold) mints at most reward × the mint rate", async () => {
+      // the attack (finding 4): blockReward · (1 + ommerShare) = 110 PODL per task for about 5e10 wei
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const reward = 5n * 10n ** 10n;
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }, { signer: a[2]!, reveal: true }], { reward, threshold: 1n });
+      const members = bySigner(a, await draw(w, run.taskId));
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [1n, 1n], reveal: true })));
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewarded");
+      const bound = (reward * ETH_MINT_RATE) / ONE;
+      const minted = await w.rewardToken.totalSupply();
+      expect(minted).to.be.lessThanOrEqual(bound);
+      // scaled down proportionally, not withheld: the bound is nearly reached (rounding only)
+      expect(minted).to.be.greaterThan(bound - 3n);
+      expect(minted).to.be.lessThan(100n * ONE);
+    });
+
+    it("a task paid in a token without a mint rate mints nothing; only the owner sets rates, within bounds", async () => {
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      await w.settlement.setMintRate(ethers.ZeroAddress, 0n);
+      const run = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }, { signer: a[2]!, reveal: true }]);
+      const members = bySigner(a, await draw(w, run.taskId));
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9000n, 8500n], reveal: true })));
+      await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewarded").withArgs(run.taskId, 0n, 0n, 0n);
+      expect(await w.rewardToken.totalSupply()).to.equal(0n);
+      await expect(w.settlement.connect(a[13]!).setMintRate(ethers.ZeroAddress, 1n)).to.be.revertedWithCustomError(
+        w.settlement,
+        "OwnableUnauthorizedAccount",
+      );
+      await expect(w.settlement.setMintRate(ethers.ZeroAddress, 10n ** 36n + 1n))
+        .to.be.revertedWithCustomError(w.settlement, "SettlementParamOutOfBounds")
+        .withArgs("mintRate", 10n ** 36n + 1n);
+      await expect(w.settlement.setMintRate(ethers.ZeroAddress, 7n)).to.emit(w.settlement, "MintRateSet").withArgs(ethers.ZeroAddress, 7n);
+      expect(await w.settlement.mintRate(ethers.ZeroAddress)).to.equal(7n);
+    });
+
+    it("a slot filler whose own model wins gains nothing from its sybils' forfeited bonds", async () => {
+      // the attack (finding 7): three sybils fill slots and never reveal; their bonds flowed into the pool
+      // the winner took, so filling the slots cost the attacker nothing when its own model won
+      const w = await networkHelpers.loadFixture(world);
+      const a = w.accounts;
+      const [attacker, ...sybils] = [a[1]!, a[2]!, a[3]!, a[4]!];
+      const run = await taskToAttesting(w, a[0]!, [{ signer: attacker, reveal: true }, ...sybils.map((s) => ({ signer: s, reveal: false }))]);
+      const members = bySigner(a, await draw(w, run.taskId));
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9000n], reveal: true })));
+      await w.settlement.finalize(run.taskId);
+      const fee = (run.reward * 500n) / 10_000n;
+      // the winner gets its bond and the reward less the fee: nothing of the sybils' three bonds
+      expect(await w.market.creditOf(attacker.address, ethers.ZeroAddress)).to.equal(run.minerBond + run.reward - fee);
+      for (const s of sybils) expect(await w.market.creditOf(s.address, ethers.ZeroAddress)).to.equal(0n);
+      // the forfeits went to the validators who evaluated
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(fee / 5n + (3n * run.minerBond) / 5n);
+      // the attacker's side paid 4 bonds and got 1 back: the slots cost it 3 bonds
+      const paidIn = 4n * run.minerBond;
+      const got = await w.market.creditOf(attacker.address, ethers.ZeroAddress);
+      expect(paidIn - (got - (run.reward - fee))).to.equal(3n * run.minerBond);
     });
   });
 

@@ -62,6 +62,10 @@ contract SettlementHandler {
     bytes4 public lastDueFinalizeError;
     // settlement parameters at their bounds (validator and ommer shares 0 or max) and tiny rewards reached
     uint256 public shareChanges;
+    // PODL minted by a finalize beyond its task's bound (reward × the token's mint rate): must stay 0
+    uint256 public mintViolations;
+    uint256 public mintedTasks;
+    RewardToken public podl;
     uint256 public tinyRewardTasks;
     mapping(uint256 taskId => bytes32) private _truth;
     mapping(bytes32 round => uint256) private _stage;
@@ -255,9 +259,14 @@ contract SettlementHandler {
         ++shareChanges;
     }
 
+    function setPodl(RewardToken podl_) external {
+        podl = podl_;
+    }
+
     function finalize(uint256 who) external {
         if (currentTask == 0) return;
         bool due = _finalizeDue(currentTask);
+        uint256 supplyBefore = podl.totalSupply();
         uint256[] memory stakes = new uint256[](actors.length);
         for (uint256 i = 0; i < actors.length; ++i) {
             stakes[i] = registry.getValidator(actors[i]).stake;
@@ -270,6 +279,10 @@ contract SettlementHandler {
         VM.prank(actors[who % actors.length]);
         try settlement.finalize(currentTask) {
             ++finalized;
+            uint256 minted = podl.totalSupply() - supplyBefore;
+            ITaskMarket.Task memory done = market.getTask(currentTask);
+            if (minted != 0) ++mintedTasks;
+            if (minted > done.reward * settlement.mintRate(done.token) / 1e18) ++mintViolations;
             if (market.getTask(currentTask).phase == ITaskMarket.Phase.Settled) {
                 ++finalizedWithScores;
                 // a miner of the task credited nothing at settlement forfeited its bond
@@ -326,6 +339,8 @@ contract SettlementHandler {
         for (uint256 i = 0; i < actors.length; ++i) {
             owed += market.creditOf(actors[i], t);
         }
+        // forfeits nobody of a task may keep are credited to the treasury (the owner, no actor)
+        owed += market.creditOf(market.treasury(), t);
         uint256 count = market.taskCount();
         for (uint256 id = 1; id <= count; ++id) {
             ITaskMarket.Task memory task = market.getTask(id);
@@ -693,6 +708,9 @@ contract SettlementInvariants {
         token.setMinter(address(settlement));
         _token = new PlainTokenDouble();
         _handler = new SettlementHandler(_market, _registry, settlement, _token);
+        _handler.setPodl(token);
+        // ETH tasks mint at most 1,000 PODL per ETH; the ERC20 has no rate, its tasks mint nothing
+        settlement.setMintRate(address(0), 1000e18);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -850,6 +868,11 @@ contract SettlementInvariants {
         }
     }
 
+    /// (f) PODL minted per task stays within reward × the token's mint rate.
+    function invariant_mintBoundedByValuePaid() public view {
+        if (_handler.mintViolations() != 0) revert Insolvent("PODL minted beyond its bound", _handler.mintViolations(), 0);
+    }
+
     /// (e) When the current task has ended, every committee member of it is released.
     function invariant_committeesReleasedWhenTaskEnds() public view {
         if (_handler.currentEnded() && _handler.openCommittees() != 0) {
@@ -882,7 +905,9 @@ contract SettlementInvariants {
             invariant_committeesReleasedWhenTaskEnds();
             invariant_marketHoldsExactlyWhatItOwes();
             invariant_marketAndRegistryAreSolvent();
+            invariant_mintBoundedByValuePaid();
         }
+        console.log("minted tasks", h.mintedTasks());
         console.log("terminated: finalized", h.finalized(), "with scores", h.finalizedWithScores());
         console.log("tiny-reward tasks", h.tinyRewardTasks(), "share changes", h.shareChanges());
         if (h.tinyRewardTasks() < 10) revert CoverageShort("tiny-reward tasks", h.tinyRewardTasks(), 10);

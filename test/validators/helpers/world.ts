@@ -10,6 +10,8 @@ type Helpers = Conn["networkHelpers"];
 
 export const ONE = 10n ** 18n;
 export const NONE = 2n ** 256n - 1n;
+/** PODL-wei minted at most per wei of an ETH reward (UD60x18): 1,000 PODL per ETH. */
+export const ETH_MINT_RATE = 1000n * ONE;
 
 export const registryParams = { minStake: ONE, unbondingPeriod: 3600n, drawDelay: 2n, maxValidators: 64n };
 
@@ -81,6 +83,8 @@ export async function deployWorld(
   await market.setSettlement(await settlement.getAddress());
   await registry.setSettlement(await settlement.getAddress());
   await rewardToken.setMinter(await settlement.getAddress());
+  // ETH tasks mint at most 1,000 PODL per ETH of reward (issue 9 finding 4); other tokens nothing
+  await settlement.setMintRate(ethers.ZeroAddress, ETH_MINT_RATE);
   return { ethers, helpers: networkHelpers, owner: owner!, accounts, registry, market, rewardToken, settlement };
 }
 
