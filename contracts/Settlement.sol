@@ -21,6 +21,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant _NONE = type(uint256).max;
     uint256 private constant _MAX_BLOCK_REWARD = 1e24;
     uint256 private constant _MAX_MINT_RATE = 1e36;
+    uint64 private constant _MIN_ESCAPE_DELAY = 1 days;
+    uint64 private constant _MAX_ESCAPE_DELAY = 365 days;
     uint64 private constant _MIN_WINDOW = 60;
     uint64 private constant _MAX_WINDOW = 7 days;
     uint16 private constant _MAX_COMMITTEE = 31;
@@ -195,6 +197,36 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         _REGISTRY.releaseCommittee(taskId, round, _committees[taskId][round]);
         _settle(t, task, subs, t.winner == _NONE ? ITaskMarket.Outcome.NoValidSubmission : ITaskMarket.Outcome.Validated);
         if (t.winner != _NONE) _reward(t, task, subs);
+    }
+
+    /// @inheritdoc ISettlement
+    function escape(uint256 taskId) external nonReentrant {
+        TaskState memory state_ = _states[taskId];
+        if (state_.status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
+        ITaskMarket.Task memory task = _MARKET.getTask(taskId);
+        if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
+            revert TaskNotAwaitingAttestation(taskId);
+        }
+        uint256 round = state_.round;
+        Round storage r = _rounds[taskId][round];
+        uint256 last;
+        if (state_.status == Status.None) {
+            // round 0 never opened: its expiry counts from the task's reveal deadline
+            last = uint256(task.revealDeadline) + _params.attestCommitWindow + _params.attestRevealWindow;
+        } else {
+            last = r.size != 0 ? r.revealDeadline : r.expiresAt;
+        }
+        uint256 readyAt = last + _params.escapeDelay + 1;
+        if (block.timestamp < readyAt) revert EscapeTooEarly(taskId, readyAt);
+        // mark finalized before any external effect
+        _states[taskId].status = Status.Finalized;
+        // earlier rounds were released when they missed their quorum; the current one is released here
+        if (r.size != 0) _REGISTRY.releaseCommittee(taskId, round, _committees[taskId][round]);
+        emit TaskEscaped(taskId, round);
+        Verdict memory t;
+        t.taskId = taskId;
+        t.winner = _NONE;
+        _settle(t, task, _revealed(taskId), ITaskMarket.Outcome.Unvalidated);
     }
 
     /// @inheritdoc ISettlement
@@ -616,6 +648,9 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (p.slashDeviationBps > _BPS) revert SettlementParamOutOfBounds("slashDeviationBps", p.slashDeviationBps);
         if (p.deviationTolerance > _BPS) revert SettlementParamOutOfBounds("deviationTolerance", p.deviationTolerance);
         if (p.ommerBlockShareBps > _BPS) revert SettlementParamOutOfBounds("ommerBlockShareBps", p.ommerBlockShareBps);
+        if (p.escapeDelay < _MIN_ESCAPE_DELAY || p.escapeDelay > _MAX_ESCAPE_DELAY) {
+            revert SettlementParamOutOfBounds("escapeDelay", p.escapeDelay);
+        }
         _params = p;
         emit SettlementParamsSet(p);
     }

@@ -18,6 +18,8 @@ interface ISettlement {
     /// @param slashDeviationBps Stake fraction taken from a member whose scores deviate (≤ 10,000).
     /// @param deviationTolerance Largest |score − median| (bps) that is not a deviation (≤ 10,000).
     /// @param ommerBlockShareBps Share of `blockReward` split among the ommers (≤ 10,000).
+    /// @param escapeDelay Seconds after the current round's last deadline after which anyone may `escape`
+    ///        a task that was not finalized (1 day .. 365 days).
     struct SettlementParams {
         uint256 blockReward;
         uint64 attestCommitWindow;
@@ -31,6 +33,7 @@ interface ISettlement {
         uint16 slashDeviationBps;
         uint16 deviationTolerance;
         uint16 ommerBlockShareBps;
+        uint64 escapeDelay;
     }
 
     /// @notice Where a task stands in settlement.
@@ -108,6 +111,10 @@ interface ISettlement {
     /// @param distinctMiners Miners who revealed.
     /// @param winnerIsPublisher Whether the winner is the publisher.
     event BlockRewardWithheld(uint256 indexed taskId, uint256 distinctMiners, bool winnerIsPublisher);
+    /// @notice Emitted when a stalled task is settled through the escape hatch.
+    /// @param taskId The task.
+    /// @param round The round it stalled in.
+    event TaskEscaped(uint256 indexed taskId, uint256 indexed round);
     /// @notice Emitted when the owner sets a token's mint rate.
     /// @param token The reward token (address(0) for ETH).
     /// @param rate PODL-wei minted at most per unit of reward, UD60x18.
@@ -183,6 +190,10 @@ interface ISettlement {
     /// @param taskId The task.
     /// @param validator The member.
     error ScoresCommitmentMismatch(uint256 taskId, address validator);
+    /// @notice Thrown when `escape` comes before the escape delay has passed.
+    /// @param taskId The task.
+    /// @param readyAt First second at which it may be called.
+    error EscapeTooEarly(uint256 taskId, uint256 readyAt);
     /// @notice Thrown when `finalize` comes before the round's reveal window is over (and not all revealed).
     /// @param taskId The task.
     /// @param readyAt First second at which it may be called.
@@ -215,6 +226,14 @@ interface ISettlement {
     ///      Unvalidated (no medians) returns every revealed bond.
     /// @param taskId The task.
     function finalize(uint256 taskId) external;
+
+    /// @notice Escape hatch for a stalled attestation (anyone): `escapeDelay` after the current round's
+    ///         last deadline (its reveal deadline once drawn, its expiry while undrawn), a task that was
+    ///         not finalized settles as Unvalidated whatever stalled it: the reward and the publisher's
+    ///         bond back to the publisher, revealed miners' bonds back, unrevealed ones to the treasury;
+    ///         every committee of the task is released; nothing is minted, nobody is slashed.
+    /// @param taskId The task.
+    function escape(uint256 taskId) external;
 
     /// @notice Replaces the parameters (owner), within bounds.
     /// @param params New parameters.

@@ -49,6 +49,7 @@ export interface DeployParams {
     slashDeviationBps: bigint;
     deviationTolerance: bigint;
     ommerBlockShareBps: bigint;
+    escapeDelay: bigint;
   };
 }
 
@@ -88,6 +89,7 @@ export const defaults: DeployParams = {
     slashDeviationBps: 500n,
     deviationTolerance: 500n,
     ommerBlockShareBps: 1000n,
+    escapeDelay: 7n * 86_400n,
   },
 };
 

@@ -642,6 +642,53 @@ describe("Settlement", () => {
     });
   });
 
+  describe("escape hatch (issue 9 item 6)", () => {
+    it("settles a stalled task as Unvalidated escapeDelay after the round's reveal deadline: refunds, releases the committee, mints nothing", async () => {
+      // a stall: the committee was drawn and finalize was never called (stuck by a bug, or nobody cares)
+      const { w, run, members, publisher, miners } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      const r = await w.settlement.getRound(run.taskId, 0n);
+      const readyAt = r.revealDeadline + settlementParams.escapeDelay + 1n;
+      await networkHelpers.time.setNextBlockTimestamp(readyAt - 1n);
+      await expect(w.settlement.connect(a13(w)).escape(run.taskId))
+        .to.be.revertedWithCustomError(w.settlement, "EscapeTooEarly")
+        .withArgs(run.taskId, readyAt);
+      await networkHelpers.time.setNextBlockTimestamp(readyAt);
+      const tx = w.settlement.connect(a13(w)).escape(run.taskId);
+      await expect(tx).to.emit(w.settlement, "TaskEscaped").withArgs(run.taskId, 0n);
+      await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 2n, NONE, []);
+      await expect(tx).to.not.emit(w.registry, "Slashed");
+      expect((await w.market.getTask(run.taskId)).phase).to.equal(9n); // Unvalidated
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
+      for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
+      expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n);
+      expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond); // the unrevealed bond
+      for (const m of members) expect((await w.registry.getValidator(m.address)).openCommittees).to.equal(0n);
+      expect(await w.rewardToken.totalSupply()).to.equal(0n);
+      await expect(w.settlement.finalize(run.taskId)).to.be.revertedWithCustomError(w.settlement, "TaskAlreadyFinalized");
+      await expect(w.settlement.escape(run.taskId)).to.be.revertedWithCustomError(w.settlement, "TaskAlreadyFinalized");
+    });
+
+    it("settles a task whose committee was never drawn, and one in round 1 releasing its committee", async () => {
+      const { w, run } = await attesting();
+      const t = await w.market.getTask(run.taskId);
+      const readyAt = t.revealDeadline + settlementParams.attestCommitWindow + settlementParams.attestRevealWindow + settlementParams.escapeDelay + 1n;
+      await networkHelpers.time.setNextBlockTimestamp(readyAt);
+      await expect(w.settlement.escape(run.taskId)).to.emit(w.settlement, "TaskEscaped").withArgs(run.taskId, 0n);
+      expect(await w.market.activeCount()).to.equal(0n);
+
+      const f = await drawn();
+      await attest(f.w, f.run.taskId, f.members.map((m) => ({ signer: m, scores: honest, reveal: false })));
+      await networkHelpers.time.increaseTo((await f.w.settlement.getRound(f.run.taskId, 0n)).revealDeadline + 1n);
+      await f.w.settlement.finalize(f.run.taskId); // missed quorum: round 1
+      const second = await draw(f.w, f.run.taskId);
+      const r1 = await f.w.settlement.getRound(f.run.taskId, 1n);
+      await networkHelpers.time.increaseTo(r1.revealDeadline + settlementParams.escapeDelay + 1n);
+      await expect(f.w.settlement.escape(f.run.taskId)).to.emit(f.w.settlement, "TaskEscaped").withArgs(f.run.taskId, 1n);
+      for (const m of second) expect((await f.w.registry.getValidator(m)).openCommittees).to.equal(0n);
+    });
+  });
+
   describe("access control and parameters", () => {
     it("lets only the settlement module settle and mint", async () => {
       const { w, run, outsider } = await attesting();
@@ -670,6 +717,8 @@ describe("Settlement", () => {
         ["slashDeviationBps", { slashDeviationBps: 10_001n }, 10_001n],
         ["deviationTolerance", { deviationTolerance: 10_001n }, 10_001n],
         ["ommerBlockShareBps", { ommerBlockShareBps: 10_001n }, 10_001n],
+        ["escapeDelay", { escapeDelay: 86_399n }, 86_399n],
+        ["escapeDelay", { escapeDelay: 365n * 86_400n + 1n }, 365n * 86_400n + 1n],
       ];
       for (const [name, change, value] of bad) {
         await expect(w.settlement.setParams({ ...p, ...change }))
@@ -685,6 +734,10 @@ describe("Settlement", () => {
     });
   });
 });
+
+function a13(w: World): HardhatEthersSigner {
+  return w.accounts[13]!;
+}
 
 /** A queued task that ranks after `taskToAttesting`'s (a tenth of its reward, far more FLOPs). */
 async function postFiller(w: World, publisher: HardhatEthersSigner, i: number): Promise<void> {

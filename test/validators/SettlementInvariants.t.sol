@@ -700,7 +700,8 @@ contract SettlementInvariants {
                 slashNoRevealBps: 1000,
                 slashDeviationBps: 500,
                 deviationTolerance: 500,
-                ommerBlockShareBps: 1000
+                ommerBlockShareBps: 1000,
+                escapeDelay: 7 days
             })
         );
         _market.setSettlement(address(settlement));

@@ -46,6 +46,7 @@ export const settlementParams = {
   slashDeviationBps: 500n,
   deviationTolerance: 500n,
   ommerBlockShareBps: 1000n,
+  escapeDelay: 7n * 86_400n,
 };
 
 export type World = {
