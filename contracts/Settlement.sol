@@ -37,7 +37,10 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     IValidatorRegistry private immutable _REGISTRY;
     IRewardToken private immutable _REWARD_TOKEN;
 
-    SettlementParams private _params;
+    /// @dev Parameter history: entry i applies to tasks with id ≥ _paramsFrom[i] (entry 0 from task 0),
+    ///      so a change never reaches a task posted before it.
+    SettlementParams[] private _history;
+    uint256[] private _paramsFrom;
     mapping(address token => uint256 rate) private _mintRates;
     mapping(uint256 taskId => TaskState) private _states;
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
@@ -101,8 +104,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         // effects after the registry call: the registry is our own contract and locks the members itself
         r.size = uint16(members.length);
         r.submissions = task.revealedCount;
-        r.commitDeadline = uint64(block.timestamp) + _params.attestCommitWindow;
-        r.revealDeadline = r.commitDeadline + _params.attestRevealWindow;
+        r.commitDeadline = uint64(block.timestamp) + _paramsOf(taskId).attestCommitWindow;
+        r.revealDeadline = r.commitDeadline + _paramsOf(taskId).attestRevealWindow;
         _committees[taskId][round] = members;
         for (uint256 i = 0; i < members.length; ++i) {
             _memberState[taskId][round][members[i]] = _MEMBER;
@@ -209,14 +212,15 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
         uint256 round = state_.round;
         Round storage r = _rounds[taskId][round];
+        SettlementParams storage p = _paramsOf(taskId);
         uint256 last;
         if (state_.status == Status.None) {
             // round 0 never opened: its expiry counts from the task's reveal deadline
-            last = uint256(task.revealDeadline) + _params.attestCommitWindow + _params.attestRevealWindow;
+            last = uint256(task.revealDeadline) + p.attestCommitWindow + p.attestRevealWindow;
         } else {
             last = r.size != 0 ? r.revealDeadline : r.expiresAt;
         }
-        uint256 readyAt = last + _params.escapeDelay + 1;
+        uint256 readyAt = last + p.escapeDelay + 1;
         if (block.timestamp < readyAt) revert EscapeTooEarly(taskId, readyAt);
         // mark finalized before any external effect
         _states[taskId].status = Status.Finalized;
@@ -281,7 +285,12 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function params() external view returns (SettlementParams memory) {
-        return _params;
+        return _history[_history.length - 1];
+    }
+
+    /// @inheritdoc ISettlement
+    function paramsOf(uint256 taskId) external view returns (SettlementParams memory) {
+        return _paramsOf(taskId);
     }
 
     /// @dev Starts settlement: round 0 counts as requested at the test-unlock block.
@@ -297,7 +306,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         _states[taskId].round = uint8(round);
         Round storage r = _rounds[taskId][round];
         r.requestBlock = uint64(requestBlock);
-        r.expiresAt = uint64(from) + _params.attestCommitWindow + _params.attestRevealWindow;
+        SettlementParams storage p = _paramsOf(taskId);
+        r.expiresAt = uint64(from) + p.attestCommitWindow + p.attestRevealWindow;
         emit CommitteeRequested(taskId, round, requestBlock);
     }
 
@@ -321,10 +331,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             }
             _shrink(dutiful, a);
             _shrink(silent, b);
-            address[] memory recipients = a != 0 ? dutiful : _minersOf(_revealed(taskId));
-            for (uint256 i = 0; i < silent.length; ++i) {
-                _REGISTRY.slash(taskId, silent[i], _params.slashNoRevealBps, recipients);
-            }
+            _slashSilent(taskId, silent, a != 0 ? dutiful : _minersOf(_revealed(taskId)));
             _REGISTRY.releaseCommittee(taskId, round, members);
         }
         if (round == 0) {
@@ -337,6 +344,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         t.taskId = taskId;
         t.winner = _NONE;
         _settle(t, task, subs, ITaskMarket.Outcome.Unvalidated);
+    }
+
+    function _slashSilent(uint256 taskId, address[] memory silent, address[] memory recipients) private {
+        uint256 bps = _paramsOf(taskId).slashNoRevealBps;
+        for (uint256 i = 0; i < silent.length; ++i) {
+            _REGISTRY.slash(taskId, silent[i], bps, recipients);
+        }
     }
 
     /// @dev No revealed model: nothing to attest, the publisher gets the whole pool back.
@@ -404,7 +418,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         deviant = new bool[](reveals);
         t.medians = new uint16[](n);
         uint256[] memory keys = new uint256[](reveals);
-        uint256 tolerance = _params.deviationTolerance;
+        uint256 tolerance = _paramsOf(t.taskId).deviationTolerance;
         for (uint256 j = 0; j < n; ++j) {
             // j < 64 and reveals ≤ 64: shifts and indices are small
             unchecked {
@@ -455,12 +469,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             t.ommers = new uint256[](0);
             return;
         }
-        uint256 floor = best > _params.epsilon ? best - _params.epsilon : 0;
+        SettlementParams storage p = _paramsOf(t.taskId);
+        uint256 floor = best > p.epsilon ? best - p.epsilon : 0;
         for (uint256 j = 0; j < n; ++j) {
             if (t.medians[j] < t.threshold || t.medians[j] < floor) continue;
             if (t.winner == _NONE || subs[j].commitSeq < subs[t.winner].commitSeq) t.winner = j;
         }
-        uint256 maxOmmers = _params.maxOmmers;
+        uint256 maxOmmers = p.maxOmmers;
         t.ommers = new uint256[](maxOmmers);
         bool[] memory taken = new bool[](n);
         taken[t.winner] = true;
@@ -485,14 +500,15 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     ///      miners whose submissions passed; failing those, to every miner who revealed.
     function _slashAll(Verdict memory t, ITaskMarket.Submission[] memory subs) private {
         if (t.silent.length == 0 && t.deviating.length == 0) return;
+        SettlementParams storage p = _paramsOf(t.taskId);
         address[] memory recipients = t.agreeing;
         if (recipients.length == 0) recipients = _passingMiners(t, subs);
         if (recipients.length == 0) recipients = _minersOf(subs);
         for (uint256 i = 0; i < t.silent.length; ++i) {
-            _REGISTRY.slash(t.taskId, t.silent[i], _params.slashNoRevealBps, recipients);
+            _REGISTRY.slash(t.taskId, t.silent[i], p.slashNoRevealBps, recipients);
         }
         for (uint256 i = 0; i < t.deviating.length; ++i) {
-            _REGISTRY.slash(t.taskId, t.deviating[i], _params.slashDeviationBps, recipients);
+            _REGISTRY.slash(t.taskId, t.deviating[i], p.slashDeviationBps, recipients);
         }
     }
 
@@ -513,7 +529,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2 + n + k);
         uint256 forfeited = task.totalMinerBonds - _payBonds(t, subs, payouts, task.minerBond);
         uint256 rest = task.reward;
-        rest -= _payValidators(t, payouts, 1 + n, task.reward * _params.validatorShareBps / _BPS, forfeited);
+        rest -= _payValidators(t, payouts, 1 + n, task.reward * _paramsOf(t.taskId).validatorShareBps / _BPS, forfeited);
         // nobody agreed: the forfeits go to the treasury
         payouts[1 + n + k] = ITaskMarket.Payout(_MARKET.treasury(), k == 0 ? forfeited : 0);
         ITaskMarket.Settlement memory s;
@@ -521,7 +537,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         s.payouts = payouts;
         s.winner = t.winner;
         if (t.winner != _NONE) {
-            rest -= _payOmmers(t, payouts, task.reward * _params.ommerShareBps / _BPS);
+            rest -= _payOmmers(t, payouts, task.reward * _paramsOf(t.taskId).ommerShareBps / _BPS);
             payouts[1 + t.winner].amount += rest;
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
             s.ommersHash = _ommersHash(t);
@@ -598,7 +614,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             emit BlockRewardWithheld(t.taskId, subs.length, winnerIsPublisher);
             return;
         }
-        (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount) = _blockAmounts(task, t.ommers.length);
+        (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount) = _blockAmounts(t.taskId, task, t.ommers.length);
         emit BlockRewarded(t.taskId, publisherAmount, winnerAmount, ommerAmount);
         if (publisherAmount != 0) _REWARD_TOKEN.mint(task.publisher, publisherAmount);
         if (winnerAmount != 0) _REWARD_TOKEN.mint(winner, winnerAmount);
@@ -613,16 +629,17 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     /// @dev The block reward amounts of `Rewards.amounts`: the publisher's share at the queue length
     ///      recorded when the task started (read at finalize, the winner could move it by posting or
     ///      cancelling tasks), capped at reward × the token's mint rate (0 when unlisted).
-    function _blockAmounts(ITaskMarket.Task memory task, uint256 ommers)
+    function _blockAmounts(uint256 taskId, ITaskMarket.Task memory task, uint256 ommers)
         private
         view
         returns (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount)
     {
+        SettlementParams storage p = _paramsOf(taskId);
         ITaskMarket.MarketParams memory mp = _MARKET.params();
         return Rewards.amounts(
-            _params.blockReward,
+            p.blockReward,
             Rewards.publisherFraction(mp.rankScale, task.queueLengthAtStart, mp.maxQueue),
-            _params.ommerBlockShareBps,
+            p.ommerBlockShareBps,
             ommers,
             Rewards.mintCap(task.reward, _mintRates[task.token])
         );
@@ -651,8 +668,17 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (p.escapeDelay < _MIN_ESCAPE_DELAY || p.escapeDelay > _MAX_ESCAPE_DELAY) {
             revert SettlementParamOutOfBounds("escapeDelay", p.escapeDelay);
         }
-        _params = p;
-        emit SettlementParamsSet(p);
+        // the change applies from the next task posted; tasks posted before keep their entry
+        uint256 from = _history.length == 0 ? 0 : _MARKET.taskCount() + 1;
+        uint256 last = _history.length;
+        if (last != 0 && _paramsFrom[last - 1] == from) {
+            // no task was posted since the last change: it is replaced
+            _history[last - 1] = p;
+        } else {
+            _history.push(p);
+            _paramsFrom.push(from);
+        }
+        emit SettlementParamsSet(from, p);
     }
 
     function _drawFromRegistry(uint256 taskId, uint256 round, uint256 requestBlock, ITaskMarket.Task memory task)
@@ -661,7 +687,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     {
         uint256 minSize = _MARKET.params().minCommittee;
         // never seat fewer than the market's minimum, whatever committeeSize says
-        uint256 size = _params.committeeSize < minSize ? minSize : _params.committeeSize;
+        uint256 size = _paramsOf(taskId).committeeSize;
+        if (size < minSize) size = minSize;
         return _REGISTRY.drawCommittee(taskId, round, requestBlock, task.seed, size, minSize, _exclusions(taskId, task));
     }
 
@@ -676,6 +703,14 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             if (_MARKET.isMiner(taskId, candidates[i])) list[count++] = candidates[i];
         }
         _shrink(list, count);
+    }
+
+    /// @dev The newest parameter entry whose first task is at or before `taskId` (entry 0 starts at 0).
+    function _paramsOf(uint256 taskId) private view returns (SettlementParams storage) {
+        uint256 i = _history.length - 1;
+        // _paramsFrom[0] == 0 ≤ taskId: the loop stops at entry 0 at the latest
+        while (_paramsFrom[i] > taskId) --i;
+        return _history[i];
     }
 
     function _storeScores(mapping(uint256 => uint256) storage words, uint16[] calldata scores) private {

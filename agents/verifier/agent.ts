@@ -369,7 +369,7 @@ export class Verifier {
       return;
     }
     const round = Number(roundBig);
-    const sp = await this.settlement.params();
+    const sp = await this.settlement.paramsOf(taskId); // the parameters of this task (a later change does not reach it)
     let r: Awaited<ReturnType<Settlement["getRound"]>> | undefined;
     let requestBlock: bigint;
     let expiresAt: bigint;

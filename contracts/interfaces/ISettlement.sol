@@ -120,8 +120,9 @@ interface ISettlement {
     /// @param rate PODL-wei minted at most per unit of reward, UD60x18.
     event MintRateSet(address indexed token, uint256 rate);
     /// @notice Emitted when the parameters change.
+    /// @param fromTaskId First task they apply to (tasks posted before keep theirs; 0 at deployment).
     /// @param params The new parameters.
-    event SettlementParamsSet(SettlementParams params);
+    event SettlementParamsSet(uint256 indexed fromTaskId, SettlementParams params);
 
     /// @notice Thrown when a parameter is out of bounds.
     /// @param name The parameter.
@@ -235,7 +236,8 @@ interface ISettlement {
     /// @param taskId The task.
     function escape(uint256 taskId) external;
 
-    /// @notice Replaces the parameters (owner), within bounds.
+    /// @notice Sets the parameters (owner), within bounds, for tasks posted from now on
+    ///         (`fromTaskId = market.taskCount() + 1`); a live task keeps the parameters of its id.
     /// @param params New parameters.
     function setParams(SettlementParams calldata params) external;
 
@@ -289,7 +291,12 @@ interface ISettlement {
     /// @return scores The scores.
     function scoresOf(uint256 taskId, uint256 round, address validator) external view returns (uint16[] memory scores);
 
-    /// @notice Current parameters.
+    /// @notice The parameters that apply to a task: the newest entry whose fromTaskId ≤ taskId.
+    /// @param taskId The task.
+    /// @return params The parameters.
+    function paramsOf(uint256 taskId) external view returns (SettlementParams memory params);
+
+    /// @notice Newest parameters (those of tasks posted from now on).
     /// @return params The parameters.
     function params() external view returns (SettlementParams memory params);
 }

@@ -689,6 +689,33 @@ describe("Settlement", () => {
     });
   });
 
+  describe("parameter snapshots (issue 9 item 8)", () => {
+    it("a parameter change mid-task does not reach that task; it applies to the next", async () => {
+      // the attack: the owner zeroes the validators' share (or moves slash rates, windows) while a task is live
+      const { w, run, members, a } = await drawn();
+      await expect(w.settlement.setParams({ ...settlementParams, validatorShareBps: 0n, attestCommitWindow: 7n * 86_400n }))
+        .to.emit(w.settlement, "SettlementParamsSet");
+      expect((await w.settlement.paramsOf(run.taskId)).validatorShareBps).to.equal(500n);
+      expect((await w.settlement.paramsOf(run.taskId + 1n)).validatorShareBps).to.equal(0n);
+      expect((await w.settlement.params()).validatorShareBps).to.equal(0n);
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
+      await w.settlement.finalize(run.taskId);
+      const vPart = (run.reward * 500n) / 10_000n / 5n + run.minerBond / 5n;
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
+
+      // the next task gets the new parameters: a 7-day commit window and no validators' fee
+      const next = await taskToAttesting(w, a[0]!, [{ signer: a[1]!, reveal: true }, { signer: a[2]!, reveal: true }]);
+      expect(next.taskId).to.equal(run.taskId + 1n);
+      const second = bySigner(a, await draw(w, next.taskId));
+      const r = await w.settlement.getRound(next.taskId, 0n);
+      expect(r.revealDeadline - r.commitDeadline).to.equal(settlementParams.attestRevealWindow);
+      expect(r.commitDeadline - BigInt(await networkHelpers.time.latest())).to.equal(7n * 86_400n);
+      await attest(w, next.taskId, second.map((m) => ({ signer: m, scores: [9000n, 8500n], reveal: true })));
+      await w.settlement.finalize(next.taskId);
+      for (const m of second) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
+    });
+  });
+
   describe("access control and parameters", () => {
     it("lets only the settlement module settle and mint", async () => {
       const { w, run, outsider } = await attesting();

@@ -365,7 +365,7 @@ contract SettlementHandler {
         (ISettlement.Status status, uint256 round) = settlement.statusOf(id);
         if (status == ISettlement.Status.Finalized) return false;
         if (t.revealedCount == 0) return true;
-        ISettlement.SettlementParams memory p = settlement.params();
+        ISettlement.SettlementParams memory p = settlement.paramsOf(id);
         if (status == ISettlement.Status.None) {
             return block.timestamp > uint256(t.revealDeadline) + p.attestCommitWindow + p.attestRevealWindow;
         }
