@@ -152,7 +152,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 expected = r.submissions;
         if (scores.length != expected) revert ScoresLengthMismatch(scores.length, expected);
         for (uint256 i = 0; i < scores.length; ++i) {
-            if (scores[i] > _BPS) revert ScoreOutOfRange(i, scores[i]);
+            if (scores[i] > _BPS && scores[i] != Tally.INVALID_DATA) revert ScoreOutOfRange(i, scores[i]);
         }
         if (_commitment(taskId, round, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
             revert ScoresCommitmentMismatch(taskId, msg.sender);
@@ -460,7 +460,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 best = 0;
         bool any = false;
         for (uint256 j = 0; j < n; ++j) {
-            if (t.medians[j] >= t.threshold && t.medians[j] >= best) {
+            if (Tally.passes(t.medians[j], t.threshold) && t.medians[j] >= best) {
                 best = t.medians[j];
                 any = true;
             }
@@ -472,7 +472,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         SettlementParams storage p = _paramsOf(t.taskId);
         uint256 floor = best > p.epsilon ? best - p.epsilon : 0;
         for (uint256 j = 0; j < n; ++j) {
-            if (t.medians[j] < t.threshold || t.medians[j] < floor) continue;
+            if (!Tally.passes(t.medians[j], t.threshold) || t.medians[j] < floor) continue;
             if (t.winner == _NONE || subs[j].commitSeq < subs[t.winner].commitSeq) t.winner = j;
         }
         uint256 maxOmmers = p.maxOmmers;
@@ -483,7 +483,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         while (count < maxOmmers) {
             uint256 pick = _NONE;
             for (uint256 j = 0; j < n; ++j) {
-                if (taken[j] || t.medians[j] < t.threshold) continue;
+                if (taken[j] || !Tally.passes(t.medians[j], t.threshold)) continue;
                 if (
                     pick == _NONE || t.medians[j] > t.medians[pick]
                         || (t.medians[j] == t.medians[pick] && subs[j].commitSeq < subs[pick].commitSeq)
@@ -542,6 +542,17 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
             s.ommersHash = _ommersHash(t);
             s.winnerScore = t.medians[t.winner];
+        } else if (t.medians.length != 0 && t.medians[0] == Tally.INVALID_DATA) {
+            // the committee found the task's test data invalid: the publisher's fault, never the miners'.
+            // Every revealed miner shares the reward and the publisher's bond (less the validators' fee)
+            uint256 pool = rest + task.publisherBond;
+            uint256 part = pool / n;
+            for (uint256 j = 0; j < n; ++j) {
+                payouts[1 + j].amount += part;
+            }
+            payouts[1].amount += pool - part * n;
+            payouts[0].account = task.publisher;
+            emit TaskDataInvalid(t.taskId);
         } else {
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond + rest);
         }
@@ -796,7 +807,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         list = new address[](subs.length);
         uint256 count = 0;
         for (uint256 j = 0; j < subs.length; ++j) {
-            if (t.medians.length > j && t.medians[j] >= t.threshold) list[count++] = subs[j].miner;
+            if (t.medians.length > j && Tally.passes(t.medians[j], t.threshold)) list[count++] = subs[j].miner;
         }
         _shrink(list, count);
     }

@@ -111,6 +111,12 @@ interface ISettlement {
     /// @param distinctMiners Miners who revealed.
     /// @param winnerIsPublisher Whether the winner is the publisher.
     event BlockRewardWithheld(uint256 indexed taskId, uint256 distinctMiners, bool winnerIsPublisher);
+    /// @notice Emitted when the committee's median for the first submission is the invalid-data sentinel
+    ///         (`type(uint16).max`): the task settles `NoValidSubmission`, every revealed miner gets its
+    ///         bond back and an equal share of the reward and the publisher's bond (less the validators'
+    ///         fee), the publisher nothing.
+    /// @param taskId The task.
+    event TaskDataInvalid(uint256 indexed taskId);
     /// @notice Emitted when a stalled task is settled through the escape hatch.
     /// @param taskId The task.
     /// @param round The round it stalled in.
@@ -211,7 +217,8 @@ interface ISettlement {
     /// @param commitment The commitment.
     function commitScores(uint256 taskId, bytes32 commitment) external;
 
-    /// @notice Reveals scores, one uint16 (bps, 0 = invalid) per revealed submission in reveal order.
+    /// @notice Reveals scores, one uint16 (bps, 0 = invalid) per revealed submission in reveal order;
+    ///         `type(uint16).max` for every submission when the task's test data is invalid.
     /// @param taskId The task.
     /// @param scores The scores.
     /// @param salt The commitment's salt.

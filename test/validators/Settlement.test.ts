@@ -642,6 +642,48 @@ describe("Settlement", () => {
     });
   });
 
+  describe("invalid task data (issue 9 item 7)", () => {
+    const INVALID = 65_535n;
+    it("a committee that finds the test data invalid settles against the publisher: miners get bonds back and share reward and publisher bond", async () => {
+      // the attack (finding 3, payout side): a publisher whose test keys do not open its test shards made
+      // every submission score 0, took the miners' forfeited bonds and kept its reward
+      const { w, run, members, publisher, miners } = await drawn();
+      await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [INVALID, INVALID, INVALID], reveal: true })));
+      const tx = w.settlement.finalize(run.taskId);
+      await expect(tx).to.emit(w.settlement, "TaskDataInvalid").withArgs(run.taskId);
+      await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 1n, NONE, [INVALID, INVALID, INVALID]);
+      await expect(tx).to.not.emit(w.registry, "Slashed");
+      const fee = (run.reward * 500n) / 10_000n;
+      const pool = run.reward - fee + run.publisherBond;
+      const part = pool / 3n;
+      expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(0n);
+      expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + part + (pool - 3n * part));
+      for (const m of miners.slice(1, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond + part);
+      expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n); // never revealed
+      for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(fee / 5n + run.minerBond / 5n);
+      expect(await w.market.chainHeight()).to.equal(0n);
+      expect(await w.rewardToken.totalSupply()).to.equal(0n);
+    });
+
+    it("a lone member claiming invalid data deviates and is slashed; a score between 10,000 and the sentinel is refused", async () => {
+      const { w, run, members } = await drawn();
+      await w.settlement
+        .connect(members[0]!)
+        .commitScores(run.taskId, await w.settlement.scoresCommitment(run.taskId, 0n, members[0]!.address, [INVALID - 1n, 0n, 0n], saltOf(members[0]!.address)));
+      await attest(w, run.taskId, members.slice(1).map((m) => ({ signer: m, scores: honest, reveal: false })));
+      await expect(w.settlement.connect(members[0]!).revealScores(run.taskId, [INVALID - 1n, 0n, 0n], saltOf(members[0]!.address)))
+        .to.be.revertedWithCustomError(w.settlement, "ScoreOutOfRange")
+        .withArgs(0n, INVALID - 1n);
+
+      const f = await drawn();
+      await attest(f.w, f.run.taskId, f.members.map((m, i) => ({ signer: m, scores: i === 0 ? [INVALID, INVALID, INVALID] : honest, reveal: true })));
+      await expect(f.w.settlement.finalize(f.run.taskId))
+        .to.emit(f.w.settlement, "TaskFinalized")
+        .withArgs(f.run.taskId, 0n, 0n, honest);
+      expect(await f.w.registry.wasSlashed(f.run.taskId, f.members[0]!.address)).to.equal(true);
+    });
+  });
+
   describe("escape hatch (issue 9 item 6)", () => {
     it("settles a stalled task as Unvalidated escapeDelay after the round's reveal deadline: refunds, releases the committee, mints nothing", async () => {
       // a stall: the committee was drawn and finalize was never called (stuck by a bug, or nobody cares)
