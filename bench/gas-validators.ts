@@ -67,7 +67,7 @@ async function scenario(conn: NetworkConnection, s: Scenario) {
   const scores = miners.map((_, j) => BigInt(9500 - j * 50));
   const commit: number[] = [];
   for (const m of members) {
-    const c = await w.settlement.scoresCommitment(run.taskId, m.address, scores, saltOf(m.address));
+    const c = await w.settlement.scoresCommitment(run.taskId, 0n, m.address, scores, saltOf(m.address));
     commit.push(await gasOf(w.settlement.connect(m).commitScores(run.taskId, c)));
   }
   const reveal: number[] = [];

@@ -9,6 +9,8 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Median} from "./libraries/Median.sol";
+import {Rewards} from "./libraries/Rewards.sol";
+import {Tally} from "./libraries/Tally.sol";
 
 /// @title Settlement
 /// @notice The validator committee's side of a task: draw, attest (commit-reveal), finalize.
@@ -17,8 +19,10 @@ import {Median} from "./libraries/Median.sol";
 contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant _BPS = 10_000;
     uint256 private constant _NONE = type(uint256).max;
-    uint256 private constant _ONE = 1e18;
     uint256 private constant _MAX_BLOCK_REWARD = 1e24;
+    uint256 private constant _MAX_MINT_RATE = 1e36;
+    uint64 private constant _MIN_ESCAPE_DELAY = 1 days;
+    uint64 private constant _MAX_ESCAPE_DELAY = 365 days;
     uint64 private constant _MIN_WINDOW = 60;
     uint64 private constant _MAX_WINDOW = 7 days;
     uint16 private constant _MAX_COMMITTEE = 31;
@@ -33,7 +37,11 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     IValidatorRegistry private immutable _REGISTRY;
     IRewardToken private immutable _REWARD_TOKEN;
 
-    SettlementParams private _params;
+    /// @dev Parameter history: entry i applies to tasks with id ≥ _paramsFrom[i] (entry 0 from task 0),
+    ///      so a change never reaches a task posted before it.
+    SettlementParams[] private _history;
+    uint256[] private _paramsFrom;
+    mapping(address token => uint256 rate) private _mintRates;
     mapping(uint256 taskId => TaskState) private _states;
     mapping(uint256 taskId => mapping(uint256 round => Round)) private _rounds;
     mapping(uint256 taskId => mapping(uint256 round => address[])) private _committees;
@@ -50,7 +58,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev What `finalize` works out before it pays.
-    struct Tally {
+    struct Verdict {
         uint256 taskId;
         uint256 round;
         uint16 threshold;
@@ -102,8 +110,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         // effects after the registry call: the registry is our own contract and locks the members itself
         r.size = uint16(members.length);
         r.submissions = task.revealedCount;
-        r.commitDeadline = uint64(block.timestamp) + _params.attestCommitWindow;
-        r.revealDeadline = r.commitDeadline + _params.attestRevealWindow;
+        r.commitDeadline = uint64(block.timestamp) + _paramsOf(taskId).attestCommitWindow;
+        r.revealDeadline = r.commitDeadline + _paramsOf(taskId).attestRevealWindow;
         _committees[taskId][round] = members;
         for (uint256 i = 0; i < members.length; ++i) {
             _memberState[taskId][round][members[i]] = _MEMBER;
@@ -136,10 +144,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 round = state_.round;
         Round storage r = _rounds[taskId][round];
         if (r.size == 0 || state_.status != Status.Attesting) revert CommitteeNotDrawn(taskId, round);
-        if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
-            revert AttestRevealNotOpen(taskId, r.commitDeadline);
-        }
         if (block.timestamp > r.revealDeadline) revert AttestRevealClosed(taskId, r.revealDeadline);
+        // reveals open once every member committed, or after the commit window if a quorum committed;
+        // a round whose commits miss the quorum never opens, so none of its scores becomes public
+        if (r.commits < r.size) {
+            if (block.timestamp <= r.commitDeadline) revert AttestRevealNotOpen(taskId, r.commitDeadline);
+            if (r.commits < _quorum(r.size)) revert AttestRevealNotOpen(taskId, r.commitDeadline);
+        }
         uint8 state = _memberState[taskId][round][msg.sender];
         if (state == 0) revert AttesterNotMember(taskId, msg.sender);
         if (state == _MEMBER) revert AttesterNotCommitted(taskId, msg.sender);
@@ -147,9 +158,9 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         uint256 expected = r.submissions;
         if (scores.length != expected) revert ScoresLengthMismatch(scores.length, expected);
         for (uint256 i = 0; i < scores.length; ++i) {
-            if (scores[i] > _BPS) revert ScoreOutOfRange(i, scores[i]);
+            if (scores[i] > _BPS && scores[i] != Tally.INVALID_DATA) revert ScoreOutOfRange(i, scores[i]);
         }
-        if (_commitment(taskId, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
+        if (_commitment(taskId, round, msg.sender, scores, salt) != _commitments[taskId][round][msg.sender]) {
             revert ScoresCommitmentMismatch(taskId, msg.sender);
         }
         _memberState[taskId][round][msg.sender] = _REVEALED;
@@ -176,16 +187,19 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         if (r.size == 0) {
             // an undrawn round (too few eligible validators, or nobody drew) counts as a missed quorum
             if (block.timestamp <= r.expiresAt) revert FinalizeTooEarly(taskId, uint256(r.expiresAt) + 1);
-        } else if (block.timestamp <= r.revealDeadline && r.reveals < r.size) {
+        } else if (block.timestamp <= r.commitDeadline && r.commits < r.size) {
+            revert FinalizeTooEarly(taskId, uint256(r.commitDeadline) + 1);
+        } else if (block.timestamp <= r.revealDeadline && r.reveals < r.size && r.commits >= _quorum(r.size)) {
+            // a round whose commits missed the quorum has no reveal phase: it fails at its commit deadline
             revert FinalizeTooEarly(taskId, uint256(r.revealDeadline) + 1);
         }
-        uint256 quorum = (2 * uint256(r.size) + 2) / 3;
+        uint256 quorum = _quorum(r.size);
         if (r.size == 0 || r.reveals < quorum) {
             _missQuorum(taskId, round, task, r.reveals, quorum);
             return;
         }
         ITaskMarket.Submission[] memory subs = _revealed(taskId);
-        Tally memory t = _tally(taskId, round, task.accuracyThreshold, subs);
+        Verdict memory t = _tally(taskId, round, task.accuracyThreshold, subs);
         // mark finalized before any external effect
         _states[taskId].status = Status.Finalized;
         _slashAll(t, subs);
@@ -195,17 +209,62 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlement
+    function escape(uint256 taskId) external nonReentrant {
+        TaskState memory state_ = _states[taskId];
+        if (state_.status == Status.Finalized) revert TaskAlreadyFinalized(taskId);
+        ITaskMarket.Task memory task = _MARKET.getTask(taskId);
+        if (task.testUnlockBlock == 0 || block.timestamp <= task.revealDeadline) {
+            revert TaskNotAwaitingAttestation(taskId);
+        }
+        uint256 round = state_.round;
+        Round storage r = _rounds[taskId][round];
+        SettlementParams storage p = _paramsOf(taskId);
+        uint256 last;
+        if (state_.status == Status.None) {
+            // round 0 never opened: its expiry counts from the task's reveal deadline
+            last = uint256(task.revealDeadline) + p.attestCommitWindow + p.attestRevealWindow;
+        } else {
+            last = r.size != 0 ? r.revealDeadline : r.expiresAt;
+        }
+        uint256 readyAt = last + p.escapeDelay + 1;
+        if (block.timestamp < readyAt) revert EscapeTooEarly(taskId, readyAt);
+        // mark finalized before any external effect
+        _states[taskId].status = Status.Finalized;
+        // earlier rounds were released when they missed their quorum; the current one is released here
+        if (r.size != 0) _REGISTRY.releaseCommittee(taskId, round, _committees[taskId][round]);
+        emit TaskEscaped(taskId, round);
+        Verdict memory t;
+        t.taskId = taskId;
+        t.winner = _NONE;
+        _settle(t, task, _revealed(taskId), ITaskMarket.Outcome.Unvalidated);
+    }
+
+    /// @inheritdoc ISettlement
     function setParams(SettlementParams calldata params_) external onlyOwner {
         _setParams(params_);
     }
 
     /// @inheritdoc ISettlement
-    function scoresCommitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
-        external
-        view
-        returns (bytes32)
-    {
-        return _commitment(taskId, validator, scores, salt);
+    function setMintRate(address token, uint256 rate) external onlyOwner {
+        if (rate > _MAX_MINT_RATE) revert SettlementParamOutOfBounds(bytes32("mintRate"), rate);
+        _mintRates[token] = rate;
+        emit MintRateSet(token, rate);
+    }
+
+    /// @inheritdoc ISettlement
+    function mintRate(address token) external view returns (uint256) {
+        return _mintRates[token];
+    }
+
+    /// @inheritdoc ISettlement
+    function scoresCommitment(
+        uint256 taskId,
+        uint256 round,
+        address validator,
+        uint16[] calldata scores,
+        bytes32 salt
+    ) external view returns (bytes32) {
+        return _commitment(taskId, round, validator, scores, salt);
     }
 
     /// @inheritdoc ISettlement
@@ -232,7 +291,12 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ISettlement
     function params() external view returns (SettlementParams memory) {
-        return _params;
+        return _history[_history.length - 1];
+    }
+
+    /// @inheritdoc ISettlement
+    function paramsOf(uint256 taskId) external view returns (SettlementParams memory) {
+        return _paramsOf(taskId);
     }
 
     /// @dev Starts settlement: requests the round-0 draw.
@@ -249,7 +313,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         _states[taskId].round = uint8(round);
         Round storage r = _rounds[taskId][round];
         r.requestBlock = uint64(block.number);
-        r.expiresAt = uint64(from) + _params.attestCommitWindow + _params.attestRevealWindow;
+        SettlementParams storage p = _paramsOf(taskId);
+        r.expiresAt = uint64(from) + p.attestCommitWindow + p.attestRevealWindow;
         emit CommitteeRequested(taskId, round, block.number);
         _REGISTRY.requestDraw(taskId, round);
     }
@@ -261,18 +326,20 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit QuorumMissed(taskId, round, reveals, quorum);
         address[] memory members = _committees[taskId][round];
         if (members.length != 0) {
-            address[] memory revealers = new address[](reveals);
-            address[] memory silent = new address[](members.length - reveals);
+            // a round whose commits missed the quorum never opened its reveals: there only the members
+            // who did not commit failed their duty; otherwise those who did not reveal
+            uint8 duty = _rounds[taskId][round].commits < quorum ? _COMMITTED : _REVEALED;
+            address[] memory dutiful = new address[](members.length);
+            address[] memory silent = new address[](members.length);
             uint256 a = 0;
             uint256 b = 0;
             for (uint256 i = 0; i < members.length; ++i) {
-                if (_memberState[taskId][round][members[i]] == _REVEALED) revealers[a++] = members[i];
+                if (_memberState[taskId][round][members[i]] >= duty) dutiful[a++] = members[i];
                 else silent[b++] = members[i];
             }
-            address[] memory recipients = revealers.length != 0 ? revealers : _minersOf(_revealed(taskId));
-            for (uint256 i = 0; i < silent.length; ++i) {
-                _REGISTRY.slash(taskId, silent[i], _params.slashNoRevealBps, recipients);
-            }
+            _shrink(dutiful, a);
+            _shrink(silent, b);
+            _slashSilent(taskId, silent, a != 0 ? dutiful : _minersOf(_revealed(taskId)));
             _REGISTRY.releaseCommittee(taskId, round, members);
         }
         if (round == 0) {
@@ -281,10 +348,17 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
         _states[taskId].status = Status.Finalized;
         ITaskMarket.Submission[] memory subs = _revealed(taskId);
-        Tally memory t;
+        Verdict memory t;
         t.taskId = taskId;
         t.winner = _NONE;
         _settle(t, task, subs, ITaskMarket.Outcome.Unvalidated);
+    }
+
+    function _slashSilent(uint256 taskId, address[] memory silent, address[] memory recipients) private {
+        uint256 bps = _paramsOf(taskId).slashNoRevealBps;
+        for (uint256 i = 0; i < silent.length; ++i) {
+            _REGISTRY.slash(taskId, silent[i], bps, recipients);
+        }
     }
 
     /// @dev No revealed model: nothing to attest, the publisher gets the whole pool back.
@@ -293,8 +367,11 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             revert TaskNotAwaitingAttestation(taskId);
         }
         _states[taskId].status = Status.Finalized;
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1);
-        payouts[0] = ITaskMarket.Payout(task.publisher, _MARKET.taskPool(taskId));
+        // the reward and bond back to the publisher; unrevealed miners' bonds to the treasury, never to
+        // the publisher (who could fill the slots with sybils that never reveal)
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2);
+        payouts[0] = ITaskMarket.Payout(task.publisher, task.reward + task.publisherBond);
+        payouts[1] = ITaskMarket.Payout(_MARKET.treasury(), task.totalMinerBonds);
         _MARKET.settle(
             taskId,
             ITaskMarket.Settlement({
@@ -312,7 +389,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     function _tally(uint256 taskId, uint256 round, uint16 threshold, ITaskMarket.Submission[] memory subs)
         private
         view
-        returns (Tally memory t)
+        returns (Verdict memory t)
     {
         t.taskId = taskId;
         t.round = round;
@@ -339,9 +416,9 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Per submission, sorts the keys `score << 8 | revealer` and takes the lower median; the
-    ///      revealers whose scores fall outside the band that agrees with the median (same side of the
-    ///      threshold, within `deviationTolerance`) are then a prefix and a suffix of the sorted keys.
-    function _medians(Tally memory t, uint256[][] memory words, uint256 reveals, uint256 n)
+    ///      revealers whose scores fall outside the band that agrees with the median (within
+    ///      `deviationTolerance`, `Tally.band`) are then a prefix and a suffix of the sorted keys.
+    function _medians(Verdict memory t, uint256[][] memory words, uint256 reveals, uint256 n)
         private
         view
         returns (bool[] memory deviant)
@@ -349,7 +426,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         deviant = new bool[](reveals);
         t.medians = new uint16[](n);
         uint256[] memory keys = new uint256[](reveals);
-        uint256 tolerance = _params.deviationTolerance;
+        uint256 tolerance = _paramsOf(t.taskId).deviationTolerance;
         for (uint256 j = 0; j < n; ++j) {
             // j < 64 and reveals ≤ 64: shifts and indices are small
             unchecked {
@@ -360,7 +437,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             }
             uint256 m = Median.lowerMedian(keys) >> 8;
             t.medians[j] = uint16(m);
-            (uint256 lo, uint256 hi) = _band(m, t.threshold, tolerance);
+            (uint256 lo, uint256 hi) = Tally.band(m, tolerance);
             for (uint256 a = 0; a < reveals && keys[a] >> 8 < lo; ++a) {
                 deviant[keys[a] & 0xff] = true;
             }
@@ -370,19 +447,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Scores that agree with median `m`: on the same side of the threshold and within `tolerance`.
-    function _band(uint256 m, uint256 threshold, uint256 tolerance) private pure returns (uint256 lo, uint256 hi) {
-        lo = m > tolerance ? m - tolerance : 0;
-        hi = m + tolerance;
-        if (m >= threshold) {
-            if (lo < threshold) lo = threshold;
-        } else if (hi >= threshold) {
-            // threshold ≥ 1 (the market's bound), so threshold − 1 does not underflow
-            hi = threshold - 1;
-        }
-    }
-
-    function _classify(Tally memory t, address[] memory revealers, bool[] memory deviant) private pure {
+    function _classify(Verdict memory t, address[] memory revealers, bool[] memory deviant) private pure {
         t.agreeing = new address[](revealers.length);
         t.deviating = new address[](revealers.length);
         uint256 agree = 0;
@@ -397,13 +462,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Winner: earliest commitment among medians ≥ threshold and ≥ best − epsilon. Ommers: the
     ///      other valid submissions by median (ties: earlier commitment), at most `maxOmmers`.
-    function _pickWinner(Tally memory t, ITaskMarket.Submission[] memory subs) private view {
+    function _pickWinner(Verdict memory t, ITaskMarket.Submission[] memory subs) private view {
         t.winner = _NONE;
         uint256 n = subs.length;
         uint256 best = 0;
         bool any = false;
         for (uint256 j = 0; j < n; ++j) {
-            if (t.medians[j] >= t.threshold && t.medians[j] >= best) {
+            if (Tally.passes(t.medians[j], t.threshold) && t.medians[j] >= best) {
                 best = t.medians[j];
                 any = true;
             }
@@ -412,12 +477,13 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             t.ommers = new uint256[](0);
             return;
         }
-        uint256 floor = best > _params.epsilon ? best - _params.epsilon : 0;
+        SettlementParams storage p = _paramsOf(t.taskId);
+        uint256 floor = best > p.epsilon ? best - p.epsilon : 0;
         for (uint256 j = 0; j < n; ++j) {
-            if (t.medians[j] < t.threshold || t.medians[j] < floor) continue;
+            if (!Tally.passes(t.medians[j], t.threshold) || t.medians[j] < floor) continue;
             if (t.winner == _NONE || subs[j].commitSeq < subs[t.winner].commitSeq) t.winner = j;
         }
-        uint256 maxOmmers = _params.maxOmmers;
+        uint256 maxOmmers = p.maxOmmers;
         t.ommers = new uint256[](maxOmmers);
         bool[] memory taken = new bool[](n);
         taken[t.winner] = true;
@@ -425,7 +491,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         while (count < maxOmmers) {
             uint256 pick = _NONE;
             for (uint256 j = 0; j < n; ++j) {
-                if (taken[j] || t.medians[j] < t.threshold) continue;
+                if (taken[j] || !Tally.passes(t.medians[j], t.threshold)) continue;
                 if (
                     pick == _NONE || t.medians[j] > t.medians[pick]
                         || (t.medians[j] == t.medians[pick] && subs[j].commitSeq < subs[pick].commitSeq)
@@ -440,56 +506,61 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Slashed stake goes to the validators who agreed with the median; failing those, to the
     ///      miners whose submissions passed; failing those, to every miner who revealed.
-    function _slashAll(Tally memory t, ITaskMarket.Submission[] memory subs) private {
+    function _slashAll(Verdict memory t, ITaskMarket.Submission[] memory subs) private {
         if (t.silent.length == 0 && t.deviating.length == 0) return;
+        SettlementParams storage p = _paramsOf(t.taskId);
         address[] memory recipients = t.agreeing;
         if (recipients.length == 0) recipients = _passingMiners(t, subs);
         if (recipients.length == 0) recipients = _minersOf(subs);
         for (uint256 i = 0; i < t.silent.length; ++i) {
-            _REGISTRY.slash(t.taskId, t.silent[i], _params.slashNoRevealBps, recipients);
+            _REGISTRY.slash(t.taskId, t.silent[i], p.slashNoRevealBps, recipients);
         }
         for (uint256 i = 0; i < t.deviating.length; ++i) {
-            _REGISTRY.slash(t.taskId, t.deviating[i], _params.slashDeviationBps, recipients);
+            _REGISTRY.slash(t.taskId, t.deviating[i], p.slashDeviationBps, recipients);
         }
     }
 
     /// @dev Payouts: the publisher's bond back, each revealed miner's bond back unless its median is 0,
-    ///      the validators' fee to those who agreed, the ommers' share to the ommers, the rest of the
-    ///      reward pool (reward plus forfeited bonds) to the winner, or to the publisher when there is none.
+    ///      the validators' fee and the forfeited miner bonds (unrevealed, or median 0) in equal parts to
+    ///      the validators who agreed (to the treasury when nobody did), the ommers' share to the ommers,
+    ///      the rest of the reward to the winner, or to the publisher when there is none. Forfeits never
+    ///      reach the winner: a slot filler whose own model wins gains nothing from its sybils' bonds.
     function _settle(
-        Tally memory t,
+        Verdict memory t,
         ITaskMarket.Task memory task,
         ITaskMarket.Submission[] memory subs,
         ITaskMarket.Outcome outcome
     ) private {
         uint256 n = subs.length;
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](1 + n + t.agreeing.length);
-        // only a committee's medians can forfeit a revealed bond; unvalidated (no medians) returns them all
-        uint16[] memory medians = t.medians;
-        uint256 bond = task.minerBond;
-        uint256 returned = 0;
-        for (uint256 j = 0; j < n; ++j) {
-            ITaskMarket.Payout memory payout = payouts[1 + j];
-            payout.account = subs[j].miner;
-            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
-            if (medians.length != 0 && medians[j] == 0) continue;
-            payout.amount = bond;
-            ++returned;
-        }
-        // whatever is not returned as a bond is the reward pool: the reward plus forfeited miner bonds
-        uint256 rewardPool = _MARKET.taskPool(t.taskId) - task.publisherBond - returned * bond;
-        // the validators' fee is paid whenever someone agreed; the ommers' share only with a winner
-        uint256 rest = rewardPool - _payValidators(t, payouts, 1 + n, rewardPool * _params.validatorShareBps / _BPS);
+        uint256 k = t.agreeing.length;
+        // [publisher, miners in reveal order, agreeing validators, treasury]
+        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2 + n + k);
+        uint256 forfeited = task.totalMinerBonds - _payBonds(t, subs, payouts, task.minerBond);
+        uint256 rest = task.reward;
+        rest -= _payValidators(t, payouts, 1 + n, task.reward * _paramsOf(t.taskId).validatorShareBps / _BPS, forfeited);
+        // nobody agreed: the forfeits go to the treasury
+        payouts[1 + n + k] = ITaskMarket.Payout(_MARKET.treasury(), k == 0 ? forfeited : 0);
         ITaskMarket.Settlement memory s;
         s.outcome = outcome;
         s.payouts = payouts;
         s.winner = t.winner;
         if (t.winner != _NONE) {
-            rest -= _payOmmers(t, payouts, rewardPool * _params.ommerShareBps / _BPS);
+            rest -= _payOmmers(t, payouts, task.reward * _paramsOf(t.taskId).ommerShareBps / _BPS);
             payouts[1 + t.winner].amount += rest;
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
             s.ommersHash = _ommersHash(t);
             s.winnerScore = t.medians[t.winner];
+        } else if (t.medians.length != 0 && t.medians[0] == Tally.INVALID_DATA) {
+            // the committee found the task's test data invalid: the publisher's fault, never the miners'.
+            // Every revealed miner shares the reward and the publisher's bond (less the validators' fee)
+            uint256 pool = rest + task.publisherBond;
+            uint256 part = pool / n;
+            for (uint256 j = 0; j < n; ++j) {
+                payouts[1 + j].amount += part;
+            }
+            payouts[1].amount += pool - part * n;
+            payouts[0].account = task.publisher;
+            emit TaskDataInvalid(t.taskId);
         } else {
             payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond + rest);
         }
@@ -497,23 +568,50 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         emit TaskFinalized(t.taskId, uint8(outcome), t.winner, t.medians);
     }
 
-    /// @dev Equal parts of `fee` to the validators who agreed; returns what was handed out.
-    function _payValidators(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 offset, uint256 fee)
-        private
-        pure
-        returns (uint256 paid)
-    {
-        uint256 count = t.agreeing.length;
-        if (count == 0 || fee == 0) return 0;
-        uint256 part = fee / count;
-        for (uint256 i = 0; i < count; ++i) {
-            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part);
+    /// @dev Each revealed miner's bond back into `payouts[1 + j]`, unless its median is 0 (only a
+    ///      committee's medians can forfeit a revealed bond; unvalidated returns them all); returns the
+    ///      total returned.
+    function _payBonds(
+        Verdict memory t,
+        ITaskMarket.Submission[] memory subs,
+        ITaskMarket.Payout[] memory payouts,
+        uint256 bond
+    ) private pure returns (uint256 returned) {
+        uint16[] memory medians = t.medians;
+        for (uint256 j = 0; j < subs.length; ++j) {
+            ITaskMarket.Payout memory payout = payouts[1 + j];
+            payout.account = subs[j].miner;
+            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
+            if (medians.length != 0 && medians[j] == 0) continue;
+            payout.amount = bond;
+            returned += bond;
         }
+    }
+
+    /// @dev Equal parts of `fee` and of `forfeited` to the validators who agreed (the forfeits' rounding
+    ///      dust to the first); returns the part of the fee handed out.
+    function _payValidators(
+        Verdict memory t,
+        ITaskMarket.Payout[] memory payouts,
+        uint256 offset,
+        uint256 fee,
+        uint256 forfeited
+    ) private pure returns (uint256 paid) {
+        uint256 count = t.agreeing.length;
+        if (count == 0) return 0;
+        // every reserved entry names its validator, even when its part rounds to 0 (a 1-wei task, a 0 %
+        // share): an unnamed entry would make the market's settle revert, and finalize with it, forever
+        uint256 part = fee / count;
+        uint256 forfeitPart = forfeited / count;
+        for (uint256 i = 0; i < count; ++i) {
+            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part + forfeitPart);
+        }
+        payouts[offset].amount += forfeited - forfeitPart * count;
         return part * count;
     }
 
     /// @dev Equal parts of `share` added to the ommers' payouts; returns what was handed out.
-    function _payOmmers(Tally memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
+    function _payOmmers(Verdict memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
         private
         pure
         returns (uint256 paid)
@@ -528,20 +626,14 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Block rewards (DLBC eq. 5–6, PoLe's ommer reward), unless the self-dealing guard withholds them.
-    function _reward(Tally memory t, ITaskMarket.Task memory task, ITaskMarket.Submission[] memory subs) private {
+    function _reward(Verdict memory t, ITaskMarket.Task memory task, ITaskMarket.Submission[] memory subs) private {
         address winner = subs[t.winner].miner;
         bool winnerIsPublisher = winner == task.publisher;
         if (subs.length < 2 || winnerIsPublisher) {
             emit BlockRewardWithheld(t.taskId, subs.length, winnerIsPublisher);
             return;
         }
-        uint256 blockReward = _params.blockReward;
-        uint256 publisherAmount = blockReward * _publisherFraction(task.queueLengthAtStart) / _ONE;
-        uint256 winnerAmount = blockReward - publisherAmount;
-        uint256 ommerAmount = 0;
-        if (t.ommers.length != 0) {
-            ommerAmount = blockReward * _params.ommerBlockShareBps / _BPS / t.ommers.length;
-        }
+        (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount) = _blockAmounts(t.taskId, task, t.ommers.length);
         emit BlockRewarded(t.taskId, publisherAmount, winnerAmount, ommerAmount);
         if (publisherAmount != 0) _REWARD_TOKEN.mint(task.publisher, publisherAmount);
         if (winnerAmount != 0) _REWARD_TOKEN.mint(winner, winnerAmount);
@@ -553,28 +645,59 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev The block reward amounts of `Rewards.amounts`: the publisher's share at the queue length
+    ///      recorded when the task started (read at finalize, the winner could move it by posting or
+    ///      cancelling tasks), capped at reward × the token's mint rate (0 when unlisted).
+    function _blockAmounts(uint256 taskId, ITaskMarket.Task memory task, uint256 ommers)
+        private
+        view
+        returns (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount)
+    {
+        SettlementParams storage p = _paramsOf(taskId);
+        ITaskMarket.MarketParams memory mp = _MARKET.params();
+        return Rewards.amounts(
+            p.blockReward,
+            Rewards.publisherFraction(mp.rankScale, task.queueLengthAtStart, mp.maxQueue),
+            p.ommerBlockShareBps,
+            ommers,
+            Rewards.mintCap(task.reward, _mintRates[task.token])
+        );
+    }
+
     function _setParams(SettlementParams memory p) private {
-        if (p.blockReward > _MAX_BLOCK_REWARD) revert SettlementParamOutOfBounds("blockReward", p.blockReward);
+        if (p.blockReward > _MAX_BLOCK_REWARD) revert SettlementParamOutOfBounds(bytes32("blockReward"), p.blockReward);
         if (p.attestCommitWindow < _MIN_WINDOW || p.attestCommitWindow > _MAX_WINDOW) {
-            revert SettlementParamOutOfBounds("attestCommitWindow", p.attestCommitWindow);
+            revert SettlementParamOutOfBounds(bytes32("attestCommitWindow"), p.attestCommitWindow);
         }
         if (p.attestRevealWindow < _MIN_WINDOW || p.attestRevealWindow > _MAX_WINDOW) {
-            revert SettlementParamOutOfBounds("attestRevealWindow", p.attestRevealWindow);
+            revert SettlementParamOutOfBounds(bytes32("attestRevealWindow"), p.attestRevealWindow);
         }
         if (p.committeeSize == 0 || p.committeeSize > _MAX_COMMITTEE) {
-            revert SettlementParamOutOfBounds("committeeSize", p.committeeSize);
+            revert SettlementParamOutOfBounds(bytes32("committeeSize"), p.committeeSize);
         }
-        if (p.epsilon > _BPS) revert SettlementParamOutOfBounds("epsilon", p.epsilon);
-        if (p.maxOmmers > _MAX_OMMERS) revert SettlementParamOutOfBounds("maxOmmers", p.maxOmmers);
+        if (p.epsilon > _BPS) revert SettlementParamOutOfBounds(bytes32("epsilon"), p.epsilon);
+        if (p.maxOmmers > _MAX_OMMERS) revert SettlementParamOutOfBounds(bytes32("maxOmmers"), p.maxOmmers);
         if (uint256(p.validatorShareBps) + p.ommerShareBps > _MAX_SHARES) {
-            revert SettlementParamOutOfBounds("validatorShareBps+ommerShareBps", uint256(p.validatorShareBps) + p.ommerShareBps);
+            revert SettlementParamOutOfBounds(bytes32("validatorShareBps+ommerShareBps"), uint256(p.validatorShareBps) + p.ommerShareBps);
         }
-        if (p.slashNoRevealBps > _BPS) revert SettlementParamOutOfBounds("slashNoRevealBps", p.slashNoRevealBps);
-        if (p.slashDeviationBps > _BPS) revert SettlementParamOutOfBounds("slashDeviationBps", p.slashDeviationBps);
-        if (p.deviationTolerance > _BPS) revert SettlementParamOutOfBounds("deviationTolerance", p.deviationTolerance);
-        if (p.ommerBlockShareBps > _BPS) revert SettlementParamOutOfBounds("ommerBlockShareBps", p.ommerBlockShareBps);
-        _params = p;
-        emit SettlementParamsSet(p);
+        if (p.slashNoRevealBps > _BPS) revert SettlementParamOutOfBounds(bytes32("slashNoRevealBps"), p.slashNoRevealBps);
+        if (p.slashDeviationBps > _BPS) revert SettlementParamOutOfBounds(bytes32("slashDeviationBps"), p.slashDeviationBps);
+        if (p.deviationTolerance > _BPS) revert SettlementParamOutOfBounds(bytes32("deviationTolerance"), p.deviationTolerance);
+        if (p.ommerBlockShareBps > _BPS) revert SettlementParamOutOfBounds(bytes32("ommerBlockShareBps"), p.ommerBlockShareBps);
+        if (p.escapeDelay < _MIN_ESCAPE_DELAY || p.escapeDelay > _MAX_ESCAPE_DELAY) {
+            revert SettlementParamOutOfBounds(bytes32("escapeDelay"), p.escapeDelay);
+        }
+        // the change applies from the next task posted; tasks posted before keep their entry
+        uint256 from = _history.length == 0 ? 0 : _MARKET.taskCount() + 1;
+        uint256 last = _history.length;
+        if (last != 0 && _paramsFrom[last - 1] == from) {
+            // no task was posted since the last change: it is replaced
+            _history[last - 1] = p;
+        } else {
+            _history.push(p);
+            _paramsFrom.push(from);
+        }
+        emit SettlementParamsSet(from, p);
     }
 
     function _drawFromRegistry(uint256 taskId, uint256 round, ITaskMarket.Task memory task)
@@ -583,7 +706,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
     {
         uint256 minSize = _MARKET.params().minCommittee;
         // never seat fewer than the market's minimum, whatever committeeSize says
-        uint256 size = _params.committeeSize < minSize ? minSize : _params.committeeSize;
+        uint256 size = _paramsOf(taskId).committeeSize;
+        if (size < minSize) size = minSize;
         return _REGISTRY.drawCommittee(taskId, round, size, minSize, _exclusions(taskId, round, task));
     }
 
@@ -609,13 +733,12 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         _shrink(list, count);
     }
 
-    /// @dev DLBC eq. 5: max(0, 1 − (k·l/L)²) in 1e18 fixed point, at the queue length recorded when the
-    ///      task started (read at finalize, the winner could move it by posting or cancelling tasks).
-    function _publisherFraction(uint256 queueLength) private view returns (uint256) {
-        ITaskMarket.MarketParams memory mp = _MARKET.params();
-        uint256 x = uint256(mp.rankScale) * queueLength / mp.maxQueue;
-        if (x >= _ONE) return 0;
-        return _ONE - x * x / _ONE;
+    /// @dev The newest parameter entry whose first task is at or before `taskId` (entry 0 starts at 0).
+    function _paramsOf(uint256 taskId) private view returns (SettlementParams storage) {
+        uint256 i = _history.length - 1;
+        // _paramsFrom[0] == 0 ≤ taskId: the loop stops at entry 0 at the latest
+        while (_paramsFrom[i] > taskId) --i;
+        return _history[i];
     }
 
     function _storeScores(mapping(uint256 => uint256) storage words, uint16[] calldata scores) private {
@@ -660,16 +783,21 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _commitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+    function _commitment(uint256 taskId, uint256 round, address validator, uint16[] calldata scores, bytes32 salt)
         private
         view
         returns (bytes32)
     {
-        return keccak256(abi.encode(address(this), block.chainid, taskId, validator, scores, salt));
+        return keccak256(abi.encode(address(this), block.chainid, taskId, round, validator, scores, salt));
+    }
+
+    /// @dev ⌈2n/3⌉ of a committee of n.
+    function _quorum(uint256 size) private pure returns (uint256) {
+        return (2 * size + 2) / 3;
     }
 
     /// @dev keccak256(abi.encode(bytes32[] modelHashes of the ommers, in ommer order)).
-    function _ommersHash(Tally memory t) private view returns (bytes32) {
+    function _ommersHash(Verdict memory t) private view returns (bytes32) {
         bytes32[] memory hashes = new bytes32[](t.ommers.length);
         for (uint256 i = 0; i < hashes.length; ++i) {
             hashes[i] = _MARKET.modelHashOf(t.taskId, t.ommers[i]);
@@ -688,7 +816,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _passingMiners(Tally memory t, ITaskMarket.Submission[] memory subs)
+    function _passingMiners(Verdict memory t, ITaskMarket.Submission[] memory subs)
         private
         pure
         returns (address[] memory list)
@@ -696,7 +824,7 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         list = new address[](subs.length);
         uint256 count = 0;
         for (uint256 j = 0; j < subs.length; ++j) {
-            if (t.medians.length > j && t.medians[j] >= t.threshold) list[count++] = subs[j].miner;
+            if (t.medians.length > j && Tally.passes(t.medians[j], t.threshold)) list[count++] = subs[j].miner;
         }
         _shrink(list, count);
     }

@@ -371,7 +371,7 @@ export class Verifier {
       return;
     }
     const round = Number(roundBig);
-    const sp = await this.settlement.params();
+    const sp = await this.settlement.paramsOf(taskId); // the parameters of this task (a later change does not reach it)
     let r: Awaited<ReturnType<Settlement["getRound"]>> | undefined;
     let expiresAt: bigint;
     if (status === STATUS.None) {
@@ -408,7 +408,10 @@ export class Verifier {
     if (this.#o.keeper) {
       const fresh = await this.settlement.getRound(taskId, round);
       const head = await this.#rt.chain.provider.getBlock("latest");
-      if (BigInt(head!.timestamp) > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
+      const ts = BigInt(head!.timestamp);
+      // A round whose commits missed the quorum fails at its commit deadline (its reveals never open).
+      const failed = ts > fresh.commitDeadline && fresh.commits < (2n * fresh.size + 2n) / 3n;
+      if (failed || ts > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
     }
   }
 
@@ -439,7 +442,7 @@ export class Verifier {
         tlog.info({ round, index: i, miner: input.submissions[i]!.miner, score: v.scoreBps, reason: v.reason, detail: v.detail }, `task ${taskId}: submission ${i} scores ${v.scoreBps} bps${v.reason ? ` (${v.reason})` : ""}`);
       }
       const salt = hexlify(randomBytes(32));
-      const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, validator: this.#me, scores, salt });
+      const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt });
       // Write-ahead: scores and salt are on disk before the commitment is sent.
       store.putSalt({ taskId, purpose, commitment, salt, data: { round, scores, verdicts, verifySeconds: (performance.now() - started) / 1000 } });
       stored = store.getSalt(taskId, purpose)!;
@@ -461,9 +464,15 @@ export class Verifier {
     const now = await nowTs();
     // Reveals open once every member committed or the commit window is over (the next block is later than `now`).
     if (now + 1n <= fresh.commitDeadline && fresh.commits < fresh.size) return;
+    // A round whose commits missed the quorum never opens its reveals (finalize moves on; committed members are not slashed).
+    if (fresh.commits < fresh.size && fresh.commits < (2n * fresh.size + 2n) / 3n) {
+      if (state().missed === undefined) tlog.info({ round, commits: fresh.commits }, `task ${taskId}: round ${round} missed the quorum of commitments; its reveals never open`);
+      this.#mergeRound(taskId, round, { missed: "the round missed the quorum of commitments" });
+      return;
+    }
     if (now >= fresh.revealDeadline) return this.#missed(taskId, round, "the reveal window closed", tlog);
     // Reveal only what this agent computed and committed to: the stored scores must open the stored commitment.
-    const again = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, validator: this.#me, scores, salt: stored.salt });
+    const again = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt: stored.salt });
     if (again !== stored.commitment) {
       throw new AgentError("STATE_UNAVAILABLE", `task ${taskId}: the stored scores do not open the stored commitment ${stored.commitment}`, { context: { taskId, round } });
     }

@@ -9,6 +9,7 @@ import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, pre
 import type { ContentStore } from "../storage/index.js";
 import type { Prefetcher, ScoringInput, Verdict } from "./agent.js";
 import { TaskDataUnavailable } from "./errors.js";
+import { invalidTestDataVerdicts } from "./invalid-data.js";
 
 /**
  * Most checkpoints an honest run of this task can have: every epoch the spec allows, over the
@@ -79,6 +80,7 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
     let doc: TaskDocument;
     let test: Dataset;
     let train: Dataset | undefined;
+    let opening: "document" | "test" | "train" = "document";
     try {
       doc = await timed("fetch", { what: "task document" }, () => fetchTaskDocument(options.store, input.specCid, fetchOpts));
       await options.dial?.(doc.providers);
@@ -88,12 +90,20 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
         await timed("fetch", { what }, () => prefetchShards(options.store, doc, indices, fetchOpts));
         return await timed("decrypt", { what }, () => fetchShards(options.store, doc, indices, keys, fetchOpts));
       };
+      opening = "test";
       test = await open("test shards", input.testKeys);
+      opening = "train";
       if (options.replaySegments > 0 && input.trainKeys.length > 0) train = await open("training shards", input.trainKeys);
     } catch (e) {
       if (!isSubmissionError(e)) throw e;
       // Out of reach for now: try again on the next step while the commit window lasts.
       if (e.code === "UNAVAILABLE") throw new TaskDataUnavailable(`the task's data: ${e.message}`, { cause: e, code: e.code });
+      // Invalid test data: the sentinel for every submission, so the task settles against the publisher (issue 9 item 7).
+      const invalid = invalidTestDataVerdicts(opening, e, input.submissions.length);
+      if (invalid !== undefined) {
+        log.error({ code: e.code, err: e.message }, `task ${input.taskId}: the task's test data is invalid; attesting INVALID_DATA for every submission`);
+        return invalid;
+      }
       // The publisher's own data is wrong (document, keys or shards): no model can be checked
       // against it, so every submission scores 0 and the commitment still goes out in time.
       log.error({ code: e.code, err: e.message }, `task ${input.taskId}: the task's data is invalid; every submission scores 0`);

@@ -18,6 +18,8 @@ interface ISettlement {
     /// @param slashDeviationBps Stake fraction taken from a member whose scores deviate (≤ 10,000).
     /// @param deviationTolerance Largest |score − median| (bps) that is not a deviation (≤ 10,000).
     /// @param ommerBlockShareBps Share of `blockReward` split among the ommers (≤ 10,000).
+    /// @param escapeDelay Seconds after the current round's last deadline after which anyone may `escape`
+    ///        a task that was not finalized (1 day .. 365 days).
     struct SettlementParams {
         uint256 blockReward;
         uint64 attestCommitWindow;
@@ -31,6 +33,7 @@ interface ISettlement {
         uint16 slashDeviationBps;
         uint16 deviationTolerance;
         uint16 ommerBlockShareBps;
+        uint64 escapeDelay;
     }
 
     /// @notice Where a task stands in settlement.
@@ -108,14 +111,30 @@ interface ISettlement {
     /// @param distinctMiners Miners who revealed.
     /// @param winnerIsPublisher Whether the winner is the publisher.
     event BlockRewardWithheld(uint256 indexed taskId, uint256 distinctMiners, bool winnerIsPublisher);
+    /// @notice Emitted when the committee's median for the first submission is the invalid-data sentinel
+    ///         (`type(uint16).max`): the task settles `NoValidSubmission`, every revealed miner gets its
+    ///         bond back and an equal share of the reward and the publisher's bond (less the validators'
+    ///         fee), the publisher nothing.
+    /// @param taskId The task.
+    event TaskDataInvalid(uint256 indexed taskId);
+    /// @notice Emitted when a stalled task is settled through the escape hatch.
+    /// @param taskId The task.
+    /// @param round The round it stalled in.
+    event TaskEscaped(uint256 indexed taskId, uint256 indexed round);
+    /// @notice Emitted when the owner sets a token's mint rate.
+    /// @param token The reward token (address(0) for ETH).
+    /// @param rate PODL-wei minted at most per unit of reward, UD60x18.
+    event MintRateSet(address indexed token, uint256 rate);
     /// @notice Emitted when the parameters change.
+    /// @param fromTaskId First task they apply to (tasks posted before keep theirs; 0 at deployment).
     /// @param params The new parameters.
-    event SettlementParamsSet(SettlementParams params);
+    event SettlementParamsSet(uint256 indexed fromTaskId, SettlementParams params);
 
     /// @notice Thrown when a parameter is out of bounds.
-    /// @param name The parameter.
+    /// @param name The parameter's name as a short string (`ethers.decodeBytes32String`; a string would
+    ///        cost Settlement the code bytes it needs under the 24 KiB limit).
     /// @param value The rejected value.
-    error SettlementParamOutOfBounds(string name, uint256 value);
+    error SettlementParamOutOfBounds(bytes32 name, uint256 value);
     /// @notice Thrown when the task's reveal window is not over or its test data is not unlocked.
     /// @param taskId The task.
     error TaskNotAwaitingAttestation(uint256 taskId);
@@ -158,7 +177,8 @@ interface ISettlement {
     /// @param taskId The task.
     /// @param deadline The commit deadline.
     error AttestCommitClosed(uint256 taskId, uint256 deadline);
-    /// @notice Thrown when a reveal comes before every member committed and before the commit deadline.
+    /// @notice Thrown when a reveal comes before every member committed and before the commit deadline,
+    ///         or in a round whose commits missed the quorum (its reveal phase never opens).
     /// @param taskId The task.
     /// @param opensAfter The commit deadline.
     error AttestRevealNotOpen(uint256 taskId, uint256 opensAfter);
@@ -178,6 +198,10 @@ interface ISettlement {
     /// @param taskId The task.
     /// @param validator The member.
     error ScoresCommitmentMismatch(uint256 taskId, address validator);
+    /// @notice Thrown when `escape` comes before the escape delay has passed.
+    /// @param taskId The task.
+    /// @param readyAt First second at which it may be called.
+    error EscapeTooEarly(uint256 taskId, uint256 readyAt);
     /// @notice Thrown when `finalize` comes before the round's reveal window is over (and not all revealed).
     /// @param taskId The task.
     /// @param readyAt First second at which it may be called.
@@ -190,36 +214,63 @@ interface ISettlement {
     /// @param taskId The task.
     function drawCommittee(uint256 taskId) external;
 
-    /// @notice Commits to scores: `commitment = scoresCommitment(taskId, msg.sender, scores, salt)`.
+    /// @notice Commits to scores: `commitment = scoresCommitment(taskId, round, msg.sender, scores, salt)`.
     /// @param taskId The task.
     /// @param commitment The commitment.
     function commitScores(uint256 taskId, bytes32 commitment) external;
 
-    /// @notice Reveals scores, one uint16 (bps, 0 = invalid) per revealed submission in reveal order.
+    /// @notice Reveals scores, one uint16 (bps, 0 = invalid) per revealed submission in reveal order;
+    ///         `type(uint16).max` for every submission when the task's test data is invalid.
     /// @param taskId The task.
     /// @param scores The scores.
     /// @param salt The commitment's salt.
     function revealScores(uint256 taskId, uint16[] calldata scores, bytes32 salt) external;
 
     /// @notice Settles the task (anyone): medians, quorum, slashing, payouts, learning block, rewards.
-    /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead.
+    /// @dev Without quorum in round 0 it slashes the silent members and requests round 1 instead. A round
+    ///      whose commits missed the quorum fails at its commit deadline, before any score is revealed.
     ///      With medians, a revealed submission whose median is 0 (judged invalid: a copy, a failed
-    ///      check) forfeits its miner bond into the reward pool, as an unrevealed one does; every other
-    ///      revealed miner gets its bond back. Unvalidated (no medians) returns every revealed bond.
+    ///      check) forfeits its miner bond, as an unrevealed one does; every other revealed miner gets its
+    ///      bond back. Forfeited bonds go in equal parts to the validators who agreed with the median
+    ///      (they paid to evaluate the junk), to the treasury when nobody did; never to the winner.
+    ///      Unvalidated (no medians) returns every revealed bond.
     /// @param taskId The task.
     function finalize(uint256 taskId) external;
 
-    /// @notice Replaces the parameters (owner), within bounds.
+    /// @notice Escape hatch for a stalled attestation (anyone): `escapeDelay` after the current round's
+    ///         last deadline (its reveal deadline once drawn, its expiry while undrawn), a task that was
+    ///         not finalized settles as Unvalidated whatever stalled it: the reward and the publisher's
+    ///         bond back to the publisher, revealed miners' bonds back, unrevealed ones to the treasury;
+    ///         every committee of the task is released; nothing is minted, nobody is slashed.
+    /// @param taskId The task.
+    function escape(uint256 taskId) external;
+
+    /// @notice Sets the parameters (owner), within bounds, for tasks posted from now on
+    ///         (`fromTaskId = market.taskCount() + 1`); a live task keeps the parameters of its id.
     /// @param params New parameters.
     function setParams(SettlementParams calldata params) external;
 
-    /// @notice The commitment a validator must post: bound to this contract, the chain, task and validator.
+    /// @notice Sets how much PODL a task paid in `token` may mint (owner): at most `reward · rate / 1e18`
+    ///         in all (publisher, winner and ommers), the DLBC amounts scaled down to fit. A token without a
+    ///         rate mints nothing, so sybils paying a worthless token mint nothing either.
+    /// @param token The reward token (address(0) for ETH).
+    /// @param rate PODL-wei per token unit, UD60x18 (≤ 1e36).
+    function setMintRate(address token, uint256 rate) external;
+
+    /// @notice A token's mint rate (0 when unlisted).
+    /// @param token The reward token (address(0) for ETH).
+    /// @return rate PODL-wei per token unit, UD60x18.
+    function mintRate(address token) external view returns (uint256 rate);
+
+    /// @notice The commitment a validator must post: bound to this contract, the chain, the task, the round
+    ///         and the validator, so a commitment of one round opens in no other.
     /// @param taskId The task.
+    /// @param round The round.
     /// @param validator The validator.
     /// @param scores The scores.
     /// @param salt A secret salt.
-    /// @return commitment `keccak256(abi.encode(address(this), block.chainid, taskId, validator, scores, salt))`.
-    function scoresCommitment(uint256 taskId, address validator, uint16[] calldata scores, bytes32 salt)
+    /// @return commitment `keccak256(abi.encode(address(this), block.chainid, taskId, round, validator, scores, salt))`.
+    function scoresCommitment(uint256 taskId, uint256 round, address validator, uint16[] calldata scores, bytes32 salt)
         external
         view
         returns (bytes32 commitment);
@@ -249,7 +300,12 @@ interface ISettlement {
     /// @return scores The scores.
     function scoresOf(uint256 taskId, uint256 round, address validator) external view returns (uint16[] memory scores);
 
-    /// @notice Current parameters.
+    /// @notice The parameters that apply to a task: the newest entry whose fromTaskId ≤ taskId.
+    /// @param taskId The task.
+    /// @return params The parameters.
+    function paramsOf(uint256 taskId) external view returns (SettlementParams memory params);
+
+    /// @notice Newest parameters (those of tasks posted from now on).
     /// @return params The parameters.
     function params() external view returns (SettlementParams memory params);
 }

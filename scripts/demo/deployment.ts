@@ -52,6 +52,7 @@ export interface DeployParams {
     slashDeviationBps: bigint;
     deviationTolerance: bigint;
     ommerBlockShareBps: bigint;
+    escapeDelay: bigint;
   };
 }
 
@@ -93,6 +94,7 @@ export const defaults: DeployParams = {
     slashDeviationBps: 500n,
     deviationTolerance: 500n,
     ommerBlockShareBps: 1000n,
+    escapeDelay: 7n * 86_400n,
   },
 };
 
@@ -209,6 +211,9 @@ export async function deployPodl(
   await (await market.setSettlement(settlementAddress)).wait();
   await (await registry.setSettlement(settlementAddress)).wait();
   await (await token.setMinter(settlementAddress)).wait();
+  // Block rewards are bounded by value paid (issue 9 finding 4): ETH tasks mint at most 1,000 PODL per
+  // ETH of reward; a token without a rate mints nothing.
+  await (await settlement.setMintRate(ZeroAddress, 1000n * 10n ** 18n)).wait();
 
   const strings = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
   return {

@@ -22,8 +22,18 @@ describe("Full task with a five-validator committee", () => {
     const [silent, deviating, ...honest] = validators;
     await stakeAll(w, validators, Array(5).fill(2n * ONE));
 
-    // four tasks wait in the queue when the task starts (ranked after it: far more FLOPs): k·l/L = 1·4/16,
-    // so the publisher's block share is 1 − (1/4)² = 15/16
+    const run = await taskToAttesting(w, publisher, [
+      { signer: m1, reveal: true },
+      { signer: m2, reveal: true },
+      { signer: m3, reveal: true },
+      { signer: m4, reveal: false },
+      { signer: copier, reveal: true },
+    ]);
+    expect(run.reward).to.equal(10n * ONE);
+    expect(run.publisherBond).to.equal(ONE / 2n);
+    expect(run.minerBond).to.equal(ONE);
+
+    // four queued tasks after the start: they do not move the publisher's block share (queue at start: 0)
     for (let i = 0; i < 4; i++) {
       await w.market.connect(a[14]!).postTask(
         {
@@ -38,22 +48,11 @@ describe("Full task with a five-validator committee", () => {
           trainWindow: 600,
           modelBytes: 1n,
           dataBytes: 1n,
-          flops: 10n ** 12n,
+          flops: 1n,
         },
         { value: ONE + ONE / 20n },
       );
     }
-
-    const run = await taskToAttesting(w, publisher, [
-      { signer: m1, reveal: true },
-      { signer: m2, reveal: true },
-      { signer: m3, reveal: true },
-      { signer: m4, reveal: false },
-      { signer: copier, reveal: true },
-    ]);
-    expect(run.reward).to.equal(10n * ONE);
-    expect(run.publisherBond).to.equal(ONE / 2n);
-    expect(run.minerBond).to.equal(ONE);
 
     const members = bySigner(a, await draw(w, run.taskId));
     expect(members.map((m) => m.address).sort()).to.deep.equal(validators.map((v) => v.address).sort());
@@ -69,19 +68,22 @@ describe("Full task with a five-validator committee", () => {
       .withArgs(run.taskId, 0n, 0n, [9000n, 8800n, 7000n, 0n]);
 
     // market credits: pool 15.5 ETH; three bonds back (m3 is below the threshold but valid); reward pool
-    // P = 15.5 − 0.5 − 3·1 = 12 ETH (reward + m4's unrevealed bond + the copier's bond, median 0)
-    const vPart = 200_000_000_000_000_000n; // ⌊12 ETH · 5 % / 3⌋
-    const winner = 11_200_000_000_000_000_000n; // 1 bond + 12 − 3·vPart − 1.2
+    // P = the 10 ETH reward; the forfeited bonds F = 2 ETH (m4's unrevealed bond + the copier's, median 0)
+    // go in equal parts to the three agreeing validators, not to the winner (issue 9 finding 7)
+    const vPart = 166_666_666_666_666_666n; // ⌊10 ETH · 5 % / 3⌋
+    const fPart = 666_666_666_666_666_666n; // ⌊2 ETH / 3⌋, the first agreeing member (committee order) takes the dust 2
+    const winner = 9_500_000_000_000_000_002n; // 1 bond + 10 − 3·vPart − 1
+    const agreeingInOrder = members.filter((m) => honest.some((h) => h.address === m.address));
     const credits: [string, bigint][] = [
       [publisher.address, 500_000_000_000_000_000n],
       [m1.address, winner],
-      [m2.address, 2_200_000_000_000_000_000n], // bond + ommer share 10 % of 12
+      [m2.address, 2_000_000_000_000_000_000n], // bond + ommer share 10 % of 10
       [m3.address, ONE],
       [m4.address, 0n],
       [copier.address, 0n],
       [silent!.address, 0n],
       [deviating!.address, 0n],
-      ...honest.map((h): [string, bigint] => [h.address, vPart]),
+      ...agreeingInOrder.map((h, i): [string, bigint] => [h.address, vPart + fPart + (i === 0 ? 2n : 0n)]),
     ];
     let sum = 0n;
     for (const [account, amount] of credits) {
@@ -104,9 +106,10 @@ describe("Full task with a five-validator committee", () => {
     expect(await ethers.provider.getBalance(registryAddress)).to.equal(10n * ONE);
     expect(await w.registry.totalOwed()).to.equal(10n * ONE);
 
-    // block rewards: 100 PODL; publisher 93.75, winner 6.25; one ommer 10 % of 100
-    expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(93_750_000_000_000_000_000n);
-    expect(await w.rewardToken.balanceOf(m1.address)).to.equal(6_250_000_000_000_000_000n);
+    // block rewards: 100 PODL at the queue length recorded when the task started (empty: the four tasks
+    // were queued after it), so the publisher 100, the winner 0 (issue 9 item 10); one ommer 10 % of 100
+    expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(100n * ONE);
+    expect(await w.rewardToken.balanceOf(m1.address)).to.equal(0n);
     expect(await w.rewardToken.balanceOf(m2.address)).to.equal(10n * ONE);
     expect(await w.rewardToken.balanceOf(m3.address)).to.equal(0n);
     expect(await w.rewardToken.balanceOf(copier.address)).to.equal(0n);

@@ -59,6 +59,16 @@ contract SettlementHandler {
     uint256 public finalizedWithScores;
     uint256 public forfeitures;
     uint256 public slashes;
+    // a finalize that was due (every deadline it waits for passed) and reverted: must stay 0
+    uint256 public dueFinalizeReverts;
+    bytes4 public lastDueFinalizeError;
+    // settlement parameters at their bounds (validator and ommer shares 0 or max) and tiny rewards reached
+    uint256 public shareChanges;
+    // PODL minted by a finalize beyond its task's bound (reward × the token's mint rate): must stay 0
+    uint256 public mintViolations;
+    uint256 public mintedTasks;
+    RewardToken public podl;
+    uint256 public tinyRewardTasks;
     mapping(uint256 taskId => bytes32) private _truth;
     mapping(bytes32 round => uint256) private _stage;
 
@@ -121,7 +131,9 @@ contract SettlementHandler {
         address publisher = actors[who % 2];
         // odd draws pay in the token, even ones in ETH
         address rewardToken = (who / 2) % 2 == 1 ? address(token) : address(0);
-        reward = 1e15 + reward % (20 ether);
+        // one task in seven pays a reward of a few wei, down to the market's minReward of 1 wei
+        bool tiny = reward % 7 == 3;
+        reward = tiny ? 1 + (reward >> 8) % 1000 : 1e15 + reward % (20 ether);
         ITaskMarket.TaskRequest memory request = ITaskMarket.TaskRequest({
             token: rewardToken,
             reward: reward,
@@ -140,6 +152,7 @@ contract SettlementHandler {
         VM.prank(publisher);
         try market.postTask{value: value}(request) returns (uint256 taskId) {
             currentTask = taskId;
+            if (tiny) ++tinyRewardTasks;
         } catch {}
         _recordCredits();
     }
@@ -226,7 +239,7 @@ contract SettlementHandler {
         }
         _pendingScores[v] = scores;
         _salts[v] = scoreSeed;
-        bytes32 c = settlement.scoresCommitment(currentTask, v, scores, bytes32(scoreSeed));
+        bytes32 c = settlement.scoresCommitment(currentTask, round, v, scores, bytes32(scoreSeed));
         VM.prank(v);
         try settlement.commitScores(currentTask, c) {} catch {}
     }
@@ -238,8 +251,29 @@ contract SettlementHandler {
         try settlement.revealScores(currentTask, _pendingScores[v], bytes32(_salts[v])) {} catch {}
     }
 
+    /// @dev The owner moves the validators' and ommers' shares to their bounds (0, the default, the
+    ///      largest sum) and the slash rates to 0 or their defaults, with immediate effect on live tasks.
+    function setShares(uint256 seed) external {
+        ISettlement.SettlementParams memory p = settlement.params();
+        uint256 v = seed % 3;
+        p.validatorShareBps = v == 0 ? 0 : v == 1 ? 500 : 5000;
+        uint256 o = (seed >> 8) % 3;
+        p.ommerShareBps = o == 0 ? 0 : uint16(o == 1 ? (p.validatorShareBps > 4000 ? 0 : 1000) : 5000 - p.validatorShareBps);
+        p.slashNoRevealBps = (seed >> 16) % 4 == 0 ? 0 : 1000;
+        p.slashDeviationBps = (seed >> 24) % 4 == 0 ? 0 : 500;
+        VM.prank(settlement.owner());
+        settlement.setParams(p);
+        ++shareChanges;
+    }
+
+    function setPodl(RewardToken podl_) external {
+        podl = podl_;
+    }
+
     function finalize(uint256 who) external {
         if (currentTask == 0) return;
+        bool due = _finalizeDue(currentTask);
+        uint256 supplyBefore = podl.totalSupply();
         uint256[] memory stakes = new uint256[](actors.length);
         for (uint256 i = 0; i < actors.length; ++i) {
             stakes[i] = registry.getValidator(actors[i]).stake;
@@ -252,6 +286,10 @@ contract SettlementHandler {
         VM.prank(actors[who % actors.length]);
         try settlement.finalize(currentTask) {
             ++finalized;
+            uint256 minted = podl.totalSupply() - supplyBefore;
+            ITaskMarket.Task memory done = market.getTask(currentTask);
+            if (minted != 0) ++mintedTasks;
+            if (minted > done.reward * settlement.mintRate(done.token) / 1e18) ++mintViolations;
             if (market.getTask(currentTask).phase == ITaskMarket.Phase.Settled) {
                 ++finalizedWithScores;
                 // a miner of the task credited nothing at settlement forfeited its bond
@@ -260,7 +298,13 @@ contract SettlementHandler {
                     if (market.isMiner(currentTask, m) && market.creditOf(m, t) == minerCredits[i]) ++forfeitures;
                 }
             }
-        } catch {}
+        } catch (bytes memory reason) {
+            // a finalize that is due must never revert: recorded, and the invariant fails on it
+            if (due) {
+                ++dueFinalizeReverts;
+                lastDueFinalizeError = bytes4(reason);
+            }
+        }
         for (uint256 i = 0; i < actors.length; ++i) {
             uint256 after_ = registry.getValidator(actors[i]).stake;
             if (after_ >= stakes[i]) continue;
@@ -302,6 +346,8 @@ contract SettlementHandler {
         for (uint256 i = 0; i < actors.length; ++i) {
             owed += market.creditOf(actors[i], t);
         }
+        // forfeits nobody of a task may keep are credited to the treasury (the owner, no actor)
+        owed += market.creditOf(market.treasury(), t);
         uint256 count = market.taskCount();
         for (uint256 id = 1; id <= count; ++id) {
             ITaskMarket.Task memory task = market.getTask(id);
@@ -316,6 +362,50 @@ contract SettlementHandler {
         for (uint256 i = 0; i < actors.length; ++i) {
             owed += registry.getValidator(actors[i]).stake + registry.creditOf(actors[i]);
         }
+    }
+
+    /// @dev Whether `finalize` is due: the task awaits attestation and every deadline the current round
+    ///      waits for has passed (mirrors the contract's rules; a due finalize must succeed).
+    function _finalizeDue(uint256 id) private view returns (bool) {
+        ITaskMarket.Task memory t = market.getTask(id);
+        if (t.phase != ITaskMarket.Phase.Attesting) return false;
+        (ISettlement.Status status, uint256 round) = settlement.statusOf(id);
+        if (status == ISettlement.Status.Finalized) return false;
+        if (t.revealedCount == 0) return true;
+        ISettlement.SettlementParams memory p = settlement.paramsOf(id);
+        if (status == ISettlement.Status.None) {
+            return block.timestamp > uint256(t.revealDeadline) + p.attestCommitWindow + p.attestRevealWindow;
+        }
+        ISettlement.Round memory rd = settlement.getRound(id, round);
+        if (rd.size == 0) return block.timestamp > rd.expiresAt;
+        if (block.timestamp <= rd.commitDeadline && rd.commits < rd.size) return false;
+        uint256 quorum = (2 * uint256(rd.size) + 2) / 3;
+        if (block.timestamp <= rd.revealDeadline && rd.reveals < rd.size && rd.commits >= quorum) return false;
+        return true;
+    }
+
+    /// @dev Open committees summed over every actor.
+    function openCommittees() external view returns (uint256 open) {
+        for (uint256 i = 0; i < actors.length; ++i) {
+            open += registry.getValidator(actors[i]).openCommittees;
+        }
+    }
+
+    /// @dev Whether the current task (if any) has ended.
+    function currentEnded() external view returns (bool) {
+        return currentTask == 0 || _terminal(currentTask);
+    }
+
+    /// @dev Drives the current task to its end by due steps (at most `maxSteps`), each drawn from `seed`;
+    ///      returns whether it ended.
+    function driveToEnd(uint256 seed, uint256 maxSteps) external returns (bool) {
+        uint256 id = currentTask;
+        if (id == 0) return true;
+        if (maxSteps > 100) maxSteps = 100;
+        for (uint256 i = 0; i < maxSteps && !_terminal(id); ++i) {
+            _step(uint256(keccak256(abi.encode(seed, "end", i))));
+        }
+        return _terminal(id);
     }
 
     // ---- internals ----
@@ -408,7 +498,7 @@ contract SettlementHandler {
             for (uint256 j = 0; j < members.length; ++j) {
                 // one member in six stays silent, one in five deviates
                 if ((r >> (8 + 4 * j)) % 6 == 0) continue;
-                _commitFor(id, members[j], rd.submissions, (r >> (100 + 4 * j)) % 5 == 0, r);
+                _commitFor(id, round, members[j], rd.submissions, (r >> (100 + 4 * j)) % 5 == 0, r);
             }
             if (settlement.getRound(id, round).commits < rd.size) VM.warp(rd.commitDeadline + 1);
         } else if (_stage[key] < 2 && block.timestamp <= rd.revealDeadline) {
@@ -429,7 +519,7 @@ contract SettlementHandler {
 
     /// @dev Commits one member's scores: the task's true scores (a copy 0, some below the 8,000
     ///      threshold, the rest above it and close together) or, for a deviating member, random ones.
-    function _commitFor(uint256 id, address v, uint256 n, bool deviate, uint256 r) private {
+    function _commitFor(uint256 id, uint256 round, address v, uint256 n, bool deviate, uint256 r) private {
         uint16[] memory scores = new uint16[](n);
         for (uint256 i = 0; i < n; ++i) {
             uint256 h = uint256(keccak256(abi.encode(_truth[id], i)));
@@ -440,7 +530,7 @@ contract SettlementHandler {
         uint256 salt = uint256(keccak256(abi.encode(r, v)));
         _pendingScores[v] = scores;
         _salts[v] = salt;
-        bytes32 c = settlement.scoresCommitment(id, v, scores, bytes32(salt));
+        bytes32 c = settlement.scoresCommitment(id, round, v, scores, bytes32(salt));
         VM.prank(v);
         try settlement.commitScores(id, c) {} catch {}
     }
@@ -565,6 +655,7 @@ contract SettlementInvariants {
     error Overpaid(address account, uint256 withdrawn, uint256 credited);
     error SlashRuleBroken(uint256 violations);
     error CoverageShort(string what, uint256 reached, uint256 expected);
+    error DueFinalizeReverted(uint256 count, bytes4 lastError);
 
     SettlementHandler private _handler;
     TaskMarket private _market;
@@ -617,7 +708,8 @@ contract SettlementInvariants {
                 slashNoRevealBps: 1000,
                 slashDeviationBps: 500,
                 deviationTolerance: 500,
-                ommerBlockShareBps: 1000
+                ommerBlockShareBps: 1000,
+                escapeDelay: 7 days
             })
         );
         _market.setSettlement(address(settlement));
@@ -625,6 +717,9 @@ contract SettlementInvariants {
         token.setMinter(address(settlement));
         _token = new PlainTokenDouble();
         _handler = new SettlementHandler(_market, _registry, settlement, _token);
+        _handler.setPodl(token);
+        // ETH tasks mint at most 1,000 PODL per ETH; the ERC20 has no rate, its tasks mint nothing
+        settlement.setMintRate(address(0), 1000e18);
     }
 
     function targetContracts() public view returns (address[] memory targets) {
@@ -724,14 +819,14 @@ contract SettlementInvariants {
         invariant_nobodyWithdrawsMoreThanCredited();
     }
 
-    /// A seeded random walk like the fuzzer's (each call one of the 18 handler actions, chosen uniformly,
+    /// A seeded random walk like the fuzzer's (each call one of the 19 handler actions, chosen uniformly,
     /// random arguments), 1,000 calls: it settles tasks with scores, forfeits bonds and slashes.
     function test_randomWalk_reachesScoredSettlements() public {
         SettlementHandler h = _handler;
         for (uint256 i = 0; i < 1000; ++i) {
             uint256 r = uint256(keccak256(abi.encode("random walk", i)));
             // a handler call that reverts is skipped, as the fuzzer does (failOnRevert = false)
-            try this.callAction(h, r % 18, r >> 8, r >> 128) {} catch {}
+            try this.callAction(h, r % 19, r >> 8, r >> 128) {} catch {}
         }
         console.log("walk finalized", h.finalized(), "with scores", h.finalizedWithScores());
         console.log("walk forfeitures", h.forfeitures(), "slashes", h.slashes());
@@ -763,6 +858,7 @@ contract SettlementInvariants {
         else if (action == 15) h.finalize(a);
         else if (action == 16) h.warp(a, b);
         else if (action == 17) h.advance(a);
+        else if (action == 18) h.setShares(a);
     }
 
     /// After each random run: the coverage ghosts are consistent, and the summary shows what the run reached.
@@ -772,6 +868,59 @@ contract SettlementInvariants {
         if (_handler.finalizedWithScores() > _handler.finalized()) {
             revert CoverageShort("scored beyond finalized", _handler.finalizedWithScores(), _handler.finalized());
         }
+    }
+
+    /// (d) A finalize that is due never reverts, whatever the parameters and amounts.
+    function invariant_dueFinalizeNeverReverts() public view {
+        if (_handler.dueFinalizeReverts() != 0) {
+            revert DueFinalizeReverted(_handler.dueFinalizeReverts(), _handler.lastDueFinalizeError());
+        }
+    }
+
+    /// (f) PODL minted per task stays within reward × the token's mint rate.
+    function invariant_mintBoundedByValuePaid() public view {
+        if (_handler.mintViolations() != 0) revert Insolvent("PODL minted beyond its bound", _handler.mintViolations(), 0);
+    }
+
+    /// (e) When the current task has ended, every committee member of it is released.
+    function invariant_committeesReleasedWhenTaskEnds() public view {
+        if (_handler.currentEnded() && _handler.openCommittees() != 0) {
+            revert Insolvent("open committees after the task ended", _handler.openCommittees(), 0);
+        }
+    }
+
+    /// (a') The market holds exactly what it owes, per token (nothing stuck, nothing missing).
+    function invariant_marketHoldsExactlyWhatItOwes() public view {
+        if (address(_market).balance != _handler.marketOwed(address(0))) {
+            revert Insolvent("market ETH exact", address(_market).balance, _handler.marketOwed(address(0)));
+        }
+        if (_token.balanceOf(address(_market)) != _handler.marketOwed(address(_token))) {
+            revert Insolvent("market token exact", _token.balanceOf(address(_market)), _handler.marketOwed(address(_token)));
+        }
+    }
+
+    /// Every task reaches a terminal state by permissionless calls, at fuzzed shares (0 and max), slash
+    /// rates 0 and tiny rewards: 60 tasks from seeded draws, each driven to its end (the invariant runs
+    /// reach the same states through the fuzzed `setShares` and `post`).
+    function test_everyTaskTerminates() public {
+        SettlementHandler h = _handler;
+        for (uint256 i = 0; i < 60; ++i) {
+            uint256 r = uint256(keccak256(abi.encode("terminates", i)));
+            if (r % 3 == 0) h.setShares(r >> 8);
+            // a few wei (1..1000) for one task in three
+            h.post(r >> 64, r % 3 == 1 ? 3 + 7 * ((r >> 32) % 1000) : r >> 96);
+            if (!h.driveToEnd(r, 80)) revert Insolvent("task did not end", h.currentTask(), 0);
+            invariant_dueFinalizeNeverReverts();
+            invariant_committeesReleasedWhenTaskEnds();
+            invariant_marketHoldsExactlyWhatItOwes();
+            invariant_marketAndRegistryAreSolvent();
+            invariant_mintBoundedByValuePaid();
+        }
+        console.log("minted tasks", h.mintedTasks());
+        console.log("terminated: finalized", h.finalized(), "with scores", h.finalizedWithScores());
+        console.log("tiny-reward tasks", h.tinyRewardTasks(), "share changes", h.shareChanges());
+        if (h.tinyRewardTasks() < 10) revert CoverageShort("tiny-reward tasks", h.tinyRewardTasks(), 10);
+        if (h.finalizedWithScores() < 10) revert CoverageShort("finalizations with scores", h.finalizedWithScores(), 10);
     }
 
     /// (a) Each contract's balance of each token covers everything it owes in that token.

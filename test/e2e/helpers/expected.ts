@@ -44,7 +44,10 @@ export interface SettlementInput {
   /** Miners who committed (revealed or not). */
   committed: number;
   subs: readonly Scored[];
+  /** Agreeing validators in committee order. */
   agreeing: readonly string[];
+  /** Receives the forfeits when nobody agreed. */
+  treasury: string;
   winner?: number;
   ommers: readonly number[];
   validatorShareBps: bigint;
@@ -60,17 +63,23 @@ export function expectedSettlement(x: SettlementInput): Map<string, bigint> {
   const add = (a: string, v: bigint) => {
     if (v !== 0n) out.set(getAddress(a), (out.get(getAddress(a)) ?? 0n) + v);
   };
-  const pool = x.reward + x.publisherBond + BigInt(x.committed) * x.minerBond;
-  // a revealed submission with median 0 (judged invalid) forfeits its bond into the reward pool, like an unrevealed one
+  // a revealed submission with median 0 (judged invalid) forfeits its bond, like an unrevealed one; the
+  // forfeits go in equal parts to the agreeing validators (dust to the first in committee order), to the
+  // treasury when none agreed, never to the winner (issue 9 finding 7); the shares come from the reward alone
   const kept = x.subs.filter((s) => lowerMedian(s.scores) > 0);
-  const rewardPool = pool - x.publisherBond - BigInt(kept.length) * x.minerBond;
+  const forfeited = BigInt(x.committed - kept.length) * x.minerBond;
+  const rewardPool = x.reward;
   for (const s of kept) add(s.miner, x.minerBond);
   const fee = (rewardPool * x.validatorShareBps) / BPS;
   let rest = rewardPool;
   if (x.agreeing.length > 0) {
-    const part = fee / BigInt(x.agreeing.length);
-    for (const v of x.agreeing) add(v, part);
-    rest -= part * BigInt(x.agreeing.length);
+    const k = BigInt(x.agreeing.length);
+    const part = fee / k;
+    const forfeitPart = forfeited / k;
+    for (const [i, v] of x.agreeing.entries()) add(v, part + forfeitPart + (i === 0 ? forfeited - forfeitPart * k : 0n));
+    rest -= part * k;
+  } else {
+    add(x.treasury, forfeited);
   }
   if (x.winner === undefined) {
     add(x.publisher, x.publisherBond + rest);
@@ -107,14 +116,14 @@ export function nextHead(x: { head: string; height: bigint; taskId: bigint; winn
 }
 
 /**
- * Revealed members that agree with the medians: for every submission, their score is on the
- * median's side of the threshold and within `tolerance` of it.
+ * Revealed members that agree with the medians: for every submission, their score is within
+ * `tolerance` of it, whichever side of the threshold (honest noise across it agrees; issue 9 finding 9).
  */
-export function agreeingValidators(scores: ReadonlyMap<string, readonly number[]>, medians: readonly number[], threshold: number, tolerance: number): string[] {
+export function agreeingValidators(scores: ReadonlyMap<string, readonly number[]>, medians: readonly number[], _threshold: number, tolerance: number): string[] {
   return [...scores.entries()]
     .filter(([, s]) => s.every((score, j) => {
       const m = medians[j]!;
-      return (score >= threshold) === (m >= threshold) && Math.abs(score - m) <= tolerance;
+      return Math.abs(score - m) <= tolerance;
     }))
     .map(([v]) => getAddress(v));
 }

@@ -10,6 +10,8 @@ type Helpers = Conn["networkHelpers"];
 
 export const ONE = 10n ** 18n;
 export const NONE = 2n ** 256n - 1n;
+/** PODL-wei minted at most per wei of an ETH reward (UD60x18): 1,000 PODL per ETH. */
+export const ETH_MINT_RATE = 1000n * ONE;
 
 export const registryParams = { minStake: ONE, unbondingPeriod: 3600n, warmupBlocks: 1n, maxValidators: 64n };
 /** Blocks between a draw request and the block whose hash seeds it (the L1 randomness source's delay). */
@@ -46,6 +48,7 @@ export const settlementParams = {
   slashDeviationBps: 500n,
   deviationTolerance: 500n,
   ommerBlockShareBps: 1000n,
+  escapeDelay: 7n * 86_400n,
 };
 
 export type World = {
@@ -84,6 +87,8 @@ export async function deployWorld(
   await market.setSettlement(await settlement.getAddress());
   await registry.setSettlement(await settlement.getAddress());
   await rewardToken.setMinter(await settlement.getAddress());
+  // ETH tasks mint at most 1,000 PODL per ETH of reward (issue 9 finding 4); other tokens nothing
+  await settlement.setMintRate(ethers.ZeroAddress, ETH_MINT_RATE);
   return { ethers, helpers: networkHelpers, owner: owner!, accounts, registry, market, rewardToken, settlement };
 }
 
@@ -219,12 +224,12 @@ export async function attest(
   taskId: bigint,
   votes: { signer: Actor; scores: bigint[]; reveal: boolean; commit?: boolean }[],
 ): Promise<void> {
+  const [, round] = await w.settlement.statusOf(taskId);
   for (const v of votes) {
     if (v.commit === false) continue;
-    const c = await w.settlement.scoresCommitment(taskId, v.signer.address, v.scores, saltOf(v.signer.address));
+    const c = await w.settlement.scoresCommitment(taskId, round, v.signer.address, v.scores, saltOf(v.signer.address));
     await w.settlement.connect(v.signer).commitScores(taskId, c);
   }
-  const [, round] = await w.settlement.statusOf(taskId);
   const r = await w.settlement.getRound(taskId, round);
   if (r.commits < r.size) await w.helpers.time.increaseTo(r.commitDeadline + 1n);
   for (const v of votes) {

@@ -46,6 +46,7 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Contra
   await (await TaskMarket__factory.connect(market, owner).setSettlement(settlement)).wait();
   await (await ValidatorRegistry__factory.connect(registry, owner).setSettlement(settlement)).wait();
   await (await RewardToken__factory.connect(rewardToken, owner).setMinter(settlement)).wait();
+  await (await Settlement__factory.connect(settlement, owner).setMintRate("0x0000000000000000000000000000000000000000", 1000n * 10n ** 18n)).wait();
   return {
     market: TaskMarket__factory.connect(market, provider),
     registry: ValidatorRegistry__factory.connect(registry, provider),
