@@ -115,16 +115,19 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 reward = request.reward;
         if (reward == 0 || reward < p.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
         _checkShape(request, p);
-        uint256 queued = _queue.length;
-        if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
+        if (_queue.length >= p.maxQueue) revert QueueFull(_queue.length, p.maxQueue);
         uint256 entryTerms = _rankingTerms(request, p);
 
         uint256 publisherBond = reward * p.publisherBondBps / BPS;
         uint256 minerBond = reward * p.minerBondBps / BPS;
         if (minerBond == 0) minerBond = 1;
         // Interaction before effects: the balance difference around the transfer is the check that
-        // rejects fee-on-transfer tokens; nonReentrant keeps the token from re-entering.
+        // rejects fee-on-transfer tokens. Every state-changing entry point is nonReentrant, so a token
+        // hook cannot re-enter the market here; the queue length is read only after the transfer all
+        // the same.
         _pull(request.token, reward + publisherBond);
+        uint256 queued = _queue.length;
+        if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
 
         taskId = ++_taskCount;
         TaskData storage t = _tasks[taskId];
@@ -146,21 +149,21 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function cancelQueued(uint256 taskId) external {
+    function cancelQueued(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         _cancelQueued(taskId, t);
     }
 
     /// @inheritdoc ITaskMarket
-    function expireQueued(uint256 taskId) external {
+    function expireQueued(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase == Phase.Queued && block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
         _cancelQueued(taskId, t);
     }
 
     /// @inheritdoc ITaskMarket
-    function startNext() external returns (uint256 taskId) {
+    function startNext() external nonReentrant returns (uint256 taskId) {
         uint256 length = _queue.length;
         if (length == 0) revert QueueEmpty();
         // A storage pointer reads only the two parameter slots used here.
@@ -190,7 +193,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         ShardKey[] calldata keys,
         bytes32[] calldata proof,
         bool[] calldata proofFlags
-    ) external {
+    ) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
@@ -207,7 +210,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function timeoutTrainingKeys(uint256 taskId) external {
+    function timeoutTrainingKeys(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
@@ -251,7 +254,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         ShardKey[] calldata keys,
         bytes32[] calldata proof,
         bool[] calldata proofFlags
-    ) external {
+    ) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
@@ -272,7 +275,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         bytes32 modelHash,
         bytes32 checkpointRoot,
         bytes32 salt
-    ) external {
+    ) external nonReentrant {
         TaskData storage t = _task(taskId);
         Phase stored = t.phase;
         if (stored != Phase.Committing && stored != Phase.Revealing) revert TaskNotInPhase(taskId, _phaseOf(t));
@@ -297,7 +300,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function timeoutTestKeys(uint256 taskId) external {
+    function timeoutTestKeys(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
         uint256 opensAfter = t.testKeyDeadline > t.revealDeadline ? t.testKeyDeadline : t.revealDeadline;
@@ -326,7 +329,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function settle(uint256 taskId, Settlement calldata s) external {
+    function settle(uint256 taskId, Settlement calldata s) external nonReentrant {
         if (msg.sender != _settlement) revert NotSettlement(msg.sender);
         TaskData storage t = _task(taskId);
         Phase phase = _phaseOf(t);
