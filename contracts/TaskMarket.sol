@@ -78,6 +78,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant MAX_SUBMISSIONS = 64;
     uint256 private constant MAX_CID_BYTES = 128;
     uint256 private constant BPS = 10_000;
+    /// @dev Share of a forfeited publisher bond that pays whoever triggers the timeout.
+    uint256 private constant KEEPER_TIP_BPS = 1000;
 
     IValidatorRegistry private immutable _registry;
 
@@ -204,7 +206,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
         t.phase = Phase.Committing;
         t.deadline = commitDeadline;
-        t.revealDeadline = commitDeadline + p.revealWindow;
         t.testKeyDeadline = commitDeadline + p.testKeyWindow;
         emit TrainingDataUnlocked(taskId, commitDeadline, keys);
     }
@@ -262,7 +263,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (block.timestamp > t.testKeyDeadline) revert WindowClosed(taskId, t.testKeyDeadline);
         _verifyKeys(taskId, t, keys, proof, proofFlags, true);
 
+        // The reveal window opens with the test keys: a publisher who defaults has seen no model.
         t.phase = Phase.Revealing;
+        t.revealDeadline = uint40(block.timestamp + _params.revealWindow);
         t.testUnlockedAt = uint40(block.timestamp);
         t.testUnlockBlock = uint64(block.number);
         emit TestDataUnlocked(taskId, keys);
@@ -277,9 +280,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         bytes32 salt
     ) external nonReentrant {
         TaskData storage t = _task(taskId);
-        Phase stored = t.phase;
-        if (stored != Phase.Committing && stored != Phase.Revealing) revert TaskNotInPhase(taskId, _phaseOf(t));
-        if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        // Reveals open only once the test keys are out (stored phase Revealing), after the commit deadline.
+        if (t.phase != Phase.Revealing) revert TestKeysLocked(taskId);
         if (block.timestamp > t.revealDeadline) revert WindowClosed(taskId, t.revealDeadline);
         uint256 cidLength = bytes(modelCid).length;
         if (cidLength == 0 || cidLength > MAX_CID_BYTES) revert CidLengthOutOfBounds(cidLength);
@@ -303,29 +305,38 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function timeoutTestKeys(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
-        uint256 opensAfter = t.testKeyDeadline > t.revealDeadline ? t.testKeyDeadline : t.revealDeadline;
-        if (block.timestamp <= opensAfter) revert TooEarly(taskId, opensAfter);
-        // Terminal before crediting.
+        if (block.timestamp <= t.testKeyDeadline) revert TooEarly(taskId, t.testKeyDeadline);
+        // Terminal before crediting. No model was revealed (reveals need the test keys).
         t.phase = Phase.Defaulted;
         --_activeCount;
 
         address token = t.token;
-        uint256 revealers = t.revealedCount;
-        uint256 pool = uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
-        if (revealers == 0) {
-            _credit(t.publisher, token, t.reward);
-            _credit(msg.sender, token, pool - t.reward);
+        uint256 committers = t.submissionCount;
+        uint256 bond = t.publisherBond;
+        // The publisher gets its reward back and loses its bond: to the committed miners in equal
+        // shares (claimed with `claimDefaultShare`, with their own bonds), the rounding dust to the
+        // treasury; without committers, a keeper tip to the caller and the rest to the treasury.
+        _credit(t.publisher, token, t.reward);
+        if (committers == 0) {
+            uint256 tip = bond * KEEPER_TIP_BPS / BPS;
+            _credit(msg.sender, token, tip);
+            _credit(_treasury, token, bond - tip);
         } else {
-            uint256 bond = t.minerBond;
-            // Every revealer gets its bond back; the rest (reward, publisher bond, forfeited bonds)
-            // in equal parts, the rounding dust to the first revealer.
-            uint256 share = (pool - bond * revealers) / revealers;
-            uint256 dust = pool - (bond + share) * revealers;
-            for (uint256 i = 0; i < revealers; ++i) {
-                _credit(_reveals[taskId][i].miner, token, bond + share + (i == 0 ? dust : 0));
-            }
+            _credit(_treasury, token, bond % committers);
         }
-        emit TaskDefaulted(taskId, msg.sender, revealers);
+        emit TaskDefaulted(taskId, msg.sender, committers);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function claimDefaultShare(uint256 taskId) external nonReentrant {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Defaulted) revert TaskNotInPhase(taskId, _phaseOf(t));
+        CommitData storage c = _commits[taskId][msg.sender];
+        if (c.committedAt == 0) revert NotCommitted(taskId, msg.sender);
+        // A Defaulted task has no reveals, so `revealed` marks the claim; set before crediting.
+        if (c.revealed) revert AlreadyClaimed(taskId, msg.sender);
+        c.revealed = true;
+        _credit(msg.sender, t.token, uint256(t.minerBond) + t.publisherBond / t.submissionCount);
     }
 
     /// @inheritdoc ITaskMarket
@@ -411,7 +422,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.revealedCount = t.revealedCount;
         task.trainWindow = t.trainWindow;
         task.deadline = t.deadline;
-        if (t.revealDeadline != 0) task.commitDeadline = t.deadline;
+        if (t.testKeyDeadline != 0) task.commitDeadline = t.deadline;
         task.revealDeadline = t.revealDeadline;
         task.testKeyDeadline = t.testKeyDeadline;
         task.testUnlockedAt = t.testUnlockedAt;

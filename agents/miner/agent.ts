@@ -217,10 +217,7 @@ export class Miner {
       case "committed":
         return await this.#reconcile(taskId, data, t, next);
       case "revealed":
-        // The publisher withheld the test keys: the default path pays the revealers; anyone may trigger it.
-        if (t.testUnlockedAt === 0n && next > t.testKeyDeadline && next > t.revealDeadline) {
-          await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
-        }
+        // A reveal needs the test keys, so a revealed task can no longer default; settlement ends it.
         return;
       default:
         return;
@@ -481,6 +478,13 @@ export class Miner {
       return;
     }
     if (next <= t.commitDeadline) return;
+    if (t.testUnlockedAt === 0n) {
+      // Reveals open only with the test keys (TestDataUnlocked), so a publisher who defaults has seen
+      // no model. The publisher withheld them: the default path returns our bond with a share of the
+      // publisher bond; anyone may trigger it.
+      if (next > t.testKeyDeadline) await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
+      return;
+    }
     const revealed = (await this.market.getRevealed(taskId)).some((s) => getAddress(s.miner) === this.address);
     if (revealed) {
       this.#set(taskId, "revealed", data);
@@ -514,6 +518,7 @@ export class Miner {
   async #finish(taskId: bigint, phase: MinerPhase, data: TaskData, t: ChainTask): Promise<void> {
     const ended = PHASE_NAMES[Number(t.phase)]!;
     if (phase === "committed" || phase === "revealed") {
+      if (t.phase === PHASE.Defaulted) await this.#claimDefaultShare(taskId);
       const credit = await this.market.creditOf(this.address, t.token);
       if (credit > 0n) {
         const started = performance.now();
@@ -532,6 +537,18 @@ export class Miner {
       this.#say(taskId, `task ${taskId} ${ended} before this miner committed`);
     }
     this.#set(taskId, "done", { ...data, ended });
+  }
+
+  /** A defaulted task: our bond and our share of the publisher bond become a credit. */
+  async #claimDefaultShare(taskId: bigint): Promise<void> {
+    try {
+      const sent = await this.#rt.sender.call(this.market, "claimDefaultShare", [taskId], { label: `claimDefaultShare task ${taskId}` });
+      this.#say(taskId, `task ${taskId} defaulted: claimed the bond and a share of the publisher bond`, "info", { txHash: sent.hash });
+    } catch (e) {
+      // Claimed already (a restart after the claim landed): the credit is there to withdraw.
+      if (!isAgentError(e, "TX_REVERTED")) throw e;
+      this.#rt.log.info({ taskId, err: e.message }, `task ${taskId}: default share not claimable (claimed already)`);
+    }
   }
 
   /** Starts the best queued task when one of ours waits in the queue and the market has room. */

@@ -255,8 +255,9 @@ interface ITaskMarket {
     /// @notice Emitted when the publisher missed the test-key window.
     /// @param taskId The task.
     /// @param caller Who called the timeout.
-    /// @param revealers Miners that share the reward and publisher bond.
-    event TaskDefaulted(uint256 indexed taskId, address indexed caller, uint256 revealers);
+    /// @param committers Miners that committed; each may claim its bond and an equal share of the
+    /// publisher bond (`claimDefaultShare`).
+    event TaskDefaulted(uint256 indexed taskId, address indexed caller, uint256 committers);
     /// @notice Emitted when the settlement module settles a task.
     /// @param taskId The task.
     /// @param outcome How it ended.
@@ -420,6 +421,13 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @param miner The caller.
     error CommitmentMismatch(uint256 taskId, address miner);
+    /// @notice Thrown when a miner reveals before the test keys are unlocked.
+    /// @param taskId The task.
+    error TestKeysLocked(uint256 taskId);
+    /// @notice Thrown when a miner claims its share of a defaulted task twice.
+    /// @param taskId The task.
+    /// @param miner The caller.
+    error AlreadyClaimed(uint256 taskId, address miner);
     /// @notice Thrown when the caller already revealed.
     /// @param taskId The task.
     /// @param miner The caller.
@@ -504,7 +512,8 @@ interface ITaskMarket {
         bool[] calldata proofFlags
     ) external;
 
-    /// @notice Opens the caller's commitment after the commit deadline, within `revealWindow`.
+    /// @notice Opens the caller's commitment once the test keys are unlocked, within `revealWindow` of
+    /// the unlock (so a publisher who defaults has seen no model).
     /// @param taskId The task.
     /// @param modelCid IPFS CID of the artifact (1..128 bytes).
     /// @param modelHash keccak256 of the artifact bytes.
@@ -518,12 +527,18 @@ interface ITaskMarket {
         bytes32 salt
     ) external;
 
-    /// @notice Marks a task `Defaulted` when the test keys were not released in time and the reveal
-    /// window is over; anyone. Revealers get their bond back and equal parts of the reward, the
-    /// publisher bond and the forfeited bonds (the first revealer takes the rounding dust). Without
-    /// revealers the reward goes back to the publisher and the rest to the caller.
+    /// @notice Marks a task `Defaulted` when the test keys were not released by `testKeyDeadline`;
+    /// anyone. No model was revealed. The publisher gets its reward back and loses its bond: each
+    /// committed miner claims its own bond plus an equal share of the publisher bond
+    /// (`claimDefaultShare`; the rounding dust goes to the treasury). Without committers the caller
+    /// gets 10 % of the publisher bond and the treasury the rest.
     /// @param taskId The task.
     function timeoutTestKeys(uint256 taskId) external;
+
+    /// @notice Credits a committed miner of a Defaulted task with its bond and its equal share of the
+    /// publisher bond; once per miner.
+    /// @param taskId The task.
+    function claimDefaultShare(uint256 taskId) external;
 
     /// @notice Settles a task awaiting attestation; settlement module only, once.
     /// @param taskId The task.

@@ -30,6 +30,8 @@ contract MarketHandler {
     /// @dev The dataset tree level by level (level 0 = the 16 leaves by shard index).
     bytes32[][] private _levels;
     uint256 public calls;
+    /// @dev Ghost: default shares already claimed.
+    mapping(uint256 taskId => mapping(address miner => bool)) public claimed;
 
     constructor(TaskMarket market_, PlainTokenDouble token_) {
         market = market_;
@@ -150,6 +152,17 @@ contract MarketHandler {
                 ommersHash: bytes32(0)
             })
         );
+    }
+
+    /// @dev A committed miner of a Defaulted task claims its bond and share of the publisher bond.
+    function claim(uint256 task, uint256 who) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        address miner = actors[2 + who % 3];
+        VM.prank(miner);
+        try market.claimDefaultShare(taskId) {
+            claimed[taskId][miner] = true;
+        } catch {}
     }
 
     function withdraw(uint256 who, uint256 useToken) external {
@@ -347,12 +360,24 @@ contract MarketInvariantsTest {
         uint256 count = _market.taskCount();
         for (uint256 id = 1; id <= count; ++id) {
             ITaskMarket.Task memory t = _market.getTask(id);
-            if (t.token != token || uint8(t.phase) >= uint8(ITaskMarket.Phase.Settled)) continue;
+            if (t.token != token) continue;
+            if (t.phase == ITaskMarket.Phase.Defaulted) owed += _unclaimedDefaultShares(id, t);
+            if (uint8(t.phase) >= uint8(ITaskMarket.Phase.Settled)) continue;
             owed += _market.taskPool(id);
         }
+        owed += _market.creditOf(_market.treasury(), token);
         uint256 actors = _handler.actorCount();
         for (uint256 i = 0; i < actors; ++i) owed += _market.creditOf(_handler.actors(i), token);
         if (balance < owed) revert Insolvent(token, balance, owed);
         if (exact && balance != owed) revert Unaccounted(token, balance, owed);
+    }
+
+    function _unclaimedDefaultShares(uint256 id, ITaskMarket.Task memory t) private view returns (uint256 owed) {
+        for (uint256 m = 2; m < 5; ++m) {
+            address miner = _handler.actors(m);
+            if (_market.isMiner(id, miner) && !_handler.claimed(id, miner)) {
+                owed += t.minerBond + t.publisherBond / t.submissionCount;
+            }
+        }
     }
 }

@@ -1,10 +1,30 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { deployMarket, makeDataset, ONE, post, taskRequest, type Deployed } from "./helpers/market.js";
+import {
+  commit,
+  deployMarket,
+  escrowFor,
+  makeDataset,
+  minerBondFor,
+  ONE,
+  opening,
+  pastCommitDeadline,
+  post,
+  reveal,
+  taskRequest,
+  timeTo,
+  toCommitting,
+  ZERO,
+  type Deployed,
+} from "./helpers/market.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
 const dataset = makeDataset(12);
+
+async function deployed(): Promise<Deployed> {
+  return deployMarket(conn);
+}
 
 async function withHookToken() {
   const d: Deployed = await deployMarket(conn);
@@ -38,5 +58,51 @@ describe("TaskMarket attack: a reward token whose hook re-enters the market (fin
     await expect(d.market.connect(d.publisher).postTask(request as never))
       .to.be.revertedWithCustomError(d.market, "ReentrancyGuardReentrantCall");
     expect(await d.market.queueLength()).to.equal(1n);
+  });
+});
+
+describe("TaskMarket attack: see-then-default with sybil miners (finding 6)", () => {
+  it("test_timeoutTestKeys_publisherWithSybils_seesNoModelAndLosesItsBond", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const reward = 10n * ONE;
+    const taskId = await toCommitting(d, dataset, { reward });
+    // One honest miner, two sybils of the publisher (minerB, minerC).
+    await commit(d, taskId, d.minerA, opening("honest"));
+    await commit(d, taskId, d.minerB, opening("sybil1"));
+    await commit(d, taskId, d.minerC, opening("sybil2"));
+    await pastCommitDeadline(conn, d, taskId);
+    // The attack needs the honest model revealed before the test keys: refused now.
+    await expect(reveal(d, taskId, d.minerA, opening("honest")))
+      .to.be.revertedWithCustomError(d.market, "TestKeysLocked")
+      .withArgs(taskId);
+    await expect(reveal(d, taskId, d.minerB, opening("sybil1"))).to.be.revertedWithCustomError(d.market, "TestKeysLocked");
+    expect(await d.market.queryFilter(d.market.filters.ModelRevealed(taskId))).to.have.length(0);
+    // The publisher withholds the test keys and lets the task default.
+    const task = await d.market.getTask(taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await d.market.connect(d.minerB).timeoutTestKeys(taskId);
+    for (const m of [d.minerA, d.minerB, d.minerC]) await d.market.connect(m).claimDefaultShare(taskId);
+
+    const bond = minerBondFor(reward);
+    const publisherBond = escrowFor(reward) - reward;
+    const credit = async (s: { getAddress(): Promise<string> }) => d.market.creditOf(await s.getAddress(), ZERO);
+    // The coalition (publisher + two sybils) paid reward + publisher bond + two miner bonds.
+    const paid = escrowFor(reward) + 2n * bond;
+    const got = (await credit(d.publisher)) + (await credit(d.minerB)) + (await credit(d.minerC));
+    expect(got < paid).to.equal(true);
+    expect(paid - got).to.equal(publisherBond - 2n * (publisherBond / 3n));
+    // The honest miner gets its bond back plus a third of the publisher bond.
+    expect(await credit(d.minerA)).to.equal(bond + publisherBond / 3n);
+    expect((await credit(d.minerA)) > bond).to.equal(true);
+  });
+
+  it("test_timeoutTestKeys_publisherCallsItselfWithoutMiners_gainsNothing", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await toCommitting(d, dataset);
+    const task = await d.market.getTask(taskId);
+    await timeTo(conn, task.testKeyDeadline + 1n);
+    await d.market.connect(d.publisher).timeoutTestKeys(taskId);
+    const got = await d.market.creditOf(await d.publisher.getAddress(), ZERO);
+    expect(got < escrowFor(ONE)).to.equal(true);
   });
 });

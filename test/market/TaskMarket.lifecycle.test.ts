@@ -62,6 +62,13 @@ async function committed() {
   return d;
 }
 
+/** Two miners committed, test keys out: the reveal window is open. */
+async function testKeysOut() {
+  const d = await committed();
+  await unlockTest(d, d.taskId, dataset);
+  return d;
+}
+
 /** A revealed, test keys out, reveal window over: awaiting attestation, settlement account set. */
 async function attesting() {
   const d = await committed();
@@ -167,7 +174,7 @@ describe("TaskMarket: unlockTrainingData", () => {
     const task = await d.market.getTask(d.taskId);
     expect(task.phase).to.equal(Phase.Committing);
     expect(task.commitDeadline).to.equal(commitDeadline);
-    expect(task.revealDeadline).to.equal(commitDeadline + testParams.revealWindow);
+    expect(task.revealDeadline).to.equal(0n); // the reveal window opens with the test keys
     expect(task.testKeyDeadline).to.equal(commitDeadline + testParams.testKeyWindow);
   });
 
@@ -253,8 +260,8 @@ describe("TaskMarket: unlockTrainingData", () => {
 
   it("timeoutTrainingKeys after the keys were released reverts (too late)", async () => {
     const d = await networkHelpers.loadFixture(committing);
-    const { revealDeadline } = await d.market.getTask(d.taskId);
-    await timeTo(conn, revealDeadline + 1n);
+    const { commitDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, commitDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
       .withArgs(d.taskId, Phase.Revealing);
@@ -400,7 +407,7 @@ describe("TaskMarket: unlockTestData", () => {
 
 describe("TaskMarket: revealModel", () => {
   it("opens the caller's commitment and lists it in reveal order", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     const b = opening("B");
     await expect(reveal(d, d.taskId, d.minerB, b))
       .to.emit(d.market, "ModelRevealed")
@@ -415,7 +422,7 @@ describe("TaskMarket: revealModel", () => {
   });
 
   it("lists the revealed miners and commitment order for settlement, and model hashes by reveal index", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     const b = opening("B");
     const a = opening("A");
     await reveal(d, d.taskId, d.minerB, b);
@@ -430,17 +437,24 @@ describe("TaskMarket: revealModel", () => {
     await expect(d.market.revealedMiners(99n)).to.be.revertedWithCustomError(d.market, "TaskUnknown").withArgs(99n);
   });
 
-  it("rejects a reveal before the commit deadline", async () => {
+  it("test_revealModel_beforeCommitDeadline_reverts", async () => {
     const d = await networkHelpers.loadFixture(committing);
     await commit(d, d.taskId, d.minerA, opening("A"));
-    const { commitDeadline } = await d.market.getTask(d.taskId);
     await expect(reveal(d, d.taskId, d.minerA, opening("A")))
-      .to.be.revertedWithCustomError(d.market, "TooEarly")
-      .withArgs(d.taskId, commitDeadline);
+      .to.be.revertedWithCustomError(d.market, "TestKeysLocked")
+      .withArgs(d.taskId);
+  });
+
+  it("test_revealModel_afterCommitDeadlineBeforeTestKeys_reverts", async () => {
+    // Reveals open with the test keys (finding 6): before, the publisher could see the models and default.
+    const d = await networkHelpers.loadFixture(committed);
+    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "TestKeysLocked")
+      .withArgs(d.taskId);
   });
 
   it("rejects a reveal of another address's commitment", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerB, opening("A")))
       .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
       .withArgs(d.taskId, await d.minerB.getAddress());
@@ -450,14 +464,14 @@ describe("TaskMarket: revealModel", () => {
   });
 
   it("rejects a reveal with a wrong salt", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), salt: ethers.id("wrong") }))
       .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
       .withArgs(d.taskId, await d.minerA.getAddress());
   });
 
   it("rejects a second reveal", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await reveal(d, d.taskId, d.minerA, opening("A"));
     await expect(reveal(d, d.taskId, d.minerA, opening("A")))
       .to.be.revertedWithCustomError(d.market, "AlreadyRevealed")
@@ -469,75 +483,106 @@ describe("TaskMarket: revealModel", () => {
     await commit(d, d.taskId, d.minerA, opening("A"));
     await d.market.connect(d.minerA).commitModel(d.taskId, await commitmentFor(d, d.taskId, d.minerA, opening("A2")));
     await pastCommitDeadline(conn, d, d.taskId);
+    await unlockTest(d, d.taskId, dataset);
     await expect(reveal(d, d.taskId, d.minerA, opening("A"))).to.be.revertedWithCustomError(d.market, "CommitmentMismatch");
     await reveal(d, d.taskId, d.minerA, opening("A2"));
   });
 
   it("rejects an empty model CID", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), modelCid: "" }))
       .to.be.revertedWithCustomError(d.market, "CidLengthOutOfBounds")
       .withArgs(0n);
   });
 
-  it("rejects a reveal after the reveal window", async () => {
-    const d = await networkHelpers.loadFixture(committed);
-    const { revealDeadline } = await d.market.getTask(d.taskId);
-    await timeTo(conn, revealDeadline + 1n);
-    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+  it("test_revealModel_atRevealDeadline_accepted_oneSecondLater_reverts", async () => {
+    const d = await networkHelpers.loadFixture(testKeysOut);
+    const { revealDeadline, testUnlockedAt } = await d.market.getTask(d.taskId);
+    // The reveal window runs from the test-key unlock, not from the commit deadline.
+    expect(revealDeadline).to.equal(testUnlockedAt + testParams.revealWindow);
+    await networkHelpers.time.setNextBlockTimestamp(revealDeadline);
+    await reveal(d, d.taskId, d.minerA, opening("A"));
+    await networkHelpers.time.setNextBlockTimestamp(revealDeadline + 1n);
+    await expect(reveal(d, d.taskId, d.minerB, opening("B")))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, revealDeadline);
   });
 });
 
 describe("TaskMarket: timeoutTestKeys (Defaulted)", () => {
-  it("too early reverts while the test-key or reveal window is open", async () => {
+  it("test_timeoutTestKeys_atTestKeyDeadline_reverts_oneSecondLater_defaults", async () => {
     const d = await networkHelpers.loadFixture(committed);
-    const { testKeyDeadline, revealDeadline } = await d.market.getTask(d.taskId);
-    const opensAfter = testKeyDeadline > revealDeadline ? testKeyDeadline : revealDeadline;
+    const { testKeyDeadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
-      .withArgs(d.taskId, opensAfter);
+      .withArgs(d.taskId, testKeyDeadline);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.emit(d.market, "TaskDefaulted")
+      .withArgs(d.taskId, await d.keeper.getAddress(), 2n);
   });
 
-  it("splits reward, publisher bond and forfeited bonds among the revealers", async () => {
+  it("test_unlockTestData_atTestKeyDeadline_accepted", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const { testKeyDeadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline);
+    await unlockTest(d, d.taskId, dataset);
+    expect((await d.market.getTask(d.taskId)).testUnlockedAt).to.equal(testKeyDeadline);
+  });
+
+  it("test_timeoutTestKeys_withCommitters_refundsRewardAndSharesPublisherBondAmongCommitters", async () => {
     const d = await networkHelpers.loadFixture(committing);
     await commit(d, d.taskId, d.minerA, opening("A"));
     await commit(d, d.taskId, d.minerB, opening("B"));
     await commit(d, d.taskId, d.minerC, opening("C"));
-    await pastCommitDeadline(conn, d, d.taskId);
-    await reveal(d, d.taskId, d.minerA, opening("A"));
-    await reveal(d, d.taskId, d.minerB, opening("B"));
     const task = await d.market.getTask(d.taskId);
     await timeTo(conn, task.testKeyDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.emit(d.market, "TaskDefaulted")
-      .withArgs(d.taskId, await d.keeper.getAddress(), 2n);
+      .withArgs(d.taskId, await d.keeper.getAddress(), 3n);
     const bond = minerBondFor(ONE);
-    const pool = escrowFor(ONE) + 3n * bond;
-    const share = (pool - 2n * bond) / 2n;
-    const dust = pool - 2n * (bond + share);
-    expect(await d.market.creditOf(await d.minerA.getAddress(), ZERO)).to.equal(bond + share + dust);
-    expect(await d.market.creditOf(await d.minerB.getAddress(), ZERO)).to.equal(bond + share);
-    expect(await d.market.creditOf(await d.minerC.getAddress(), ZERO)).to.equal(0n);
+    const publisherBond = escrowFor(ONE) - ONE;
+    const share = publisherBond / 3n;
+    expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(0n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - 3n * share); // treasury: dust
+    for (const m of [d.minerA, d.minerB, d.minerC]) {
+      await d.market.connect(m).claimDefaultShare(d.taskId);
+      expect(await d.market.creditOf(await m.getAddress(), ZERO)).to.equal(bond + share);
+    }
+    await expect(d.market.connect(d.minerA).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "AlreadyClaimed")
+      .withArgs(d.taskId, await d.minerA.getAddress());
+    await expect(d.market.connect(d.outsider).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "NotCommitted")
+      .withArgs(d.taskId, await d.outsider.getAddress());
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Defaulted);
     expect(await d.market.activeCount()).to.equal(0n);
   });
 
-  it("without revealers refunds the reward and pays the rest to the caller", async () => {
+  it("test_claimDefaultShare_beforeDefault_reverts", async () => {
     const d = await networkHelpers.loadFixture(committed);
+    await expect(d.market.connect(d.minerA).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase");
+  });
+
+  it("test_timeoutTestKeys_withoutCommitters_tipsCallerAndForfeitsBondToTreasury", async () => {
+    const d = await networkHelpers.loadFixture(committing);
     const task = await d.market.getTask(d.taskId);
     await timeTo(conn, task.testKeyDeadline + 1n);
     await d.market.connect(d.keeper).timeoutTestKeys(d.taskId);
+    const publisherBond = escrowFor(ONE) - ONE;
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
-    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE + 2n * minerBondFor(ONE));
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(publisherBond / 10n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - publisherBond / 10n);
   });
 
   it("after the test keys were released reverts (too late), and a second timeout reverts", async () => {
     const d = await networkHelpers.loadFixture(committed);
     await unlockTest(d, d.taskId, dataset);
     const task = await d.market.getTask(d.taskId);
-    await timeTo(conn, task.testKeyDeadline + 1n);
+    await timeTo(conn, task.revealDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
       .withArgs(d.taskId, Phase.Attesting);
