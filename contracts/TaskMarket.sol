@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {UD60x18} from "@prb/math/src/UD60x18.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
@@ -19,7 +18,7 @@ import {Split} from "./libraries/Split.sol";
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @dev One task in seven slots. `deadline` is the queue expiry while queued, the training-key
+    /// @dev One task in eight slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
     /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
     /// ones; `_phaseOf` derives Revealing and Attesting from time.
@@ -55,6 +54,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
         uint16 queueLengthAtStart;
+        // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock
+        bytes32 testLeavesHash;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -117,7 +118,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 reward = request.reward;
         if (reward == 0 || reward < p.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
         _checkShape(request, p);
-        if (_queue.length >= p.maxQueue) revert QueueFull(_queue.length, p.maxQueue);
         uint256 entryTerms = _rankingTerms(request, p);
 
         uint256 publisherBond = reward * p.publisherBondBps / BPS;
@@ -130,8 +130,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _pull(request.token, reward + publisherBond);
         uint256 queued = _queue.length;
         if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
-
         taskId = ++_taskCount;
+        entryTerms |= taskId << 224;
+
         TaskData storage t = _tasks[taskId];
         t.publisher = msg.sender;
         t.phase = Phase.Queued;
@@ -146,7 +147,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.publisherBond = uint128(publisherBond);
         t.minerBond = uint128(minerBond);
         t.datasetRoot = request.datasetRoot;
-        _enqueue(t, queued, (taskId << 224) | entryTerms);
+        _enqueue(t, queued, entryTerms);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
 
@@ -190,24 +191,22 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function unlockTrainingData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external nonReentrant {
+    function unlockTrainingData(uint256 taskId, ShardKey[] calldata keys, bytes32[] calldata testLeaves)
+        external
+        nonReentrant
+    {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
-        _verifyKeys(taskId, t, keys, proof, proofFlags, false);
+        t.testLeavesHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
 
         MarketParams storage p = _params;
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
         t.phase = Phase.Committing;
         t.deadline = commitDeadline;
         t.testKeyDeadline = commitDeadline + p.testKeyWindow;
-        emit TrainingDataUnlocked(taskId, commitDeadline, keys);
+        emit TrainingDataUnlocked(taskId, commitDeadline, keys, testLeaves);
     }
 
     /// @inheritdoc ITaskMarket
@@ -250,18 +249,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function unlockTestData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external nonReentrant {
+    function unlockTestData(uint256 taskId, ShardKey[] calldata keys) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
         if (block.timestamp > t.testKeyDeadline) revert WindowClosed(taskId, t.testKeyDeadline);
-        _verifyKeys(taskId, t, keys, proof, proofFlags, true);
+        _checkTestKeys(taskId, t, keys);
 
         // The reveal window opens with the test keys: a publisher who defaults has seen no model.
         t.phase = Phase.Revealing;
@@ -652,44 +646,59 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         return Ranking.pack(0, dnNanos, Ranking.computeLog2(request.flops, p.medianCompute), request.reward);
     }
 
-    /// @dev Checks that `keys` are exactly the task's training (or test) shards and that the multiproof
-    /// proves them against the dataset root.
-    function _verifyKeys(
+    /// @dev Rebuilds the ordered leaf list from the training keys and the test leaves, each in index order,
+    /// and checks it against the dataset root; returns the hash of the test leaves for `unlockTestData`.
+    function _checkTrainingKeys(
         uint256 taskId,
         TaskData storage t,
         ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags,
-        bool testSet
-    ) private view {
-        bytes32[] memory leaves = _shardLeaves(t, keys, testSet);
-        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, t.datasetRoot, leaves)) {
-            revert InvalidMultiproof(taskId);
+        bytes32[] calldata testLeaves
+    ) private view returns (bytes32 testLeavesHash) {
+        uint256 shards = t.shardCount;
+        uint256 testCount = t.testShards;
+        if (keys.length != shards - testCount) revert KeyCountMismatch(keys.length, shards - testCount);
+        if (testLeaves.length != testCount) revert KeyCountMismatch(testLeaves.length, testCount);
+        uint256 testBits = Split.testBitmap(t.seed, shards, testCount);
+        bytes32[] memory leaves = new bytes32[](shards);
+        uint256 k = 0;
+        // Unchecked: i < shards ≤ 256; k and i - k stay below the checked array lengths.
+        unchecked {
+            for (uint256 i = 0; i < shards; ++i) {
+                if (testBits & (1 << i) != 0) {
+                    leaves[i] = testLeaves[i - k];
+                } else {
+                    leaves[i] = _leafAt(keys[k++], i);
+                }
+            }
         }
+        if (keccak256(abi.encodePacked(leaves)) != t.datasetRoot) revert DatasetRootMismatch(taskId);
+        testLeavesHash = keccak256(abi.encodePacked(testLeaves));
     }
 
-    function _shardLeaves(TaskData storage t, ShardKey[] calldata keys, bool testSet)
-        private
-        view
-        returns (bytes32[] memory leaves)
-    {
+    /// @dev Checks the test keys, in index order, against the test leaves fixed at the training unlock.
+    function _checkTestKeys(uint256 taskId, TaskData storage t, ShardKey[] calldata keys) private view {
         uint256 shards = t.shardCount;
-        uint256 expected = testSet ? t.testShards : shards - t.testShards;
-        if (keys.length != expected) revert KeyCountMismatch(keys.length, expected);
-        uint256 testBits = Split.testBitmap(t.seed, shards, t.testShards);
-        uint256 seen = 0;
-        leaves = new bytes32[](expected);
-        for (uint256 i = 0; i < expected; ++i) {
-            ShardKey calldata k = keys[i];
-            uint256 index = k.index;
-            if (index >= shards) revert ShardIndexOutOfBounds(index);
-            uint256 bit = 1 << index;
-            bool isTest = testBits & bit != 0;
-            if (isTest != testSet) revert ShardInWrongSet(index, isTest);
-            if (seen & bit != 0) revert ShardDuplicate(index);
-            seen |= bit;
-            leaves[i] = Commitments.shardLeaf(index, k.cidHash, k.key);
+        uint256 testCount = t.testShards;
+        if (keys.length != testCount) revert KeyCountMismatch(keys.length, testCount);
+        uint256 testBits = Split.testBitmap(t.seed, shards, testCount);
+        bytes32[] memory leaves = new bytes32[](testCount);
+        uint256 k = 0;
+        // Unchecked: i < shards ≤ 256, k < testCount (one per set bit).
+        unchecked {
+            for (uint256 i = 0; i < shards; ++i) {
+                if (testBits & (1 << i) != 0) {
+                    leaves[k] = _leafAt(keys[k], i);
+                    ++k;
+                }
+            }
         }
+        if (keccak256(abi.encodePacked(leaves)) != t.testLeavesHash) revert DatasetRootMismatch(taskId);
+    }
+
+    /// @dev The leaf of `key`, which must name shard `index` (the next one in index order).
+    function _leafAt(ShardKey calldata key, uint256 index) private pure returns (bytes32) {
+        if (key.index != index) revert ShardIndexMismatch(index, key.index);
+        return Commitments.shardLeaf(index, key.cidHash, key.key);
     }
 
     /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per four tasks (`_keys`) and a

@@ -12,6 +12,9 @@ import { countModel, fixedOrMin } from "../ml/spec.js";
 import { train, type TrainResult } from "../ml/train.js";
 import { watermarkReader } from "../ml/watermark.js";
 import { modelCommitment } from "../protocol/commitments.js";
+import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
+import { isProtocolError } from "../protocol/errors.js";
+import { splitShards } from "../protocol/split.js";
 import { queueExponent, rankingScore, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { declaredWorkload } from "../publisher/prepare.js";
@@ -104,6 +107,8 @@ interface TaskData extends Record<string, unknown> {
   token: string;
   reward: string;
   keys?: { index: number; cidHash: string; key: string }[];
+  /** The test shards' leaves from `TrainingDataUnlocked` (with the keys they rebuild the dataset commitment). */
+  testLeaves?: string[];
   /** One epoch's measured seconds, and the epochs the spec and --max-epochs allow. */
   probe?: { epochSeconds: number; trainExamples: number; maxEpochs: number };
   workload?: { modelBytes: string; dataBytes: string; flops: string };
@@ -192,7 +197,8 @@ export class Miner {
       const task = store.getTask(taskId);
       if (task === undefined) return;
       const keys = (args.getValue("keys") as Result[]).map((k) => ({ index: Number(k.index), cidHash: k.cidHash as string, key: k.key as string }));
-      store.putTask(taskId, task.phase, { ...task.data, keys });
+      const testLeaves = (args.getValue("testLeaves") as Result).toArray() as string[];
+      store.putTask(taskId, task.phase, { ...task.data, keys, testLeaves });
     }
   }
 
@@ -339,8 +345,24 @@ export class Miner {
     }
     const cap = data.probe!.maxEpochs;
 
-    let started = performance.now();
     const keys = data.keys!;
+    // One leaf per shard index: the keys with the test leaves must rebuild the task's dataset commitment,
+    // with the CIDs the task document names; otherwise the publisher could swap data after the split.
+    try {
+      checkDatasetCommitment({
+        datasetRoot: t.datasetRoot,
+        cids: doc.shards.map((sh) => sh.cid),
+        testIndices: splitShards(t.seed, Number(t.shardCount), Number(t.testShards)).test,
+        keys: keys.map((k) => ({ ...k, index: BigInt(k.index) })),
+        testLeaves: data.testLeaves ?? [],
+      });
+    } catch (e) {
+      if (!isProtocolError(e, "DATASET_COMMITMENT_MISMATCH")) throw e;
+      this.#set(taskId, "skipped", { ...data, reason: `dataset commitment mismatch: ${e.message}` });
+      this.#say(taskId, `refused task ${taskId}: the unlocked keys do not match the dataset commitment (${e.message}); not committing`, "error");
+      return;
+    }
+    let started = performance.now();
     const dataset = await fetchShards(this.#o.store, doc, keys.map((k) => k.index), keys, { timeoutMs: this.#o.fetchTimeoutMs });
     this.#timing(taskId, "decrypt", started, { examples: dataset.n });
 

@@ -65,7 +65,8 @@ interface ITaskMarket {
     /// @notice What a publisher asks for in `postTask`.
     /// @param token Reward token; address(0) for ETH.
     /// @param reward Reward escrowed (the publisher bond is added on top).
-    /// @param datasetRoot Merkle root of the shard leaves (StandardMerkleTree, docs/market.md).
+    /// @param datasetRoot keccak256 of the shard leaves in index order (`Commitments.shardLeaf`,
+    /// docs/market.md): one leaf per shard index.
     /// @param specCid IPFS CID of the task spec JSON (emitted, not stored; 1..128 bytes).
     /// @param shardCount Number of shards (10..256).
     /// @param testShards Number of test shards (1..shardCount-1).
@@ -99,7 +100,7 @@ interface ITaskMarket {
     /// @param minerBond Bond each miner posts with its first commitment.
     /// @param totalMinerBonds Sum of the miner bonds held for this task.
     /// @param seed Task seed, set by `startNext`.
-    /// @param datasetRoot Merkle root of the shard leaves.
+    /// @param datasetRoot Dataset commitment (hash of the ordered shard leaves).
     /// @param accuracyThreshold Minimum median accuracy (bps).
     /// @param shardCount Number of shards.
     /// @param testShards Number of test shards.
@@ -158,7 +159,7 @@ interface ITaskMarket {
         bool revealed;
     }
 
-    /// @notice One shard key with what its Merkle leaf binds.
+    /// @notice One shard key with what its leaf binds.
     /// @param index Shard index (0..shardCount-1).
     /// @param cidHash keccak256 of the shard ciphertext's CID string.
     /// @param key The shard's AES-256 key.
@@ -216,8 +217,10 @@ interface ITaskMarket {
     /// @notice Emitted when the training keys are released.
     /// @param taskId The task.
     /// @param commitDeadline Last second of the commit window.
-    /// @param keys The training shard keys.
-    event TrainingDataUnlocked(uint256 indexed taskId, uint40 commitDeadline, ShardKey[] keys);
+    /// @param keys The training shard keys, in index order.
+    /// @param testLeaves The test shards' leaves, in index order (with the keys they rebuild the dataset
+    /// commitment, which miners check before committing).
+    event TrainingDataUnlocked(uint256 indexed taskId, uint40 commitDeadline, ShardKey[] keys, bytes32[] testLeaves);
     /// @notice Emitted when a miner commits or replaces its commitment.
     /// @param taskId The task.
     /// @param miner The miner.
@@ -394,19 +397,15 @@ interface ITaskMarket {
     /// @param count Keys given.
     /// @param expected Keys needed.
     error KeyCountMismatch(uint256 count, uint256 expected);
-    /// @notice Thrown when a shard index is not below the shard count.
-    /// @param index The index.
-    error ShardIndexOutOfBounds(uint256 index);
-    /// @notice Thrown when a training key is offered for a test shard or a test key for a training shard.
-    /// @param index The shard index.
-    /// @param isTest Whether the shard is a test shard.
-    error ShardInWrongSet(uint256 index, bool isTest);
-    /// @notice Thrown when a shard appears twice.
-    /// @param index The shard index.
-    error ShardDuplicate(uint256 index);
-    /// @notice Thrown when the multiproof does not prove the keys against the dataset root.
+    /// @notice Thrown when a shard key is not the next one in index order (a test shard's key given as
+    /// a training key, a key missing, repeated, out of order or past the shard count).
+    /// @param expected The shard index expected at this position.
+    /// @param index The index given.
+    error ShardIndexMismatch(uint256 expected, uint256 index);
+    /// @notice Thrown when the keys and leaves do not rebuild the dataset commitment (or, for the test
+    /// keys, the test leaves fixed at the training unlock).
     /// @param taskId The task.
-    error InvalidMultiproof(uint256 taskId);
+    error DatasetRootMismatch(uint256 taskId);
     /// @notice Thrown when a commitment is zero.
     error CommitmentZero();
     /// @notice Thrown when `maxSubmissions` miners have committed.
@@ -474,18 +473,14 @@ interface ITaskMarket {
     /// @return taskId The started task.
     function startNext() external returns (uint256 taskId);
 
-    /// @notice Releases the training shard keys, all at once, with a multiproof against `datasetRoot`;
-    /// publisher only, within `keyWindow` of the start. Opens the commit window.
+    /// @notice Releases the training shard keys, all at once, publisher only, within `keyWindow` of the
+    /// start. With the test shards' leaves they must rebuild the dataset commitment
+    /// (`keccak256(abi.encodePacked(leaf_0, ..., leaf_{n-1}))`), so each index has one fixed leaf and the
+    /// test keys are fixed now too. Opens the commit window.
     /// @param taskId The task.
-    /// @param keys Training shard keys in the multiproof's leaf order.
-    /// @param proof Multiproof siblings.
-    /// @param proofFlags Multiproof flags.
-    function unlockTrainingData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external;
+    /// @param keys Training shard keys in index order.
+    /// @param testLeaves Test shard leaves in index order.
+    function unlockTrainingData(uint256 taskId, ShardKey[] calldata keys, bytes32[] calldata testLeaves) external;
 
     /// @notice Cancels a started task whose training keys were not released in time; anyone. The reward
     /// is credited back to the publisher, the publisher bond to the caller.
@@ -500,17 +495,10 @@ interface ITaskMarket {
     function commitModel(uint256 taskId, bytes32 commitment) external payable;
 
     /// @notice Releases the test shard keys after the commit deadline, within `testKeyWindow`;
-    /// publisher only.
+    /// publisher only. Each must match the leaf fixed for its index at the training unlock.
     /// @param taskId The task.
-    /// @param keys Test shard keys in the multiproof's leaf order.
-    /// @param proof Multiproof siblings.
-    /// @param proofFlags Multiproof flags.
-    function unlockTestData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external;
+    /// @param keys Test shard keys in index order.
+    function unlockTestData(uint256 taskId, ShardKey[] calldata keys) external;
 
     /// @notice Opens the caller's commitment once the test keys are unlocked, within `revealWindow` of
     /// the unlock (so a publisher who defaults has seen no model).

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { concat, keccak256 } from "ethers";
+import { buildDatasetCommitment, shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import { network } from "hardhat";
 import {
   commit,
@@ -11,8 +13,12 @@ import {
   pastCommitDeadline,
   post,
   reveal,
+  postAndStart,
+  splitOf,
   taskRequest,
+  testKeysFor,
   timeTo,
+  trainKeysFor,
   toCommitting,
   ZERO,
   type Deployed,
@@ -104,5 +110,62 @@ describe("TaskMarket attack: see-then-default with sybil miners (finding 6)", ()
     await d.market.connect(d.publisher).timeoutTestKeys(taskId);
     const got = await d.market.creditOf(await d.publisher.getAddress(), ZERO);
     expect(got < escrowFor(ONE)).to.equal(true);
+  });
+});
+
+describe("TaskMarket attack: a publisher who commits two leaves per shard index (finding 3)", () => {
+  // The real dataset and a bogus one over the same CIDs (other keys): the attack unlocks real training
+  // keys and bogus test keys once it has seen the split, so every model scores 0.
+  const bogus = { ...dataset, shards: dataset.shards.map((s) => ({ ...s, key: keccak256(s.key) })) };
+
+  it("test_unlockTestData_keysOfASecondLeafForTheIndex_reverts", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await toCommitting(d, dataset);
+    await commit(d, taskId, d.minerA, opening("honest"));
+    await pastCommitDeadline(conn, d, taskId);
+    await expect(d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, bogus)))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(taskId);
+    // Only the committed test keys open the reveal window.
+    await d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, dataset));
+  });
+
+  it("test_unlockTrainingData_bogusTestLeaves_reverts", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await postAndStart(d, dataset);
+    const { train, test } = await splitOf(d, taskId);
+    const k = trainingUnlock(dataset.shards, train, test);
+    const swapped = trainingUnlock(bogus.shards, train, test).testLeaves;
+    await expect(d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, swapped))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(taskId);
+  });
+
+  it("test_unlockTrainingData_rootOverTwoLeavesPerIndex_reverts", async () => {
+    // The old multiproof accepted any subset of a 2n-leaf tree; the ordered commitment has no such subset.
+    const d = await networkHelpers.loadFixture(deployed);
+    const both = keccak256(concat([...buildDatasetCommitment(dataset.shards).leaves, ...buildDatasetCommitment(bogus.shards).leaves]));
+    const taskId = await postAndStart(d, { ...dataset, root: both });
+    const { train, test } = await splitOf(d, taskId);
+    for (const source of [dataset, bogus]) {
+      const k = trainingUnlock(source.shards, train, test);
+      await expect(d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, k.testLeaves))
+        .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch");
+    }
+    await expect(d.market.connect(d.publisher).unlockTrainingData(taskId, shardKeys(dataset.shards, train), trainingUnlock(bogus.shards, train, test).testLeaves))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch");
+  });
+
+  it("test_unlocks_48TrainingAnd16TestShards_stayWithinTheirGasBudgets", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const big = makeDataset(64, "gas");
+    const taskId = await postAndStart(d, big, { testShards: 16 });
+    const k = await trainKeysFor(d, taskId, big);
+    const train = await (await d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, k.testLeaves)).wait();
+    await pastCommitDeadline(conn, d, taskId);
+    const test = await (await d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, big))).wait();
+    // Budgets of the multiproof version this replaced (bench/results/gas.json): 284k and 155k.
+    expect(train!.gasUsed <= 284_000n).to.equal(true, `unlockTrainingData ${train!.gasUsed}`);
+    expect(test!.gasUsed <= 155_000n).to.equal(true, `unlockTestData ${test!.gasUsed}`);
   });
 });

@@ -2,13 +2,14 @@ import { expect } from "chai";
 import { AbiCoder, keccak256 } from "ethers";
 import { network } from "hardhat";
 import { splitShards } from "../../agents/protocol/split.js";
-import { shardKeyMultiproof } from "../../agents/protocol/dataset-tree.js";
+import { shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import {
   commit,
   commitmentFor,
   deployMarket,
   escrowFor,
-  keysFor,
+  testKeysFor,
+  trainKeysFor,
   makeDataset,
   minerBondFor,
   ONE,
@@ -164,10 +165,10 @@ describe("TaskMarket: startNext", () => {
 });
 
 describe("TaskMarket: unlockTrainingData", () => {
-  it("accepts the training keys with a multiproof and opens the commit window", async () => {
+  it("accepts the training keys with the test leaves and opens the commit window", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    const tx = await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const tx = await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves);
     const block = await ethers.provider.getBlock((await tx.wait())!.blockNumber);
     const commitDeadline = BigInt(block!.timestamp) + 3600n;
     await expect(tx).to.emit(d.market, "TrainingDataUnlocked");
@@ -178,12 +179,21 @@ describe("TaskMarket: unlockTrainingData", () => {
     expect(task.testKeyDeadline).to.equal(commitDeadline + testParams.testKeyWindow);
   });
 
-  it("rejects a wrong Merkle proof", async () => {
+  it("rejects a wrong key", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
+    const k = await trainKeysFor(d, d.taskId, dataset);
     const keys = k.keys.map((x, i) => (i === 0 ? { ...x, key: ethers.ZeroHash } : x));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "InvalidMultiproof")
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(d.taskId);
+  });
+
+  it("rejects a wrong test leaf", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const testLeaves = [ethers.ZeroHash, ...k.testLeaves.slice(1)];
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, testLeaves))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
       .withArgs(d.taskId);
   });
 
@@ -192,44 +202,49 @@ describe("TaskMarket: unlockTrainingData", () => {
     const task = await d.market.getTask(d.taskId);
     const { train, test } = splitShards(task.seed, 12, 3);
     const swapped = [...train.slice(1), test[0]!];
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, swapped);
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
-      .withArgs(BigInt(test[0]!), true);
+    const keys = shardKeys(dataset.shards, swapped);
+    const { testLeaves } = trainingUnlock(dataset.shards, train, test);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch");
   });
 
-  it("rejects too few keys", async () => {
+  it("rejects too few keys and too few test leaves", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const task = await d.market.getTask(d.taskId);
-    const { train } = splitShards(task.seed, 12, 3);
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, train.slice(1));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys.slice(1), k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "KeyCountMismatch")
       .withArgs(8n, 9n);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves.slice(1)))
+      .to.be.revertedWithCustomError(d.market, "KeyCountMismatch")
+      .withArgs(2n, 3n);
   });
 
-  it("rejects a shard given twice", async () => {
+  it("rejects a shard given twice, or keys out of index order", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    const keys = [...k.keys.slice(0, -1), k.keys[0]!];
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardDuplicate")
-      .withArgs(keys[0]!.index);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const twice = [...k.keys.slice(0, -1), k.keys[0]!];
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, twice, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys.at(-1)!.index, k.keys[0]!.index);
+    const reversed = [...k.keys].reverse();
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, reversed, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys[0]!.index, k.keys.at(-1)!.index);
   });
 
   it("rejects a shard index beyond the shard count", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
+    const k = await trainKeysFor(d, d.taskId, dataset);
     const keys = k.keys.map((x, i) => (i === 0 ? { ...x, index: 12n } : x));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardIndexOutOfBounds")
-      .withArgs(12n);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys[0]!.index, 12n);
   });
 
   it("rejects the keys from anyone but the publisher", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    await expect(d.market.connect(d.outsider).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.outsider).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "NotPublisher")
       .withArgs(d.taskId, await d.outsider.getAddress());
   });
@@ -238,8 +253,8 @@ describe("TaskMarket: unlockTrainingData", () => {
     const d = await networkHelpers.loadFixture(started);
     const { deadline } = await d.market.getTask(d.taskId);
     await timeTo(conn, deadline + 1n);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, deadline);
   });
@@ -366,16 +381,15 @@ describe("TaskMarket: unlockTestData", () => {
   it("rejects the test keys before the commit deadline", async () => {
     const d = await networkHelpers.loadFixture(committing);
     const { commitDeadline } = await d.market.getTask(d.taskId);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const keys = await testKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
       .withArgs(d.taskId, commitDeadline);
   });
 
   it("accepts the test keys after the commit deadline and records time and block", async () => {
     const d = await networkHelpers.loadFixture(committed);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    const tx = await d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const tx = await d.market.connect(d.publisher).unlockTestData(d.taskId, await testKeysFor(d, d.taskId, dataset));
     const receipt = await tx.wait();
     await expect(tx).to.emit(d.market, "TestDataUnlocked");
     const task = await d.market.getTask(d.taskId);
@@ -388,18 +402,24 @@ describe("TaskMarket: unlockTestData", () => {
     const d = await networkHelpers.loadFixture(committed);
     const task = await d.market.getTask(d.taskId);
     const { train, test } = splitShards(task.seed, 12, 3);
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, [...test.slice(1), train[0]!]);
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
-      .withArgs(BigInt(train[0]!), false);
+    const keys = shardKeys(dataset.shards, [...test.slice(1), train[0]!]);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys)).to.be.revertedWithCustomError(d.market, "ShardIndexMismatch");
+  });
+
+  it("rejects a test key that is not the one committed for its index", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const keys = (await testKeysFor(d, d.taskId, dataset)).map((k, i) => (i === 0 ? { ...k, key: ethers.id("another key") } : k));
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(d.taskId);
   });
 
   it("rejects the test keys after the test-key window", async () => {
     const d = await networkHelpers.loadFixture(committed);
     const { testKeyDeadline } = await d.market.getTask(d.taskId);
     await timeTo(conn, testKeyDeadline + 1n);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const keys = await testKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, testKeyDeadline);
   });
