@@ -121,6 +121,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 entryTerms = _rankingTerms(request, p);
 
         uint256 publisherBond = reward * p.publisherBondBps / BPS;
+        if (publisherBond == 0) revert RewardOutOfBounds(reward);
         uint256 minerBond = reward * p.minerBondBps / BPS;
         if (minerBond == 0) minerBond = 1;
         // Interaction before effects: the balance difference around the transfer is the check that
@@ -128,10 +129,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         // hook cannot re-enter the market here; the queue length is read only after the transfer all
         // the same.
         _pull(request.token, reward + publisherBond);
-        uint256 queued = _queue.length;
-        if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
         taskId = ++_taskCount;
         entryTerms |= taskId << 224;
+        uint256 queued = _queue.length;
+        // A full queue takes a task that ranks strictly better than its worst one, which leaves refunded.
+        if (queued >= p.maxQueue) queued = _evictWorst(queued, p, entryTerms, taskId);
 
         TaskData storage t = _tasks[taskId];
         t.publisher = msg.sender;
@@ -214,11 +216,16 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
-        // Terminal before crediting.
+        // Terminal before crediting. The publisher bond is forfeited: a keeper tip to the caller, the rest
+        // to the treasury (a publisher who abandons its own task recovers only the tip).
         t.phase = Phase.Cancelled;
         --_activeCount;
-        _credit(t.publisher, t.token, t.reward);
-        _credit(msg.sender, t.token, t.publisherBond);
+        address token = t.token;
+        uint256 bond = t.publisherBond;
+        uint256 tip = bond * KEEPER_TIP_BPS / BPS;
+        _credit(t.publisher, token, t.reward);
+        _credit(msg.sender, token, tip);
+        _credit(_treasury, token, bond - tip);
         emit TaskCancelled(taskId, msg.sender);
     }
 
@@ -551,6 +558,33 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         emit TaskCancelled(taskId, msg.sender);
     }
 
+    /// @dev Evicts the queued task with the highest score when `entry` scores strictly lower; returns the
+    /// queue length after the eviction. Reads every queued word (only on a full queue).
+    function _evictWorst(uint256 length, MarketParams memory p, uint256 entry, uint256 taskId)
+        private
+        returns (uint256)
+    {
+        UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
+        uint256 worst = 0;
+        uint256 worstScore = 0;
+        uint256 worstId = 0;
+        for (uint256 i = 0; i < length; ++i) {
+            uint256 word = _queue[i];
+            uint256 score = Ranking.scoreOf(word, q);
+            uint256 id = Ranking.taskIdOf(word);
+            if (score > worstScore || (score == worstScore && id > worstId)) (worst, worstScore, worstId) = (i, score, id);
+        }
+        if (Ranking.scoreOf(entry, q) >= worstScore) revert QueueFull(length, p.maxQueue);
+        _removeFromQueue(worst, length);
+        TaskData storage evicted = _tasks[worstId];
+        // Terminal before crediting; the evicted publisher is refunded in full.
+        evicted.phase = Phase.Cancelled;
+        evicted.seed = bytes32(0);
+        _credit(evicted.publisher, evicted.token, uint256(evicted.reward) + evicted.publisherBond);
+        emit TaskEvicted(worstId, taskId);
+        return length - 1;
+    }
+
     function _appendBlock(uint256 taskId, TaskData storage t, Settlement calldata s) private {
         RevealData storage r = _reveals[taskId][s.winner];
         bytes32 modelHash = _commits[taskId][r.miner].hash;
@@ -600,8 +634,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _checkBound(0, p.maxQueue, 2, 128);
         _checkBound(1, p.maxActive, 1, 64);
         _checkBound(2, p.minCommittee, 1, 64);
-        _checkBound(3, p.publisherBondBps, 0, 5000);
-        _checkBound(4, p.minerBondBps, 0, 5000);
+        _checkBound(3, p.publisherBondBps, 100, 5000);
+        _checkBound(4, p.minerBondBps, 100, 5000);
         _checkBound(5, p.keyWindow, 10, 30 days);
         _checkBound(6, p.testKeyWindow, 10, 30 days);
         _checkBound(7, p.revealWindow, 10, 30 days);
@@ -640,6 +674,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function _rankingTerms(TaskRequest calldata request, MarketParams memory p) private pure returns (uint256) {
         uint256 dnNanos = Ranking.transferNanos(request.modelBytes, request.dataBytes, p.medianBandwidth);
         uint256 dcUd = uint256(request.flops) * 1e18 / p.medianCompute;
+        if (request.modelBytes == 0 || request.dataBytes == 0 || request.flops == 0) {
+            revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
+        }
         if (dnNanos > type(uint64).max || dcUd > Ranking.DC_MAX) {
             revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
         }

@@ -32,8 +32,9 @@ interface ITaskMarket {
     /// @param maxQueue Queue bound, DLBC's L (2..128).
     /// @param maxActive Tasks started and not yet terminal (1..64).
     /// @param minCommittee Bonded validators required by `startNext` (1..64).
-    /// @param publisherBondBps Publisher bond as a share of the reward (0..5000 bps).
-    /// @param minerBondBps Miner bond as a share of the reward (0..5000 bps; at least 1 unit).
+    /// @param publisherBondBps Publisher bond as a share of the reward (100..5000 bps; at least 1 unit).
+    /// @param minerBondBps Miner bond as a share of the reward (100..5000 bps, so filling k submission
+    /// slots costs at least k % of the reward; at least 1 unit).
     /// @param keyWindow Seconds the publisher has to unlock the training keys after the start.
     /// @param testKeyWindow Seconds the publisher has to unlock the test keys after the commit deadline.
     /// @param revealWindow Seconds miners have to reveal after the commit deadline.
@@ -255,6 +256,11 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @param caller Who cancelled it.
     event TaskCancelled(uint256 indexed taskId, address indexed caller);
+    /// @notice Emitted when a task posted to a full queue displaces the worst-ranked queued task (whose
+    /// publisher is refunded reward and bond in full).
+    /// @param taskId The evicted task (now Cancelled).
+    /// @param by The task that took its place.
+    event TaskEvicted(uint256 indexed taskId, uint256 indexed by);
     /// @notice Emitted when the publisher missed the test-key window.
     /// @param taskId The task.
     /// @param caller Who called the timeout.
@@ -318,7 +324,8 @@ interface ITaskMarket {
     /// @notice Thrown when a caller other than the settlement module calls `settle`.
     /// @param caller The caller.
     error NotSettlement(address caller);
-    /// @notice Thrown when the reward is zero, below `minReward` or above 2**96-1.
+    /// @notice Thrown when the reward is zero, below `minReward`, above 2**96-1 or too small for a non-zero
+    /// publisher bond.
     /// @param reward The reward.
     error RewardOutOfBounds(uint256 reward);
     /// @notice Thrown when the shard count is outside 10..256.
@@ -348,7 +355,8 @@ interface ITaskMarket {
     /// @param dataBytes Declared data bytes.
     /// @param flops Declared FLOPs.
     error WorkloadOutOfBounds(uint256 modelBytes, uint256 dataBytes, uint256 flops);
-    /// @notice Thrown when the queue holds `maxQueue` tasks.
+    /// @notice Thrown when the queue holds `maxQueue` tasks and the new task does not rank strictly better
+    /// than the worst of them.
     /// @param length Queue length.
     /// @param maxQueue The bound.
     error QueueFull(uint256 length, uint256 maxQueue);
@@ -455,7 +463,9 @@ interface ITaskMarket {
     error EthTransferFailed(address account, uint256 amount);
 
     /// @notice Queues a task and escrows `reward` plus the publisher bond (ETH: exactly in msg.value;
-    /// ERC20: pulled with transferFrom, which must deliver the full amount).
+    /// ERC20: pulled with transferFrom, which must deliver the full amount). On a full queue the task
+    /// displaces the worst-ranked queued task if it ranks strictly better (`TaskEvicted`; that publisher
+    /// is refunded in full), else `QueueFull`. Declared workload terms must be non-zero.
     /// @param request What the task is.
     /// @return taskId The new task's id (1, 2, ...).
     function postTask(TaskRequest calldata request) external payable returns (uint256 taskId);
@@ -483,7 +493,8 @@ interface ITaskMarket {
     function unlockTrainingData(uint256 taskId, ShardKey[] calldata keys, bytes32[] calldata testLeaves) external;
 
     /// @notice Cancels a started task whose training keys were not released in time; anyone. The reward
-    /// is credited back to the publisher, the publisher bond to the caller.
+    /// is credited back to the publisher; the publisher bond is forfeited: 10 % to the caller (keeper
+    /// tip), the rest to the treasury.
     /// @param taskId The task.
     function timeoutTrainingKeys(uint256 taskId) external;
 

@@ -61,9 +61,10 @@ contract MarketHandler {
             accuracyThreshold: 5000,
             maxSubmissions: 3,
             trainWindow: 100,
-            modelBytes: uint64(reward % 1e9),
+            // Declared workload terms are non-zero (the market refuses 0, issue 9 finding 5).
+            modelBytes: uint64(1 + reward % 1e9),
             dataBytes: 1e8,
-            flops: uint128(reward % 1e15)
+            flops: uint128(1 + reward % 1e15)
         });
         VM.prank(publisher);
         try market.postTask{value: value}(r) {} catch {}

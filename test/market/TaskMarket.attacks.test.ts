@@ -17,6 +17,7 @@ import {
   splitOf,
   taskRequest,
   testKeysFor,
+  testParams,
   timeTo,
   trainKeysFor,
   toCommitting,
@@ -167,5 +168,40 @@ describe("TaskMarket attack: a publisher who commits two leaves per shard index 
     // Budgets of the multiproof version this replaced (bench/results/gas.json): 284k and 155k.
     expect(train!.gasUsed <= 284_000n).to.equal(true, `unlockTrainingData ${train!.gasUsed}`);
     expect(test!.gasUsed <= 155_000n).to.equal(true, `unlockTestData ${test!.gasUsed}`);
+  });
+});
+
+describe("TaskMarket attack: a publisher who abandons its started task (finding 5)", () => {
+  it("test_timeoutTrainingKeys_publisherTimesOutItsOwnTask_losesNinetyPercentOfItsBond", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await postAndStart(d, dataset);
+    const { deadline } = await d.market.getTask(taskId);
+    await timeTo(conn, deadline + 1n);
+    // It used to call the timeout itself and take its own bond back: griefing the active set for gas.
+    await d.market.connect(d.publisher).timeoutTrainingKeys(taskId);
+    const bond = escrowFor(ONE) - ONE;
+    expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE + bond / 10n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(bond - bond / 10n);
+  });
+});
+
+describe("TaskMarket attack: sybils fill every submission slot (finding 7, market side)", () => {
+  it("test_commitModel_slotFiller_paysAtLeastOnePercentOfTheRewardPerSlot", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    // The floor: minerBondBps below 100 is refused, so every slot costs at least 1 % of the reward.
+    await expect(d.market.connect(d.owner).setParams({ ...testParams, minerBondBps: 0n }))
+      .to.be.revertedWithCustomError(d.market, "ParamOutOfBounds")
+      .withArgs(4n, 0n);
+    const reward = 10n * ONE;
+    const taskId = await toCommitting(d, dataset, { reward, maxSubmissions: 3 });
+    const sybils = d.signers.slice(13, 16);
+    expect(sybils).to.have.length(3);
+    for (const [i, s] of sybils.entries()) await commit(d, taskId, s, opening(`sybil${i}`));
+    await expect(commit(d, taskId, d.minerA, opening("honest")))
+      .to.be.revertedWithCustomError(d.market, "SubmissionsFull")
+      .withArgs(taskId, 3n);
+    const task = await d.market.getTask(taskId);
+    expect(task.totalMinerBonds).to.equal(3n * minerBondFor(reward));
+    expect(task.totalMinerBonds * 10_000n >= 3n * 100n * reward).to.equal(true);
   });
 });

@@ -259,18 +259,31 @@ describe("TaskMarket: unlockTrainingData", () => {
       .withArgs(d.taskId, deadline);
   });
 
-  it("timeoutTrainingKeys: too early reverts; after the window the reward goes back and the bond to the caller", async () => {
+  it("test_timeoutTrainingKeys_atDeadline_reverts_oneSecondLater_forfeitsTheBond", async () => {
     const d = await networkHelpers.loadFixture(started);
     const { deadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(deadline);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
       .withArgs(d.taskId, deadline);
-    await timeTo(conn, deadline + 1n);
+    await networkHelpers.time.setNextBlockTimestamp(deadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId)).to.emit(d.market, "TaskCancelled");
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Cancelled);
+    // The reward goes back; the bond is forfeited: a 10 % keeper tip, the rest to the treasury (the owner).
+    const bond = escrowFor(ONE) - ONE;
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
-    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(bond / 10n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(bond - bond / 10n);
     expect(await d.market.activeCount()).to.equal(0n);
+  });
+
+  it("test_unlockTrainingData_atKeyDeadline_accepted", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const { deadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(deadline);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves);
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Committing);
   });
 
   it("timeoutTrainingKeys after the keys were released reverts (too late)", async () => {
