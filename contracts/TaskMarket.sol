@@ -18,7 +18,7 @@ import {Split} from "./libraries/Split.sol";
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @dev One task in eight slots. `deadline` is the queue expiry while queued, the training-key
+    /// @dev One task in nine slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
     /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
     /// ones; `_phaseOf` derives Revealing and Attesting from time.
@@ -56,6 +56,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint16 queueLengthAtStart;
         // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock
         bytes32 testLeavesHash;
+        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards)
+        address settlement;
+        uint32 keyWindow;
+        uint32 testKeyWindow;
+        uint32 revealWindow;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -149,6 +154,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.publisherBond = uint128(publisherBond);
         t.minerBond = uint128(minerBond);
         t.datasetRoot = request.datasetRoot;
+        // Snapshot: later parameter or settlement changes do not touch this task.
+        t.settlement = _settlement;
+        t.keyWindow = p.keyWindow;
+        t.testKeyWindow = p.testKeyWindow;
+        t.revealWindow = p.revealWindow;
         _enqueue(t, queued, entryTerms);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
@@ -203,11 +213,10 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
         t.testLeavesHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
 
-        MarketParams storage p = _params;
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
         t.phase = Phase.Committing;
         t.deadline = commitDeadline;
-        t.testKeyDeadline = commitDeadline + p.testKeyWindow;
+        t.testKeyDeadline = commitDeadline + t.testKeyWindow;
         emit TrainingDataUnlocked(taskId, commitDeadline, keys, testLeaves);
     }
 
@@ -266,7 +275,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
         // The reveal window opens with the test keys: a publisher who defaults has seen no model.
         t.phase = Phase.Revealing;
-        t.revealDeadline = uint40(block.timestamp + _params.revealWindow);
+        t.revealDeadline = uint40(block.timestamp + t.revealWindow);
         t.testUnlockedAt = uint40(block.timestamp);
         t.testUnlockBlock = uint64(block.number);
         emit TestDataUnlocked(taskId, keys);
@@ -342,8 +351,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function settle(uint256 taskId, Settlement calldata s) external nonReentrant {
-        if (msg.sender != _settlement) revert NotSettlement(msg.sender);
         TaskData storage t = _task(taskId);
+        if (msg.sender != _settlementOf(t)) revert NotSettlement(msg.sender);
         Phase phase = _phaseOf(t);
         if (phase != Phase.Attesting) revert TaskNotInPhase(taskId, phase);
         bool validated = s.outcome == Outcome.Validated;
@@ -385,7 +394,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function setSettlement(address settlement_) external onlyOwner {
-        if (_settlement != address(0)) revert SettlementAlreadySet(_settlement);
         if (settlement_ == address(0)) revert SettlementZero();
         _settlement = settlement_;
         emit SettlementSet(settlement_);
@@ -541,6 +549,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function settlement() external view returns (address) {
         return _settlement;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function settlementOf(uint256 taskId) external view returns (address) {
+        return _settlementOf(_task(taskId));
     }
 
     /// @inheritdoc ITaskMarket
@@ -802,6 +815,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function _task(uint256 taskId) private view returns (TaskData storage t) {
         t = _tasks[taskId];
         if (t.phase == Phase.None) revert TaskUnknown(taskId);
+    }
+
+    /// @dev The task's settlement module, fixed at post; a task posted before any module was set takes the
+    /// current one.
+    function _settlementOf(TaskData storage t) private view returns (address s) {
+        s = t.settlement;
+        if (s == address(0)) s = _settlement;
     }
 
     function _phaseOf(TaskData storage t) private view returns (Phase) {

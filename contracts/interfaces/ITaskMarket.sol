@@ -300,8 +300,8 @@ interface ITaskMarket {
     /// @notice Emitted when the parameters change (and once at deployment).
     /// @param params The new parameters.
     event ParamsUpdated(MarketParams params);
-    /// @notice Emitted once, when the settlement module is set.
-    /// @param settlement The settlement module.
+    /// @notice Emitted when the owner points new tasks at a settlement module.
+    /// @param settlement The settlement module for tasks posted from now on.
     event SettlementSet(address indexed settlement);
 
     /// @notice Emitted when the owner names a new treasury.
@@ -313,15 +313,12 @@ interface ITaskMarket {
     /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 14 = minReward).
     /// @param value Offending value.
     error ParamOutOfBounds(uint256 field, uint256 value);
-    /// @notice Thrown when the settlement module is already set.
-    /// @param settlement The module already set.
-    error SettlementAlreadySet(address settlement);
     /// @notice Thrown when the settlement module address is zero.
     error SettlementZero();
 
     /// @notice Thrown when the treasury would be the zero address.
     error TreasuryZero();
-    /// @notice Thrown when a caller other than the settlement module calls `settle`.
+    /// @notice Thrown when a caller other than the task's settlement module calls `settle`.
     /// @param caller The caller.
     error NotSettlement(address caller);
     /// @notice Thrown when the reward is zero, below `minReward`, above 2**96-1 or too small for a non-zero
@@ -539,7 +536,8 @@ interface ITaskMarket {
     /// @param taskId The task.
     function claimDefaultShare(uint256 taskId) external;
 
-    /// @notice Settles a task awaiting attestation; settlement module only, once.
+    /// @notice Settles a task awaiting attestation; the task's own settlement module only (`settlementOf`),
+    /// once.
     /// @param taskId The task.
     /// @param s Outcome, payouts (summing to `taskPool`) and the winner.
     function settle(uint256 taskId, Settlement calldata s) external;
@@ -548,9 +546,16 @@ interface ITaskMarket {
     /// @param token The token.
     function withdraw(address token) external;
 
-    /// @notice Sets the settlement module; owner only, once.
+    /// @notice Points tasks posted from now on at a settlement module (owner only; not zero). Tasks already
+    /// posted keep theirs, so a new module can replace a faulty one without touching live tasks.
     /// @param settlement The module.
     function setSettlement(address settlement) external;
+
+    /// @notice The settlement module of a task: the one set when it was posted (the current one for a task
+    /// posted before any was set).
+    /// @param taskId The task.
+    /// @return The module.
+    function settlementOf(uint256 taskId) external view returns (address);
 
     /// @notice Names the treasury (owner only; not zero).
     /// @param treasury_ The new treasury.
@@ -560,8 +565,10 @@ interface ITaskMarket {
     /// @return The treasury; the initial owner until the owner names another.
     function treasury() external view returns (address);
 
-    /// @notice Replaces the parameters; owner only, within bounds. Running and queued tasks keep the
-    /// terms they were posted or started with, except windows not yet opened.
+    /// @notice Replaces the parameters; owner only, within bounds. They apply to tasks posted afterwards:
+    /// a task keeps the bond rates, windows and settlement module of its post (the medians of the
+    /// ranking as well); only `maxQueue`, `maxActive`, `minCommittee` and the ranking scale, which
+    /// govern the queue as a whole, act at once.
     /// @param params The new parameters.
     function setParams(MarketParams calldata params) external;
 
@@ -648,7 +655,7 @@ interface ITaskMarket {
     /// @return The registry address.
     function registry() external view returns (address);
 
-    /// @notice The settlement module (address(0) until set).
+    /// @notice The settlement module for new tasks (address(0) until set).
     /// @return The module address.
     function settlement() external view returns (address);
 }

@@ -205,3 +205,40 @@ describe("TaskMarket attack: sybils fill every submission slot (finding 7, marke
     expect(task.totalMinerBonds * 10_000n >= 3n * 100n * reward).to.equal(true);
   });
 });
+
+describe("TaskMarket attack: the owner changes parameters or the settlement module under a live task (finding 12)", () => {
+  it("test_setParams_afterPost_theTaskKeepsItsWindows", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    const taskId = await postAndStart(d, dataset);
+    await d.market.connect(d.owner).setParams({ ...testParams, testKeyWindow: 10n, revealWindow: 10n, publisherBondBps: 5000n, minerBondBps: 5000n });
+    const k = await trainKeysFor(d, taskId, dataset);
+    await d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, k.testLeaves);
+    const task = await d.market.getTask(taskId);
+    expect(task.testKeyDeadline).to.equal(task.commitDeadline + testParams.testKeyWindow);
+    expect(task.minerBond).to.equal(minerBondFor(ONE));
+    await pastCommitDeadline(conn, d, taskId);
+    await d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, dataset));
+    const unlocked = await d.market.getTask(taskId);
+    expect(unlocked.revealDeadline).to.equal(unlocked.testUnlockedAt + testParams.revealWindow);
+  });
+
+  it("test_settle_byANewSettlementModule_reverts_theTasksOwnSettles", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await d.market.connect(d.owner).setSettlement(await d.settlementAccount.getAddress());
+    const taskId = await toCommitting(d, dataset);
+    await commit(d, taskId, d.minerA, opening("A"));
+    await pastCommitDeadline(conn, d, taskId);
+    await d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, dataset));
+    await reveal(d, taskId, d.minerA, opening("A"));
+    await timeTo(conn, (await d.market.getTask(taskId)).revealDeadline + 1n);
+    // A new module for new tasks: it cannot settle the live task; the task's own module still can.
+    await d.market.connect(d.owner).setSettlement(await d.outsider.getAddress());
+    const pool = await d.market.taskPool(taskId);
+    const s = { outcome: 1n, payouts: [{ account: await d.publisher.getAddress(), amount: pool }], winner: ethers.MaxUint256, winnerScore: 0n, ommersHash: ethers.ZeroHash };
+    await expect(d.market.connect(d.outsider).settle(taskId, s))
+      .to.be.revertedWithCustomError(d.market, "NotSettlement")
+      .withArgs(await d.outsider.getAddress());
+    await d.market.connect(d.settlementAccount).settle(taskId, s);
+    expect((await d.market.getTask(taskId)).phase).to.equal(6n);
+  });
+});

@@ -269,15 +269,18 @@ describe("TaskMarket: parameters", () => {
     expect(await d.market.owner()).to.equal(next);
   });
 
-  it("sets the settlement module once, owner only", async () => {
+  it("sets the settlement module for new tasks, owner only, and may point new tasks at another", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     const s = await d.settlementAccount.getAddress();
     await expect(d.market.connect(d.outsider).setSettlement(s)).to.be.revertedWithCustomError(d.market, "OwnableUnauthorizedAccount");
     await expect(d.market.connect(d.owner).setSettlement(ZERO)).to.be.revertedWithCustomError(d.market, "SettlementZero");
     await expect(d.market.connect(d.owner).setSettlement(s)).to.emit(d.market, "SettlementSet").withArgs(s);
-    await expect(d.market.connect(d.owner).setSettlement(s))
-      .to.be.revertedWithCustomError(d.market, "SettlementAlreadySet")
-      .withArgs(s);
     expect(await d.market.settlement()).to.equal(s);
+    const first = await post(d, dataset);
+    const next = await d.outsider.getAddress();
+    await expect(d.market.connect(d.owner).setSettlement(next)).to.emit(d.market, "SettlementSet").withArgs(next);
+    const second = await post(d, dataset);
+    expect(await d.market.settlementOf(first)).to.equal(s);
+    expect(await d.market.settlementOf(second)).to.equal(next);
   });
 });
