@@ -53,14 +53,16 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 testKeyDeadline;
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
-        uint16 queueLengthAtStart;
         // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock
         bytes32 testLeavesHash;
-        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards)
+        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards), and the
+        // queue length at the start (so that startNext writes a slot postTask made non-zero); windows are
+        // at most 30 days, under 2**24 s
         address settlement;
-        uint32 keyWindow;
-        uint32 testKeyWindow;
-        uint32 revealWindow;
+        uint24 keyWindow;
+        uint24 testKeyWindow;
+        uint24 revealWindow;
+        uint16 queueLengthAtStart;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -156,9 +158,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.datasetRoot = request.datasetRoot;
         // Snapshot: later parameter or settlement changes do not touch this task.
         t.settlement = _settlement;
-        t.keyWindow = p.keyWindow;
-        t.testKeyWindow = p.testKeyWindow;
-        t.revealWindow = p.revealWindow;
+        t.keyWindow = uint24(p.keyWindow);
+        t.testKeyWindow = uint24(p.testKeyWindow);
+        t.revealWindow = uint24(p.revealWindow);
         _enqueue(t, queued, entryTerms);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
