@@ -111,7 +111,8 @@ interface ITaskMarket {
     /// @param trainWindow Seconds from training-key unlock to the commit deadline.
     /// @param deadline Queue expiry while queued, training-key deadline once started.
     /// @param commitDeadline Last second of the commit window.
-    /// @param revealDeadline Last second of the reveal window.
+    /// @param revealDeadline Last second of the reveal window (`revealWindow` after the test-key unlock; 0
+    /// before it).
     /// @param testKeyDeadline Last second of the test-key window.
     /// @param testUnlockedAt Time of the test-key unlock (0 before).
     /// @param testUnlockBlock Block of the test-key unlock (0 before).
