@@ -9,7 +9,7 @@ import { keccak256, toUtf8Bytes, type ContractTransactionResponse } from "ethers
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import { modelCommitment } from "../agents/protocol/commitments.js";
-import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../agents/protocol/dataset-tree.js";
+import { buildDatasetCommitment, shardKeys, trainingUnlock, type ShardSecret } from "../agents/protocol/dataset-tree.js";
 import { splitShards } from "../agents/protocol/split.js";
 import { measureValidatorGas, mergeIntoResults } from "./gas-validators.js";
 
@@ -89,7 +89,7 @@ async function startNextAllTied(conn: NetworkConnection): Promise<number> {
   ]);
   for (const v of rest.slice(0, 3)) await registry.connect(v).stake(ONE, { value: ONE });
   const market = await ethers.deployContract("TaskMarket", [owner!.address, await registry.getAddress(), benchParams]);
-  const root = buildDatasetTree(shards(SHARDS)).root;
+  const root = buildDatasetCommitment(shards(SHARDS)).root;
   for (let i = 0; i < QUEUED; i++) {
     const request = {
       token: ZERO, reward: ONE, datasetRoot: root, specCid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
@@ -119,7 +119,7 @@ export async function measureMarketGas(conn: NetworkConnection): Promise<Record<
   const marketAddress = await market.getAddress();
 
   const secrets = shards(SHARDS);
-  const tree = buildDatasetTree(secrets);
+  const tree = buildDatasetCommitment(secrets);
   const post = (i: number) => {
     const reward = ONE + BigInt(i) * 10n ** 15n;
     const request = {
@@ -148,8 +148,8 @@ export async function measureMarketGas(conn: NetworkConnection): Promise<Record<
 
   const task = await market.getTask(taskId);
   const split = splitShards(task.seed, SHARDS, TEST_SHARDS);
-  const train = shardKeyMultiproof(tree, secrets, split.train);
-  const unlockTrainingData = await gasOf(market.connect(publisher).unlockTrainingData(taskId, train.keys, train.proof, train.proofFlags));
+  const train = trainingUnlock(secrets, split.train, split.test);
+  const unlockTrainingData = await gasOf(market.connect(publisher).unlockTrainingData(taskId, train.keys, train.testLeaves));
 
   const { chainId } = await ethers.provider.getNetwork();
   const opening = (label: string) => ({
@@ -168,8 +168,7 @@ export async function measureMarketGas(conn: NetworkConnection): Promise<Record<
   const commitModelReplace = await gasOf(market.connect(minerB).commitModel(taskId, commitmentOf(minerB.address, b)));
 
   await conn.networkHelpers.time.increaseTo((await market.getTask(taskId)).commitDeadline + 1n);
-  const test = shardKeyMultiproof(tree, secrets, split.test);
-  const unlockTestData = await gasOf(market.connect(publisher).unlockTestData(taskId, test.keys, test.proof, test.proofFlags));
+  const unlockTestData = await gasOf(market.connect(publisher).unlockTestData(taskId, shardKeys(secrets, split.test)));
   const revealModel = await gasOf(market.connect(minerA).revealModel(taskId, a.modelCid, a.modelHash, a.checkpointRoot, a.salt));
   const revealModelSecond = await gasOf(market.connect(minerB).revealModel(taskId, b.modelCid, b.modelHash, b.checkpointRoot, b.salt));
 

@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {UD60x18} from "@prb/math/src/UD60x18.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
@@ -19,7 +18,7 @@ import {Split} from "./libraries/Split.sol";
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @dev One task in seven slots. `deadline` is the queue expiry while queued, the training-key
+    /// @dev One task in nine slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
     /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
     /// ones; `_phaseOf` derives Revealing and Attesting from time.
@@ -54,6 +53,15 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 testKeyDeadline;
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
+        // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock
+        bytes32 testLeavesHash;
+        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards), and the
+        // queue length at the start (so that startNext writes a slot postTask made non-zero); windows are
+        // at most 30 days, under 2**24 s
+        address settlement;
+        uint24 keyWindow;
+        uint24 testKeyWindow;
+        uint24 revealWindow;
         uint16 queueLengthAtStart;
     }
 
@@ -78,6 +86,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant MAX_SUBMISSIONS = 64;
     uint256 private constant MAX_CID_BYTES = 128;
     uint256 private constant BPS = 10_000;
+    /// @dev Share of a forfeited publisher bond that pays whoever triggers the timeout.
+    uint256 private constant KEEPER_TIP_BPS = 1000;
 
     IValidatorRegistry private immutable _registry;
 
@@ -115,18 +125,23 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 reward = request.reward;
         if (reward == 0 || reward < p.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
         _checkShape(request, p);
-        uint256 queued = _queue.length;
-        if (queued >= p.maxQueue) revert QueueFull(queued, p.maxQueue);
         uint256 entryTerms = _rankingTerms(request, p);
 
         uint256 publisherBond = reward * p.publisherBondBps / BPS;
+        if (publisherBond == 0) revert RewardOutOfBounds(reward);
         uint256 minerBond = reward * p.minerBondBps / BPS;
         if (minerBond == 0) minerBond = 1;
         // Interaction before effects: the balance difference around the transfer is the check that
-        // rejects fee-on-transfer tokens; nonReentrant keeps the token from re-entering.
+        // rejects fee-on-transfer tokens. Every state-changing entry point is nonReentrant, so a token
+        // hook cannot re-enter the market here; the queue length is read only after the transfer all
+        // the same.
         _pull(request.token, reward + publisherBond);
-
         taskId = ++_taskCount;
+        entryTerms |= taskId << 224;
+        uint256 queued = _queue.length;
+        // A full queue takes a task that ranks strictly better than its worst one, which leaves refunded.
+        if (queued >= p.maxQueue) queued = _evictWorst(queued, p, entryTerms, taskId);
+
         TaskData storage t = _tasks[taskId];
         t.publisher = msg.sender;
         t.phase = Phase.Queued;
@@ -141,26 +156,31 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.publisherBond = uint128(publisherBond);
         t.minerBond = uint128(minerBond);
         t.datasetRoot = request.datasetRoot;
-        _enqueue(t, queued, (taskId << 224) | entryTerms);
+        // Snapshot: later parameter or settlement changes do not touch this task.
+        t.settlement = _settlement;
+        t.keyWindow = uint24(p.keyWindow);
+        t.testKeyWindow = uint24(p.testKeyWindow);
+        t.revealWindow = uint24(p.revealWindow);
+        _enqueue(t, queued, entryTerms);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
 
     /// @inheritdoc ITaskMarket
-    function cancelQueued(uint256 taskId) external {
+    function cancelQueued(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         _cancelQueued(taskId, t);
     }
 
     /// @inheritdoc ITaskMarket
-    function expireQueued(uint256 taskId) external {
+    function expireQueued(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase == Phase.Queued && block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
         _cancelQueued(taskId, t);
     }
 
     /// @inheritdoc ITaskMarket
-    function startNext() external returns (uint256 taskId) {
+    function startNext() external nonReentrant returns (uint256 taskId) {
         uint256 length = _queue.length;
         if (length == 0) revert QueueEmpty();
         // A storage pointer reads only the two parameter slots used here.
@@ -185,37 +205,38 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function unlockTrainingData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external {
+    function unlockTrainingData(uint256 taskId, ShardKey[] calldata keys, bytes32[] calldata testLeaves)
+        external
+        nonReentrant
+    {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
-        _verifyKeys(taskId, t, keys, proof, proofFlags, false);
+        t.testLeavesHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
 
-        MarketParams storage p = _params;
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
         t.phase = Phase.Committing;
         t.deadline = commitDeadline;
-        t.revealDeadline = commitDeadline + p.revealWindow;
-        t.testKeyDeadline = commitDeadline + p.testKeyWindow;
-        emit TrainingDataUnlocked(taskId, commitDeadline, keys);
+        t.testKeyDeadline = commitDeadline + t.testKeyWindow;
+        emit TrainingDataUnlocked(taskId, commitDeadline, keys, testLeaves);
     }
 
     /// @inheritdoc ITaskMarket
-    function timeoutTrainingKeys(uint256 taskId) external {
+    function timeoutTrainingKeys(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
-        // Terminal before crediting.
+        // Terminal before crediting. The publisher bond is forfeited: a keeper tip to the caller, the rest
+        // to the treasury (a publisher who abandons its own task recovers only the tip).
         t.phase = Phase.Cancelled;
         --_activeCount;
-        _credit(t.publisher, t.token, t.reward);
-        _credit(msg.sender, t.token, t.publisherBond);
+        address token = t.token;
+        uint256 bond = t.publisherBond;
+        uint256 tip = bond * KEEPER_TIP_BPS / BPS;
+        _credit(t.publisher, token, t.reward);
+        _credit(msg.sender, token, tip);
+        _credit(_treasury, token, bond - tip);
         emit TaskCancelled(taskId, msg.sender);
     }
 
@@ -246,20 +267,17 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function unlockTestData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external {
+    function unlockTestData(uint256 taskId, ShardKey[] calldata keys) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
         if (block.timestamp > t.testKeyDeadline) revert WindowClosed(taskId, t.testKeyDeadline);
-        _verifyKeys(taskId, t, keys, proof, proofFlags, true);
+        _checkTestKeys(taskId, t, keys);
 
+        // The reveal window opens with the test keys: a publisher who defaults has seen no model.
         t.phase = Phase.Revealing;
+        t.revealDeadline = uint40(block.timestamp + t.revealWindow);
         t.testUnlockedAt = uint40(block.timestamp);
         t.testUnlockBlock = uint64(block.number);
         emit TestDataUnlocked(taskId, keys);
@@ -272,11 +290,10 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         bytes32 modelHash,
         bytes32 checkpointRoot,
         bytes32 salt
-    ) external {
+    ) external nonReentrant {
         TaskData storage t = _task(taskId);
-        Phase stored = t.phase;
-        if (stored != Phase.Committing && stored != Phase.Revealing) revert TaskNotInPhase(taskId, _phaseOf(t));
-        if (block.timestamp <= t.deadline) revert TooEarly(taskId, t.deadline);
+        // Reveals open only once the test keys are out (stored phase Revealing), after the commit deadline.
+        if (t.phase != Phase.Revealing) revert TestKeysLocked(taskId);
         if (block.timestamp > t.revealDeadline) revert WindowClosed(taskId, t.revealDeadline);
         uint256 cidLength = bytes(modelCid).length;
         if (cidLength == 0 || cidLength > MAX_CID_BYTES) revert CidLengthOutOfBounds(cidLength);
@@ -297,38 +314,47 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
-    function timeoutTestKeys(uint256 taskId) external {
+    function timeoutTestKeys(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Committing) revert TaskNotInPhase(taskId, _phaseOf(t));
-        uint256 opensAfter = t.testKeyDeadline > t.revealDeadline ? t.testKeyDeadline : t.revealDeadline;
-        if (block.timestamp <= opensAfter) revert TooEarly(taskId, opensAfter);
-        // Terminal before crediting.
+        if (block.timestamp <= t.testKeyDeadline) revert TooEarly(taskId, t.testKeyDeadline);
+        // Terminal before crediting. No model was revealed (reveals need the test keys).
         t.phase = Phase.Defaulted;
         --_activeCount;
 
         address token = t.token;
-        uint256 revealers = t.revealedCount;
-        uint256 pool = uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
-        if (revealers == 0) {
-            _credit(t.publisher, token, t.reward);
-            _credit(msg.sender, token, pool - t.reward);
+        uint256 committers = t.submissionCount;
+        uint256 bond = t.publisherBond;
+        // The publisher gets its reward back and loses its bond: to the committed miners in equal
+        // shares (claimed with `claimDefaultShare`, with their own bonds), the rounding dust to the
+        // treasury; without committers, a keeper tip to the caller and the rest to the treasury.
+        _credit(t.publisher, token, t.reward);
+        if (committers == 0) {
+            uint256 tip = bond * KEEPER_TIP_BPS / BPS;
+            _credit(msg.sender, token, tip);
+            _credit(_treasury, token, bond - tip);
         } else {
-            uint256 bond = t.minerBond;
-            // Every revealer gets its bond back; the rest (reward, publisher bond, forfeited bonds)
-            // in equal parts, the rounding dust to the first revealer.
-            uint256 share = (pool - bond * revealers) / revealers;
-            uint256 dust = pool - (bond + share) * revealers;
-            for (uint256 i = 0; i < revealers; ++i) {
-                _credit(_reveals[taskId][i].miner, token, bond + share + (i == 0 ? dust : 0));
-            }
+            _credit(_treasury, token, bond % committers);
         }
-        emit TaskDefaulted(taskId, msg.sender, revealers);
+        emit TaskDefaulted(taskId, msg.sender, committers);
     }
 
     /// @inheritdoc ITaskMarket
-    function settle(uint256 taskId, Settlement calldata s) external {
-        if (msg.sender != _settlement) revert NotSettlement(msg.sender);
+    function claimDefaultShare(uint256 taskId) external nonReentrant {
         TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Defaulted) revert TaskNotInPhase(taskId, _phaseOf(t));
+        CommitData storage c = _commits[taskId][msg.sender];
+        if (c.committedAt == 0) revert NotCommitted(taskId, msg.sender);
+        // A Defaulted task has no reveals, so `revealed` marks the claim; set before crediting.
+        if (c.revealed) revert AlreadyClaimed(taskId, msg.sender);
+        c.revealed = true;
+        _credit(msg.sender, t.token, uint256(t.minerBond) + t.publisherBond / t.submissionCount);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function settle(uint256 taskId, Settlement calldata s) external nonReentrant {
+        TaskData storage t = _task(taskId);
+        if (msg.sender != _settlementOf(t)) revert NotSettlement(msg.sender);
         Phase phase = _phaseOf(t);
         if (phase != Phase.Attesting) revert TaskNotInPhase(taskId, phase);
         bool validated = s.outcome == Outcome.Validated;
@@ -370,7 +396,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function setSettlement(address settlement_) external onlyOwner {
-        if (_settlement != address(0)) revert SettlementAlreadySet(_settlement);
         if (settlement_ == address(0)) revert SettlementZero();
         _settlement = settlement_;
         emit SettlementSet(settlement_);
@@ -408,7 +433,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.revealedCount = t.revealedCount;
         task.trainWindow = t.trainWindow;
         task.deadline = t.deadline;
-        if (t.revealDeadline != 0) task.commitDeadline = t.deadline;
+        if (t.testKeyDeadline != 0) task.commitDeadline = t.deadline;
         task.revealDeadline = t.revealDeadline;
         task.testKeyDeadline = t.testKeyDeadline;
         task.testUnlockedAt = t.testUnlockedAt;
@@ -529,6 +554,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ITaskMarket
+    function settlementOf(uint256 taskId) external view returns (address) {
+        return _settlementOf(_task(taskId));
+    }
+
+    /// @inheritdoc ITaskMarket
     function treasury() external view returns (address) {
         return _treasury;
     }
@@ -541,6 +571,33 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.seed = bytes32(0);
         _credit(t.publisher, t.token, uint256(t.reward) + t.publisherBond);
         emit TaskCancelled(taskId, msg.sender);
+    }
+
+    /// @dev Evicts the queued task with the highest score when `entry` scores strictly lower; returns the
+    /// queue length after the eviction. Reads every queued word (only on a full queue).
+    function _evictWorst(uint256 length, MarketParams memory p, uint256 entry, uint256 taskId)
+        private
+        returns (uint256)
+    {
+        UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
+        uint256 worst = 0;
+        uint256 worstScore = 0;
+        uint256 worstId = 0;
+        for (uint256 i = 0; i < length; ++i) {
+            uint256 word = _queue[i];
+            uint256 score = Ranking.scoreOf(word, q);
+            uint256 id = Ranking.taskIdOf(word);
+            if (score > worstScore || (score == worstScore && id > worstId)) (worst, worstScore, worstId) = (i, score, id);
+        }
+        if (Ranking.scoreOf(entry, q) >= worstScore) revert QueueFull(length, p.maxQueue);
+        _removeFromQueue(worst, length);
+        TaskData storage evicted = _tasks[worstId];
+        // Terminal before crediting; the evicted publisher is refunded in full.
+        evicted.phase = Phase.Cancelled;
+        evicted.seed = bytes32(0);
+        _credit(evicted.publisher, evicted.token, uint256(evicted.reward) + evicted.publisherBond);
+        emit TaskEvicted(worstId, taskId);
+        return length - 1;
     }
 
     function _appendBlock(uint256 taskId, TaskData storage t, Settlement calldata s) private {
@@ -592,8 +649,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _checkBound(0, p.maxQueue, 2, 128);
         _checkBound(1, p.maxActive, 1, 64);
         _checkBound(2, p.minCommittee, 1, 64);
-        _checkBound(3, p.publisherBondBps, 0, 5000);
-        _checkBound(4, p.minerBondBps, 0, 5000);
+        _checkBound(3, p.publisherBondBps, 100, 5000);
+        _checkBound(4, p.minerBondBps, 100, 5000);
         _checkBound(5, p.keyWindow, 10, 30 days);
         _checkBound(6, p.testKeyWindow, 10, 30 days);
         _checkBound(7, p.revealWindow, 10, 30 days);
@@ -632,50 +689,68 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function _rankingTerms(TaskRequest calldata request, MarketParams memory p) private pure returns (uint256) {
         uint256 dnNanos = Ranking.transferNanos(request.modelBytes, request.dataBytes, p.medianBandwidth);
         uint256 dcUd = uint256(request.flops) * 1e18 / p.medianCompute;
+        if (request.modelBytes == 0 || request.dataBytes == 0 || request.flops == 0) {
+            revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
+        }
         if (dnNanos > type(uint64).max || dcUd > Ranking.DC_MAX) {
             revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
         }
         return Ranking.pack(0, dnNanos, Ranking.computeLog2(request.flops, p.medianCompute), request.reward);
     }
 
-    /// @dev Checks that `keys` are exactly the task's training (or test) shards and that the multiproof
-    /// proves them against the dataset root.
-    function _verifyKeys(
+    /// @dev Rebuilds the ordered leaf list from the training keys and the test leaves, each in index order,
+    /// and checks it against the dataset root; returns the hash of the test leaves for `unlockTestData`.
+    function _checkTrainingKeys(
         uint256 taskId,
         TaskData storage t,
         ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags,
-        bool testSet
-    ) private view {
-        bytes32[] memory leaves = _shardLeaves(t, keys, testSet);
-        if (!MerkleProof.multiProofVerifyCalldata(proof, proofFlags, t.datasetRoot, leaves)) {
-            revert InvalidMultiproof(taskId);
+        bytes32[] calldata testLeaves
+    ) private view returns (bytes32 testLeavesHash) {
+        uint256 shards = t.shardCount;
+        uint256 testCount = t.testShards;
+        if (keys.length != shards - testCount) revert KeyCountMismatch(keys.length, shards - testCount);
+        if (testLeaves.length != testCount) revert KeyCountMismatch(testLeaves.length, testCount);
+        uint256 testBits = Split.testBitmap(t.seed, shards, testCount);
+        bytes32[] memory leaves = new bytes32[](shards);
+        uint256 k = 0;
+        // Unchecked: i < shards ≤ 256; k and i - k stay below the checked array lengths.
+        unchecked {
+            for (uint256 i = 0; i < shards; ++i) {
+                if (testBits & (1 << i) != 0) {
+                    leaves[i] = testLeaves[i - k];
+                } else {
+                    leaves[i] = _leafAt(keys[k++], i);
+                }
+            }
         }
+        if (keccak256(abi.encodePacked(leaves)) != t.datasetRoot) revert DatasetRootMismatch(taskId);
+        testLeavesHash = keccak256(abi.encodePacked(testLeaves));
     }
 
-    function _shardLeaves(TaskData storage t, ShardKey[] calldata keys, bool testSet)
-        private
-        view
-        returns (bytes32[] memory leaves)
-    {
+    /// @dev Checks the test keys, in index order, against the test leaves fixed at the training unlock.
+    function _checkTestKeys(uint256 taskId, TaskData storage t, ShardKey[] calldata keys) private view {
         uint256 shards = t.shardCount;
-        uint256 expected = testSet ? t.testShards : shards - t.testShards;
-        if (keys.length != expected) revert KeyCountMismatch(keys.length, expected);
-        uint256 testBits = Split.testBitmap(t.seed, shards, t.testShards);
-        uint256 seen = 0;
-        leaves = new bytes32[](expected);
-        for (uint256 i = 0; i < expected; ++i) {
-            ShardKey calldata k = keys[i];
-            uint256 index = k.index;
-            if (index >= shards) revert ShardIndexOutOfBounds(index);
-            uint256 bit = 1 << index;
-            bool isTest = testBits & bit != 0;
-            if (isTest != testSet) revert ShardInWrongSet(index, isTest);
-            if (seen & bit != 0) revert ShardDuplicate(index);
-            seen |= bit;
-            leaves[i] = Commitments.shardLeaf(index, k.cidHash, k.key);
+        uint256 testCount = t.testShards;
+        if (keys.length != testCount) revert KeyCountMismatch(keys.length, testCount);
+        uint256 testBits = Split.testBitmap(t.seed, shards, testCount);
+        bytes32[] memory leaves = new bytes32[](testCount);
+        uint256 k = 0;
+        // Unchecked: i < shards ≤ 256, k < testCount (one per set bit).
+        unchecked {
+            for (uint256 i = 0; i < shards; ++i) {
+                if (testBits & (1 << i) != 0) {
+                    leaves[k] = _leafAt(keys[k], i);
+                    ++k;
+                }
+            }
         }
+        if (keccak256(abi.encodePacked(leaves)) != t.testLeavesHash) revert DatasetRootMismatch(taskId);
+    }
+
+    /// @dev The leaf of `key`, which must name shard `index` (the next one in index order).
+    function _leafAt(ShardKey calldata key, uint256 index) private pure returns (bytes32) {
+        if (key.index != index) revert ShardIndexMismatch(index, key.index);
+        return Commitments.shardLeaf(index, key.cidHash, key.key);
     }
 
     /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per four tasks (`_keys`) and a
@@ -742,6 +817,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function _task(uint256 taskId) private view returns (TaskData storage t) {
         t = _tasks[taskId];
         if (t.phase == Phase.None) revert TaskUnknown(taskId);
+    }
+
+    /// @dev The task's settlement module, fixed at post; a task posted before any module was set takes the
+    /// current one.
+    function _settlementOf(TaskData storage t) private view returns (address s) {
+        s = t.settlement;
+        if (s == address(0)) s = _settlement;
     }
 
     function _phaseOf(TaskData storage t) private view returns (Phase) {

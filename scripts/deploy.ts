@@ -10,10 +10,14 @@
  * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
  * `randomness.drawDelay`); on an L2 deploy a VrfRandomness for the chain's VRF v2.5 coordinator first and
  * pass its address in `PODL_RANDOMNESS_SOURCE`, then allow the registry as its consumer (`setConsumer`).
+ * Production: `PODL_TIMELOCK_DELAY=<seconds>` hands the ownership of every contract (Ownable2Step) to a
+ * PodlTimelock (OpenZeppelin TimelockController) with that minimum delay; the deployer stays proposer
+ * and executor. The timelock's acceptances are queued; with a delay > 0, run the printed
+ * `executeBatch` after it (docs/market.md).
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
-import { defaults, deployPodl, overridesFromEnv, withOverrides, writeDeployment } from "./demo/deployment.js";
+import { defaults, deployPodl, handOverToTimelock, overridesFromEnv, withOverrides, writeDeployment } from "./demo/deployment.js";
 
 const params = withOverrides(defaults, await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
 const conn = await network.getOrCreate();
@@ -28,3 +32,18 @@ await writeDeployment(file, record);
 process.stdout.write(`PoDL deployed on ${conn.networkName} (chain ${record.chainId}) by ${record.deployer}\n`);
 for (const [label, address] of Object.entries(record.contracts)) process.stdout.write(`  ${label.padEnd(18)} ${address}\n`);
 process.stdout.write(`address book: deployments/${conn.networkName}.json\n`);
+
+const delay = process.env.PODL_TIMELOCK_DELAY;
+if (delay !== undefined && delay !== "") {
+  if (!/^\d+$/.test(delay)) throw new Error(`PODL_TIMELOCK_DELAY must be a whole number of seconds, not "${delay}"`);
+  const { ValidatorRegistry, TaskMarket, RewardToken, Settlement } = record.contracts;
+  const targets = [ValidatorRegistry, TaskMarket, RewardToken, Settlement];
+  const { timelock, accepted } = await handOverToTimelock(deployer, targets, BigInt(delay));
+  process.stdout.write(`  ${"PodlTimelock".padEnd(18)} ${timelock} (min delay ${delay} s)\n`);
+  process.stdout.write(
+    accepted
+      ? "ownership handed to the timelock\n"
+      : `ownership transfer queued: after ${delay} s call executeBatch on the timelock with the scheduled acceptOwnership calls (salt keccak256("podl: accept ownership"))\n`,
+  );
+}
+

@@ -12,6 +12,9 @@ import { countModel, fixedOrMin } from "../ml/spec.js";
 import { train, type TrainResult } from "../ml/train.js";
 import { watermarkReader } from "../ml/watermark.js";
 import { modelCommitment } from "../protocol/commitments.js";
+import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
+import { isProtocolError } from "../protocol/errors.js";
+import { splitShards } from "../protocol/split.js";
 import { queueExponent, rankingScore, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { declaredWorkload } from "../publisher/prepare.js";
@@ -104,6 +107,8 @@ interface TaskData extends Record<string, unknown> {
   token: string;
   reward: string;
   keys?: { index: number; cidHash: string; key: string }[];
+  /** The test shards' leaves from `TrainingDataUnlocked` (with the keys they rebuild the dataset commitment). */
+  testLeaves?: string[];
   /** One epoch's measured seconds, and the epochs the spec and --max-epochs allow. */
   probe?: { epochSeconds: number; trainExamples: number; maxEpochs: number };
   workload?: { modelBytes: string; dataBytes: string; flops: string };
@@ -192,7 +197,8 @@ export class Miner {
       const task = store.getTask(taskId);
       if (task === undefined) return;
       const keys = (args.getValue("keys") as Result[]).map((k) => ({ index: Number(k.index), cidHash: k.cidHash as string, key: k.key as string }));
-      store.putTask(taskId, task.phase, { ...task.data, keys });
+      const testLeaves = (args.getValue("testLeaves") as Result).toArray() as string[];
+      store.putTask(taskId, task.phase, { ...task.data, keys, testLeaves });
     }
   }
 
@@ -217,10 +223,7 @@ export class Miner {
       case "committed":
         return await this.#reconcile(taskId, data, t, next);
       case "revealed":
-        // The publisher withheld the test keys: the default path pays the revealers; anyone may trigger it.
-        if (t.testUnlockedAt === 0n && next > t.testKeyDeadline && next > t.revealDeadline) {
-          await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
-        }
+        // A reveal needs the test keys, so a revealed task can no longer default; settlement ends it.
         return;
       default:
         return;
@@ -342,8 +345,24 @@ export class Miner {
     }
     const cap = data.probe!.maxEpochs;
 
-    let started = performance.now();
     const keys = data.keys!;
+    // One leaf per shard index: the keys with the test leaves must rebuild the task's dataset commitment,
+    // with the CIDs the task document names; otherwise the publisher could swap data after the split.
+    try {
+      checkDatasetCommitment({
+        datasetRoot: t.datasetRoot,
+        cids: doc.shards.map((sh) => sh.cid),
+        testIndices: splitShards(t.seed, Number(t.shardCount), Number(t.testShards)).test,
+        keys: keys.map((k) => ({ ...k, index: BigInt(k.index) })),
+        testLeaves: data.testLeaves ?? [],
+      });
+    } catch (e) {
+      if (!isProtocolError(e, "DATASET_COMMITMENT_MISMATCH")) throw e;
+      this.#set(taskId, "skipped", { ...data, reason: `dataset commitment mismatch: ${e.message}` });
+      this.#say(taskId, `refused task ${taskId}: the unlocked keys do not match the dataset commitment (${e.message}); not committing`, "error");
+      return;
+    }
+    let started = performance.now();
     const dataset = await fetchShards(this.#o.store, doc, keys.map((k) => k.index), keys, { timeoutMs: this.#o.fetchTimeoutMs });
     this.#timing(taskId, "decrypt", started, { examples: dataset.n });
 
@@ -481,6 +500,13 @@ export class Miner {
       return;
     }
     if (next <= t.commitDeadline) return;
+    if (t.testUnlockedAt === 0n) {
+      // Reveals open only with the test keys (TestDataUnlocked), so a publisher who defaults has seen
+      // no model. The publisher withheld them: the default path returns our bond with a share of the
+      // publisher bond; anyone may trigger it.
+      if (next > t.testKeyDeadline) await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
+      return;
+    }
     const revealed = (await this.market.getRevealed(taskId)).some((s) => getAddress(s.miner) === this.address);
     if (revealed) {
       this.#set(taskId, "revealed", data);
@@ -514,6 +540,7 @@ export class Miner {
   async #finish(taskId: bigint, phase: MinerPhase, data: TaskData, t: ChainTask): Promise<void> {
     const ended = PHASE_NAMES[Number(t.phase)]!;
     if (phase === "committed" || phase === "revealed") {
+      if (t.phase === PHASE.Defaulted) await this.#claimDefaultShare(taskId);
       const credit = await this.market.creditOf(this.address, t.token);
       if (credit > 0n) {
         const started = performance.now();
@@ -532,6 +559,18 @@ export class Miner {
       this.#say(taskId, `task ${taskId} ${ended} before this miner committed`);
     }
     this.#set(taskId, "done", { ...data, ended });
+  }
+
+  /** A defaulted task: our bond and our share of the publisher bond become a credit. */
+  async #claimDefaultShare(taskId: bigint): Promise<void> {
+    try {
+      const sent = await this.#rt.sender.call(this.market, "claimDefaultShare", [taskId], { label: `claimDefaultShare task ${taskId}` });
+      this.#say(taskId, `task ${taskId} defaulted: claimed the bond and a share of the publisher bond`, "info", { txHash: sent.hash });
+    } catch (e) {
+      // Claimed already (a restart after the claim landed): the credit is there to withdraw.
+      if (!isAgentError(e, "TX_REVERTED")) throw e;
+      this.#rt.log.info({ taskId, err: e.message }, `task ${taskId}: default share not claimable (claimed already)`);
+    }
   }
 
   /** Starts the best queued task when one of ours waits in the queue and the market has room. */

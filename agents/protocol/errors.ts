@@ -4,6 +4,7 @@ export type ProtocolErrorCode =
   | "RANKING_OUT_OF_RANGE"
   | "SHARD_INDEX_OUT_OF_RANGE"
   | "SHARD_KEY_INVALID"
+  | "DATASET_COMMITMENT_MISMATCH"
   | "BYTES32_INVALID";
 
 /** The one error type of `agents/protocol`: bad input to a shared protocol formula. */

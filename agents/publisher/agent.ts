@@ -6,7 +6,7 @@ import { EventDecoder } from "../chain/events.js";
 import { decodeRevert, revertData } from "../chain/revert.js";
 import { shortMessage, sleep } from "../chain/retry.js";
 import { AgentError, isAgentError } from "../config/errors.js";
-import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../protocol/dataset-tree.js";
+import { buildDatasetCommitment, shardKeys, trainingUnlock, type ShardSecret } from "../protocol/dataset-tree.js";
 import { splitShards } from "../protocol/split.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 import type { ITaskMarket } from "../../types/TaskMarket.js";
@@ -312,8 +312,10 @@ export class Publisher {
     if (t.phase === PHASE.Started) {
       // A transaction mined at `now` or later must still be inside the key window.
       if (now >= t.deadline) return this.#missed(taskId, data, "training keys", t.deadline);
-      const { train } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
-      await this.#unlock(taskId, "unlockTrainingData", t.datasetRoot, train);
+      const { train, test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
+      const shards = this.secrets(t.datasetRoot);
+      const { keys, testLeaves } = trainingUnlock(shards, train, test);
+      await this.#send(taskId, "unlockTrainingData", await this.market.unlockTrainingData.populateTransaction(taskId, keys, testLeaves));
       store.putTask(taskId, "training", data);
       tlog.info({ shards: train.length }, `task ${taskId}: training keys unlocked`);
     } else if (t.commitDeadline !== 0n && t.testUnlockedAt === 0n && (t.phase === PHASE.Committing || t.phase === PHASE.Revealing)) {
@@ -321,7 +323,8 @@ export class Publisher {
       if (now < t.commitDeadline) return undefined;
       if (now >= t.testKeyDeadline) return this.#missed(taskId, data, "test keys", t.testKeyDeadline);
       const { test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
-      await this.#unlock(taskId, "unlockTestData", t.datasetRoot, test);
+      const keys = shardKeys(this.secrets(t.datasetRoot), test);
+      await this.#send(taskId, "unlockTestData", await this.market.unlockTestData.populateTransaction(taskId, keys));
       store.putTask(taskId, "testing", data);
       tlog.info({ shards: test.length }, `task ${taskId}: test keys unlocked`);
     } else if (t.testUnlockedAt !== 0n && phase !== "testing") {
@@ -364,12 +367,11 @@ export class Publisher {
     return undefined;
   }
 
-  async #unlock(taskId: bigint, method: "unlockTrainingData" | "unlockTestData", datasetRoot: string, indices: number[]): Promise<void> {
-    const shards = this.secrets(datasetRoot);
-    const { keys, proof, proofFlags } = shardKeyMultiproof(buildDatasetTree(shards), shards, indices);
-    const tx = await this.market[method].populateTransaction(taskId, keys, proof, proofFlags);
+  /** Sends an unlock: the training keys with the test leaves (each in index order), or the test keys. */
+  async #send(taskId: bigint, method: "unlockTrainingData" | "unlockTestData", tx: { to: string; data: string }): Promise<void> {
     await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `${method} task ${taskId}`, iface: this.market.interface });
   }
+
 
   /**
    * Where the node serving the unfinished tasks listened, as their task documents tell miners (the
@@ -393,7 +395,7 @@ export class Publisher {
     }
     const keys = JSON.parse(record.salt) as string[];
     const shards = (record.data.cids as string[]).map((cid, i) => ({ cid, key: keys[i]! }));
-    if (buildDatasetTree(shards).root !== datasetRoot) {
+    if (buildDatasetCommitment(shards).root !== datasetRoot) {
       throw new AgentError("STATE_UNAVAILABLE", `the keys stored for ${datasetRoot} do not rebuild that root`, { context: { datasetRoot } });
     }
     return shards;

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { hexlify } from "ethers";
 import type { ContentStore } from "../storage/content-store.js";
-import { buildDatasetTree, type ShardSecret } from "../protocol/dataset-tree.js";
+import { buildDatasetCommitment, type ShardSecret } from "../protocol/dataset-tree.js";
 import { encrypt, generateKey } from "../ml/crypto.js";
 import { loadIris, loadMnist } from "../ml/datasets/bundled.js";
 import { loadCsv } from "../ml/datasets/csv.js";
@@ -161,7 +161,7 @@ export async function preparePublication(options: PrepareOptions): Promise<Publi
     specCid,
     document,
     shards,
-    datasetRoot: buildDatasetTree(shards).root,
+    datasetRoot: buildDatasetCommitment(shards).root,
     shardCount,
     testShards,
     workload: declaredWorkload(spec, Math.ceil(trainExamples), ciphertextBytes),

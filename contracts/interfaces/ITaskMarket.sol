@@ -32,8 +32,9 @@ interface ITaskMarket {
     /// @param maxQueue Queue bound, DLBC's L (2..128).
     /// @param maxActive Tasks started and not yet terminal (1..64).
     /// @param minCommittee Bonded validators required by `startNext` (1..64).
-    /// @param publisherBondBps Publisher bond as a share of the reward (0..5000 bps).
-    /// @param minerBondBps Miner bond as a share of the reward (0..5000 bps; at least 1 unit).
+    /// @param publisherBondBps Publisher bond as a share of the reward (100..5000 bps; at least 1 unit).
+    /// @param minerBondBps Miner bond as a share of the reward (100..5000 bps, so filling k submission
+    /// slots costs at least k % of the reward; at least 1 unit).
     /// @param keyWindow Seconds the publisher has to unlock the training keys after the start.
     /// @param testKeyWindow Seconds the publisher has to unlock the test keys after the commit deadline.
     /// @param revealWindow Seconds miners have to reveal after the commit deadline.
@@ -65,7 +66,8 @@ interface ITaskMarket {
     /// @notice What a publisher asks for in `postTask`.
     /// @param token Reward token; address(0) for ETH.
     /// @param reward Reward escrowed (the publisher bond is added on top).
-    /// @param datasetRoot Merkle root of the shard leaves (StandardMerkleTree, docs/market.md).
+    /// @param datasetRoot keccak256 of the shard leaves in index order (`Commitments.shardLeaf`,
+    /// docs/market.md): one leaf per shard index.
     /// @param specCid IPFS CID of the task spec JSON (emitted, not stored; 1..128 bytes).
     /// @param shardCount Number of shards (10..256).
     /// @param testShards Number of test shards (1..shardCount-1).
@@ -99,7 +101,7 @@ interface ITaskMarket {
     /// @param minerBond Bond each miner posts with its first commitment.
     /// @param totalMinerBonds Sum of the miner bonds held for this task.
     /// @param seed Task seed, set by `startNext`.
-    /// @param datasetRoot Merkle root of the shard leaves.
+    /// @param datasetRoot Dataset commitment (hash of the ordered shard leaves).
     /// @param accuracyThreshold Minimum median accuracy (bps).
     /// @param shardCount Number of shards.
     /// @param testShards Number of test shards.
@@ -109,7 +111,8 @@ interface ITaskMarket {
     /// @param trainWindow Seconds from training-key unlock to the commit deadline.
     /// @param deadline Queue expiry while queued, training-key deadline once started.
     /// @param commitDeadline Last second of the commit window.
-    /// @param revealDeadline Last second of the reveal window.
+    /// @param revealDeadline Last second of the reveal window (`revealWindow` after the test-key unlock; 0
+    /// before it).
     /// @param testKeyDeadline Last second of the test-key window.
     /// @param testUnlockedAt Time of the test-key unlock (0 before).
     /// @param testUnlockBlock Block of the test-key unlock (0 before).
@@ -158,7 +161,7 @@ interface ITaskMarket {
         bool revealed;
     }
 
-    /// @notice One shard key with what its Merkle leaf binds.
+    /// @notice One shard key with what its leaf binds.
     /// @param index Shard index (0..shardCount-1).
     /// @param cidHash keccak256 of the shard ciphertext's CID string.
     /// @param key The shard's AES-256 key.
@@ -216,8 +219,10 @@ interface ITaskMarket {
     /// @notice Emitted when the training keys are released.
     /// @param taskId The task.
     /// @param commitDeadline Last second of the commit window.
-    /// @param keys The training shard keys.
-    event TrainingDataUnlocked(uint256 indexed taskId, uint40 commitDeadline, ShardKey[] keys);
+    /// @param keys The training shard keys, in index order.
+    /// @param testLeaves The test shards' leaves, in index order (with the keys they rebuild the dataset
+    /// commitment, which miners check before committing).
+    event TrainingDataUnlocked(uint256 indexed taskId, uint40 commitDeadline, ShardKey[] keys, bytes32[] testLeaves);
     /// @notice Emitted when a miner commits or replaces its commitment.
     /// @param taskId The task.
     /// @param miner The miner.
@@ -252,11 +257,17 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @param caller Who cancelled it.
     event TaskCancelled(uint256 indexed taskId, address indexed caller);
+    /// @notice Emitted when a task posted to a full queue displaces the worst-ranked queued task (whose
+    /// publisher is refunded reward and bond in full).
+    /// @param taskId The evicted task (now Cancelled).
+    /// @param by The task that took its place.
+    event TaskEvicted(uint256 indexed taskId, uint256 indexed by);
     /// @notice Emitted when the publisher missed the test-key window.
     /// @param taskId The task.
     /// @param caller Who called the timeout.
-    /// @param revealers Miners that share the reward and publisher bond.
-    event TaskDefaulted(uint256 indexed taskId, address indexed caller, uint256 revealers);
+    /// @param committers Miners that committed; each may claim its bond and an equal share of the
+    /// publisher bond (`claimDefaultShare`).
+    event TaskDefaulted(uint256 indexed taskId, address indexed caller, uint256 committers);
     /// @notice Emitted when the settlement module settles a task.
     /// @param taskId The task.
     /// @param outcome How it ended.
@@ -290,8 +301,8 @@ interface ITaskMarket {
     /// @notice Emitted when the parameters change (and once at deployment).
     /// @param params The new parameters.
     event ParamsUpdated(MarketParams params);
-    /// @notice Emitted once, when the settlement module is set.
-    /// @param settlement The settlement module.
+    /// @notice Emitted when the owner points new tasks at a settlement module.
+    /// @param settlement The settlement module for tasks posted from now on.
     event SettlementSet(address indexed settlement);
 
     /// @notice Emitted when the owner names a new treasury.
@@ -303,18 +314,16 @@ interface ITaskMarket {
     /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 14 = minReward).
     /// @param value Offending value.
     error ParamOutOfBounds(uint256 field, uint256 value);
-    /// @notice Thrown when the settlement module is already set.
-    /// @param settlement The module already set.
-    error SettlementAlreadySet(address settlement);
     /// @notice Thrown when the settlement module address is zero.
     error SettlementZero();
 
     /// @notice Thrown when the treasury would be the zero address.
     error TreasuryZero();
-    /// @notice Thrown when a caller other than the settlement module calls `settle`.
+    /// @notice Thrown when a caller other than the task's settlement module calls `settle`.
     /// @param caller The caller.
     error NotSettlement(address caller);
-    /// @notice Thrown when the reward is zero, below `minReward` or above 2**96-1.
+    /// @notice Thrown when the reward is zero, below `minReward`, above 2**96-1 or too small for a non-zero
+    /// publisher bond.
     /// @param reward The reward.
     error RewardOutOfBounds(uint256 reward);
     /// @notice Thrown when the shard count is outside 10..256.
@@ -344,7 +353,8 @@ interface ITaskMarket {
     /// @param dataBytes Declared data bytes.
     /// @param flops Declared FLOPs.
     error WorkloadOutOfBounds(uint256 modelBytes, uint256 dataBytes, uint256 flops);
-    /// @notice Thrown when the queue holds `maxQueue` tasks.
+    /// @notice Thrown when the queue holds `maxQueue` tasks and the new task does not rank strictly better
+    /// than the worst of them.
     /// @param length Queue length.
     /// @param maxQueue The bound.
     error QueueFull(uint256 length, uint256 maxQueue);
@@ -393,19 +403,15 @@ interface ITaskMarket {
     /// @param count Keys given.
     /// @param expected Keys needed.
     error KeyCountMismatch(uint256 count, uint256 expected);
-    /// @notice Thrown when a shard index is not below the shard count.
-    /// @param index The index.
-    error ShardIndexOutOfBounds(uint256 index);
-    /// @notice Thrown when a training key is offered for a test shard or a test key for a training shard.
-    /// @param index The shard index.
-    /// @param isTest Whether the shard is a test shard.
-    error ShardInWrongSet(uint256 index, bool isTest);
-    /// @notice Thrown when a shard appears twice.
-    /// @param index The shard index.
-    error ShardDuplicate(uint256 index);
-    /// @notice Thrown when the multiproof does not prove the keys against the dataset root.
+    /// @notice Thrown when a shard key is not the next one in index order (a test shard's key given as
+    /// a training key, a key missing, repeated, out of order or past the shard count).
+    /// @param expected The shard index expected at this position.
+    /// @param index The index given.
+    error ShardIndexMismatch(uint256 expected, uint256 index);
+    /// @notice Thrown when the keys and leaves do not rebuild the dataset commitment (or, for the test
+    /// keys, the test leaves fixed at the training unlock).
     /// @param taskId The task.
-    error InvalidMultiproof(uint256 taskId);
+    error DatasetRootMismatch(uint256 taskId);
     /// @notice Thrown when a commitment is zero.
     error CommitmentZero();
     /// @notice Thrown when `maxSubmissions` miners have committed.
@@ -420,6 +426,13 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @param miner The caller.
     error CommitmentMismatch(uint256 taskId, address miner);
+    /// @notice Thrown when a miner reveals before the test keys are unlocked.
+    /// @param taskId The task.
+    error TestKeysLocked(uint256 taskId);
+    /// @notice Thrown when a miner claims its share of a defaulted task twice.
+    /// @param taskId The task.
+    /// @param miner The caller.
+    error AlreadyClaimed(uint256 taskId, address miner);
     /// @notice Thrown when the caller already revealed.
     /// @param taskId The task.
     /// @param miner The caller.
@@ -448,7 +461,9 @@ interface ITaskMarket {
     error EthTransferFailed(address account, uint256 amount);
 
     /// @notice Queues a task and escrows `reward` plus the publisher bond (ETH: exactly in msg.value;
-    /// ERC20: pulled with transferFrom, which must deliver the full amount).
+    /// ERC20: pulled with transferFrom, which must deliver the full amount). On a full queue the task
+    /// displaces the worst-ranked queued task if it ranks strictly better (`TaskEvicted`; that publisher
+    /// is refunded in full), else `QueueFull`. Declared workload terms must be non-zero.
     /// @param request What the task is.
     /// @return taskId The new task's id (1, 2, ...).
     function postTask(TaskRequest calldata request) external payable returns (uint256 taskId);
@@ -466,21 +481,18 @@ interface ITaskMarket {
     /// @return taskId The started task.
     function startNext() external returns (uint256 taskId);
 
-    /// @notice Releases the training shard keys, all at once, with a multiproof against `datasetRoot`;
-    /// publisher only, within `keyWindow` of the start. Opens the commit window.
+    /// @notice Releases the training shard keys, all at once, publisher only, within `keyWindow` of the
+    /// start. With the test shards' leaves they must rebuild the dataset commitment
+    /// (`keccak256(abi.encodePacked(leaf_0, ..., leaf_{n-1}))`), so each index has one fixed leaf and the
+    /// test keys are fixed now too. Opens the commit window.
     /// @param taskId The task.
-    /// @param keys Training shard keys in the multiproof's leaf order.
-    /// @param proof Multiproof siblings.
-    /// @param proofFlags Multiproof flags.
-    function unlockTrainingData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external;
+    /// @param keys Training shard keys in index order.
+    /// @param testLeaves Test shard leaves in index order.
+    function unlockTrainingData(uint256 taskId, ShardKey[] calldata keys, bytes32[] calldata testLeaves) external;
 
     /// @notice Cancels a started task whose training keys were not released in time; anyone. The reward
-    /// is credited back to the publisher, the publisher bond to the caller.
+    /// is credited back to the publisher; the publisher bond is forfeited: 10 % to the caller (keeper
+    /// tip), the rest to the treasury.
     /// @param taskId The task.
     function timeoutTrainingKeys(uint256 taskId) external;
 
@@ -492,19 +504,13 @@ interface ITaskMarket {
     function commitModel(uint256 taskId, bytes32 commitment) external payable;
 
     /// @notice Releases the test shard keys after the commit deadline, within `testKeyWindow`;
-    /// publisher only.
+    /// publisher only. Each must match the leaf fixed for its index at the training unlock.
     /// @param taskId The task.
-    /// @param keys Test shard keys in the multiproof's leaf order.
-    /// @param proof Multiproof siblings.
-    /// @param proofFlags Multiproof flags.
-    function unlockTestData(
-        uint256 taskId,
-        ShardKey[] calldata keys,
-        bytes32[] calldata proof,
-        bool[] calldata proofFlags
-    ) external;
+    /// @param keys Test shard keys in index order.
+    function unlockTestData(uint256 taskId, ShardKey[] calldata keys) external;
 
-    /// @notice Opens the caller's commitment after the commit deadline, within `revealWindow`.
+    /// @notice Opens the caller's commitment once the test keys are unlocked, within `revealWindow` of
+    /// the unlock (so a publisher who defaults has seen no model).
     /// @param taskId The task.
     /// @param modelCid IPFS CID of the artifact (1..128 bytes).
     /// @param modelHash keccak256 of the artifact bytes.
@@ -518,14 +524,21 @@ interface ITaskMarket {
         bytes32 salt
     ) external;
 
-    /// @notice Marks a task `Defaulted` when the test keys were not released in time and the reveal
-    /// window is over; anyone. Revealers get their bond back and equal parts of the reward, the
-    /// publisher bond and the forfeited bonds (the first revealer takes the rounding dust). Without
-    /// revealers the reward goes back to the publisher and the rest to the caller.
+    /// @notice Marks a task `Defaulted` when the test keys were not released by `testKeyDeadline`;
+    /// anyone. No model was revealed. The publisher gets its reward back and loses its bond: each
+    /// committed miner claims its own bond plus an equal share of the publisher bond
+    /// (`claimDefaultShare`; the rounding dust goes to the treasury). Without committers the caller
+    /// gets 10 % of the publisher bond and the treasury the rest.
     /// @param taskId The task.
     function timeoutTestKeys(uint256 taskId) external;
 
-    /// @notice Settles a task awaiting attestation; settlement module only, once.
+    /// @notice Credits a committed miner of a Defaulted task with its bond and its equal share of the
+    /// publisher bond; once per miner.
+    /// @param taskId The task.
+    function claimDefaultShare(uint256 taskId) external;
+
+    /// @notice Settles a task awaiting attestation; the task's own settlement module only (`settlementOf`),
+    /// once.
     /// @param taskId The task.
     /// @param s Outcome, payouts (summing to `taskPool`) and the winner.
     function settle(uint256 taskId, Settlement calldata s) external;
@@ -534,9 +547,16 @@ interface ITaskMarket {
     /// @param token The token.
     function withdraw(address token) external;
 
-    /// @notice Sets the settlement module; owner only, once.
+    /// @notice Points tasks posted from now on at a settlement module (owner only; not zero). Tasks already
+    /// posted keep theirs, so a new module can replace a faulty one without touching live tasks.
     /// @param settlement The module.
     function setSettlement(address settlement) external;
+
+    /// @notice The settlement module of a task: the one set when it was posted (the current one for a task
+    /// posted before any was set).
+    /// @param taskId The task.
+    /// @return The module.
+    function settlementOf(uint256 taskId) external view returns (address);
 
     /// @notice Names the treasury (owner only; not zero).
     /// @param treasury_ The new treasury.
@@ -546,8 +566,10 @@ interface ITaskMarket {
     /// @return The treasury; the initial owner until the owner names another.
     function treasury() external view returns (address);
 
-    /// @notice Replaces the parameters; owner only, within bounds. Running and queued tasks keep the
-    /// terms they were posted or started with, except windows not yet opened.
+    /// @notice Replaces the parameters; owner only, within bounds. They apply to tasks posted afterwards:
+    /// a task keeps the bond rates, windows and settlement module of its post (the medians of the
+    /// ranking as well); only `maxQueue`, `maxActive`, `minCommittee` and the ranking scale, which
+    /// govern the queue as a whole, act at once.
     /// @param params The new parameters.
     function setParams(MarketParams calldata params) external;
 
@@ -634,7 +656,7 @@ interface ITaskMarket {
     /// @return The registry address.
     function registry() external view returns (address);
 
-    /// @notice The settlement module (address(0) until set).
+    /// @notice The settlement module for new tasks (address(0) until set).
     /// @return The module address.
     function settlement() external view returns (address);
 }

@@ -26,14 +26,14 @@ library Commitments {
         return keccak256(abi.encode(market, chainId, taskId, miner, modelHash, checkpointRoot, salt));
     }
 
-    /// @notice A shard's leaf in the dataset tree: the StandardMerkleTree leaf of the values
-    /// `(uint256 index, bytes32 keccak256(bytes(cid)), bytes32 keccak256(key))`, i.e. DESIGN §4's leaf
-    /// hashed once more (the double hash that StandardMerkleTree uses against second preimages).
+    /// @notice A shard's leaf (DESIGN §4): `keccak256(abi.encode(index, keccak256(bytes(cid)),
+    /// keccak256(key)))`. The dataset commitment is the hash of all leaves in index order
+    /// (`datasetRoot`), so each index has exactly one leaf.
     /// @param index Shard index.
     /// @param cidHash keccak256 of the ciphertext CID string.
     /// @param key The shard's AES-256 key.
     /// @return The leaf hash.
     function shardLeaf(uint256 index, bytes32 cidHash, bytes32 key) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(index, cidHash, keccak256(abi.encode(key))))));
+        return keccak256(abi.encode(index, cidHash, keccak256(abi.encode(key))));
     }
 }

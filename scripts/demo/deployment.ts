@@ -5,9 +5,10 @@
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { ZeroAddress, type Signer } from "ethers";
+import { Interface, ZeroAddress, ZeroHash, keccak256, toUtf8Bytes, type Signer } from "ethers";
 import {
   BlockhashRandomness__factory,
+  PodlTimelock__factory,
   QueueLens__factory,
   RewardToken__factory,
   Settlement__factory,
@@ -242,3 +243,26 @@ export async function writeDeployment(file: string, record: DeploymentRecord): P
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
 }
+
+/**
+ * Hands the ownership of `targets` (Ownable2Step contracts owned by `deployer`) to a new PodlTimelock
+ * (OpenZeppelin TimelockController) with `minDelay` seconds: the deployer proposes and executes, nobody
+ * administers. Ownable2Step needs the new owner to accept, so the acceptances are queued in the timelock;
+ * with `minDelay` 0 they run at once, otherwise `executeBatch` (same arguments) runs them after the
+ * delay. Returns the timelock and whether the acceptances ran.
+ */
+export async function handOverToTimelock(deployer: Signer, targets: readonly string[], minDelay: bigint): Promise<{ timelock: string; accepted: boolean }> {
+  const admin = await deployer.getAddress();
+  const timelock = await (await new PodlTimelock__factory(deployer).deploy(minDelay, [admin], [admin], ZeroAddress)).waitForDeployment();
+  const address = await timelock.getAddress();
+  const ownable = new Interface(["function transferOwnership(address)", "function acceptOwnership()"]);
+  for (const target of targets) await (await deployer.sendTransaction({ to: target, data: ownable.encodeFunctionData("transferOwnership", [address]) })).wait();
+  const values = targets.map(() => 0n);
+  const calls = targets.map(() => ownable.encodeFunctionData("acceptOwnership"));
+  const salt = keccak256(toUtf8Bytes("podl: accept ownership"));
+  await (await timelock.scheduleBatch([...targets], values, calls, ZeroHash, salt, minDelay)).wait();
+  if (minDelay !== 0n) return { timelock: address, accepted: false };
+  await (await timelock.executeBatch([...targets], values, calls, ZeroHash, salt)).wait();
+  return { timelock: address, accepted: true };
+}
+

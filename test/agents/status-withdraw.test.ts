@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { Wallet, ZeroAddress, formatEther, formatUnits, parseEther, type JsonRpcProvider } from "ethers";
 import { main } from "../../agents/cli/podl.js";
 import type { MarketStatus } from "../../agents/cli/commands/status.js";
-import { shardKeyMultiproof } from "../../agents/protocol/dataset-tree.js";
+import { shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import { modelCommitment } from "../../agents/protocol/commitments.js";
 import { splitShards } from "../../agents/protocol/split.js";
 import { QueueLens__factory, RewardToken__factory, ValidatorRegistry__factory, type TaskMarket } from "../../types/index.js";
@@ -78,9 +78,12 @@ describe("podl status and podl withdraw", function () {
     const t = await market.getTask(taskId);
     const dataset = datasets[Number(taskId) - 1]!;
     const split = splitShards(t.seed, 10, 3);
-    const { keys, proof, proofFlags } = shardKeyMultiproof(dataset.tree, dataset.shards, set === "train" ? split.train : split.test);
-    const method = set === "train" ? "unlockTrainingData" : "unlockTestData";
-    await (await publisher()[method](taskId, keys, proof, proofFlags)).wait();
+    if (set === "train") {
+      const { keys, testLeaves } = trainingUnlock(dataset.shards, split.train, split.test);
+      await (await publisher().unlockTrainingData(taskId, keys, testLeaves)).wait();
+    } else {
+      await (await publisher().unlockTestData(taskId, shardKeys(dataset.shards, split.test))).wait();
+    }
   }
 
   it("answers --help for both commands", async () => {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { defaults, deployPodl, localWindows, overridesFromEnv, withOverrides } from "../../scripts/demo/deployment.js";
-import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
+import { defaults, deployPodl, handOverToTimelock, localWindows, overridesFromEnv, withOverrides } from "../../scripts/demo/deployment.js";
+import { Interface, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
+import { PodlTimelock__factory, Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
 
 describe("deployPodl and its parameter overrides", () => {
   it("applies overrides field by field and leaves the rest at the defaults", () => {
@@ -35,4 +36,32 @@ describe("deployPodl and its parameter overrides", () => {
     expect(record.params.market.revealWindow).to.equal("30");
     expect(record.block).to.equal(await ethers.provider.getBlockNumber());
   });
+
+  it("hands every contract's ownership to a timelock: owner calls then go through its queue only", async () => {
+    const { ethers, networkHelpers } = await network.create();
+    const [deployer, outsider] = await ethers.getSigners();
+    const params = withOverrides(defaults, localWindows);
+    const record = await deployPodl(deployer!, params, "test");
+    const { ValidatorRegistry, TaskMarket, RewardToken, Settlement } = record.contracts;
+    const delay = 3600n;
+    const { timelock, accepted } = await handOverToTimelock(deployer!, [ValidatorRegistry, TaskMarket, RewardToken, Settlement], delay);
+    expect(accepted).to.equal(false);
+    const market = TaskMarket__factory.connect(TaskMarket, deployer!);
+    // Ownable2Step: pending until the timelock accepts, which it can only do after the delay.
+    expect(await market.pendingOwner()).to.equal(timelock);
+    const lock = PodlTimelock__factory.connect(timelock, deployer!);
+    const ownable = new Interface(["function acceptOwnership()"]);
+    const targets = [ValidatorRegistry, TaskMarket, RewardToken, Settlement];
+    const calls = targets.map(() => ownable.encodeFunctionData("acceptOwnership"));
+    const salt = keccak256(toUtf8Bytes("podl: accept ownership"));
+    await expect(lock.executeBatch(targets, targets.map(() => 0n), calls, ZeroHash, salt)).to.be.revertedWithCustomError(lock, "TimelockUnexpectedOperationState");
+    await networkHelpers.time.increase(delay);
+    await lock.executeBatch(targets, targets.map(() => 0n), calls, ZeroHash, salt);
+    for (const target of targets) expect(await TaskMarket__factory.connect(target, ethers.provider).owner()).to.equal(timelock);
+    // The deployer alone can no longer change parameters.
+    await expect(market.setParams(params.market)).to.be.revertedWithCustomError(market, "OwnableUnauthorizedAccount");
+    await expect(lock.connect(outsider!).schedule(TaskMarket, 0n, market.interface.encodeFunctionData("setParams", [params.market]), ZeroHash, salt, delay))
+      .to.be.revertedWithCustomError(lock, "AccessControlUnauthorizedAccount");
+  });
 });
+

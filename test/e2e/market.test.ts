@@ -192,24 +192,39 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
       await w.until("waiting for both miners to commit to task 2", async () => (await w.c.market.getTask(taskB)).submissionCount >= 2n, 120_000);
       serving.kill("SIGKILL");
       await serving.exited;
-      keeper.watch({ taskId: taskB, committers: 2, revealers: 2, actingMembers: 3, noTestKeys: true });
+      // Reveals need the test keys, so nobody reveals; the task defaults once the test-key window is over.
+      keeper.watch({ taskId: taskB, committers: 2, revealers: 0, actingMembers: 3, noTestKeys: true });
       await w.until("waiting for task 2 to end", async () => TERMINAL_PHASES.has(await phaseOf(w.c, taskB)), 120_000);
+      await w.until("waiting for both miners to claim their default shares", async () => (await defaultClaims()).size >= 2, 120_000);
       reportB = await readTask(w.c, taskB);
     });
 
-    it("defaults the task and pays the miners who revealed through the default path, to the wei", async () => {
+    /** Miner → what its `claimDefaultShare(taskB)` credited. */
+    async function defaultClaims(): Promise<Map<string, bigint>> {
+      const out = new Map<string, bigint>();
+      for (const log of await w.c.market.queryFilter(w.c.market.filters.Credited())) {
+        const call = w.c.market.interface.parseTransaction(await log.getTransaction());
+        if (call?.name !== "claimDefaultShare" || call.args[0] !== taskB) continue;
+        out.set(getAddress(log.args.account), (out.get(getAddress(log.args.account)) ?? 0n) + log.args.amount);
+      }
+      return out;
+    }
+
+    it("defaults the task with no model revealed: the publisher gets its reward back, the miners their bonds and the publisher bond, to the wei", async () => {
       const t = await w.c.market.getTask(taskB);
       expect(reportB.phase).to.equal("defaulted");
       expect(t.testUnlockedAt).to.equal(0n);
-      expect(reportB.submissions.map((s) => s.miner).sort()).to.deep.equal(miners.map((m) => m.wallet.address).sort());
+      expect(reportB.submissions).to.deep.equal([]);
       const expected = expectedDefault({
+        publisher: t.publisher,
+        treasury: await w.c.market.treasury(),
         reward: t.reward,
         publisherBond: t.publisherBond,
         minerBond: t.minerBond,
-        committed: 2,
-        revealers: reportB.submissions.map((s) => s.miner),
+        committers: miners.map((m) => m.wallet.address),
       });
-      expect(plain(credits(reportB))).to.deep.equal(plain(expected));
+      expect(plain(credits(reportB))).to.deep.equal(plain(expected.atDefault));
+      expect(plain(await defaultClaims())).to.deep.equal(plain(expected.claims));
       expect(reportB.learningBlock).to.equal(undefined);
       expect(await w.c.market.chainHeight()).to.equal(1n);
     });

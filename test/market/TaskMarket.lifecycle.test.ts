@@ -2,13 +2,14 @@ import { expect } from "chai";
 import { AbiCoder, keccak256 } from "ethers";
 import { network } from "hardhat";
 import { splitShards } from "../../agents/protocol/split.js";
-import { shardKeyMultiproof } from "../../agents/protocol/dataset-tree.js";
+import { shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import {
   commit,
   commitmentFor,
   deployMarket,
   escrowFor,
-  keysFor,
+  testKeysFor,
+  trainKeysFor,
   makeDataset,
   minerBondFor,
   ONE,
@@ -59,6 +60,13 @@ async function committed() {
   await commit(d, d.taskId, d.minerA, opening("A"));
   await commit(d, d.taskId, d.minerB, opening("B"));
   await pastCommitDeadline(conn, d, d.taskId);
+  return d;
+}
+
+/** Two miners committed, test keys out: the reveal window is open. */
+async function testKeysOut() {
+  const d = await committed();
+  await unlockTest(d, d.taskId, dataset);
   return d;
 }
 
@@ -157,26 +165,35 @@ describe("TaskMarket: startNext", () => {
 });
 
 describe("TaskMarket: unlockTrainingData", () => {
-  it("accepts the training keys with a multiproof and opens the commit window", async () => {
+  it("accepts the training keys with the test leaves and opens the commit window", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    const tx = await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const tx = await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves);
     const block = await ethers.provider.getBlock((await tx.wait())!.blockNumber);
     const commitDeadline = BigInt(block!.timestamp) + 3600n;
     await expect(tx).to.emit(d.market, "TrainingDataUnlocked");
     const task = await d.market.getTask(d.taskId);
     expect(task.phase).to.equal(Phase.Committing);
     expect(task.commitDeadline).to.equal(commitDeadline);
-    expect(task.revealDeadline).to.equal(commitDeadline + testParams.revealWindow);
+    expect(task.revealDeadline).to.equal(0n); // the reveal window opens with the test keys
     expect(task.testKeyDeadline).to.equal(commitDeadline + testParams.testKeyWindow);
   });
 
-  it("rejects a wrong Merkle proof", async () => {
+  it("rejects a wrong key", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
+    const k = await trainKeysFor(d, d.taskId, dataset);
     const keys = k.keys.map((x, i) => (i === 0 ? { ...x, key: ethers.ZeroHash } : x));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "InvalidMultiproof")
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(d.taskId);
+  });
+
+  it("rejects a wrong test leaf", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const testLeaves = [ethers.ZeroHash, ...k.testLeaves.slice(1)];
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, testLeaves))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
       .withArgs(d.taskId);
   });
 
@@ -185,44 +202,49 @@ describe("TaskMarket: unlockTrainingData", () => {
     const task = await d.market.getTask(d.taskId);
     const { train, test } = splitShards(task.seed, 12, 3);
     const swapped = [...train.slice(1), test[0]!];
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, swapped);
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
-      .withArgs(BigInt(test[0]!), true);
+    const keys = shardKeys(dataset.shards, swapped);
+    const { testLeaves } = trainingUnlock(dataset.shards, train, test);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch");
   });
 
-  it("rejects too few keys", async () => {
+  it("rejects too few keys and too few test leaves", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const task = await d.market.getTask(d.taskId);
-    const { train } = splitShards(task.seed, 12, 3);
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, train.slice(1));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys.slice(1), k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "KeyCountMismatch")
       .withArgs(8n, 9n);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves.slice(1)))
+      .to.be.revertedWithCustomError(d.market, "KeyCountMismatch")
+      .withArgs(2n, 3n);
   });
 
-  it("rejects a shard given twice", async () => {
+  it("rejects a shard given twice, or keys out of index order", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    const keys = [...k.keys.slice(0, -1), k.keys[0]!];
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardDuplicate")
-      .withArgs(keys[0]!.index);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    const twice = [...k.keys.slice(0, -1), k.keys[0]!];
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, twice, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys.at(-1)!.index, k.keys[0]!.index);
+    const reversed = [...k.keys].reverse();
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, reversed, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys[0]!.index, k.keys.at(-1)!.index);
   });
 
   it("rejects a shard index beyond the shard count", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
+    const k = await trainKeysFor(d, d.taskId, dataset);
     const keys = k.keys.map((x, i) => (i === 0 ? { ...x, index: 12n } : x));
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardIndexOutOfBounds")
-      .withArgs(12n);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "ShardIndexMismatch")
+      .withArgs(k.keys[0]!.index, 12n);
   });
 
   it("rejects the keys from anyone but the publisher", async () => {
     const d = await networkHelpers.loadFixture(started);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    await expect(d.market.connect(d.outsider).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.outsider).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "NotPublisher")
       .withArgs(d.taskId, await d.outsider.getAddress());
   });
@@ -231,30 +253,43 @@ describe("TaskMarket: unlockTrainingData", () => {
     const d = await networkHelpers.loadFixture(started);
     const { deadline } = await d.market.getTask(d.taskId);
     await timeTo(conn, deadline + 1n);
-    const k = await keysFor(d, d.taskId, dataset, "train");
-    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, deadline);
   });
 
-  it("timeoutTrainingKeys: too early reverts; after the window the reward goes back and the bond to the caller", async () => {
+  it("test_timeoutTrainingKeys_atDeadline_reverts_oneSecondLater_forfeitsTheBond", async () => {
     const d = await networkHelpers.loadFixture(started);
     const { deadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(deadline);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
       .withArgs(d.taskId, deadline);
-    await timeTo(conn, deadline + 1n);
+    await networkHelpers.time.setNextBlockTimestamp(deadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId)).to.emit(d.market, "TaskCancelled");
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Cancelled);
+    // The reward goes back; the bond is forfeited: a 10 % keeper tip, the rest to the treasury (the owner).
+    const bond = escrowFor(ONE) - ONE;
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
-    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(bond / 10n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(bond - bond / 10n);
     expect(await d.market.activeCount()).to.equal(0n);
+  });
+
+  it("test_unlockTrainingData_atKeyDeadline_accepted", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const { deadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(deadline);
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves);
+    expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Committing);
   });
 
   it("timeoutTrainingKeys after the keys were released reverts (too late)", async () => {
     const d = await networkHelpers.loadFixture(committing);
-    const { revealDeadline } = await d.market.getTask(d.taskId);
-    await timeTo(conn, revealDeadline + 1n);
+    const { commitDeadline } = await d.market.getTask(d.taskId);
+    await timeTo(conn, commitDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTrainingKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
       .withArgs(d.taskId, Phase.Revealing);
@@ -359,16 +394,15 @@ describe("TaskMarket: unlockTestData", () => {
   it("rejects the test keys before the commit deadline", async () => {
     const d = await networkHelpers.loadFixture(committing);
     const { commitDeadline } = await d.market.getTask(d.taskId);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const keys = await testKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
       .withArgs(d.taskId, commitDeadline);
   });
 
   it("accepts the test keys after the commit deadline and records time and block", async () => {
     const d = await networkHelpers.loadFixture(committed);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    const tx = await d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags);
+    const tx = await d.market.connect(d.publisher).unlockTestData(d.taskId, await testKeysFor(d, d.taskId, dataset));
     const receipt = await tx.wait();
     await expect(tx).to.emit(d.market, "TestDataUnlocked");
     const task = await d.market.getTask(d.taskId);
@@ -381,18 +415,24 @@ describe("TaskMarket: unlockTestData", () => {
     const d = await networkHelpers.loadFixture(committed);
     const task = await d.market.getTask(d.taskId);
     const { train, test } = splitShards(task.seed, 12, 3);
-    const k = shardKeyMultiproof(dataset.tree, dataset.shards, [...test.slice(1), train[0]!]);
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
-      .to.be.revertedWithCustomError(d.market, "ShardInWrongSet")
-      .withArgs(BigInt(train[0]!), false);
+    const keys = shardKeys(dataset.shards, [...test.slice(1), train[0]!]);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys)).to.be.revertedWithCustomError(d.market, "ShardIndexMismatch");
+  });
+
+  it("rejects a test key that is not the one committed for its index", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const keys = (await testKeysFor(d, d.taskId, dataset)).map((k, i) => (i === 0 ? { ...k, key: ethers.id("another key") } : k));
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
+      .to.be.revertedWithCustomError(d.market, "DatasetRootMismatch")
+      .withArgs(d.taskId);
   });
 
   it("rejects the test keys after the test-key window", async () => {
     const d = await networkHelpers.loadFixture(committed);
     const { testKeyDeadline } = await d.market.getTask(d.taskId);
     await timeTo(conn, testKeyDeadline + 1n);
-    const k = await keysFor(d, d.taskId, dataset, "test");
-    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, k.keys, k.proof, k.proofFlags))
+    const keys = await testKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTestData(d.taskId, keys))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, testKeyDeadline);
   });
@@ -400,7 +440,7 @@ describe("TaskMarket: unlockTestData", () => {
 
 describe("TaskMarket: revealModel", () => {
   it("opens the caller's commitment and lists it in reveal order", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     const b = opening("B");
     await expect(reveal(d, d.taskId, d.minerB, b))
       .to.emit(d.market, "ModelRevealed")
@@ -415,7 +455,7 @@ describe("TaskMarket: revealModel", () => {
   });
 
   it("lists the revealed miners and commitment order for settlement, and model hashes by reveal index", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     const b = opening("B");
     const a = opening("A");
     await reveal(d, d.taskId, d.minerB, b);
@@ -430,17 +470,24 @@ describe("TaskMarket: revealModel", () => {
     await expect(d.market.revealedMiners(99n)).to.be.revertedWithCustomError(d.market, "TaskUnknown").withArgs(99n);
   });
 
-  it("rejects a reveal before the commit deadline", async () => {
+  it("test_revealModel_beforeCommitDeadline_reverts", async () => {
     const d = await networkHelpers.loadFixture(committing);
     await commit(d, d.taskId, d.minerA, opening("A"));
-    const { commitDeadline } = await d.market.getTask(d.taskId);
     await expect(reveal(d, d.taskId, d.minerA, opening("A")))
-      .to.be.revertedWithCustomError(d.market, "TooEarly")
-      .withArgs(d.taskId, commitDeadline);
+      .to.be.revertedWithCustomError(d.market, "TestKeysLocked")
+      .withArgs(d.taskId);
+  });
+
+  it("test_revealModel_afterCommitDeadlineBeforeTestKeys_reverts", async () => {
+    // Reveals open with the test keys (finding 6): before, the publisher could see the models and default.
+    const d = await networkHelpers.loadFixture(committed);
+    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+      .to.be.revertedWithCustomError(d.market, "TestKeysLocked")
+      .withArgs(d.taskId);
   });
 
   it("rejects a reveal of another address's commitment", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerB, opening("A")))
       .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
       .withArgs(d.taskId, await d.minerB.getAddress());
@@ -450,14 +497,14 @@ describe("TaskMarket: revealModel", () => {
   });
 
   it("rejects a reveal with a wrong salt", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), salt: ethers.id("wrong") }))
       .to.be.revertedWithCustomError(d.market, "CommitmentMismatch")
       .withArgs(d.taskId, await d.minerA.getAddress());
   });
 
   it("rejects a second reveal", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await reveal(d, d.taskId, d.minerA, opening("A"));
     await expect(reveal(d, d.taskId, d.minerA, opening("A")))
       .to.be.revertedWithCustomError(d.market, "AlreadyRevealed")
@@ -469,75 +516,106 @@ describe("TaskMarket: revealModel", () => {
     await commit(d, d.taskId, d.minerA, opening("A"));
     await d.market.connect(d.minerA).commitModel(d.taskId, await commitmentFor(d, d.taskId, d.minerA, opening("A2")));
     await pastCommitDeadline(conn, d, d.taskId);
+    await unlockTest(d, d.taskId, dataset);
     await expect(reveal(d, d.taskId, d.minerA, opening("A"))).to.be.revertedWithCustomError(d.market, "CommitmentMismatch");
     await reveal(d, d.taskId, d.minerA, opening("A2"));
   });
 
   it("rejects an empty model CID", async () => {
-    const d = await networkHelpers.loadFixture(committed);
+    const d = await networkHelpers.loadFixture(testKeysOut);
     await expect(reveal(d, d.taskId, d.minerA, { ...opening("A"), modelCid: "" }))
       .to.be.revertedWithCustomError(d.market, "CidLengthOutOfBounds")
       .withArgs(0n);
   });
 
-  it("rejects a reveal after the reveal window", async () => {
-    const d = await networkHelpers.loadFixture(committed);
-    const { revealDeadline } = await d.market.getTask(d.taskId);
-    await timeTo(conn, revealDeadline + 1n);
-    await expect(reveal(d, d.taskId, d.minerA, opening("A")))
+  it("test_revealModel_atRevealDeadline_accepted_oneSecondLater_reverts", async () => {
+    const d = await networkHelpers.loadFixture(testKeysOut);
+    const { revealDeadline, testUnlockedAt } = await d.market.getTask(d.taskId);
+    // The reveal window runs from the test-key unlock, not from the commit deadline.
+    expect(revealDeadline).to.equal(testUnlockedAt + testParams.revealWindow);
+    await networkHelpers.time.setNextBlockTimestamp(revealDeadline);
+    await reveal(d, d.taskId, d.minerA, opening("A"));
+    await networkHelpers.time.setNextBlockTimestamp(revealDeadline + 1n);
+    await expect(reveal(d, d.taskId, d.minerB, opening("B")))
       .to.be.revertedWithCustomError(d.market, "WindowClosed")
       .withArgs(d.taskId, revealDeadline);
   });
 });
 
 describe("TaskMarket: timeoutTestKeys (Defaulted)", () => {
-  it("too early reverts while the test-key or reveal window is open", async () => {
+  it("test_timeoutTestKeys_atTestKeyDeadline_reverts_oneSecondLater_defaults", async () => {
     const d = await networkHelpers.loadFixture(committed);
-    const { testKeyDeadline, revealDeadline } = await d.market.getTask(d.taskId);
-    const opensAfter = testKeyDeadline > revealDeadline ? testKeyDeadline : revealDeadline;
+    const { testKeyDeadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TooEarly")
-      .withArgs(d.taskId, opensAfter);
+      .withArgs(d.taskId, testKeyDeadline);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline + 1n);
+    await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
+      .to.emit(d.market, "TaskDefaulted")
+      .withArgs(d.taskId, await d.keeper.getAddress(), 2n);
   });
 
-  it("splits reward, publisher bond and forfeited bonds among the revealers", async () => {
+  it("test_unlockTestData_atTestKeyDeadline_accepted", async () => {
+    const d = await networkHelpers.loadFixture(committed);
+    const { testKeyDeadline } = await d.market.getTask(d.taskId);
+    await networkHelpers.time.setNextBlockTimestamp(testKeyDeadline);
+    await unlockTest(d, d.taskId, dataset);
+    expect((await d.market.getTask(d.taskId)).testUnlockedAt).to.equal(testKeyDeadline);
+  });
+
+  it("test_timeoutTestKeys_withCommitters_refundsRewardAndSharesPublisherBondAmongCommitters", async () => {
     const d = await networkHelpers.loadFixture(committing);
     await commit(d, d.taskId, d.minerA, opening("A"));
     await commit(d, d.taskId, d.minerB, opening("B"));
     await commit(d, d.taskId, d.minerC, opening("C"));
-    await pastCommitDeadline(conn, d, d.taskId);
-    await reveal(d, d.taskId, d.minerA, opening("A"));
-    await reveal(d, d.taskId, d.minerB, opening("B"));
     const task = await d.market.getTask(d.taskId);
     await timeTo(conn, task.testKeyDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.emit(d.market, "TaskDefaulted")
-      .withArgs(d.taskId, await d.keeper.getAddress(), 2n);
+      .withArgs(d.taskId, await d.keeper.getAddress(), 3n);
     const bond = minerBondFor(ONE);
-    const pool = escrowFor(ONE) + 3n * bond;
-    const share = (pool - 2n * bond) / 2n;
-    const dust = pool - 2n * (bond + share);
-    expect(await d.market.creditOf(await d.minerA.getAddress(), ZERO)).to.equal(bond + share + dust);
-    expect(await d.market.creditOf(await d.minerB.getAddress(), ZERO)).to.equal(bond + share);
-    expect(await d.market.creditOf(await d.minerC.getAddress(), ZERO)).to.equal(0n);
+    const publisherBond = escrowFor(ONE) - ONE;
+    const share = publisherBond / 3n;
+    expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(0n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - 3n * share); // treasury: dust
+    for (const m of [d.minerA, d.minerB, d.minerC]) {
+      await d.market.connect(m).claimDefaultShare(d.taskId);
+      expect(await d.market.creditOf(await m.getAddress(), ZERO)).to.equal(bond + share);
+    }
+    await expect(d.market.connect(d.minerA).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "AlreadyClaimed")
+      .withArgs(d.taskId, await d.minerA.getAddress());
+    await expect(d.market.connect(d.outsider).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "NotCommitted")
+      .withArgs(d.taskId, await d.outsider.getAddress());
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Defaulted);
     expect(await d.market.activeCount()).to.equal(0n);
   });
 
-  it("without revealers refunds the reward and pays the rest to the caller", async () => {
+  it("test_claimDefaultShare_beforeDefault_reverts", async () => {
     const d = await networkHelpers.loadFixture(committed);
+    await expect(d.market.connect(d.minerA).claimDefaultShare(d.taskId))
+      .to.be.revertedWithCustomError(d.market, "TaskNotInPhase");
+  });
+
+  it("test_timeoutTestKeys_withoutCommitters_tipsCallerAndForfeitsBondToTreasury", async () => {
+    const d = await networkHelpers.loadFixture(committing);
     const task = await d.market.getTask(d.taskId);
     await timeTo(conn, task.testKeyDeadline + 1n);
     await d.market.connect(d.keeper).timeoutTestKeys(d.taskId);
+    const publisherBond = escrowFor(ONE) - ONE;
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
-    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(escrowFor(ONE) - ONE + 2n * minerBondFor(ONE));
+    expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(publisherBond / 10n);
+    expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - publisherBond / 10n);
   });
 
   it("after the test keys were released reverts (too late), and a second timeout reverts", async () => {
     const d = await networkHelpers.loadFixture(committed);
     await unlockTest(d, d.taskId, dataset);
     const task = await d.market.getTask(d.taskId);
-    await timeTo(conn, task.testKeyDeadline + 1n);
+    await timeTo(conn, task.revealDeadline + 1n);
     await expect(d.market.connect(d.keeper).timeoutTestKeys(d.taskId))
       .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")
       .withArgs(d.taskId, Phase.Attesting);

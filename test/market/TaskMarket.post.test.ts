@@ -114,6 +114,10 @@ describe("TaskMarket: postTask", () => {
       [(1n << 64n) - 1n, (1n << 64n) - 1n, 10n ** 12n],
     ],
     ["a compute time over 2^64 s", { flops: (1n << 127n) }, "WorkloadOutOfBounds", [1_000_000n, 50_000_000n, 1n << 127n]],
+    // A declared workload of 0 always ranked first (finding 5).
+    ["zero FLOPs", { flops: 0n }, "WorkloadOutOfBounds", [1_000_000n, 50_000_000n, 0n]],
+    ["zero data bytes", { dataBytes: 0n }, "WorkloadOutOfBounds", [1_000_000n, 0n, 10n ** 12n]],
+    ["zero model bytes", { modelBytes: 0n }, "WorkloadOutOfBounds", [0n, 50_000_000n, 10n ** 12n]],
   ];
   for (const [what, overrides, error, args] of shapeCases) {
     it(`rejects ${what}`, async () => {
@@ -124,12 +128,33 @@ describe("TaskMarket: postTask", () => {
     });
   }
 
-  it("rejects a post when the queue holds maxQueue tasks", async () => {
+  it("test_postTask_fullQueueAndNotStrictlyBetter_reverts", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     for (let i = 0; i < Number(testParams.maxQueue); i++) await post(d, dataset);
+    // Equal score: no eviction.
     await expect(d.market.connect(d.publisher).postTask(taskRequest(dataset) as never, { value: escrowFor(ONE) }))
       .to.be.revertedWithCustomError(d.market, "QueueFull")
       .withArgs(testParams.maxQueue, testParams.maxQueue);
+  });
+
+  it("test_postTask_fullQueueStrictlyBetter_evictsTheWorstAndRefundsItsPublisherInFull", async () => {
+    // A griefer who fills the queue with poorly paid tasks no longer blocks a better one (finding 5).
+    const d = await networkHelpers.loadFixture(deployed);
+    const griefer = d.outsider;
+    for (let i = 0; i < Number(testParams.maxQueue); i++) {
+      await d.market.connect(griefer).postTask(taskRequest(dataset, { reward: 2000n }) as never, { value: escrowFor(2000n) });
+    }
+    const tx = d.market.connect(d.publisher).postTask(taskRequest(dataset) as never, { value: escrowFor(ONE) });
+    // Of equal scores the worst is the highest task id (ties start the lower id first).
+    await expect(tx).to.emit(d.market, "TaskEvicted").withArgs(testParams.maxQueue, testParams.maxQueue + 1n);
+    expect((await d.market.getTask(testParams.maxQueue)).phase).to.equal(7n); // Cancelled
+    expect(await d.market.creditOf(await griefer.getAddress(), ZERO)).to.equal(escrowFor(2000n));
+    expect(await d.market.queueLength()).to.equal(testParams.maxQueue);
+    const [ids] = await d.lens.queuePage(0n, 1n);
+    expect(ids[0]).to.equal(testParams.maxQueue + 1n);
+    // Another task no better than the worst left is refused.
+    await expect(d.market.connect(griefer).postTask(taskRequest(dataset, { reward: 2000n }) as never, { value: escrowFor(2000n) }))
+      .to.be.revertedWithCustomError(d.market, "QueueFull");
   });
 });
 
@@ -202,7 +227,9 @@ describe("TaskMarket: parameters", () => {
     ["maxActive", 0n, 1],
     ["maxActive", 65n, 1],
     ["minCommittee", 0n, 2],
+    ["publisherBondBps", 99n, 3], // floor: a publisher bond of at least 1 % (finding 5)
     ["publisherBondBps", 5001n, 3],
+    ["minerBondBps", 99n, 4], // floor: filling k submission slots costs at least k % of the reward (finding 7)
     ["minerBondBps", 5001n, 4],
     ["keyWindow", 9n, 5],
     ["testKeyWindow", 31n * 86_400n, 6],
@@ -242,15 +269,18 @@ describe("TaskMarket: parameters", () => {
     expect(await d.market.owner()).to.equal(next);
   });
 
-  it("sets the settlement module once, owner only", async () => {
+  it("sets the settlement module for new tasks, owner only, and may point new tasks at another", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     const s = await d.settlementAccount.getAddress();
     await expect(d.market.connect(d.outsider).setSettlement(s)).to.be.revertedWithCustomError(d.market, "OwnableUnauthorizedAccount");
     await expect(d.market.connect(d.owner).setSettlement(ZERO)).to.be.revertedWithCustomError(d.market, "SettlementZero");
     await expect(d.market.connect(d.owner).setSettlement(s)).to.emit(d.market, "SettlementSet").withArgs(s);
-    await expect(d.market.connect(d.owner).setSettlement(s))
-      .to.be.revertedWithCustomError(d.market, "SettlementAlreadySet")
-      .withArgs(s);
     expect(await d.market.settlement()).to.equal(s);
+    const first = await post(d, dataset);
+    const next = await d.outsider.getAddress();
+    await expect(d.market.connect(d.owner).setSettlement(next)).to.emit(d.market, "SettlementSet").withArgs(next);
+    const second = await post(d, dataset);
+    expect(await d.market.settlementOf(first)).to.equal(s);
+    expect(await d.market.settlementOf(second)).to.equal(next);
   });
 });

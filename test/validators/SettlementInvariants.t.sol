@@ -137,7 +137,7 @@ contract SettlementHandler {
         ITaskMarket.TaskRequest memory request = ITaskMarket.TaskRequest({
             token: rewardToken,
             reward: reward,
-            datasetRoot: _tree()[0],
+            datasetRoot: _datasetRoot(),
             specCid: "bafkreiinvariant",
             shardCount: uint16(SHARDS),
             testShards: uint16(TEST_SHARDS),
@@ -351,9 +351,19 @@ contract SettlementHandler {
         uint256 count = market.taskCount();
         for (uint256 id = 1; id <= count; ++id) {
             ITaskMarket.Task memory task = market.getTask(id);
-            if (task.token != t || _isTerminal(task.phase)) continue;
+            if (task.token != t) continue;
+            // a defaulted task holds each committer's bond and share of the publisher bond until claimed
+            // (this handler never claims: they stay owed)
+            if (task.phase == ITaskMarket.Phase.Defaulted) owed += _defaultShares(id, task);
+            if (_isTerminal(task.phase)) continue;
             // a live task holds its reward, the publisher's bond and every miner bond
             owed += task.reward + task.publisherBond + task.totalMinerBonds;
+        }
+    }
+
+    function _defaultShares(uint256 id, ITaskMarket.Task memory task) private view returns (uint256 owed) {
+        for (uint256 i = 0; i < actors.length; ++i) {
+            if (market.isMiner(id, actors[i])) owed += task.minerBond + task.publisherBond / task.submissionCount;
         }
     }
 
@@ -589,64 +599,33 @@ contract SettlementHandler {
         return keccak256(abi.encode("cid", i));
     }
 
-    /// @dev A complete binary tree over the ten shard leaves, leaf k at position 2n−2−k.
-    function _tree() private pure returns (bytes32[] memory tree) {
-        tree = new bytes32[](2 * SHARDS - 1);
-        for (uint256 k = 0; k < SHARDS; ++k) {
-            tree[2 * SHARDS - 2 - k] = Commitments.shardLeaf(k, _cidHash(k), _key(k));
-        }
-        for (uint256 i = SHARDS - 1; i > 0; --i) {
-            tree[i - 1] = _hashPair(tree[2 * i - 1], tree[2 * i]);
-        }
+    /// @dev The dataset commitment: the hash of the ten shard leaves in index order.
+    function _datasetRoot() private pure returns (bytes32) {
+        bytes32[] memory leaves = new bytes32[](SHARDS);
+        for (uint256 k = 0; k < SHARDS; ++k) leaves[k] = Commitments.shardLeaf(k, _cidHash(k), _key(k));
+        return keccak256(abi.encodePacked(leaves));
     }
 
-    /// @dev Unlocks the training (or test) keys with a multiproof built the way OpenZeppelin's
-    ///      merkle-tree builds one: known positions in descending order, siblings from the tree.
+    /// @dev Unlocks the training keys (with the test leaves) or the test keys, each in index order.
     function _unlock(bool test) private {
         if (currentTask == 0) return;
         ITaskMarket.Task memory task = market.getTask(currentTask);
         uint256 bitmap = market.testShardBitmap(currentTask);
-        bytes32[] memory tree = _tree();
-        uint256 count = test ? TEST_SHARDS : SHARDS - TEST_SHARDS;
-        ITaskMarket.ShardKey[] memory keys = new ITaskMarket.ShardKey[](count);
-        uint256[] memory queue = new uint256[](2 * SHARDS);
+        ITaskMarket.ShardKey[] memory keys = new ITaskMarket.ShardKey[](test ? TEST_SHARDS : SHARDS - TEST_SHARDS);
+        bytes32[] memory testLeaves = new bytes32[](TEST_SHARDS);
         uint256 tail = 0;
+        uint256 t = 0;
         for (uint256 k = 0; k < SHARDS; ++k) {
-            if (((bitmap >> k) & 1 == 1) != test) continue;
-            keys[tail] = ITaskMarket.ShardKey(k, _cidHash(k), _key(k));
-            queue[tail++] = 2 * SHARDS - 2 - k;
-        }
-        bytes32[] memory proof = new bytes32[](SHARDS);
-        bool[] memory flags = new bool[](2 * SHARDS);
-        uint256 head = 0;
-        uint256 proofLength = 0;
-        uint256 flagLength = 0;
-        while (head < tail && queue[head] > 0) {
-            uint256 j = queue[head++];
-            uint256 sibling = j % 2 == 1 ? j + 1 : j - 1;
-            if (head < tail && queue[head] == sibling) {
-                flags[flagLength++] = true;
-                ++head;
-            } else {
-                flags[flagLength++] = false;
-                proof[proofLength++] = tree[sibling];
-            }
-            queue[tail++] = (j - 1) / 2;
-        }
-        assembly ("memory-safe") {
-            mstore(proof, proofLength)
-            mstore(flags, flagLength)
+            bool isTest = (bitmap >> k) & 1 == 1;
+            if (isTest) testLeaves[t++] = Commitments.shardLeaf(k, _cidHash(k), _key(k));
+            if (isTest == test) keys[tail++] = ITaskMarket.ShardKey(k, _cidHash(k), _key(k));
         }
         VM.prank(task.publisher);
         if (test) {
-            try market.unlockTestData(currentTask, keys, proof, flags) {} catch {}
+            try market.unlockTestData(currentTask, keys) {} catch {}
         } else {
-            try market.unlockTrainingData(currentTask, keys, proof, flags) {} catch {}
+            try market.unlockTrainingData(currentTask, keys, testLeaves) {} catch {}
         }
-    }
-
-    function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
     }
 }
 

@@ -18,7 +18,7 @@ import { presets, weightLayout } from "../../agents/ml/spec.js";
 import { extractWatermark, watermarkKey } from "../../agents/ml/watermark.js";
 import { train } from "../../agents/ml/train.js";
 import { modelCommitment } from "../../agents/protocol/commitments.js";
-import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../../agents/protocol/dataset-tree.js";
+import { buildDatasetCommitment, shardKeys, trainingUnlock, type ShardSecret } from "../../agents/protocol/dataset-tree.js";
 import { splitShards } from "../../agents/protocol/split.js";
 import { preparePublication, type Publication } from "../../agents/publisher/prepare.js";
 import { StateStore } from "../../agents/state/store.js";
@@ -126,8 +126,14 @@ describe("verifier agent", function () {
   }
 
   async function unlock(method: "unlockTrainingData" | "unlockTestData", id: bigint, shards: ShardSecret[], indices: number[]): Promise<void> {
-    const { keys, proof, proofFlags } = shardKeyMultiproof(buildDatasetTree(shards), shards, indices);
-    await (await c.market.connect(accounts.publisher.connect(provider))[method](id, keys, proof, proofFlags)).wait();
+    const market = c.market.connect(accounts.publisher.connect(provider));
+    if (method === "unlockTestData") {
+      await (await market.unlockTestData(id, shardKeys(shards, indices))).wait();
+      return;
+    }
+    const test = [...shards.keys()].filter((i) => !indices.includes(i));
+    const { keys, testLeaves } = trainingUnlock(shards, indices, test);
+    await (await market.unlockTrainingData(id, keys, testLeaves)).wait();
   }
 
   async function post(datasetRoot: string, specCid: string, workload: Publication["workload"]): Promise<bigint> {
@@ -307,13 +313,13 @@ describe("verifier agent", function () {
   it("calls timeoutTestKeys only once it is due, when the publisher never unlocks the test keys, leaving it to the designated keeper during the grace", async () => {
     const { rt, verifier } = await openVerifier();
     const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
-    const id = await post(buildDatasetTree(shards).root, pub.specCid, pub.workload);
+    const id = await post(buildDatasetCommitment(shards).root, pub.specCid, pub.workload);
     const t = await c.market.getTask(id);
     await unlock("unlockTrainingData", id, shards, splitShards(t.seed, 10, 3).train);
-    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    // Committed; no reveal is possible without the test keys (issue 9 finding 6).
+    await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
     const committing = await c.market.getTask(id);
     await passTime(provider, committing.commitDeadline);
-    await reveal("bafkreirevealedbutneverchecked");
 
     const nonce = await provider.getTransactionCount(accounts.verifier.address);
     await verifier.step(); // inside the test-key window: not due
@@ -342,7 +348,7 @@ describe("verifier agent", function () {
     const { rt, verifier } = await openVerifier();
     const junkCid = (await publisherNode.add(new TextEncoder().encode('{"format":"podl-task/1","spec":{"layers":"lstm"}}'))).toString();
     const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
-    const id = await post(buildDatasetTree(shards).root, junkCid, pub.workload);
+    const id = await post(buildDatasetCommitment(shards).root, junkCid, pub.workload);
     const t = await c.market.getTask(id);
     const split = splitShards(t.seed, 10, 3);
     await unlock("unlockTrainingData", id, shards, split.train);
@@ -527,7 +533,7 @@ describe("verifier agent", function () {
     const { rt, verifier } = await openVerifier();
     const junkCid = (await publisherNode.add(new TextEncoder().encode("not a task document"))).toString();
     const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
-    const id = await post(buildDatasetTree(shards).root, junkCid, pub.workload);
+    const id = await post(buildDatasetCommitment(shards).root, junkCid, pub.workload);
     const t = await c.market.getTask(id);
     const split = splitShards(t.seed, 10, 3);
     await unlock("unlockTrainingData", id, shards, split.train);

@@ -95,13 +95,20 @@ export function expectedSettlement(x: SettlementInput): Map<string, bigint> {
   return out;
 }
 
-/** Account → credit when the publisher missed the test keys (DESIGN §3.5): bonds back, the rest shared, dust to the first revealer. */
-export function expectedDefault(x: { reward: bigint; publisherBond: bigint; minerBond: bigint; committed: number; revealers: readonly string[] }): Map<string, bigint> {
-  const pool = x.reward + x.publisherBond + BigInt(x.committed) * x.minerBond;
-  const n = BigInt(x.revealers.length);
-  const share = (pool - x.minerBond * n) / n;
-  const dust = pool - (x.minerBond + share) * n;
-  return new Map(x.revealers.map((m, i) => [getAddress(m), x.minerBond + share + (i === 0 ? dust : 0n)]));
+/**
+ * Account → credit when the publisher missed the test keys (DESIGN §3.5), in two parts: the default
+ * itself (the publisher's reward back, the publisher bond's rounding dust to the treasury) and each
+ * committed miner's claim (its bond and an equal share of the publisher bond). No model was revealed.
+ */
+export function expectedDefault(x: { publisher: string; treasury: string; reward: bigint; publisherBond: bigint; minerBond: bigint; committers: readonly string[] }): {
+  atDefault: Map<string, bigint>;
+  claims: Map<string, bigint>;
+} {
+  const n = BigInt(x.committers.length);
+  const atDefault = new Map([[getAddress(x.publisher), x.reward]]);
+  const dust = x.publisherBond % n;
+  if (dust > 0n) atDefault.set(getAddress(x.treasury), dust);
+  return { atDefault, claims: new Map(x.committers.map((m) => [getAddress(m), x.minerBond + x.publisherBond / n])) };
 }
 
 /** The learning chain's next head: keccak256(abi.encode(head, height, taskId, winner, modelHash, score, ommersHash, datasetRoot)). */

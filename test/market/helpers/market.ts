@@ -1,6 +1,6 @@
 import { keccak256, toUtf8Bytes, type Signer } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
-import { buildDatasetTree, shardKeyMultiproof, type ShardSecret } from "../../../agents/protocol/dataset-tree.js";
+import { buildDatasetCommitment, shardKeys, trainingUnlock, type ShardSecret } from "../../../agents/protocol/dataset-tree.js";
 import { splitShards } from "../../../agents/protocol/split.js";
 import { modelCommitment } from "../../../agents/protocol/commitments.js";
 
@@ -38,14 +38,14 @@ export function makeShards(count: number, label = "ds"): ShardSecret[] {
 
 export interface Dataset {
   shards: ShardSecret[];
-  tree: ReturnType<typeof buildDatasetTree>;
+  leaves: string[];
   root: string;
 }
 
 export function makeDataset(count: number, label = "ds"): Dataset {
   const shards = makeShards(count, label);
-  const tree = buildDatasetTree(shards);
-  return { shards, tree, root: tree.root };
+  const { leaves, root } = buildDatasetCommitment(shards);
+  return { shards, leaves, root };
 }
 
 export function taskRequest(dataset: Dataset, overrides: Partial<Record<string, unknown>> = {}) {
@@ -104,11 +104,21 @@ export async function deployMarket(conn: Connection, params: Params = testParams
 
 export type Deployed = Awaited<ReturnType<typeof deployMarket>>;
 
-/** Keys and multiproof for the training (or test) shards of a started task. */
-export async function keysFor(d: Deployed, taskId: bigint, dataset: Dataset, set: "train" | "test") {
+/** The split of a started task. */
+export async function splitOf(d: Deployed, taskId: bigint) {
   const task = await d.market.getTask(taskId);
-  const split = splitShards(task.seed, Number(task.shardCount), Number(task.testShards));
-  return shardKeyMultiproof(dataset.tree, dataset.shards, set === "train" ? split.train : split.test);
+  return splitShards(task.seed, Number(task.shardCount), Number(task.testShards));
+}
+
+/** `unlockTrainingData`'s keys and test leaves for a started task. */
+export async function trainKeysFor(d: Deployed, taskId: bigint, dataset: Dataset) {
+  const { train, test } = await splitOf(d, taskId);
+  return trainingUnlock(dataset.shards, train, test);
+}
+
+/** `unlockTestData`'s keys for a started task. */
+export async function testKeysFor(d: Deployed, taskId: bigint, dataset: Dataset) {
+  return shardKeys(dataset.shards, (await splitOf(d, taskId)).test);
 }
 
 export interface Opening {
@@ -165,8 +175,8 @@ export async function postAndStart(d: Deployed, dataset: Dataset, overrides: Par
 /** Posts, starts and unlocks the training keys; returns the task id. */
 export async function toCommitting(d: Deployed, dataset: Dataset, overrides: Partial<Record<string, unknown>> = {}): Promise<bigint> {
   const taskId = await postAndStart(d, dataset, overrides);
-  const k = await keysFor(d, taskId, dataset, "train");
-  await d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, k.proof, k.proofFlags);
+  const k = await trainKeysFor(d, taskId, dataset);
+  await d.market.connect(d.publisher).unlockTrainingData(taskId, k.keys, k.testLeaves);
   return taskId;
 }
 
@@ -188,6 +198,5 @@ export async function pastCommitDeadline(conn: Connection, d: Deployed, taskId: 
 
 /** Unlocks the test keys (caller must be past the commit deadline). */
 export async function unlockTest(d: Deployed, taskId: bigint, dataset: Dataset): Promise<void> {
-  const k = await keysFor(d, taskId, dataset, "test");
-  await d.market.connect(d.publisher).unlockTestData(taskId, k.keys, k.proof, k.proofFlags);
+  await d.market.connect(d.publisher).unlockTestData(taskId, await testKeysFor(d, taskId, dataset));
 }

@@ -1,4 +1,3 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Signer } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
@@ -108,7 +107,7 @@ export type TaskRun = {
 
 /**
  * Drives one ETH task through the real market up to the attestation phase: post, start, training-key
- * unlock (multiproof), commits in `miners` order, test-key unlock, the reveals asked for, and time past
+ * unlock (keys and test leaves in index order), commits in `miners` order, test-key unlock, the reveals asked for, and time past
  * the reveal window.
  */
 export async function taskToAttesting(
@@ -123,8 +122,10 @@ export async function taskToAttesting(
   const keys = Array.from({ length: shardCount }, (_, i) => ethers.id(`key-${i}-${Math.random()}`));
   const cidHashes = Array.from({ length: shardCount }, (_, i) => ethers.id(`cid-${i}`));
   const coder = ethers.AbiCoder.defaultAbiCoder();
-  const values = keys.map((k, i) => [i, cidHashes[i]!, ethers.keccak256(coder.encode(["bytes32"], [k]))]);
-  const tree = StandardMerkleTree.of(values, ["uint256", "bytes32", "bytes32"]);
+  const leaves = keys.map((k, i) =>
+    ethers.keccak256(coder.encode(["uint256", "bytes32", "bytes32"], [i, cidHashes[i]!, ethers.keccak256(coder.encode(["bytes32"], [k]))])),
+  );
+  const tree = { root: ethers.keccak256(ethers.concat(leaves)) };
   const params = await market.params();
   const publisherBond = (reward * params.publisherBondBps) / 10_000n;
   await market.connect(publisher).postTask(
@@ -149,16 +150,11 @@ export async function taskToAttesting(
   const bitmap = await market.testShardBitmap(taskId);
   const isTest = (i: number) => ((bitmap >> BigInt(i)) & 1n) === 1n;
   const unlock = async (test: boolean) => {
-    const wanted = values.filter((_, i) => isTest(i) === test);
-    const multi = tree.getMultiProof(wanted);
-    const shardKeys = multi.leaves.map((leaf) => {
-      const i = Number(leaf[0]);
-      return { index: i, cidHash: cidHashes[i]!, key: keys[i]! };
-    });
-    return { shardKeys, proof: multi.proof, flags: multi.proofFlags };
+    const shardKeys = keys.flatMap((key, i) => (isTest(i) === test ? [{ index: i, cidHash: cidHashes[i]!, key }] : []));
+    return { shardKeys, testLeaves: leaves.filter((_, i) => isTest(i)) };
   };
   const train = await unlock(false);
-  await market.connect(publisher).unlockTrainingData(taskId, train.shardKeys, train.proof, train.flags);
+  await market.connect(publisher).unlockTrainingData(taskId, train.shardKeys, train.testLeaves);
 
   const task = await market.getTask(taskId);
   const chainId = (await ethers.provider.getNetwork()).chainId;
@@ -180,7 +176,7 @@ export async function taskToAttesting(
   }
   await helpers.time.increaseTo(task.deadline + 1n);
   const test = await unlock(true);
-  await market.connect(publisher).unlockTestData(taskId, test.shardKeys, test.proof, test.flags);
+  await market.connect(publisher).unlockTestData(taskId, test.shardKeys);
   const revealed: Actor[] = [];
   for (const m of miners) {
     if (!m.reveal) continue;
