@@ -19,9 +19,10 @@ export async function readInputs(path: string, preprocessing: Preprocessing): Pr
 }
 
 /**
- * A CSV's rows. With a header row, features are found by the names the task recorded (the label
- * column may be there or not, columns in any order); without one, a row holds either the features
- * alone, in the task's order, or every column of the task's file (the label's cell is ignored).
+ * A CSV's rows. A first row holding every feature name the task recorded is a header: features are
+ * found by name (the label column may be there or not, columns in any order). Otherwise a row holds
+ * either the features alone, in the task's order, or every column of the task's file (the label's
+ * cell is ignored).
  */
 export async function readTable(path: string, p: TablePreprocessing): Promise<Inputs> {
   const bad = (message: string): never => {
@@ -37,20 +38,22 @@ export async function readTable(path: string, p: TablePreprocessing): Promise<In
   if (records.length === 0) bad("empty file");
   const isNumber = (s: string) => s.trim() !== "" && Number.isFinite(Number(s));
   const first = records[0]!.cells.map((c) => c.trim());
-  const header = first.some((c) => !isNumber(c));
+  // Without a header: the features alone, or every column of the task's file.
+  const positional = first.length === p.features.length ? p.features.map((_, j) => j) : first.length === p.features.length + 1 ? p.features.map((f) => f.index) : undefined;
+  const named = p.features.every((f) => f.name !== undefined && first.includes(f.name));
+  const header = named || (p.header && (positional === undefined || positional.some((c) => !isNumber(first[c]!))));
   let columns: number[];
-  if (header) {
-    columns = p.features.map((f) => {
-      if (f.name === undefined) return bad("has a header row, but the task's CSV had none: give the features without a header");
-      const at = first.indexOf(f.name);
-      return at >= 0 ? at : bad(`no column named ${JSON.stringify(f.name)} (the task's features: ${p.features.map((x) => x.name).join(", ")})`);
-    });
-  } else if (first.length === p.features.length) {
-    columns = p.features.map((_, j) => j);
-  } else if (first.length === p.features.length + 1) {
-    columns = p.features.map((f) => f.index);
-  } else {
+  if (named) {
+    columns = p.features.map((f) => first.indexOf(f.name!));
+  } else if (header) {
+    const missing = p.features.find((f) => !first.includes(f.name!))!;
+    columns = bad(`no column named ${JSON.stringify(missing.name)} (the task's features: ${p.features.map((f) => f.name).join(", ")})`);
+  } else if (positional === undefined) {
     columns = bad(`rows have ${first.length} fields; the model takes ${p.features.length} features (or ${p.features.length + 1} fields with the label column at ${p.label.index + 1})`);
+  } else if (first.every((c) => !isNumber(c))) {
+    columns = bad("has a header row, but the task's CSV had none: give the features without a header");
+  } else {
+    columns = positional;
   }
   const body = header ? records.slice(1) : records;
   if (body.length === 0) bad("no data rows");
