@@ -4,7 +4,7 @@ import { AgentError } from "../config/errors.js";
 import { decodeArtifact, maxArtifactBytes, modelHash as hashArtifact, type ArtifactV1 } from "../ml/artifact.js";
 import { isMlError } from "../ml/errors.js";
 import { canonicalSpecJson } from "../ml/spec.js";
-import type { ContentStore } from "../storage/index.js";
+import { isStorageError, type ContentStore } from "../storage/index.js";
 import { SubmissionError, fetchTaskDocument } from "../submission/index.js";
 import type { TaskDocument } from "./document.js";
 
@@ -48,8 +48,8 @@ export async function findWinningSubmission(market: PodlContracts["market"], tas
 /**
  * Fetches and checks the artifact and the task document: HASH_MISMATCH when the bytes do not hash
  * to the chain's model hash (nothing is decoded), ARTIFACT_INVALID when the artifact is not the
- * task's (task id, seed, miner, spec), DOCUMENT_INVALID for a bad document, UNAVAILABLE when no
- * peer delivers. `onDocument` runs between the two fetches (to dial the providers the document names).
+ * task's (task id, seed, miner, spec), DOCUMENT_INVALID for a bad document, TOO_LARGE over the
+ * spec's bound, UNAVAILABLE when no peer delivers. `onDocument` runs between the two fetches (to dial the providers the document names).
  */
 export async function fetchWinningModel(
   store: ContentStore,
@@ -59,8 +59,12 @@ export async function fetchWinningModel(
   const fetchOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   const document = await fetchTaskDocument(store, win.specCid, fetchOptions);
   await options.onDocument?.(document);
-  const bytes = await store.get(win.modelCid, { maxBytes: maxArtifactBytes(document.spec), ...fetchOptions }).catch((cause: unknown) => {
-    throw new SubmissionError("UNAVAILABLE", `artifact ${win.modelCid}: ${(cause as Error).message}`, { cause, context: { modelCid: win.modelCid } });
+  const maxBytes = maxArtifactBytes(document.spec);
+  const bytes = await store.get(win.modelCid, { maxBytes, ...fetchOptions }).catch((cause: unknown) => {
+    const context = { modelCid: win.modelCid };
+    if (isStorageError(cause, "TOO_LARGE")) throw new SubmissionError("TOO_LARGE", `artifact ${win.modelCid} is larger than the spec's model allows (${maxBytes} bytes)`, { cause, context });
+    if (isStorageError(cause, "CID_INVALID") || isStorageError(cause, "NOT_A_FILE")) throw new SubmissionError("CID_INVALID", `artifact ${win.modelCid}: ${(cause as Error).message}`, { cause, context });
+    throw new SubmissionError("UNAVAILABLE", `artifact ${win.modelCid}: ${(cause as Error).message} (give a peer that has it with --ipfs-peers)`, { cause, context });
   });
   return { bytes, artifact: checkWinningArtifact(bytes, win, document), document };
 }

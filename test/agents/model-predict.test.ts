@@ -161,7 +161,7 @@ describe("podl model get and podl predict", function () {
     expect(() => checkWinningArtifact(tampered.artifact, { ...win, seed: `0x${"00".repeat(32)}` }, tampered.document)).to.throw(/has seed/);
   });
 
-  it("says why a task has no model: unknown, or not settled", async () => {
+  it("says why there is no model: an unknown task, a task not settled, content no peer serves", async () => {
     const unknown = await podl(["model", "get", "999"]);
     expect([unknown.code, unknown.err]).to.deep.equal([2, "podl model get: task 999 does not exist on this market [USAGE]"]);
     const dataset = makeDataset(10, "queued");
@@ -169,6 +169,12 @@ describe("podl model get and podl predict", function () {
     const queued = await market.taskCount();
     const r = await podl(["model", "get", queued.toString()]);
     expect([r.code, r.err]).to.deep.equal([2, `podl model get: task ${queued} has no winning model: it is queued [USAGE]`]);
+
+    // Settled, but no peer given and nothing stored locally: the fetch gives up and says so.
+    const lonely = await podl(["model", "get", honest.taskId.toString(), "--data-dir", join(dir, "fresh"), "--fetch-timeout-ms", "300", "--out", join(dir, "never")]);
+    expect(lonely.code).to.equal(1);
+    expect(lonely.err).to.match(/^podl model get: task document .* \[UNAVAILABLE\]$/);
+    expect(existsSync(join(dir, "never"))).to.equal(false);
   });
 
   it("names the flag or argument that is wrong", async () => {
