@@ -16,7 +16,9 @@ import { exportArtifact, loadModelExport, writeModelExport } from "../../agents/
 import { buildModel } from "../../agents/ml/model.js";
 import { predictClasses } from "../../agents/ml/predict.js";
 import { decodeShard, encodeShard } from "../../agents/ml/shard.js";
+import { initialWeights } from "../../agents/ml/init.js";
 import { generateSml } from "../../agents/ml/sml.js";
+import { parseSpec, presets, weightLayout } from "../../agents/ml/spec.js";
 import { artifactOf } from "../../agents/ml/train.js";
 import { verifySubmission } from "../../agents/ml/verify.js";
 import { splitShards } from "../../agents/protocol/split.js";
@@ -145,6 +147,60 @@ describe("ml/export: the winning artifact as a TensorFlow.js LayersModel", funct
       expect(isMlError(garbled, "MODEL_INVALID") && garbled.message).to.match(/model\.json: not JSON/);
     } finally {
       rmSync(broken, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("ml/export: an image model (conv SML, conv, pooling, batch norm, dropout)", function () {
+  this.timeout(60_000);
+
+  it("round-trips through the files with its layers, SML and predictions intact", async () => {
+    await tf.setBackend("cpu");
+    const spec = parseSpec({
+      ...presets.mnistCnn,
+      name: "tiny-cnn",
+      input: { shape: [8, 8, 3] },
+      classes: 4,
+      sml: { kind: "conv", filters: 4, kernelSize: 3, bits: 4 },
+      layers: [
+        { type: "conv2d", filters: 4, kernelSize: 3, padding: "same", activation: "relu" },
+        { type: "batchNormalization" },
+        { type: "maxPooling2d", poolSize: 2 },
+        { type: "dropout", rate: 0.25 },
+        { type: "flatten" },
+        { type: "dense", units: 4, activation: "softmax" },
+      ],
+    });
+    const tensors = new Map([["sml.kernel", generateSml(SEED, spec.sml, spec.input.shape)], ...initialWeights(SEED, MINER, weightLayout(spec), new Set(["sml.kernel"]))]);
+    const art: ArtifactV1 = {
+      format: "podl-artifact/1",
+      taskId: "3",
+      miner: MINER,
+      seed: SEED as `0x${string}`,
+      spec,
+      watermark: spec.watermark,
+      hyper: { batchSize: 8, learningRate: 0.01, epochs: 1 },
+      checkpoints: { root: `0x${"00".repeat(32)}`, count: 0, every: 1 },
+      tensors,
+    };
+    const dir = mkdtempSync(join(tmpdir(), "podl-export-cnn-"));
+    try {
+      const description = { classNames: ["a", "b", "c", "d"], preprocessing: { kind: "image" as const, source: "folder" as const, height: 8, width: 8, channels: 3 as const, flatten: false } };
+      await writeModelExport(dir, await exportArtifact(art, `0x${"11".repeat(32)}`, description));
+      const loaded = await loadModelExport(dir);
+      expect(loaded.model.layers.map((l) => l.getClassName())).to.deep.equal(["Conv2D", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout", "Flatten", "Dense"]);
+      expect(loaded.model.layers[0]!.trainable).to.equal(false);
+      const reference = buildModel(spec, { smlWeights: tensors.get("sml.kernel")!, initialWeights: tensors });
+      const x = tf.randomUniform([5, 8, 8, 3], 0, 1, "float32", 7);
+      const [a, b] = [loaded.model.predict(x) as tf.Tensor, reference.predict(x) as tf.Tensor];
+      const [got, want] = [await a.data(), await b.data()];
+      expect(Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]!)))).to.be.at.most(1e-6);
+      expect(loaded.labels).to.deep.equal(["a", "b", "c", "d"]);
+      tf.dispose([x, a, b]);
+      reference.dispose();
+      loaded.model.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
