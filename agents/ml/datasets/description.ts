@@ -55,7 +55,7 @@ export const PreprocessingSchema = z.discriminatedUnion("kind", [TableSchema, Im
 export const DatasetDescriptionSchema = z
   .object({
     /** Class names in class-index order (the model's output `i` is `classNames[i]`). */
-    classNames: z.array(z.string().min(1).max(200)).min(2).max(1000),
+    classNames: z.array(z.string().max(1000)).min(1).max(1000),
     preprocessing: PreprocessingSchema,
   })
   .strict();
