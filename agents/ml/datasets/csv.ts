@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { MlError } from "../errors.js";
 import { checkDataset } from "./dataset.js";
 import type { Dataset } from "./dataset.js";
+import type { DatasetDescription } from "./description.js";
 
 export type CsvOptions = {
   /** Column holding the class (index or header name); default: the last column. */
@@ -79,11 +80,23 @@ export function parseCsvDataset(text: string, source: string, opts: CsvOptions =
     if (label === undefined) bad(`line ${row.line}: unknown class ${JSON.stringify(rawLabels[r])}`);
     y[r] = label!;
   });
-  return { ...checkDataset({ x, y, n: body.length, inputShape, classes: classNames.length }, source), classNames };
+  const column = (index: number) => (header ? { index, name: first[index]!.trim() } : { index });
+  const description: DatasetDescription = {
+    classNames,
+    preprocessing: {
+      kind: "table",
+      source: "csv",
+      header,
+      delimiter: opts.delimiter ?? ",",
+      label: column(labelColumn),
+      features: first.flatMap((_, c) => (c === labelColumn ? [] : [column(c)])),
+    },
+  };
+  return { ...checkDataset({ x, y, n: body.length, inputShape, classes: classNames.length }, source), classNames, description };
 }
 
 /** RFC 4180 records with the line each starts on; blank lines are skipped. */
-function parseCsv(text: string, delimiter: string, bad: (m: string) => never): { line: number; cells: string[] }[] {
+export function parseCsv(text: string, delimiter: string, bad: (m: string) => never): { line: number; cells: string[] }[] {
   const records: { line: number; cells: string[] }[] = [];
   let cells: string[] = [];
   let cell = "";

@@ -1,7 +1,11 @@
 import { MlError } from "../errors.js";
+import type { DatasetDescription } from "./description.js";
 
-/** Examples in memory: `x` row-major `[n, ...inputShape]`, `y` class indices in `[0, classes)`. */
-export type Dataset = { x: Float32Array; y: Int32Array; n: number; inputShape: number[]; classes: number };
+/**
+ * Examples in memory: `x` row-major `[n, ...inputShape]`, `y` class indices in `[0, classes)`.
+ * Loaders add `description` (class names, preprocessing) for the task document.
+ */
+export type Dataset = { x: Float32Array; y: Int32Array; n: number; inputShape: number[]; classes: number; description?: DatasetDescription };
 
 /** Checks a dataset's sizes, labels and values; throws MlError DATASET_INVALID naming `source`. */
 export function checkDataset(ds: Dataset, source: string): Dataset {

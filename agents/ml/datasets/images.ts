@@ -5,6 +5,7 @@ import { PNG } from "pngjs";
 import { MlError } from "../errors.js";
 import { checkDataset } from "./dataset.js";
 import type { Dataset } from "./dataset.js";
+import type { DatasetDescription } from "./description.js";
 
 export type ImageFolderOptions = {
   /** Every image must be exactly this size (no resampling: a silent resize would change the task). */
@@ -55,7 +56,36 @@ export async function loadImageFolder(root: string, opts: ImageFolderOptions): P
   const x = new Float32Array(examples.length * per);
   examples.forEach((e, i) => x.set(e.pixels, i * per));
   const y = Int32Array.from(examples, (e) => e.label);
-  return { ...checkDataset({ x, y, n: examples.length, inputShape: [opts.height, opts.width, opts.channels], classes: classNames.length }, root), classNames };
+  const description: DatasetDescription = {
+    classNames,
+    preprocessing: { kind: "image", source: "folder", height: opts.height, width: opts.width, channels: opts.channels, flatten: false },
+  };
+  return { ...checkDataset({ x, y, n: examples.length, inputShape: [opts.height, opts.width, opts.channels], classes: classNames.length }, root), classNames, description };
+}
+
+/**
+ * One image file as the loader reads it: exactly `height` × `width`, `channels` as in
+ * ImageFolderOptions, values in [0, 1], `[height, width, channels]` row-major. DATASET_INVALID
+ * naming the file.
+ */
+export async function readImage(path: string, opts: ImageFolderOptions): Promise<Float32Array> {
+  const bad = (message: string, cause?: unknown): never => {
+    throw new MlError("DATASET_INVALID", `${path}: ${message}`, { cause, context: { source: path } });
+  };
+  const bytes = await readFile(path).catch((cause) => bad(`cannot read (${(cause as Error).message})`, cause));
+  let image: { width: number; height: number; data: Uint8Array };
+  try {
+    image = decode(bytes, extname(path).toLowerCase(), opts.maxPixels ?? 4096 * 4096);
+  } catch (cause) {
+    return bad(`not a readable image (${(cause as Error).message})`, cause);
+  }
+  if (image.width !== opts.width || image.height !== opts.height) bad(`is ${image.width}×${image.height}, expected ${opts.width}×${opts.height} (no resizing: the model was trained at that size)`);
+  return toChannels(image.data, opts.channels, opts.height * opts.width * opts.channels);
+}
+
+/** Whether a file name is one of the image types the loaders read (.png, .jpg, .jpeg). */
+export function isImageFile(name: string): boolean {
+  return EXTENSIONS.has(extname(name).toLowerCase());
 }
 
 /** RGBA pixels, 4 bytes each. */
