@@ -13,7 +13,7 @@ import { buildModel } from "../../agents/ml/model.js";
 import { presets } from "../../agents/ml/spec.js";
 import { artifactOf, train } from "../../agents/ml/train.js";
 import { modelCommitment } from "../../agents/protocol/commitments.js";
-import { buildDatasetTree, shardKeyMultiproof } from "../../agents/protocol/dataset-tree.js";
+import { buildDatasetCommitment, shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import { splitShards } from "../../agents/protocol/split.js";
 import { preparePublication, type Publication } from "../../agents/publisher/prepare.js";
 import { checkWinningArtifact } from "../../agents/publisher/winner.js";
@@ -69,19 +69,16 @@ describe("podl model get and podl predict", function () {
    */
   async function settledTask(served: (artifact: Uint8Array) => Uint8Array) {
     const pub: Publication = await preparePublication({ spec: presets.irisMlp, dataset: loadIris(), shardCount: 10, testShards: 3, store: ipfs, providers: ipfs.addresses() });
-    const tree = buildDatasetTree(pub.shards);
+    const { leaves } = buildDatasetCommitment(pub.shards);
     const publisher = market.connect(accounts.publisher.connect(provider));
-    const request = taskRequest({ shards: pub.shards, tree, root: pub.datasetRoot }, { specCid: pub.specCid, reward: parseEther("1"), trainWindow: 600, flops: 10n ** 9n });
+    const request = taskRequest({ shards: pub.shards, leaves, root: pub.datasetRoot }, { specCid: pub.specCid, reward: parseEther("1"), trainWindow: 600, flops: 10n ** 9n });
     await (await publisher.postTask(request as never, { value: escrowFor(parseEther("1")) })).wait();
     const taskId = await market.taskCount();
     await (await market.connect(accounts.keeper.connect(provider)).startNext()).wait();
     const { seed } = await market.getTask(taskId);
     const split = splitShards(seed, 10, 3);
-    const unlock = async (indices: number[], method: "unlockTrainingData" | "unlockTestData") => {
-      const { keys, proof, proofFlags } = shardKeyMultiproof(tree, pub.shards, indices);
-      await (await publisher[method](taskId, keys, proof, proofFlags)).wait();
-    };
-    await unlock(split.train, "unlockTrainingData");
+    const { keys, testLeaves } = trainingUnlock(pub.shards, split.train, split.test);
+    await (await publisher.unlockTrainingData(taskId, keys, testLeaves)).wait();
 
     const miner = accounts.miner.connect(provider);
     const run = await train(presets.irisMlp, { seed, miner: miner.address, data: loadIris(), hyper: { epochs: 15 } });
@@ -91,7 +88,7 @@ describe("podl model get and podl predict", function () {
     const commitment = modelCommitment({ market: await market.getAddress(), chainId: 31337n, taskId, miner: miner.address, modelHash: o.modelHash, checkpointRoot: o.checkpointRoot, salt: o.salt });
     await (await market.connect(miner).commitModel(taskId, commitment, { value: (await market.getTask(taskId)).minerBond })).wait();
     await passTime(provider, (await market.getTask(taskId)).commitDeadline);
-    await unlock(split.test, "unlockTestData");
+    await (await publisher.unlockTestData(taskId, shardKeys(pub.shards, split.test))).wait();
     await (await market.connect(miner).revealModel(taskId, o.modelCid, o.modelHash, o.checkpointRoot, o.salt)).wait();
     await passTime(provider, (await market.getTask(taskId)).revealDeadline);
     const pool = await market.taskPool(taskId);
