@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {UD60x18} from "@prb/math/src/UD60x18.sol";
+import {IRandomnessSource} from "./interfaces/IRandomnessSource.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Commitments} from "./libraries/Commitments.sol";
@@ -18,7 +19,7 @@ import {Split} from "./libraries/Split.sol";
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @dev One task in nine slots. `deadline` is the queue expiry while queued, the training-key
+    /// @dev One task in ten slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
     /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
     /// ones; `_phaseOf` derives Revealing and Attesting from time.
@@ -46,7 +47,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         // slot 4
         bytes32 datasetRoot;
         // slot 5: the queue word while queued (so that startNext overwrites a non-zero slot instead of
-        // paying for a fresh one), then the seed
+        // paying for a fresh one), then the chain head at the start until the seed is fixed (`seedFixed`),
+        // then the seed
         bytes32 seed;
         // slot 6
         uint40 revealDeadline;
@@ -63,6 +65,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint24 testKeyWindow;
         uint24 revealWindow;
         uint16 queueLengthAtStart;
+        bool seedFixed;
+        // slot 9: the randomness request behind the seed (a VRF request id is a full word)
+        uint256 randomnessId;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -90,6 +95,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant KEEPER_TIP_BPS = 1000;
 
     IValidatorRegistry private immutable _registry;
+    /// @dev The registry's randomness source (immutable there), read once at deployment.
+    IRandomnessSource private immutable _RANDOMNESS;
 
     MarketParams private _params;
     address private _settlement;
@@ -109,12 +116,14 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     mapping(address account => mapping(address token => uint256 amount)) private _credits;
 
     /// @param initialOwner Owner (may change parameters and set the settlement module once).
-    /// @param registry_ Validator registry asked for `bondedCount`.
+    /// @param registry_ Validator registry asked for `bondedCount`; its randomness source seeds the tasks
+    /// (a VRF source must allow this market as a consumer).
     /// @param params_ Initial parameters (bounds as in `setParams`).
     constructor(address initialOwner, IValidatorRegistry registry_, MarketParams memory params_)
         Ownable(initialOwner)
     {
         _registry = registry_;
+        _RANDOMNESS = IRandomnessSource(registry_.randomnessSource());
         _treasury = initialOwner;
         _setParams(params_);
     }
@@ -194,14 +203,34 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _removeFromQueue(position, length);
 
         TaskData storage t = _tasks[taskId];
-        bytes32 seed = keccak256(abi.encode(_chainHead, block.prevrandao, taskId));
-        uint40 keyDeadline = uint40(block.timestamp + p.keyWindow);
+        // the key window the task was posted with (a parameter change applies to tasks posted afterwards)
+        uint40 keyDeadline = uint40(block.timestamp + t.keyWindow);
         t.phase = Phase.Started;
         t.deadline = keyDeadline;
-        t.seed = seed;
+        // The seed mixes this head with randomness nobody knows yet; later learning blocks cannot move it.
+        t.seed = _chainHead;
         t.queueLengthAtStart = uint16(length - 1);
         ++_activeCount;
-        emit TaskStarted(taskId, seed, keyDeadline, bestScore);
+        uint256 randomnessId = _RANDOMNESS.request();
+        t.randomnessId = randomnessId;
+        emit TaskStarted(taskId, randomnessId, keyDeadline, bestScore);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function fixSeed(uint256 taskId) external nonReentrant returns (bytes32 seed) {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
+        if (t.seedFixed) revert SeedAlreadyFixed(taskId);
+        IRandomnessSource.RandomnessStatus status;
+        (status, seed) = _pendingSeed(taskId, t);
+        if (status == IRandomnessSource.RandomnessStatus.Pending) revert SeedNotReady(taskId, t.randomnessId);
+        if (status == IRandomnessSource.RandomnessStatus.Expired) {
+            uint256 randomnessId = _RANDOMNESS.request();
+            t.randomnessId = randomnessId;
+            emit TaskRandomnessRenewed(taskId, randomnessId);
+            return bytes32(0);
+        }
+        _storeSeed(taskId, t, seed);
     }
 
     /// @inheritdoc ITaskMarket
@@ -213,6 +242,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (t.phase != Phase.Started) revert TaskNotInPhase(taskId, _phaseOf(t));
         if (msg.sender != t.publisher) revert NotPublisher(taskId, msg.sender);
         if (block.timestamp > t.deadline) revert WindowClosed(taskId, t.deadline);
+        if (!t.seedFixed) {
+            (IRandomnessSource.RandomnessStatus status, bytes32 seed) = _pendingSeed(taskId, t);
+            if (status != IRandomnessSource.RandomnessStatus.Ready) revert SeedNotReady(taskId, t.randomnessId);
+            _storeSeed(taskId, t, seed);
+        }
         t.testLeavesHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
 
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
@@ -423,7 +457,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.publisherBond = t.publisherBond;
         task.minerBond = t.minerBond;
         task.totalMinerBonds = t.totalMinerBonds;
-        if (t.phase != Phase.Queued) task.seed = t.seed;
+        task.seed = _knownSeed(taskId, t);
         task.datasetRoot = t.datasetRoot;
         task.accuracyThreshold = t.accuracyThreshold;
         task.shardCount = t.shardCount;
@@ -439,6 +473,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         task.testUnlockedAt = t.testUnlockedAt;
         task.testUnlockBlock = t.testUnlockBlock;
         task.queueLengthAtStart = t.queueLengthAtStart;
+        task.randomnessId = t.randomnessId;
     }
 
     /// @inheritdoc ITaskMarket
@@ -490,8 +525,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function testShardBitmap(uint256 taskId) external view returns (uint256) {
         TaskData storage t = _task(taskId);
-        if (t.phase == Phase.Queued || t.seed == bytes32(0)) return 0;
-        return Split.testBitmap(t.seed, t.shardCount, t.testShards);
+        bytes32 seed = _knownSeed(taskId, t);
+        if (seed == bytes32(0)) return 0;
+        return Split.testBitmap(seed, t.shardCount, t.testShards);
     }
 
     /// @inheritdoc ITaskMarket
@@ -598,6 +634,30 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _credit(evicted.publisher, evicted.token, uint256(evicted.reward) + evicted.publisherBond);
         emit TaskEvicted(worstId, taskId);
         return length - 1;
+    }
+
+    /// @dev The seed once its randomness is ready, stored or not; 0 before (and for tasks never started).
+    function _knownSeed(uint256 taskId, TaskData storage t) private view returns (bytes32 seed) {
+        if (t.seedFixed) return t.seed;
+        if (t.phase != Phase.Started) return bytes32(0);
+        (, seed) = _pendingSeed(taskId, t);
+    }
+
+    /// @dev The source's status for a started task whose seed is not stored, and the seed if it is ready.
+    function _pendingSeed(uint256 taskId, TaskData storage t)
+        private
+        view
+        returns (IRandomnessSource.RandomnessStatus status, bytes32 seed)
+    {
+        bytes32 value;
+        (status, value) = _RANDOMNESS.randomness(t.randomnessId);
+        if (status == IRandomnessSource.RandomnessStatus.Ready) seed = keccak256(abi.encode(t.seed, value, taskId));
+    }
+
+    function _storeSeed(uint256 taskId, TaskData storage t, bytes32 seed) private {
+        t.seed = seed;
+        t.seedFixed = true;
+        emit TaskSeeded(taskId, seed);
     }
 
     function _appendBlock(uint256 taskId, TaskData storage t, Settlement calldata s) private {

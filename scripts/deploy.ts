@@ -9,7 +9,9 @@
  *
  * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
  * `randomness.drawDelay`); on an L2 deploy a VrfRandomness for the chain's VRF v2.5 coordinator first and
- * pass its address in `PODL_RANDOMNESS_SOURCE`, then allow the registry as its consumer (`setConsumer`).
+ * pass its address in `PODL_RANDOMNESS_SOURCE`; the registry (committee draws) and the market (task seeds)
+ * must be its consumers (`setConsumer`): done by the deployment when the deployer owns the source,
+ * otherwise by its owner afterwards.
  * Production: `PODL_TIMELOCK_DELAY=<seconds>` hands the ownership of every contract (Ownable2Step) to a
  * PodlTimelock (OpenZeppelin TimelockController) with that minimum delay; the deployer stays proposer
  * and executor. The timelock's acceptances are queued; with a delay > 0, run the printed

@@ -1,4 +1,4 @@
-import { Interface, ZeroAddress, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { Interface, ZeroAddress, ZeroHash, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { AgentRuntime } from "../cli/runtime.js";
 import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
@@ -312,6 +312,8 @@ export class Publisher {
     if (t.phase === PHASE.Started) {
       // A transaction mined at `now` or later must still be inside the key window.
       if (now >= t.deadline) return this.#missed(taskId, data, "training keys", t.deadline);
+      // The seed (and so the split) comes from randomness requested at the start: known a few blocks later.
+      if (t.seed === ZeroHash) return this.#awaitSeed(taskId, tlog);
       const { train, test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
       const shards = this.secrets(t.datasetRoot);
       const { keys, testLeaves } = trainingUnlock(shards, train, test);
@@ -359,6 +361,24 @@ export class Publisher {
     if (problem !== this.#startProblem) this.#rt.log.info(`not starting a task yet: ${problem}`);
     this.#startProblem = problem;
     return false;
+  }
+
+  /**
+   * Waits for a started task's seed. If its randomness expired unread (nobody fixed it in time),
+   * `fixSeed` succeeds at estimation and renews the request; while it is pending, `fixSeed` reverts
+   * (SeedNotReady) and there is nothing to do but wait. The unlock itself stores the seed once known.
+   */
+  async #awaitSeed(taskId: bigint, tlog: AgentRuntime["log"]): Promise<undefined> {
+    try {
+      await this.market.fixSeed.staticCall(taskId);
+    } catch (e) {
+      if (revertData(e) === undefined) throw e;
+      return undefined; // pending (SeedNotReady), or fixed in the meantime
+    }
+    const tx = await this.market.fixSeed.populateTransaction(taskId);
+    await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `fixSeed task ${taskId}`, iface: this.market.interface });
+    tlog.info(`task ${taskId}: the seed's randomness expired unread; requested again`);
+    return undefined;
   }
 
   #missed(taskId: bigint, data: Record<string, unknown>, what: string, deadline: bigint): undefined {

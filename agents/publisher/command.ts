@@ -54,8 +54,8 @@ export const publishCommand: Command = {
   summary: "publish a training task and unlock its keys on time",
   description: [
     "Shards, encrypts and uploads a dataset, posts the task (reward in ETH or an ERC20), then stays up: it",
-    "calls startNext while its task is queued and the market has room, unlocks the training keys when the",
-    "task starts and the test keys after the commit deadline, and prints each task's outcome (winner, model",
+    "calls startNext while its task is queued and the market has room, unlocks the training keys once the",
+    "started task's seed is known and the test keys after the commit deadline, and prints each task's outcome (winner, model",
     "CID, accuracy). It follows every unfinished task in its state, so without --dataset it resumes after a",
     "restart. Exit codes: 0 done or stopped by SIGINT/SIGTERM (nothing is lost; run it again to carry on),",
     "1 an error (printed with its code), 2 a usage error.",

@@ -2,6 +2,7 @@ import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result }
 import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { revertData } from "../chain/revert.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import {
   Settlement__factory,
@@ -324,6 +325,8 @@ export class Verifier {
     } else if (t.phase === PHASE.Started) {
       if (now > t.deadline) {
         await this.#keep(taskId, tlog, "timeoutTrainingKeys", () => this.#rt.sender.call(this.market, "timeoutTrainingKeys", [taskId], { label: `timeoutTrainingKeys task ${taskId}` }));
+      } else if (await this.#seedDue(taskId)) {
+        await this.#keep(taskId, tlog, "fixSeed", () => this.#rt.sender.call(this.market, "fixSeed", [taskId], { label: `fixSeed task ${taskId}` }));
       }
     } else if ((t.phase === PHASE.Committing || t.phase === PHASE.Revealing) && t.testUnlockedAt === 0n && t.commitDeadline !== 0n) {
       // Test keys never came: the default path opens after both the test-key and reveal windows.
@@ -521,6 +524,21 @@ export class Verifier {
         modelCid: data.cids?.[getAddress(s.miner)],
       })),
     };
+  }
+
+  /**
+   * Whether `fixSeed` would do something for a started task: store a seed whose randomness is ready (so
+   * that it can no longer expire and be requested again), or renew randomness that expired unread.
+   * It reverts while the randomness is pending and once the seed is stored (the unlock also stores it).
+   */
+  async #seedDue(taskId: bigint): Promise<boolean> {
+    try {
+      await this.market.fixSeed.staticCall(taskId);
+      return true;
+    } catch (e) {
+      if (revertData(e) === undefined) throw e;
+      return false;
+    }
   }
 
   /**

@@ -100,7 +100,9 @@ interface ITaskMarket {
     /// @param publisherBond Escrowed publisher bond.
     /// @param minerBond Bond each miner posts with its first commitment.
     /// @param totalMinerBonds Sum of the miner bonds held for this task.
-    /// @param seed Task seed, set by `startNext`.
+    /// @param seed Task seed: 0 until the randomness requested by `startNext` is ready, then
+    /// `keccak256(abi.encode(chainHead at start, randomness, taskId))` (computed by the view before
+    /// `fixSeed` stores it).
     /// @param datasetRoot Dataset commitment (hash of the ordered shard leaves).
     /// @param accuracyThreshold Minimum median accuracy (bps).
     /// @param shardCount Number of shards.
@@ -119,6 +121,8 @@ interface ITaskMarket {
     /// @param queueLengthAtStart Tasks left waiting in the queue when this one started (0 before);
     /// sets the publisher's share of the block reward (DLBC eq. 5), so nobody can move that share by
     /// posting or cancelling tasks around `finalize`.
+    /// @param randomnessId The randomness source's request for the seed (0 before start; renewed by
+    /// `fixSeed` if it expired).
     struct Task {
         address publisher;
         address token;
@@ -143,6 +147,7 @@ interface ITaskMarket {
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
         uint16 queueLengthAtStart;
+        uint256 randomnessId;
     }
 
     /// @notice A revealed model, in reveal order. The model CID is in the `ModelRevealed` event.
@@ -210,12 +215,20 @@ interface ITaskMarket {
         bytes32 datasetRoot,
         string specCid
     );
-    /// @notice Emitted when a task leaves the queue and starts.
+    /// @notice Emitted when a task leaves the queue and starts; its seed follows (`TaskSeeded`).
     /// @param taskId The task.
-    /// @param seed Task seed (split, SML, init, watermark derive from it).
+    /// @param randomnessId The randomness source's request the seed will come from.
     /// @param keyDeadline Last second for the training-key unlock.
     /// @param score The task's DLBC score when it was picked (UD60x18).
-    event TaskStarted(uint256 indexed taskId, bytes32 seed, uint40 keyDeadline, uint256 score);
+    event TaskStarted(uint256 indexed taskId, uint256 randomnessId, uint40 keyDeadline, uint256 score);
+    /// @notice Emitted when a task's seed is stored (`fixSeed`, or the training-key unlock).
+    /// @param taskId The task.
+    /// @param seed Task seed (split, SML, init, watermark derive from it).
+    event TaskSeeded(uint256 indexed taskId, bytes32 seed);
+    /// @notice Emitted when a task's seed randomness expired unread and was requested again.
+    /// @param taskId The task.
+    /// @param randomnessId The new request.
+    event TaskRandomnessRenewed(uint256 indexed taskId, uint256 randomnessId);
     /// @notice Emitted when the training keys are released.
     /// @param taskId The task.
     /// @param commitDeadline Last second of the commit window.
@@ -399,6 +412,14 @@ interface ITaskMarket {
     /// @param taskId The task.
     /// @param opensAfter The window opens once block.timestamp exceeds this.
     error TooEarly(uint256 taskId, uint256 opensAfter);
+    /// @notice Thrown when a task's seed is needed or fixed before its randomness is ready (pending, or
+    /// expired: `fixSeed` renews it).
+    /// @param taskId The task.
+    /// @param randomnessId The randomness source's request.
+    error SeedNotReady(uint256 taskId, uint256 randomnessId);
+    /// @notice Thrown when `fixSeed` is called for a task whose seed is already stored.
+    /// @param taskId The task.
+    error SeedAlreadyFixed(uint256 taskId);
     /// @notice Thrown when the number of keys is not the number of shards to unlock.
     /// @param count Keys given.
     /// @param expected Keys needed.
@@ -477,12 +498,21 @@ interface ITaskMarket {
     /// @param taskId The task.
     function expireQueued(uint256 taskId) external;
 
-    /// @notice Starts the queued task with the lowest DLBC score; anyone.
+    /// @notice Starts the queued task with the lowest DLBC score; anyone. Requests the seed's randomness
+    /// from the registry's randomness source: the seed (and so the train/test split) is unknown in this
+    /// transaction and known a few blocks later (`fixSeed`); the key window counts from now.
     /// @return taskId The started task.
     function startNext() external returns (uint256 taskId);
 
+    /// @notice Stores a started task's seed once its randomness is ready; anyone. If the randomness
+    /// expired unread, requests it again (`TaskRandomnessRenewed`) and stores nothing.
+    /// @param taskId The task.
+    /// @return seed The seed (0 when the request was renewed).
+    function fixSeed(uint256 taskId) external returns (bytes32 seed);
+
     /// @notice Releases the training shard keys, all at once, publisher only, within `keyWindow` of the
-    /// start. With the test shards' leaves they must rebuild the dataset commitment
+    /// start, once the seed is known (fixes it if `fixSeed` was not called; reverts with `SeedNotReady`
+    /// before). With the test shards' leaves they must rebuild the dataset commitment
     /// (`keccak256(abi.encodePacked(leaf_0, ..., leaf_{n-1}))`), so each index has one fixed leaf and the
     /// test keys are fixed now too. Opens the commit window.
     /// @param taskId The task.
@@ -607,7 +637,8 @@ interface ITaskMarket {
     /// @return The pool.
     function taskPool(uint256 taskId) external view returns (uint256);
 
-    /// @notice Bitmap of the task's test shards (bit i set = shard i is a test shard); 0 before start.
+    /// @notice Bitmap of the task's test shards (bit i set = shard i is a test shard); 0 until the seed
+    /// is known.
     /// @param taskId The task.
     /// @return The bitmap.
     function testShardBitmap(uint256 taskId) external view returns (uint256);

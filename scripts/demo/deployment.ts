@@ -14,6 +14,7 @@ import {
   Settlement__factory,
   TaskMarket__factory,
   ValidatorRegistry__factory,
+  VrfRandomness__factory,
 } from "../../types/index.js";
 
 const ONE = 10n ** 18n;
@@ -190,7 +191,8 @@ export async function deployPodl(
   const owner = await deployer.getAddress();
   const provider = deployer.provider;
   if (provider === null) throw new Error("the deployer signer has no provider");
-  // An L2 passes its VrfRandomness (whose owner then allows the registry as a consumer); L1 gets a blockhash source.
+  // An L2 passes its VrfRandomness (whose owner allows the registry and the market as consumers); L1 gets a
+  // blockhash source. The market seeds its tasks from the registry's source.
   const randomnessAddress =
     options.randomnessSource ??
     (await (await (await new BlockhashRandomness__factory(deployer).deploy(params.randomness.drawDelay)).waitForDeployment()).getAddress());
@@ -215,6 +217,15 @@ export async function deployPodl(
   // Block rewards are bounded by value paid (issue 9 finding 4): ETH tasks mint at most 1,000 PODL per
   // ETH of reward; a token without a rate mints nothing.
   await (await settlement.setMintRate(ZeroAddress, 1000n * 10n ** 18n)).wait();
+  // A VRF source spends its subscription only for the consumers its owner allows: the registry (committee
+  // draws) and the market (task seeds). Done here when the deployer owns it; otherwise its owner does it.
+  if (options.randomnessSource !== undefined) {
+    const vrf = VrfRandomness__factory.connect(randomnessAddress, deployer);
+    if ((await vrf.owner()) === owner) {
+      await (await vrf.setConsumer(registryAddress, true)).wait();
+      await (await vrf.setConsumer(marketAddress, true)).wait();
+    }
+  }
 
   const strings = (o: Record<string, bigint>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.toString()]));
   return {

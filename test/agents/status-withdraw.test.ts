@@ -108,6 +108,7 @@ describe("podl status and podl withdraw", function () {
 
     // The lowest score starts; its keys are unlocked; a miner commits and, after the deadline, reveals.
     await (await market.connect(accounts.keeper.connect(provider)).startNext()).wait();
+    await provider.send("hardhat_mine", ["0x3"]); // the seed's randomness (a block hash two blocks on)
     await unlock(light, "train");
     const miner = accounts.miner.connect(provider);
     const o = opening("status");

@@ -12,6 +12,8 @@ import {PlainTokenDouble} from "../../contracts/test/PlainTokenDouble.sol";
 /// @dev The cheatcodes this suite uses (Foundry's Vm, as Hardhat 3 exposes it).
 interface Vm {
     function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function prank(address sender) external;
     function deal(address account, uint256 balance) external;
 }
@@ -74,6 +76,23 @@ contract MarketHandler {
     function start() external {
         ++calls;
         try market.startNext() {} catch {}
+    }
+
+    /// @dev Blocks pass (with hashes, which the seeds' BlockhashRandomness reads); rarely past the 256
+    /// blocks after which an unread seed request expires and `fixSeed` renews it.
+    function roll(uint256 blocks, bytes32 salt) external {
+        ++calls;
+        uint256 n = blocks % 16 == 0 ? 300 : 1 + blocks % 4;
+        uint256 from = block.number;
+        VM.roll(from + n);
+        for (uint256 b = from + (n > 256 ? n - 256 : 0); b < from + n; ++b) {
+            VM.setBlockhash(b, keccak256(abi.encode(salt, b)));
+        }
+    }
+
+    function fixSeed(uint256 task) external {
+        ++calls;
+        try market.fixSeed(_taskId(task)) {} catch {}
     }
 
     function unlockTraining(uint256 task) external {
@@ -291,6 +310,7 @@ contract MarketInvariantsTest {
     function test_handler_drivesATaskToSettlementAndWithdrawal() public {
         _handler.post(0, 0, 0);
         _handler.start();
+        _handler.roll(2, bytes32(0)); // three blocks: the seed's randomness is ready
         _handler.unlockTraining(0);
         if (_market.getTask(1).phase != ITaskMarket.Phase.Committing) revert Unaccounted(address(1), 0, 0);
         _handler.commit(0, 0, 0);

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { AbiCoder, keccak256 } from "ethers";
 import { network } from "hardhat";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { splitShards } from "../../agents/protocol/split.js";
 import { shardKeys, trainingUnlock } from "../../agents/protocol/dataset-tree.js";
 import {
@@ -31,10 +32,16 @@ const conn = await network.create();
 const { ethers, networkHelpers } = conn;
 const dataset = makeDataset(12);
 const coder = AbiCoder.defaultAbiCoder();
-/** `block.prevrandao` of a block (the RPC's mixHash after the merge). */
-async function prevRandao(blockNumber: number): Promise<string> {
-  const raw = (await ethers.provider.send("eth_getBlockByNumber", [ethers.toQuantity(blockNumber), false])) as { mixHash: string };
-  return raw.mixHash;
+/**
+ * The seed a started task must get, computed from the chain alone: the BlockhashRandomness value of its
+ * request (the hash of the request's target block, mixed with the request id) mixed with the chain head
+ * at the start and the task id.
+ */
+async function sourceSeed(d: Deployed, taskId: bigint, head: string): Promise<string> {
+  const { randomnessId } = await d.market.getTask(taskId);
+  const target = await ethers.provider.getBlock(Number(randomnessId));
+  const value = keccak256(coder.encode(["bytes32", "uint256"], [target!.hash, randomnessId]));
+  return keccak256(coder.encode(["bytes32", "bytes32", "uint256"], [head, value, taskId]));
 }
 
 const Phase = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n };
@@ -82,8 +89,102 @@ async function attesting() {
   return d;
 }
 
+describe("TaskMarket: task seed", () => {
+  it("test_startNext_byAGrinderContract_learnsNoSeedInItsTransaction", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset);
+    const grinder = await ethers.deployContract("SeedGrinderAttack", [await d.market.getAddress()]);
+    const receipt = await (await grinder.startAndPeek()).wait();
+    // Inside the start transaction the seed and the split are unknown (the old seed, this block's
+    // prevrandao and the chain head, was readable here).
+    expect(await grinder.seenSeed()).to.equal(ethers.ZeroHash);
+    expect(await grinder.seenTestShards()).to.equal(0n);
+    // It comes from a block after the start: the source's randomness, unknown when startNext ran.
+    const task = await d.market.getTask(1n);
+    expect(task.randomnessId).to.be.greaterThan(BigInt(receipt!.blockNumber));
+    await d.mineToSeed();
+    const seed = await sourceSeed(d, 1n, ethers.ZeroHash);
+    expect((await d.market.getTask(1n)).seed).to.equal(seed);
+    const { test } = splitShards(seed, 12, 3);
+    expect(await d.market.testShardBitmap(1n)).to.equal(test.reduce((b, i) => b | (1n << BigInt(i)), 0n));
+  });
+
+  it("test_startNext_whenAGrinderStartsOnlyOnTheSplitItWants_neverStarts", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset);
+    const grinder = await ethers.deployContract("SeedGrinderAttack", [await d.market.getAddress()]);
+    // Whatever split it asks for, it cannot see one in its transaction: every try is undone.
+    for (const wanted of [0b111n, 0b111000n, 0b111000000n]) {
+      await expect(grinder.startIfSplitIs(wanted)).to.be.revertedWithCustomError(grinder, "SplitNotWanted").withArgs(0n);
+    }
+    expect((await d.market.getTask(1n)).phase).to.equal(Phase.Queued);
+  });
+
+  it("test_fixSeed_beforeTheRandomnessIsReady_revertsSeedNotReady", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset);
+    await d.market.startNext();
+    const { randomnessId } = await d.market.getTask(1n);
+    await expect(d.market.fixSeed(1n)).to.be.revertedWithCustomError(d.market, "SeedNotReady").withArgs(1n, randomnessId);
+  });
+
+  it("test_fixSeed_whenReady_storesTheSeedTheViewsShowed", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const shown = (await d.market.getTask(d.taskId)).seed;
+    const bitmap = await d.market.testShardBitmap(d.taskId);
+    expect(shown).to.equal(await sourceSeed(d, d.taskId, ethers.ZeroHash));
+    await expect(d.market.connect(d.outsider).fixSeed(d.taskId)).to.emit(d.market, "TaskSeeded").withArgs(d.taskId, shown);
+    // Stored: it stays even once the source can no longer answer.
+    await networkHelpers.mine(300);
+    expect((await d.market.getTask(d.taskId)).seed).to.equal(shown);
+    expect(await d.market.testShardBitmap(d.taskId)).to.equal(bitmap);
+    await expect(d.market.fixSeed(d.taskId)).to.be.revertedWithCustomError(d.market, "SeedAlreadyFixed").withArgs(d.taskId);
+  });
+
+  it("test_fixSeed_whenTheRandomnessExpired_renewsTheRequest", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const first = (await d.market.getTask(d.taskId)).randomnessId;
+    // Unread for more than 256 blocks: the block hash is gone, the source says Expired.
+    await networkHelpers.mine(300);
+    expect((await d.market.getTask(d.taskId)).seed).to.equal(ethers.ZeroHash);
+    const tx = d.market.fixSeed(d.taskId);
+    await expect(tx).to.emit(d.market, "TaskRandomnessRenewed");
+    await expect(tx).to.not.emit(d.market, "TaskSeeded");
+    const renewed = (await d.market.getTask(d.taskId)).randomnessId;
+    expect(renewed).to.be.greaterThan(first);
+    const k = trainingUnlock(dataset.shards, [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "SeedNotReady")
+      .withArgs(d.taskId, renewed);
+    await d.mineToSeed();
+    await expect(d.market.fixSeed(d.taskId)).to.emit(d.market, "TaskSeeded").withArgs(d.taskId, await sourceSeed(d, d.taskId, ethers.ZeroHash));
+  });
+
+  it("test_unlockTrainingData_beforeTheSeed_revertsSeedNotReady", async () => {
+    const d = await networkHelpers.loadFixture(deployed);
+    await post(d, dataset);
+    await d.market.startNext();
+    const { randomnessId } = await d.market.getTask(1n);
+    // Any keys: the seed check comes before the split is read.
+    const k = trainingUnlock(dataset.shards, [0, 1, 2, 3, 4, 5, 6], [7, 8, 9]);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(1n, k.keys, k.testLeaves))
+      .to.be.revertedWithCustomError(d.market, "SeedNotReady")
+      .withArgs(1n, randomnessId);
+  });
+
+  it("test_unlockTrainingData_withTheSeedUnstored_storesIt", async () => {
+    const d = await networkHelpers.loadFixture(started);
+    const seed = (await d.market.getTask(d.taskId)).seed;
+    const k = await trainKeysFor(d, d.taskId, dataset);
+    await expect(d.market.connect(d.publisher).unlockTrainingData(d.taskId, k.keys, k.testLeaves))
+      .to.emit(d.market, "TaskSeeded")
+      .withArgs(d.taskId, seed);
+    await expect(d.market.fixSeed(d.taskId)).to.be.revertedWithCustomError(d.market, "TaskNotInPhase");
+  });
+});
+
 describe("TaskMarket: startNext", () => {
-  it("starts the queued task with the lowest score and seeds it from the chain head", async () => {
+  it("starts the queued task with the lowest score and requests its seed's randomness", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     await post(d, dataset, { reward: ONE });
     await post(d, dataset, { reward: 3n * ONE }); // three times the reward: a third of the score
@@ -93,12 +194,15 @@ describe("TaskMarket: startNext", () => {
     const tx = await d.market.connect(d.keeper).startNext();
     const receipt = await tx.wait();
     const block = await ethers.provider.getBlock(receipt!.blockNumber);
-    const seed = keccak256(coder.encode(["bytes32", "uint256", "uint256"], [ethers.ZeroHash, await prevRandao(receipt!.blockNumber), 2n]));
     const task = await d.market.getTask(2n);
     expect(task.phase).to.equal(Phase.Started);
-    expect(task.seed).to.equal(seed);
+    // The request targets a block after the start (BlockhashRandomness: the id is the target block).
+    expect(task.randomnessId).to.equal(BigInt(receipt!.blockNumber) + (await d.randomness.DELAY()));
+    expect(task.seed).to.equal(ethers.ZeroHash);
     expect(task.deadline).to.equal(BigInt(block!.timestamp) + testParams.keyWindow);
-    await expect(tx).to.emit(d.market, "TaskStarted");
+    await expect(tx).to.emit(d.market, "TaskStarted").withArgs(2n, task.randomnessId, task.deadline, anyValue);
+    await d.mineToSeed();
+    expect((await d.market.getTask(2n)).seed).to.equal(await sourceSeed(d, 2n, ethers.ZeroHash));
     expect(await d.market.queueLength()).to.equal(2n);
     expect(await d.market.activeCount()).to.equal(1n);
     // A queued task has no seed and no split yet (its seed slot holds the queue word), nor once cancelled.
@@ -663,16 +767,23 @@ describe("TaskMarket: settle (seam)", () => {
       .withArgs(d.taskId, Phase.Settled);
   });
 
-  it("seeds the next task from the new chain head", async () => {
+  it("test_fixSeed_afterALearningBlock_usesTheChainHeadAtTheStart", async () => {
     const d = await networkHelpers.loadFixture(attesting);
+    const headAtStart = await d.market.chainHead();
+    const early = await post(d, dataset);
+    await d.market.startNext();
     const pool = await d.market.taskPool(d.taskId);
     await d.market
       .connect(d.settlementAccount)
       .settle(d.taskId, { outcome: 0n, payouts: [{ account: await d.minerA.getAddress(), amount: pool }], winner: 0n, winnerScore: 9000n, ommersHash: ethers.ZeroHash });
+    const newHead = await d.market.chainHead();
+    expect(newHead).to.not.equal(headAtStart);
     const next = await post(d, dataset);
-    const receipt = await (await d.market.startNext()).wait();
-    const seed = keccak256(coder.encode(["bytes32", "uint256", "uint256"], [await d.market.chainHead(), await prevRandao(receipt!.blockNumber), next]));
-    expect((await d.market.getTask(next)).seed).to.equal(seed);
+    await d.market.startNext();
+    await d.mineToSeed();
+    // The learning block appended between the start and the fix does not move the early task's seed.
+    await expect(d.market.fixSeed(early)).to.emit(d.market, "TaskSeeded").withArgs(early, await sourceSeed(d, early, headAtStart));
+    expect((await d.market.getTask(next)).seed).to.equal(await sourceSeed(d, next, newHead));
   });
 
   it("settles Unvalidated without a block", async () => {

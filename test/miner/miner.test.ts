@@ -21,7 +21,7 @@ import type { TaskMarket } from "../../types/index.js";
 import { account, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
 import { ZERO, makeDataset, taskRequest } from "../market/helpers/market.js";
-import { accounts, deployMarket, passTime } from "../publisher/helpers/market.js";
+import { accounts, deployMarket, mineToSeed, passTime } from "../publisher/helpers/market.js";
 
 const TERMS: PublishTerms = { reward: parseEther("1"), accuracyThreshold: 5000, maxSubmissions: 4, trainWindow: 120 };
 const PODL = join(import.meta.dirname, "..", "..", "agents", "cli", "podl.ts");
@@ -110,6 +110,7 @@ describe("miner agent", function () {
     await m.agent.step(); // evaluates the task, prefetches the shards, starts it (startNext)
     expect(m.rt.store.getTask(taskId)?.phase).to.equal("eligible");
     expect((await market.getTask(taskId)).phase).to.equal(2n); // Started, by the miner
+    await mineToSeed(provider); // the seed's randomness is ready
     await publisher.step(); // training keys
     await m.agent.step(); // trains and commits
     expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
@@ -160,7 +161,8 @@ describe("miner agent", function () {
     const m = await miner(new Wallet(wallet.privateKey), join(dir, "faint"), { startTasks: false });
     for (let i = 0; i < 6 && m.rt.store.getTask(taskId)?.phase !== "skipped"; i++) {
       await m.agent.step();
-      await publisher.step(); // starts the task, then unlocks the training keys
+      await publisher.step(); // starts the task, then (once the seed is known) unlocks the training keys
+      if ((await market.getTask(taskId)).phase === 2n) await mineToSeed(provider);
     }
     const record = m.rt.store.getTask(taskId)!;
     expect(record.phase, `market phase ${(await market.getTask(taskId)).phase}`).to.equal("skipped");
@@ -187,6 +189,7 @@ describe("miner agent", function () {
     // No --max-epochs: the cap is the spec's epochs.max (100).
     const m = await miner(new Wallet(wallet.privateKey), join(dir, "short"), { maxEpochs: undefined });
     await m.agent.step(); // evaluates, probes, starts the task
+    await mineToSeed(provider); // the seed's randomness is ready
     await publisher.step(); // training keys
     // Two seconds before the commit margin: the probe says one epoch fits, nothing is left for a second
     // once the post-training work (hash, upload, commitment) is set aside.
@@ -230,6 +233,7 @@ describe("miner agent", function () {
     const deadline = Date.now() + 60_000;
     while (!(await market.isMiner(taskId, wallet.address))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the miner never committed:\n${output}`);
+      if ((await market.getTask(taskId)).phase === 2n) await mineToSeed(provider); // started: the seed's randomness
       await publisher.step();
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -260,6 +264,7 @@ describe("miner agent", function () {
     await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
     const m = await miner(new Wallet(wallet.privateKey), join(dir, "late"));
     await m.agent.step(); // evaluates and starts the task
+    await mineToSeed(provider); // the seed's randomness is ready
     await publisher.step(); // training keys
     await m.agent.step(); // trains and commits
     expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { PNG } from "pngjs";
-import { Wallet, getBytes, keccak256, parseEther, toUtf8Bytes, type JsonRpcProvider, type Result } from "ethers";
+import { Wallet, ZeroHash, getBytes, keccak256, parseEther, toUtf8Bytes, type JsonRpcProvider, type Result } from "ethers";
 import { openRuntime, type AgentRuntime } from "../../agents/cli/runtime.js";
 import { main } from "../../agents/cli/podl.js";
 import { isAgentError } from "../../agents/config/errors.js";
@@ -25,7 +25,7 @@ import { EmbeddedStore } from "../../agents/storage/index.js";
 import { PlainTokenDouble__factory, type TaskMarket } from "../../types/index.js";
 import { deployToken, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
-import { accounts, deployMarket, passTime } from "./helpers/market.js";
+import { accounts, deployMarket, mineToSeed, passTime } from "./helpers/market.js";
 
 const TERMS: PublishTerms = { reward: parseEther("1"), accuracyThreshold: 8000, maxSubmissions: 4, trainWindow: 120 };
 
@@ -141,7 +141,13 @@ describe("publisher agent", function () {
     expect(doc.shards.map((s) => s.cid)).to.deep.equal(pub.shards.map((s) => s.cid));
     expect(doc.shards.reduce((n, s) => n + s.examples, 0)).to.equal(150);
 
-    // One round: the market has room and validators, so the publisher starts its task and unlocks the training keys.
+    // One round: the market has room and validators, so the publisher starts its task. Its seed (and so the
+    // split) comes from randomness requested at the start: the publisher waits for it.
+    expect(await publisher.step()).to.deep.equal([]);
+    expect((await market.getTask(taskId)).phase).to.equal(2n); // Started
+    expect(await market.queryFilter(market.filters.TrainingDataUnlocked(taskId))).to.have.length(0);
+    // Once the randomness is ready, the next round unlocks the training keys.
+    await mineToSeed(provider);
     expect(await publisher.step()).to.deep.equal([]);
     const [startEvent] = await market.queryFilter(market.filters.TaskStarted(taskId));
     expect((await startEvent!.getTransaction()).from).to.equal(accounts.publisher.address);
@@ -192,7 +198,12 @@ describe("publisher agent", function () {
     let running = true;
     const run = main(["publish", ...flags, "--exit-when-done"], io).finally(() => (running = false));
     try {
-      const unlocked = await until("the training keys", async () => (await market.queryFilter(market.filters.TrainingDataUnlocked(taskId)))[0]);
+      const unlocked = await until("the training keys", async () => {
+        // Blocks come only with transactions here: once started, mine until the seed's randomness is ready.
+        const t = await market.getTask(taskId);
+        if (t.phase === 2n && t.seed === ZeroHash) await mineToSeed(provider);
+        return (await market.queryFilter(market.filters.TrainingDataUnlocked(taskId)))[0];
+      });
       const [postedEvent] = await market.queryFilter(market.filters.TaskPosted(taskId));
       const [first, served] = out.filter((l) => l.startsWith("IPFS node: ")).map((l) => l.slice("IPFS node: ".length).split(" "));
       expect(served).to.deep.equal(first); // without --ipfs-listen it listens again where the posted document says
@@ -306,6 +317,7 @@ describe("publisher agent", function () {
     first.rt.close();
 
     await (await market.connect(accounts.keeper.connect(provider)).startNext()).wait();
+    await mineToSeed(provider);
     const second = await agent(accounts.publisher, dataDir);
     await second.publisher.step();
     const task = await market.getTask(taskId);

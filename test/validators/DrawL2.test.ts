@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
+import { escrowFor, makeDataset, taskRequest, testParams } from "../market/helpers/market.js";
 
 /**
  * The committee draw on an L2 (an OP-stack chain, simulated by Hardhat's EDR): the registry takes its
@@ -82,5 +83,29 @@ describe("Committee draw on an OP-stack L2 (VRF randomness)", () => {
     expect((await source.randomness(first.randomnessId))[0]).to.equal(2n);
     await coordinator.fulfill(renewed.randomnessId, 8n);
     await expect(registry.connect(settlement).drawCommittee(1n, 0n, 3n, 3n, [])).to.emit(registry, "CommitteeDrawn");
+  });
+
+  it("test_startNext_onAnL2_seedsTheTaskFromTheVrfAnswer", async () => {
+    const { coordinator, source, registry } = await networkHelpers.loadFixture(deploy);
+    const [owner, publisher] = await ethers.getSigners();
+    const market = await ethers.deployContract("TaskMarket", [owner!.address, await registry.getAddress(), testParams]);
+    const request = taskRequest(makeDataset(12));
+    await market.connect(publisher!).postTask(request as never, { value: escrowFor(request.reward as bigint) });
+    // the market requests the seed's randomness from the registry's source: it must be an allowed consumer
+    await expect(market.startNext()).to.be.revertedWithCustomError(source, "RandomnessConsumerNotAllowed");
+    await source.setConsumer(await market.getAddress(), true);
+    await market.startNext();
+    const { randomnessId } = await market.getTask(1n);
+    // blocks alone (and the sequencer's prevrandao) do not make the seed: only the coordinator's answer does
+    await networkHelpers.mine(10);
+    expect((await market.getTask(1n)).seed).to.equal(ethers.ZeroHash);
+    await expect(market.fixSeed(1n)).to.be.revertedWithCustomError(market, "SeedNotReady").withArgs(1n, randomnessId);
+    const word = 0x5eedn;
+    await coordinator.fulfill(randomnessId, word);
+    const seed = ethers.keccak256(
+      ethers.AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [ethers.ZeroHash, ethers.toBeHex(word, 32), 1n]),
+    );
+    expect((await market.getTask(1n)).seed).to.equal(seed);
+    await expect(market.fixSeed(1n)).to.emit(market, "TaskSeeded").withArgs(1n, seed);
   });
 });

@@ -502,7 +502,9 @@ describe("Settlement", () => {
 
   describe("issue 9 attacks", () => {
     for (const [name, share, reward] of [
-      ["a 1-wei task", 500n, 1n],
+      // the smallest reward the market takes at a 5 % publisher bond (the bond must be at least 1 unit):
+      // a 1-wei fee split five ways
+      ["a 20-wei task", 500n, 20n],
       ["a 0 % validator share", 0n, 10n * ONE],
     ] as const) {
       it(`finalize of ${name} (the validators' fee rounds to 0) settles and releases the committee`, async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { Contract, ContractFactory, Wallet, hexlify, keccak256, parseEther, randomBytes, type JsonRpcProvider } from "ethers";
+import { Contract, ContractFactory, Wallet, hexlify, keccak256, parseEther, randomBytes, toQuantity, ZeroHash, type JsonRpcProvider } from "ethers";
 import { artifacts } from "hardhat";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
@@ -32,6 +32,7 @@ import { account, deployToken, startChain } from "../agents/helpers/chain.js";
 import { captureLogger } from "../agents/helpers/log.js";
 import { DEEP, nested, openContainer, sealContainer } from "../ml/helpers/hostile.js";
 import { accounts, deployContracts, passTime, type Contracts } from "./helpers/world.js";
+import { drawDelay } from "../validators/helpers/world.js";
 
 const ONE = parseEther("1");
 const THRESHOLD = 5_000n;
@@ -144,6 +145,8 @@ describe("verifier agent", function () {
     await (await c.market.connect(publisher).postTask(request, { value: reward + bond })).wait();
     const id = await c.market.taskCount();
     await (await c.market.connect(publisher).startNext()).wait();
+    // the seed (and so the split) is known once the randomness source answers, drawDelay blocks on
+    await provider.send("hardhat_mine", [toQuantity(drawDelay + 1n)]);
     return id;
   }
 
@@ -309,6 +312,7 @@ describe("verifier agent", function () {
     expect(await provider.getBalance(accounts.verifier.address)).to.be.greaterThan(balanceBefore); // the fee outweighs the gas
     expect(await c.registry.wasSlashed(taskId, accounts.verifier.address)).to.equal(false);
   });
+
 
   it("calls timeoutTestKeys only once it is due, when the publisher never unlocks the test keys, leaving it to the designated keeper during the grace", async () => {
     const { rt, verifier } = await openVerifier();
@@ -563,6 +567,31 @@ describe("verifier agent", function () {
     expect(paid!.args.amount).to.equal(slashed!.args.amount);
     expect(await c.registry.creditOf(accounts.verifier.address)).to.equal(0n);
   });
+
+  it("as keeper, stores a started task's seed (fixSeed) once its randomness is ready, and not before", async () => {
+    const { verifier } = await openVerifier();
+    // The missed-quorum test above leaves one bonded validator; a task starts with two.
+    const extra = Wallet.createRandom().connect(provider);
+    await (await accounts.owner.connect(provider).sendTransaction({ to: extra.address, value: 2n * ONE })).wait();
+    await (await c.registry.connect(extra).stake(ONE, { value: ONE })).wait();
+    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreiseedshard${i}`, key: keccak256(randomBytes(32)) }));
+    const publisher = accounts.publisher.connect(provider);
+    const bond = (ONE * (await c.market.params()).publisherBondBps) / 10_000n;
+    const request = { token: ZERO, reward: ONE, datasetRoot: buildDatasetCommitment(shards).root, specCid: pub.specCid, shardCount: 10, testShards: 3, accuracyThreshold: THRESHOLD, maxSubmissions: 8, trainWindow: 600, ...pub.workload };
+    await (await c.market.connect(publisher).postTask(request, { value: ONE + bond })).wait();
+    const id = await c.market.taskCount();
+    await (await c.market.connect(publisher).startNext()).wait();
+    await verifier.step(); // the randomness is pending: fixSeed would revert, nothing is sent
+    expect(await c.market.queryFilter(c.market.filters.TaskSeeded(id))).to.have.length(0);
+    await provider.send("hardhat_mine", [toQuantity(drawDelay + 1n)]);
+    const seed = (await c.market.getTask(id)).seed;
+    expect(seed).to.not.equal(ZeroHash);
+    await verifier.step();
+    const [seeded] = await c.market.queryFilter(c.market.filters.TaskSeeded(id));
+    expect(seeded!.args.seed).to.equal(seed);
+    expect((await seeded!.getTransaction()).from).to.equal(accounts.verifier.address);
+  });
+
 
   /** Hashes of the transactions `from` sent, from its journal-independent chain history. */
   async function sentBy(from: string): Promise<string[]> {

@@ -99,7 +99,9 @@ export async function deployMarket(conn: Connection, params: Params = testParams
   }
   const market = await ethers.deployContract("TaskMarket", [await owner.getAddress(), await registry.getAddress(), params]);
   const lens = await ethers.deployContract("QueueLens", [await market.getAddress()]);
-  return { market, lens, registry, owner, publisher, minerA, minerB, minerC, keeper, settlementAccount, outsider, signers };
+  /** Mines past the randomness source's delay, so that the seeds of tasks started so far are known. */
+  const mineToSeed = async (): Promise<void> => conn.networkHelpers.mine(Number(await randomness.DELAY()) + 1);
+  return { market, lens, registry, randomness, mineToSeed, owner, publisher, minerA, minerB, minerC, keeper, settlementAccount, outsider, signers };
 }
 
 export type Deployed = Awaited<ReturnType<typeof deployMarket>>;
@@ -165,10 +167,11 @@ export async function post(d: Deployed, dataset: Dataset, overrides: Partial<Rec
   return await d.market.taskCount();
 }
 
-/** Posts and starts a task; returns its id. */
+/** Posts and starts a task and mines until its seed is known; returns its id. */
 export async function postAndStart(d: Deployed, dataset: Dataset, overrides: Partial<Record<string, unknown>> = {}): Promise<bigint> {
   const taskId = await post(d, dataset, overrides);
   await d.market.startNext();
+  await d.mineToSeed();
   return taskId;
 }
 

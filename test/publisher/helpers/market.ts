@@ -44,6 +44,11 @@ export async function deployMarket(provider: JsonRpcProvider): Promise<{ market:
   return { market, block: await provider.getBlockNumber() };
 }
 
+/** Mines past the randomness source's delay (2 blocks), so that the seeds of started tasks are known. */
+export async function mineToSeed(provider: JsonRpcProvider): Promise<void> {
+  await provider.send("hardhat_mine", ["0x3"]);
+}
+
 /** Moves the chain clock past `timestamp` with one new block. */
 export async function passTime(provider: JsonRpcProvider, timestamp: bigint): Promise<void> {
   await provider.send("evm_setNextBlockTimestamp", [`0x${(timestamp + 1n).toString(16)}`]);

@@ -147,6 +147,8 @@ export async function taskToAttesting(
   );
   const taskId = await market.taskCount();
   await market.startNext();
+  // the seed (and so the split) is the randomness source's answer, a block hash drawDelay blocks on
+  await helpers.mine(Number(drawDelay) + 1);
   const bitmap = await market.testShardBitmap(taskId);
   const isTest = (i: number) => ((bitmap >> BigInt(i)) & 1n) === 1n;
   const unlock = async (test: boolean) => {
