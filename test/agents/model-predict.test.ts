@@ -75,6 +75,7 @@ describe("podl model get and podl predict", function () {
     await (await publisher.postTask(request as never, { value: escrowFor(parseEther("1")) })).wait();
     const taskId = await market.taskCount();
     await (await market.connect(accounts.keeper.connect(provider)).startNext()).wait();
+    await provider.send("hardhat_mine", ["0x3"]); // the seed's randomness (a block hash two blocks on)
     const { seed } = await market.getTask(taskId);
     const split = splitShards(seed, 10, 3);
     const { keys, testLeaves } = trainingUnlock(pub.shards, split.train, split.test);
