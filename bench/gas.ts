@@ -35,7 +35,6 @@ export const benchParams = {
   medianBandwidth: 10_000_000n,
   medianCompute: 1_000_000_000_000n,
   rankScale: ONE,
-  minReward: 1000n,
 };
 
 /** Targets from issue 2; unlock targets are 60k + 8k per shard unlocked. */

@@ -114,6 +114,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
     mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
     mapping(address account => mapping(address token => uint256 amount)) private _credits;
+    mapping(address token => RewardTokenTerms) private _rewardTokens;
 
     /// @param initialOwner Owner (may change parameters and set the settlement module once).
     /// @param registry_ Validator registry asked for `bondedCount`; its randomness source seeds the tasks
@@ -126,15 +127,16 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _RANDOMNESS = IRandomnessSource(registry_.randomnessSource());
         _treasury = initialOwner;
         _setParams(params_);
+        // ETH is the reference unit (the wei), listed from the start.
+        _setRewardToken(address(0), 1, 1e18);
     }
 
     /// @inheritdoc ITaskMarket
     function postTask(TaskRequest calldata request) external payable nonReentrant returns (uint256 taskId) {
         MarketParams memory p = _params;
         uint256 reward = request.reward;
-        if (reward == 0 || reward < p.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
         _checkShape(request, p);
-        uint256 entryTerms = _rankingTerms(request, p);
+        uint256 entryTerms = _rankingTerms(request, p, _referenceReward(request.token, reward));
 
         uint256 publisherBond = reward * p.publisherBondBps / BPS;
         if (publisherBond == 0) revert RewardOutOfBounds(reward);
@@ -599,6 +601,16 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         return _treasury;
     }
 
+    /// @inheritdoc ITaskMarket
+    function setRewardToken(address token, uint256 minReward, uint256 unitScale) external onlyOwner {
+        _setRewardToken(token, minReward, unitScale);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function rewardToken(address token) external view returns (RewardTokenTerms memory) {
+        return _rewardTokens[token];
+    }
+
     function _cancelQueued(uint256 taskId, TaskData storage t) private {
         if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
         _removeFromQueue(_queuePosition(taskId), _queue.length);
@@ -720,9 +732,29 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _checkBound(11, p.medianBandwidth, 1, 1e15);
         _checkBound(12, p.medianCompute, 1, 1e18);
         _checkBound(13, p.rankScale, 1e16, 10e18);
-        _checkBound(14, p.minReward, 1, Ranking.REWARD_MAX);
         _params = p;
         emit ParamsUpdated(p);
+    }
+
+    /// @dev The reward in reference units, which the ranking compares across tokens; fixed at post, so a
+    /// later re-pricing or delisting leaves a queued task's rank as it was.
+    function _referenceReward(address token, uint256 reward) private view returns (uint256 referenceReward) {
+        RewardTokenTerms memory terms = _rewardTokens[token];
+        if (terms.unitScale == 0) revert TokenNotListed(token);
+        if (reward < terms.minReward || reward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
+        referenceReward = reward * terms.unitScale / 1e18;
+        if (referenceReward == 0 || referenceReward > Ranking.REWARD_MAX) revert RewardOutOfBounds(reward);
+    }
+
+    function _setRewardToken(address token, uint256 minReward, uint256 unitScale) private {
+        // unitScale 0 with minReward 0 delists; otherwise the minimum is worth at least one reference unit.
+        if (unitScale != 0 || minReward != 0) {
+            if (minReward > Ranking.REWARD_MAX) revert RewardTokenTermsOutOfBounds(token, minReward, unitScale);
+            if (unitScale > 1e36) revert RewardTokenTermsOutOfBounds(token, minReward, unitScale);
+            if (minReward * unitScale < 1e18) revert RewardTokenTermsOutOfBounds(token, minReward, unitScale);
+        }
+        _rewardTokens[token] = RewardTokenTerms(uint128(minReward), uint128(unitScale));
+        emit RewardTokenSet(token, minReward, unitScale);
     }
 
     function _checkShape(TaskRequest calldata request, MarketParams memory p) private pure {
@@ -746,7 +778,11 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev The queue word without the task id: dn, log2 dc and the reward, at the current medians.
-    function _rankingTerms(TaskRequest calldata request, MarketParams memory p) private pure returns (uint256) {
+    function _rankingTerms(TaskRequest calldata request, MarketParams memory p, uint256 referenceReward)
+        private
+        pure
+        returns (uint256)
+    {
         uint256 dnNanos = Ranking.transferNanos(request.modelBytes, request.dataBytes, p.medianBandwidth);
         uint256 dcUd = uint256(request.flops) * 1e18 / p.medianCompute;
         if (request.modelBytes == 0 || request.dataBytes == 0 || request.flops == 0) {
@@ -755,7 +791,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (dnNanos > type(uint64).max || dcUd > Ranking.DC_MAX) {
             revert WorkloadOutOfBounds(request.modelBytes, request.dataBytes, request.flops);
         }
-        return Ranking.pack(0, dnNanos, Ranking.computeLog2(request.flops, p.medianCompute), request.reward);
+        return Ranking.pack(0, dnNanos, Ranking.computeLog2(request.flops, p.medianCompute), referenceReward);
     }
 
     /// @dev Rebuilds the ordered leaf list from the training keys and the test leaves, each in index order,

@@ -15,7 +15,7 @@ import { modelCommitment } from "../protocol/commitments.js";
 import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
 import { isProtocolError } from "../protocol/errors.js";
 import { splitShards } from "../protocol/split.js";
-import { queueExponent, rankingScore, type RankingParams } from "../protocol/ranking.js";
+import { queueExponent, rankingScore, referenceReward, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../publisher/document.js";
 import { declaredWorkload } from "../publisher/prepare.js";
 import type { ContentStore } from "../storage/index.js";
@@ -306,13 +306,18 @@ export class Miner {
       ready.push({ taskId: task.taskId, data, t });
     }
     if (ready.length <= 1) return ready[0];
+    // Rewards in reference units (the market's ranking, issue 9 finding 13); a token delisted since its
+    // post has no scale any more and counts at par.
+    const scales = new Map<string, bigint>();
+    for (const c of ready) if (!scales.has(c.t.token)) scales.set(c.t.token, (await this.market.rewardToken(c.t.token)).unitScale);
     const order = orderCandidates(
       this.#o.strategy,
       ready.map((c) => {
         const w = c.data.workload!;
+        const scale = scales.get(c.t.token)!;
         return {
           taskId: c.taskId,
-          reward: c.t.reward,
+          reward: scale === 0n ? c.t.reward : referenceReward(c.t.reward, scale),
           modelBytes: BigInt(w.modelBytes),
           dataBytes: BigInt(w.dataBytes),
           flops: BigInt(w.flops),
@@ -632,6 +637,7 @@ export class Miner {
 /** A task the miner could train now, as the strategies see it. */
 export interface Candidate {
   taskId: bigint;
+  /** In reference units (`referenceReward`: wei for ETH). */
   reward: bigint;
   /** Declared workload (DLBC's dn and dc), from the task document. */
   modelBytes: bigint;
@@ -644,8 +650,9 @@ export interface Candidate {
 /**
  * Candidates best first. `dlbc`: the market's ranking, lowest DLBC score first (ranking.ts, q at
  * this many candidates). `pole`: highest reward per expected second, the ciphertexts' transfer at
- * the market's median bandwidth plus the measured training time. Rewards in different tokens are
- * compared as numbers. Ties go to the lower task id.
+ * the market's median bandwidth plus the measured training time. Rewards are in reference units
+ * (`referenceReward`, as the market ranks them), so tasks in different tokens compare by value. Ties go
+ * to the lower task id.
  */
 export function orderCandidates(strategy: Strategy, candidates: readonly Candidate[], params: RankingParams): bigint[] {
   const q = queueExponent(BigInt(candidates.length), params.maxQueue, params.rankScale);

@@ -4,13 +4,16 @@ import { ProtocolError } from "./errors.js";
  * DLBC ranking (DESIGN §6), the reference the market's Ranking.sol must agree with to 1e-9 relative:
  * `q = clamp(ln(k·l) / ln(L), 0, 2)`, `dn = (modelBytes + dataBytes) / bandwidth` (floored to whole
  * nanoseconds, as stored on chain), `dc = max(1, flops / compute)` seconds,
- * `score = (dn + dc^q) / (reward / 1e18)`, lowest first, ties by task id.
+ * `score = (dn + dc^q) / (reward / 1e18)`, lowest first, ties by task id. The reward is in reference
+ * units (`referenceReward`: the token's reward × its `unitScale` / 1e18, the wei for ETH), so tasks paid
+ * in different tokens compare by value (issue 9 finding 13).
  */
 export interface RankingTask {
   taskId: bigint;
   modelBytes: bigint;
   dataBytes: bigint;
   flops: bigint;
+  /** In reference units (`referenceReward`). */
   reward: bigint;
 }
 
@@ -28,6 +31,19 @@ const UNIT = 10n ** 18n;
 const DC_MAX = (1n << 64n) * UNIT;
 const REWARD_MAX = (1n << 96n) - 1n;
 const DN_MAX = (1n << 64n) - 1n;
+
+/**
+ * A reward in reference units, as `postTask` fixes it: `reward × unitScale / 1e18` (floor), with the
+ * token's `unitScale` from `TaskMarket.rewardToken(token)` (1e18 for ETH).
+ */
+export function referenceReward(reward: bigint, unitScale: bigint): bigint {
+  if (unitScale <= 0n) throw new ProtocolError("RANKING_OUT_OF_RANGE", "the token is not listed (unitScale 0)");
+  const value = (reward * unitScale) / UNIT;
+  if (value <= 0n || value > REWARD_MAX || reward > REWARD_MAX) {
+    throw new ProtocolError("RANKING_OUT_OF_RANGE", `reward ${reward} at unitScale ${unitScale} is outside 1..2^96-1 reference units`);
+  }
+  return value;
+}
 
 /** Transfer time in whole nanoseconds, floored (what the market stores). */
 export function transferNanos(modelBytes: bigint, dataBytes: bigint, bandwidth: bigint): bigint {
@@ -56,7 +72,7 @@ export function queueExponent(queueLength: bigint, maxQueue: bigint, rankScale: 
   return Math.min(q, Q_MAX);
 }
 
-/** The score of one task at exponent q, in seconds per whole token (1e18 units). */
+/** The score of one task at exponent q, in seconds per whole reference token (1e18 reference units). */
 export function rankingScore(task: Omit<RankingTask, "taskId">, params: Omit<RankingParams, "maxQueue" | "rankScale">, q: number): number {
   if (task.reward <= 0n || task.reward > REWARD_MAX) {
     throw new ProtocolError("RANKING_OUT_OF_RANGE", `reward must be in 1..2^96-1, got ${task.reward}`);

@@ -1,4 +1,4 @@
-import { Interface, ZeroAddress, ZeroHash, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { Interface, ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import type { AgentRuntime } from "../cli/runtime.js";
 import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
@@ -17,6 +17,8 @@ export interface PublishTerms {
   /** ERC20 reward token; omitted or the zero address for ETH. */
   token?: string;
   reward: bigint;
+  /** The token's decimals, for messages in the unit of `--reward` (default 18: ETH). */
+  decimals?: number;
   /** Minimum median accuracy, basis points. */
   accuracyThreshold: number;
   maxSubmissions: number;
@@ -95,6 +97,31 @@ export class Publisher {
     this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
   }
 
+  /**
+   * The reward against the token's listing (issue 9 finding 13): the token must be listed, the reward at
+   * least the token's minimum and, in reference units (reward × unitScale / 1e18), 1..2^96−1. Amounts
+   * are stated in the unit `--reward` takes: ETH, or whole tokens at the token's decimals.
+   */
+  async #checkReward(token: string, terms: PublishTerms): Promise<void> {
+    const { minReward, unitScale } = await this.market.rewardToken(token);
+    const eth = token === ZeroAddress;
+    if (unitScale === 0n) {
+      throw new AgentError("CONFIG_INVALID", `token ${token} is not a reward token of the market (the owner lists them with setRewardToken); pay in ETH or a listed token`, { context: { token } });
+    }
+    const decimals = eth ? 18 : (terms.decimals ?? 18);
+    const unit = eth ? "ETH" : `tokens of ${token}`;
+    const amount = (v: bigint) => `${formatUnits(v, decimals)} ${unit}`;
+    const max = 2n ** 96n - 1n;
+    const ceiling = (max * 10n ** 18n) / unitScale < max ? (max * 10n ** 18n) / unitScale : max;
+    if (terms.reward < minReward) {
+      throw new AgentError("CONFIG_INVALID", `reward ${amount(terms.reward)} is below the market's minimum of ${amount(minReward)}`, { context: { reward: terms.reward, minReward } });
+    }
+    const reference = (terms.reward * unitScale) / 10n ** 18n;
+    if (terms.reward > max || reference > max) {
+      throw new AgentError("CONFIG_INVALID", `reward ${amount(terms.reward)} is above the market's maximum of ${amount(ceiling)}`, { context: { reward: terms.reward } });
+    }
+  }
+
   /** Escrow `postTask` takes: reward plus the publisher bond at the market's current rate. */
   async escrowFor(reward: bigint): Promise<bigint> {
     const params = await this.market.params();
@@ -115,13 +142,11 @@ export class Publisher {
         context: { trainWindow: terms.trainWindow },
       });
     }
-    if (terms.reward < params.minReward || terms.reward >= 2n ** 96n) {
-      throw new AgentError("CONFIG_INVALID", `reward ${terms.reward} is outside the market's ${params.minReward}..${2n ** 96n - 1n} (token units)`, { context: { reward: terms.reward } });
-    }
+    const token = terms.token ?? ZeroAddress;
+    await this.#checkReward(token, terms);
     const queued = await this.market.queueLength();
     if (queued >= params.maxQueue) throw new AgentError("CONFIG_INVALID", `the market's queue is full (${queued} of ${params.maxQueue} tasks); try again later`);
     const escrow = terms.reward + (terms.reward * params.publisherBondBps) / 10_000n;
-    const token = terms.token ?? ZeroAddress;
     const who = this.#rt.wallet.address;
     const provider = this.#rt.chain.provider;
     const balance =

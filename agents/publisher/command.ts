@@ -187,6 +187,7 @@ async function termsOf(config: PublisherConfig, provider: { call(tx: { to: strin
   return {
     ...(config.token !== undefined ? { token: config.token } : {}),
     reward: parseUnits(config.reward!, decimals),
+    decimals,
     accuracyThreshold: config.threshold,
     maxSubmissions: config.maxSubmissions,
     trainWindow: config.trainWindow,

@@ -28,6 +28,16 @@ interface ITaskMarket {
         Unvalidated
     }
 
+    /// @notice The terms of a listed reward token (`setRewardToken`).
+    /// @param minReward Smallest reward, in the token's own units (> 0).
+    /// @param unitScale Reference units per 1e18 token units: the ranking counts a reward of `reward` as
+    /// `reward * unitScale / 1e18` reference units (ETH: 1e18, so the reference unit is the wei); 0 means
+    /// not listed.
+    struct RewardTokenTerms {
+        uint128 minReward;
+        uint128 unitScale;
+    }
+
     /// @notice Market parameters, changed only by the owner within the bounds in docs/market.md.
     /// @param maxQueue Queue bound, DLBC's L (2..128).
     /// @param maxActive Tasks started and not yet terminal (1..64).
@@ -44,7 +54,6 @@ interface ITaskMarket {
     /// @param medianBandwidth Miners' median download bandwidth, bytes per second (DLBC's dn).
     /// @param medianCompute Miners' median compute, FLOPs per second (DLBC's dc).
     /// @param rankScale Ranking scale k (UD60x18, 0.01..10).
-    /// @param minReward Smallest reward (token units, > 0).
     struct MarketParams {
         uint16 maxQueue;
         uint16 maxActive;
@@ -60,7 +69,6 @@ interface ITaskMarket {
         uint64 medianBandwidth;
         uint64 medianCompute;
         uint64 rankScale;
-        uint96 minReward;
     }
 
     /// @notice What a publisher asks for in `postTask`.
@@ -323,20 +331,36 @@ interface ITaskMarket {
     /// the party who caused them).
     event TreasurySet(address indexed treasury);
 
+    /// @notice Emitted when the owner lists, re-prices or delists (`unitScale` 0) a reward token.
+    /// @param token The token; address(0) for ETH.
+    /// @param minReward Smallest reward in the token's units (0 when delisted).
+    /// @param unitScale Reference units per 1e18 token units (0 when delisted).
+    event RewardTokenSet(address indexed token, uint256 minReward, uint256 unitScale);
+
     /// @notice Thrown when a parameter is outside its documented bounds.
-    /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 14 = minReward).
+    /// @param field Position of the field in `MarketParams` (0 = maxQueue, ..., 13 = rankScale).
     /// @param value Offending value.
     error ParamOutOfBounds(uint256 field, uint256 value);
     /// @notice Thrown when the settlement module address is zero.
     error SettlementZero();
+    /// @notice Thrown by `postTask` when the reward token is not on the owner's list (`setRewardToken`).
+    /// @param token The token.
+    error TokenNotListed(address token);
+    /// @notice Thrown by `setRewardToken` when the terms are out of bounds: `unitScale` 0 (delisting) needs
+    /// `minReward` 0; otherwise `minReward` 1..2**96-1, `unitScale` 1..1e36 and the minimum worth at least
+    /// one reference unit.
+    /// @param token The token.
+    /// @param minReward The minimum asked for.
+    /// @param unitScale The scale asked for.
+    error RewardTokenTermsOutOfBounds(address token, uint256 minReward, uint256 unitScale);
 
     /// @notice Thrown when the treasury would be the zero address.
     error TreasuryZero();
     /// @notice Thrown when a caller other than the task's settlement module calls `settle`.
     /// @param caller The caller.
     error NotSettlement(address caller);
-    /// @notice Thrown when the reward is zero, below `minReward`, above 2**96-1 or too small for a non-zero
-    /// publisher bond.
+    /// @notice Thrown when the reward is below its token's `minReward`, above 2**96-1, worth under one or
+    /// over 2**96-1 reference units, or too small for a non-zero publisher bond.
     /// @param reward The reward.
     error RewardOutOfBounds(uint256 reward);
     /// @notice Thrown when the shard count is outside 10..256.
@@ -595,6 +619,20 @@ interface ITaskMarket {
     /// @notice Receives what no party of a task may keep (see docs/security.md).
     /// @return The treasury; the initial owner until the owner names another.
     function treasury() external view returns (address);
+
+    /// @notice Lists a reward token, changes its terms, or delists it (`minReward` and `unitScale` 0); owner
+    /// only. Acts on posts from then on: a queued or running task keeps its token, its reward and its rank
+    /// (the queue word holds the reward in reference units, fixed at post).
+    /// @param token The token; address(0) for ETH (listed at deployment with minimum 1 wei, scale 1e18).
+    /// @param minReward Smallest reward in the token's own units (1..2**96-1).
+    /// @param unitScale Reference units per 1e18 token units (1..1e36), e.g. 1e30 for a 6-decimal token
+    /// worth one ETH per whole token.
+    function setRewardToken(address token, uint256 minReward, uint256 unitScale) external;
+
+    /// @notice The terms of a reward token (`unitScale` 0 if it is not listed).
+    /// @param token The token; address(0) for ETH.
+    /// @return The terms.
+    function rewardToken(address token) external view returns (RewardTokenTerms memory);
 
     /// @notice Replaces the parameters; owner only, within bounds. They apply to tasks posted afterwards:
     /// a task keeps the bond rates, windows and settlement module of its post (the medians of the

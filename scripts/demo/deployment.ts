@@ -39,7 +39,8 @@ export interface DeployParams {
     medianBandwidth: bigint;
     medianCompute: bigint;
     rankScale: bigint;
-    minReward: bigint;
+    /** Not a MarketParams field: ETH's minimum reward in wei, listed at par (unitScale 1e18) by deployPodl. */
+    ethMinReward: bigint;
   };
   settlement: {
     blockReward: bigint;
@@ -81,7 +82,7 @@ export const defaults: DeployParams = {
     medianBandwidth: 10_000_000n, // 10 MB/s
     medianCompute: 100_000_000_000n, // 100 GFLOP/s
     rankScale: ONE,
-    minReward: 10n ** 12n,
+    ethMinReward: 10n ** 12n,
   },
   settlement: {
     blockReward: 100n * ONE,
@@ -200,7 +201,8 @@ export async function deployPodl(
     await new ValidatorRegistry__factory(deployer).deploy(owner, ZeroAddress, randomnessAddress, params.registry)
   ).waitForDeployment();
   const registryAddress = await registry.getAddress();
-  const market = await (await new TaskMarket__factory(deployer).deploy(owner, registryAddress, params.market)).waitForDeployment();
+  const { ethMinReward, ...marketParams } = params.market;
+  const market = await (await new TaskMarket__factory(deployer).deploy(owner, registryAddress, marketParams)).waitForDeployment();
   const marketAddress = await market.getAddress();
   const lens = await (await new QueueLens__factory(deployer).deploy(marketAddress)).waitForDeployment();
   const token = await (await new RewardToken__factory(deployer).deploy(owner)).waitForDeployment();
@@ -214,6 +216,9 @@ export async function deployPodl(
   await (await market.setSettlement(settlementAddress)).wait();
   await (await registry.setSettlement(settlementAddress)).wait();
   await (await token.setMinter(settlementAddress)).wait();
+  // Reward tokens (issue 9 finding 13): ETH is the reference unit; other tokens are listed by the owner
+  // with their minimum and their scale into wei (`setRewardToken`).
+  await (await market.setRewardToken(ZeroAddress, ethMinReward, ONE)).wait();
   // Block rewards are bounded by value paid (issue 9 finding 4): ETH tasks mint at most 1,000 PODL per
   // ETH of reward; a token without a rate mints nothing.
   await (await settlement.setMintRate(ZeroAddress, 1000n * 10n ** 18n)).wait();

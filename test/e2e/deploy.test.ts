@@ -32,6 +32,9 @@ describe("deployPodl and its parameter overrides", () => {
     expect(await market.settlement()).to.equal(record.contracts.Settlement);
     expect(await ValidatorRegistry__factory.connect(record.contracts.ValidatorRegistry, ethers.provider).settlement()).to.equal(record.contracts.Settlement);
     expect((await market.params()).keyWindow).to.equal(30n);
+    // ETH is the reference unit, listed with the deployment's minimum (issue 9 finding 13).
+    expect(await market.rewardToken("0x0000000000000000000000000000000000000000")).to.deep.equal([10n ** 12n, 10n ** 18n]);
+    expect(record.params.market.ethMinReward).to.equal("1000000000000");
     expect((await Settlement__factory.connect(record.contracts.Settlement, ethers.provider).params()).attestCommitWindow).to.equal(180n);
     expect(record.params.market.revealWindow).to.equal("30");
     expect(record.block).to.equal(await ethers.provider.getBlockNumber());

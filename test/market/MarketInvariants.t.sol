@@ -292,11 +292,13 @@ contract MarketInvariantsTest {
                 maxTrainWindow: 1000,
                 medianBandwidth: 1e6,
                 medianCompute: 1e9,
-                rankScale: 1e18,
-                minReward: 1
+                rankScale: 1e18
             })
         );
         _token = new PlainTokenDouble();
+        // Listed at 0.3 reference units (wei) per token unit (a minimum worth >= 1 wei), so the queue ranks
+        // two scales (finding 13).
+        _market.setRewardToken(address(_token), 10, 3e17);
         _handler = new MarketHandler(_market, _token);
         _market.setSettlement(address(_handler));
     }

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { computeLog2, queueExponent, rankingScore, rankQueue, scoreFromUd, type RankingTask } from "../../agents/protocol/ranking.js";
+import { computeLog2, queueExponent, rankingScore, rankQueue, referenceReward, scoreFromUd, type RankingTask } from "../../agents/protocol/ranking.js";
 import { deployMarket, escrowFor, makeDataset, taskRequest, testParams } from "./helpers/market.js";
 import { logUniform, randomStream } from "./helpers/random.js";
 
@@ -8,6 +8,7 @@ const conn = await network.create();
 const { ethers } = conn;
 
 const ONE = 10n ** 18n;
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
 
 interface Input {
   modelBytes: bigint;
@@ -76,6 +77,41 @@ describe("Ranking: contract vs TypeScript reference", () => {
     expect(queueExponent(1n, 128n, ONE)).to.equal(0);
     expect(await harness.exponent(128n, 2n, 10n * ONE)).to.equal(2n * ONE);
     expect(queueExponent(128n, 2n, 10n * ONE)).to.equal(2);
+  });
+
+  it("a mixed-token queue (ETH, a 6-decimal and an 18-decimal token) starts in rankQueue's order over reference rewards", async () => {
+    const d = await deployMarket(conn);
+    const dataset = makeDataset(12);
+    const next = randomStream("mixed-token-order");
+    const market = await d.market.getAddress();
+    const usd = await ethers.deployContract("StablecoinDouble");
+    const dear = await ethers.deployContract("PlainTokenDouble");
+    await usd.mint(await d.publisher.getAddress(), 10n ** 18n);
+    await usd.connect(d.publisher).approve(market, 10n ** 18n);
+    await dear.mint(await d.publisher.getAddress(), 10n ** 24n);
+    await dear.connect(d.publisher).approve(market, 10n ** 24n);
+    // 0.0005 ETH per stablecoin (6 decimals) and 2 ETH per whole dear token.
+    const tokens = [
+      { token: ZERO_ADDRESS, unitScale: ONE },
+      { token: await usd.getAddress(), unitScale: 5n * 10n ** 26n },
+      { token: await dear.getAddress(), unitScale: 2n * ONE },
+    ];
+    for (const t of tokens.slice(1)) await d.market.connect(d.owner).setRewardToken(t.token, 1n, t.unitScale);
+    const tasks: RankingTask[] = [];
+    for (let i = 1n; i <= 7n; i++) {
+      const { token, unitScale } = tokens[Number(next(3n))]!;
+      // Rewards worth 1e15..1e19 wei, in the token's own units.
+      const reward = (logUniform(next, 10n ** 15n, 10n ** 19n) * ONE) / unitScale;
+      const work = { modelBytes: logUniform(next, 1n, 10n ** 9n), dataBytes: logUniform(next, 1n, 10n ** 10n), flops: logUniform(next, 10n ** 9n, 10n ** 16n) };
+      tasks.push({ taskId: i, ...work, reward: referenceReward(reward, unitScale) });
+      await d.market.connect(d.publisher).postTask(taskRequest(dataset, { ...work, token, reward }) as never, { value: token === ZERO_ADDRESS ? escrowFor(reward) : 0n });
+    }
+    const expected = rankQueue(tasks, testParams);
+    const [ids, scores] = await d.lens.queuePage(0n, 10n);
+    expect(ids).to.deep.equal(expected.map((e) => e.taskId));
+    scores.forEach((s, i) => expect(relative(scoreFromUd(s), expected[i]!.score)).to.be.at.most(1e-9));
+    await d.market.startNext();
+    expect((await d.market.getTask(expected[0]!.taskId)).phase).to.equal(2n);
   });
 
   it("counts a compute time under one second as one second", () => {

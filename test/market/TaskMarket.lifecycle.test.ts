@@ -469,6 +469,7 @@ describe("TaskMarket: commitModel", () => {
   it("pulls the bond in the task's token for an ERC20 task and rejects ETH with it", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     const token = await ethers.deployContract("PlainTokenDouble");
+    await d.market.connect(d.owner).setRewardToken(await token.getAddress(), 1n, ONE);
     const market = await d.market.getAddress();
     for (const who of [d.publisher, d.minerA]) {
       await token.mint(await who.getAddress(), 10n * ONE);
@@ -884,6 +885,7 @@ describe("TaskMarket: withdraw", () => {
   it("pays ERC20 credits in the task's token", async () => {
     const d = await networkHelpers.loadFixture(deployed);
     const token = await ethers.deployContract("PlainTokenDouble");
+    await d.market.connect(d.owner).setRewardToken(await token.getAddress(), 1n, ONE);
     await token.mint(await d.publisher.getAddress(), 10n * ONE);
     await token.connect(d.publisher).approve(await d.market.getAddress(), 10n * ONE);
     const taskId = await post(d, dataset, { token: await token.getAddress() });

@@ -241,6 +241,14 @@ describe("publisher agent", function () {
     const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l), env: env(accounts.publisher, dataDir) };
     const base = ["publish", "--market", await market.getAddress(), "--dataset", "iris", "--spec", "irisMlp", "--token", tokenAddress, "--post-only"];
 
+    // Unlisted, the token is refused before anything is sent (issue 9 finding 13).
+    expect(await main([...base, "--reward", "1.5"], io)).to.equal(1);
+    expect(err.join("\n")).to.contain(`token ${tokenAddress} is not a reward token of the market`);
+    // Listed at one whole token minimum: a smaller reward is stated in whole tokens, the unit of --reward.
+    await (await market.connect(accounts.owner.connect(provider)).setRewardToken(tokenAddress, parseEther("1"), parseEther("1"))).wait();
+    expect(await main([...base, "--reward", "0.5"], io)).to.equal(1);
+    expect(err.join("\n")).to.contain(`reward 0.5 tokens of ${tokenAddress} is below the market's minimum of 1.0 tokens of ${tokenAddress}`);
+
     const short = await main([...base, "--reward", "2"], io);
     expect(short).to.equal(1);
     expect(err.join("\n")).to.contain(`needs ${parseEther("2.1")} units of token ${tokenAddress} (reward + publisher bond); ${accounts.publisher.address} holds ${parseEther("2")}`);
@@ -379,7 +387,7 @@ describe("publisher agent", function () {
       { args: ["--dataset", "iris", "--spec", "irisMlp", "--reward", "lots"], code: 1, error: /reward: must be a decimal amount \(--reward\)/ },
       { args: ["--dataset", "iris"], code: 1, error: /--spec is required with --dataset/ },
       { args: ["--dataset", "iris", "--spec", "irisMlp", "--train-window", "10"], code: 1, error: /train window 10 s is outside the market's 60\.\.2592000 s \[CONFIG_INVALID\]/ },
-      { args: ["--dataset", "iris", "--spec", "irisMlp", "--reward", "0.000000000000000001"], code: 1, error: /reward 1 is outside the market's 1000\.\./ },
+      { args: ["--dataset", "iris", "--spec", "irisMlp", "--reward", "0.000000000000000001"], code: 1, error: /reward 0\.000000000000000001 ETH is below the market's minimum of 0\.000000000000001 ETH \[CONFIG_INVALID\]/ },
       { args: ["--post-only"], code: 2, error: /--post-only needs --dataset \(there is nothing to post\) \[USAGE\]/ },
       { args: ["--dataset", "iris", "--windows", "3"], code: 2, error: /Unknown option '--windows'/ },
     ];

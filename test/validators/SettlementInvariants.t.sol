@@ -131,7 +131,7 @@ contract SettlementHandler {
         address publisher = actors[who % 2];
         // odd draws pay in the token, even ones in ETH
         address rewardToken = (who / 2) % 2 == 1 ? address(token) : address(0);
-        // one task in seven pays a reward of a few wei, down to the market's minReward of 1 wei
+        // one task in seven pays a reward of a few wei, down to the 1-unit minimum both tokens are listed with
         bool tiny = reward % 7 == 3;
         reward = tiny ? 1 + (reward >> 8) % 1000 : 1e15 + reward % (20 ether);
         ITaskMarket.TaskRequest memory request = ITaskMarket.TaskRequest({
@@ -670,8 +670,7 @@ contract SettlementInvariants {
                 maxTrainWindow: 86_400,
                 medianBandwidth: 1_000_000,
                 medianCompute: 1_000_000_000,
-                rankScale: 1e18,
-                minReward: 1
+                rankScale: 1e18
             })
         );
         RewardToken token = new RewardToken(address(this));
@@ -700,6 +699,8 @@ contract SettlementInvariants {
         _registry.setSettlement(address(settlement));
         token.setMinter(address(settlement));
         _token = new PlainTokenDouble();
+        // Listed down to 1 unit at par with the wei, so the tiny-reward draws post in either token.
+        _market.setRewardToken(address(_token), 1, 1e18);
         _handler = new SettlementHandler(_market, _registry, settlement, _token);
         _handler.setPodl(token);
         // ETH tasks mint at most 1,000 PODL per ETH; the ERC20 has no rate, its tasks mint nothing

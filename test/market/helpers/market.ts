@@ -23,8 +23,10 @@ export const testParams = {
   medianBandwidth: 10_000_000n,
   medianCompute: 1_000_000_000n,
   rankScale: ONE,
-  minReward: 1000n,
 };
+
+/** ETH's minimum reward in tests (wei); deployMarket lists ETH with it at par (unitScale 1e18). */
+export const ETH_MIN_REWARD = 1000n;
 
 export type Params = typeof testParams;
 
@@ -98,6 +100,7 @@ export async function deployMarket(conn: Connection, params: Params = testParams
     await registry.connect(v).stake(ONE, { value: ONE });
   }
   const market = await ethers.deployContract("TaskMarket", [await owner.getAddress(), await registry.getAddress(), params]);
+  await market.setRewardToken(ZERO, ETH_MIN_REWARD, ONE);
   const lens = await ethers.deployContract("QueueLens", [await market.getAddress()]);
   /** Mines past the randomness source's delay, so that the seeds of tasks started so far are known. */
   const mineToSeed = async (): Promise<void> => conn.networkHelpers.mine(Number(await randomness.DELAY()) + 1);

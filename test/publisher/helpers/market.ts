@@ -2,7 +2,7 @@ import { ContractFactory, type JsonRpcProvider, type Wallet } from "ethers";
 import { artifacts } from "hardhat";
 import { TaskMarket__factory, ValidatorRegistry__factory, type TaskMarket } from "../../../types/index.js";
 import { account } from "../../agents/helpers/chain.js";
-import { ONE, ZERO, testParams } from "../../market/helpers/market.js";
+import { ETH_MIN_REWARD, ONE, ZERO, testParams } from "../../market/helpers/market.js";
 
 /** Named test accounts (Hardhat's default mnemonic). */
 export const accounts = {
@@ -41,6 +41,7 @@ export async function deployMarket(provider: JsonRpcProvider): Promise<{ market:
   const marketAddress = await deploy("TaskMarket", [owner.address, registryAddress, testParams], owner, provider);
   const market = TaskMarket__factory.connect(marketAddress, provider);
   await (await market.connect(owner).setSettlement(accounts.settlement.address)).wait();
+  await (await market.connect(owner).setRewardToken(ZERO, ETH_MIN_REWARD, ONE)).wait();
   return { market, block: await provider.getBlockNumber() };
 }
 

@@ -31,7 +31,6 @@ export const marketParams = {
   medianBandwidth: 1_000_000n,
   medianCompute: 1_000_000_000n,
   rankScale: ONE,
-  minReward: 1n,
 };
 
 export const settlementParams = {
