@@ -138,6 +138,7 @@ describe("TaskMarket attack: rewards compared across tokens by raw units (issue 
     expect(await d.market.queueWords()).to.deep.equal(wordsBefore);
     expect(await d.market.rankOf(queued)).to.equal(rankBefore);
     expect(await d.market.rankOf(control)).to.equal(rankBefore);
+    await d.mineToSeed();
     const k = await trainKeysFor(d, started, dataset);
     await d.market.connect(d.publisher).unlockTrainingData(started, k.keys, k.testLeaves);
     await d.market.connect(d.minerA).commitModel(started, ethers.id("commitment"));
