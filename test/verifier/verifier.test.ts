@@ -425,21 +425,8 @@ describe("verifier agent", function () {
     expect(out.at(-1)).to.match(/^followed 3 task\(s\) to their end \(--max-tasks 1\); exiting$/);
   });
 
-  it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
-    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
-    const t = await c.market.getTask(id);
-    const split = splitShards(t.seed, 10, 3);
-    await unlock("unlockTrainingData", id, pub.shards, split.train);
-    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
-    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
-    const { miner, sub } = await honestRun(id, t.seed, data);
-    const reveal = await commit(miner, id, sub.modelHash, sub.checkpointRoot);
-    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
-    await unlock("unlockTestData", id, pub.shards, split.test);
-    await reveal(sub.modelCid);
-    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
-
-    const dataDir = join(dir, "killed");
+  /** Starts `podl verifier` processes on `dataDir` (a real agent process, as an operator runs it). */
+  async function podlVerifier(dataDir: string) {
     const args = ["--import", "tsx", PODL, "verifier", "--market", await c.market.getAddress(), "--start-block", String(c.block), "--backend", "cpu",
       "--ipfs-peers", minerNode.addresses()[0]!, "--keeper-grace-ms", "0", "--exit-when-idle"];
     const env = { ...process.env, PODL_RPC_URL: chain.url, PODL_DATA_DIR: dataDir, PODL_POLL_INTERVAL_MS: "100", PODL_PRIVATE_KEY: accounts.verifier.privateKey };
@@ -461,6 +448,25 @@ describe("verifier agent", function () {
         if (++polls % 10 === 0) await provider.send("evm_mine", []);
       }
     };
+    return { start, waitFor, output: () => output };
+  }
+
+  it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
+    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, pub.shards, split.train);
+    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
+    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
+    const { miner, sub } = await honestRun(id, t.seed, data);
+    const reveal = await commit(miner, id, sub.modelHash, sub.checkpointRoot);
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, pub.shards, split.test);
+    await reveal(sub.modelCid);
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+
+    const dataDir = join(dir, "killed");
+    const { start, waitFor, output } = await podlVerifier(dataDir);
     const committed = async () => (await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address))).length > 0;
 
     const first = start();
@@ -483,14 +489,13 @@ describe("verifier agent", function () {
     await waitFor("its reveal", second.child, async () => (await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0);
     expect((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).map(Number)).to.deep.equal(scores);
     await (await c.settlement.connect(scripted).revealScores(id, scores, otherSalt)).wait();
-    expect(await second.exited, output.slice(-4000)).to.deep.equal([0, null]);
+    expect(await second.exited, output().slice(-4000)).to.deep.equal([0, null]);
     expect((await c.market.getTask(id)).phase).to.equal(6n); // finalized by the restarted verifier as keeper
     expect(await c.market.creditOf(accounts.verifier.address, ZERO)).to.equal(0n); // and its fee withdrawn
-    expect(output).to.contain(`task ${id} ended; credits withdrawn`);
+    expect(output()).to.contain(`task ${id} ended; credits withdrawn`);
   });
 
-  it("scores an artifact whose batch size is nested 10,000 levels deep 0 (reason artifact), still scores the honest submission revealed after it, attests in time and carries on to settlement", async () => {
-    const { rt, verifier, logs } = await openVerifier();
+  it("a `podl verifier` process scores an artifact whose batch size is nested 10,000 levels deep 0 (reason artifact), still scores the honest submission revealed after it, attests in time and carries on to settlement", async () => {
     const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
     const t = await c.market.getTask(id);
     const split = splitShards(t.seed, 10, 3);
@@ -510,25 +515,33 @@ describe("verifier agent", function () {
     await reveals[1]!(sub.modelCid);
     await passTime(provider, (await c.market.getTask(id)).revealDeadline);
 
-    const stored = await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
+    const dataDir = join(dir, "hostile");
+    const { start, waitFor, output } = await podlVerifier(dataDir);
+    const run = start();
+    const committed = async () => (await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address))).length > 0;
+    await waitFor("its commitment", run.child, committed);
+    // In time: the commitment is on chain before the round's commit deadline.
+    const [commitment] = await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address));
+    expect(BigInt((await commitment!.getBlock()).timestamp)).to.be.lessThan((await c.settlement.getRound(id, 0n)).commitDeadline);
+    const state = StateStore.open(join(dataDir, "verifier.sqlite"));
+    const stored = state.getSalt(id, "scores:0")!;
+    state.close();
     const verdicts = stored.data.verdicts as Verdict[];
     const scores = stored.data.scores as number[];
     expect(scores[0]).to.equal(0);
     expect(verdicts[0]!.reason).to.equal("artifact");
     expect(verdicts[0]!.detail).to.match(/^ARTIFACT_INVALID: .*hyper\.batchSize an array of 1 is not a positive integer/);
     expect(scores[1], JSON.stringify(verdicts[1])).to.be.greaterThan(Number(THRESHOLD));
-    // In time: the commitment is on chain before the round's commit deadline.
-    const [committed] = await c.settlement.queryFilter(c.settlement.filters.ScoresCommitted(id, 0n, accounts.verifier.address));
-    expect(BigInt((await committed!.getBlock()).timestamp)).to.be.lessThan((await c.settlement.getRound(id, 0n)).commitDeadline);
-    expect(logs.lines().some((l) => typeof l.msg === "string" && l.msg.includes("submission 0 scores 0 bps (artifact)"))).to.equal(true);
+    expect(output()).to.contain("submission 0 scores 0 bps (artifact)");
 
-    // And it keeps running: reveals once the other member committed, then finalizes as keeper.
+    // And it keeps running: reveals once the other member committed, finalizes as keeper, exits 0 when idle.
     const scripted = accounts.scripted.connect(provider);
     const otherSalt = hexlify(randomBytes(32));
     await (await c.settlement.connect(scripted).commitScores(id, await c.settlement.scoresCommitment(id, 0n, scripted.address, scores, otherSalt))).wait();
-    await stepUntil(verifier, "its reveal", async () => ((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0 ? true : undefined));
+    await waitFor("its reveal", run.child, async () => (await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).length > 0);
+    expect((await c.settlement.scoresOf(id, 0n, accounts.verifier.address)).map(Number)).to.deep.equal(scores);
     await (await c.settlement.connect(scripted).revealScores(id, scores, otherSalt)).wait();
-    await stepUntil(verifier, "the end of the task", async () => (verifier.endedTasks().includes(id) ? true : undefined));
+    expect(await run.exited, output().slice(-4000)).to.deep.equal([0, null]);
     const [settled] = await c.market.queryFilter(c.market.filters.TaskSettled(id));
     expect(settled!.args.outcome).to.equal(0n); // Validated: the honest miner won
   });
