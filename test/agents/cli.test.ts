@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -55,6 +55,22 @@ describe("agents/cli podl", function () {
       expect(result.out).to.contain("chain 31337").and.contain("acting after 0 confirmation(s)");
       expect(result.out).to.contain(account(9).address).and.contain("balance 10000.0 ETH");
       expect(result.out + result.err).to.not.contain(key.slice(2));
+    });
+
+    it("takes the agents' deployment flags and says when the deployment's contracts are not on this chain", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "podl-check-"));
+      try {
+        const missing = await podl(["check", "--rpc-url", chain.url, "--deployment", join(dir, "nowhere.json"), "--log-level", "silent"]);
+        expect(missing.code).to.equal(1);
+        expect(missing.err).to.contain(`cannot read deployment ${join(dir, "nowhere.json")}`).and.contain("[CONFIG_INVALID]");
+        const book = join(dir, "other-chain.json");
+        writeFileSync(book, JSON.stringify({ block: 0, contracts: { TaskMarket: account(8).address } }));
+        const wrong = await podl(["check", "--rpc-url", chain.url, "--deployment", book, "--log-level", "silent"], { PODL_PRIVATE_KEY: account(9).privateKey });
+        expect(wrong.code).to.equal(1);
+        expect(wrong.err).to.contain(`market ${account(8).address} has no code on chain 31337: wrong --deployment, --market or --rpc-url?`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("fails with the configuration problem or the chain mismatch", async () => {

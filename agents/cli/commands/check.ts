@@ -1,5 +1,6 @@
 import { formatEther } from "ethers";
 import { connectChain, redactUrl } from "../../chain/provider.js";
+import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
 import { loadWallet } from "../../config/keys.js";
 import { loadConfig } from "../../config/load.js";
@@ -7,16 +8,19 @@ import { agentConfigSchema } from "../../config/schema.js";
 import { createLogger } from "../../log/logger.js";
 import { configFlags, configOptions, type Command } from "../command.js";
 
-/** Validates what an agent would start with: configuration, RPC endpoint, signing key and its balance. */
+/** `check` takes the agents' deployment flags too, so it checks the contracts they would talk to. */
+const checkConfigSchema = agentConfigSchema.extend(deploymentConfigShape).strict();
+
+/** Validates what an agent would start with: configuration, RPC endpoint, contracts, signing key and its balance. */
 export const checkCommand: Command = {
   name: "check",
   summary: "check the configuration, the RPC endpoint and the signing key",
   description:
-    "Validates the configuration an agent would start with, reaches the RPC endpoint (checking the chain id) and loads the signing key, printing its address and balance, never the key.",
-  options: configOptions(agentConfigSchema),
+    "Validates the configuration an agent would start with, reaches the RPC endpoint (checking the chain id), checks that the deployment's contracts (--deployment or --market) have code there, and loads the signing key, printing its address and balance, never the key.",
+  options: configOptions(checkConfigSchema),
   async run({ values, io }) {
-    const config = loadConfig(agentConfigSchema, {
-      flags: configFlags(agentConfigSchema, values),
+    const config = loadConfig(checkConfigSchema, {
+      flags: configFlags(checkConfigSchema, values),
       env: io.env,
       ...(typeof values.config === "string" ? { file: values.config } : {}),
     });
@@ -34,6 +38,19 @@ export const checkCommand: Command = {
       const head = await chain.provider.getBlockNumber();
       io.out(`rpc     ${redactUrl(config.rpcUrl)}: chain ${chain.chainId}, head block ${head}, acting after ${chain.confirmations} confirmation(s)`);
       io.out(`state   ${config.dataDir}`);
+      if (config.deployment !== undefined || config.market !== undefined) {
+        const book = addressBook(config);
+        const named = { market: book.market, registry: book.registry, settlement: book.settlement };
+        for (const [name, address] of Object.entries(named)) {
+          if (address === undefined) continue;
+          const code = await chain.provider.getCode(address);
+          if (code === "0x") {
+            io.err(`${name} ${address} has no code on chain ${chain.chainId}: wrong --deployment, --${name} or --rpc-url?`);
+            return 1;
+          }
+          io.out(`${name.padEnd(7)} ${address} (${(code.length - 2) / 2} bytes of code)`);
+        }
+      }
       try {
         const wallet = await loadWallet({ keystore: config.keystore, keystorePasswordFile: config.keystorePasswordFile, env: io.env });
         const balance = await chain.provider.getBalance(wallet.address);
