@@ -425,6 +425,17 @@ describe("verifier agent", function () {
     expect(out.at(-1)).to.match(/^followed 3 task\(s\) to their end \(--max-tasks 1\); exiting$/);
   });
 
+  /** Posts and starts a task, unlocks its training keys and trains an honest model on them (not committed). */
+  async function trainedTask() {
+    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, pub.shards, split.train);
+    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
+    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
+    return { id, split, ...(await honestRun(id, t.seed, data)) };
+  }
+
   /** Starts `podl verifier` processes on `dataDir` (a real agent process, as an operator runs it). */
   async function podlVerifier(dataDir: string) {
     const args = ["--import", "tsx", PODL, "verifier", "--market", await c.market.getAddress(), "--start-block", String(c.block), "--backend", "cpu",
@@ -452,13 +463,7 @@ describe("verifier agent", function () {
   }
 
   it("SIGKILLed between commit and reveal, a restarted `podl verifier` reveals with its stored salt, finalizes, withdraws and exits when idle", async () => {
-    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
-    const t = await c.market.getTask(id);
-    const split = splitShards(t.seed, 10, 3);
-    await unlock("unlockTrainingData", id, pub.shards, split.train);
-    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
-    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
-    const { miner, sub } = await honestRun(id, t.seed, data);
+    const { id, split, miner, sub } = await trainedTask();
     const reveal = await commit(miner, id, sub.modelHash, sub.checkpointRoot);
     await passTime(provider, (await c.market.getTask(id)).commitDeadline);
     await unlock("unlockTestData", id, pub.shards, split.test);
@@ -496,13 +501,7 @@ describe("verifier agent", function () {
   });
 
   it("a `podl verifier` process scores an artifact whose batch size is nested 10,000 levels deep 0 (reason artifact), still scores the honest submission revealed after it, attests in time and carries on to settlement", async () => {
-    const id = await post(pub.datasetRoot, pub.specCid, pub.workload);
-    const t = await c.market.getTask(id);
-    const split = splitShards(t.seed, 10, 3);
-    await unlock("unlockTrainingData", id, pub.shards, split.train);
-    const doc = await fetchTaskDocument(minerNode, pub.specCid, { timeoutMs: 10_000 });
-    const data = await fetchShards(minerNode, doc, split.train, split.train.map((i) => ({ index: i, key: pub.shards[i]!.key })), { timeoutMs: 10_000 });
-    const { miner, sub } = await honestRun(id, t.seed, data);
+    const { id, split, miner, sub } = await trainedTask();
     // The attacker's artifact: the honest one with its batch size an array nested 10,000 levels deep (20 KB more).
     const { header, data: section } = openContainer(sub.bytes);
     header.__metadata__!.hyper = `{"batchSize":${nested(DEEP)},"epochs":15,"learningRate":0.01}`;

@@ -1,12 +1,11 @@
 import { formatEther } from "ethers";
-import { connectChain, redactUrl } from "../../chain/provider.js";
+import { redactUrl } from "../../chain/provider.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
 import { loadWallet } from "../../config/keys.js";
-import { loadConfig } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
-import { createLogger } from "../../log/logger.js";
-import { configFlags, configOptions, type Command } from "../command.js";
+import { connectCommandChain, loadCommandConfig } from "../command-chain.js";
+import { configOptions, type Command } from "../command.js";
 
 /** `check` takes the agents' deployment flags too, so it checks the contracts they would talk to. */
 const checkConfigSchema = agentConfigSchema.extend(deploymentConfigShape).strict();
@@ -19,21 +18,8 @@ export const checkCommand: Command = {
     "Validates the configuration an agent would start with, reaches the RPC endpoint (checking the chain id), checks that the deployment's contracts (--deployment or --market) have code there, and loads the signing key, printing its address and balance, never the key.",
   options: configOptions(checkConfigSchema),
   async run({ values, io }) {
-    const config = loadConfig(checkConfigSchema, {
-      flags: configFlags(checkConfigSchema, values),
-      env: io.env,
-      ...(typeof values.config === "string" ? { file: values.config } : {}),
-    });
-    const log = createLogger({ agent: "check", level: config.logLevel });
-    const retry = { retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs };
-    const chain = await connectChain({
-      rpcUrl: config.rpcUrl,
-      chainId: config.chainId,
-      confirmations: config.confirmations,
-      pollIntervalMs: config.pollIntervalMs,
-      retry,
-      log,
-    });
+    const config = loadCommandConfig(checkConfigSchema, { values, io });
+    const chain = await connectCommandChain(config, "check");
     try {
       const head = await chain.provider.getBlockNumber();
       io.out(`rpc     ${redactUrl(config.rpcUrl)}: chain ${chain.chainId}, head block ${head}, acting after ${chain.confirmations} confirmation(s)`);

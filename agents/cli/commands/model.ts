@@ -1,17 +1,16 @@
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { connectContracts } from "../../chain/contracts.js";
-import { connectChain } from "../../chain/provider.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { AgentError } from "../../config/errors.js";
-import { loadConfig } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { createLogger, type Logger } from "../../log/logger.js";
 import { selectBackend } from "../../ml/backend.js";
 import { exportArtifact, writeModelExport } from "../../ml/export.js";
 import { fetchWinningModel, findWinningSubmission } from "../../publisher/winner.js";
 import { EmbeddedStore, openContentStore, type ContentStore } from "../../storage/index.js";
-import { configFlags, configOptions, type Command } from "../command.js";
+import { connectCommandChain, loadCommandConfig } from "../command-chain.js";
+import { configOptions, type Command } from "../command.js";
 
 /** Where `podl model get` keeps its embedded IPFS node, under --data-dir. */
 export const MODEL_IPFS_DIR = "ipfs-model";
@@ -48,21 +47,10 @@ export const modelGetCommand: Command = {
     if (positionals.length !== 1) throw new AgentError("USAGE", `expected one <taskId>, got ${positionals.length} arguments`);
     const taskId = parseTaskId(positionals[0]!);
     const out = resolve(parseOut(values.out) ?? `model-${taskId}`);
-    const config = loadConfig(modelGetConfigSchema, {
-      flags: configFlags(modelGetConfigSchema, values),
-      env: io.env,
-      ...(typeof values.config === "string" ? { file: values.config } : {}),
-    });
+    const config = loadCommandConfig(modelGetConfigSchema, { values, io });
     const book = addressBook(config);
     const log = createLogger({ agent: "model", level: config.logLevel });
-    const chain = await connectChain({
-      rpcUrl: config.rpcUrl,
-      chainId: config.chainId,
-      confirmations: config.confirmations,
-      pollIntervalMs: config.pollIntervalMs,
-      retry: { retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs },
-      log,
-    });
+    const chain = await connectCommandChain(config, "model");
     let store: ContentStore | undefined;
     try {
       const { market } = await connectContracts(book, chain.provider);

@@ -1,14 +1,12 @@
 import { ZeroAddress, formatEther, formatUnits, getAddress, isAddress, type JsonRpcProvider } from "ethers";
 import { z } from "zod";
 import { PHASE_NAMES, connectContracts, type PodlContracts } from "../../chain/contracts.js";
-import { connectChain } from "../../chain/provider.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
 import { loadWallet } from "../../config/keys.js";
-import { loadConfig } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
-import { createLogger } from "../../log/logger.js";
-import { configFlags, configOptions, type Command } from "../command.js";
+import { connectCommandChain, loadCommandConfig } from "../command-chain.js";
+import { configOptions, type Command } from "../command.js";
 
 const address = z.string().refine((a) => isAddress(a), "must be a 0x address");
 
@@ -87,21 +85,9 @@ export const statusCommand: Command = {
     json: { type: "boolean", description: "print one JSON object instead of text" },
   },
   async run({ values, io }) {
-    const config = loadConfig(statusConfigSchema, {
-      flags: configFlags(statusConfigSchema, values),
-      env: io.env,
-      ...(typeof values.config === "string" ? { file: values.config } : {}),
-    });
+    const config = loadCommandConfig(statusConfigSchema, { values, io });
     const book = addressBook(config);
-    const log = createLogger({ agent: "status", level: config.logLevel });
-    const chain = await connectChain({
-      rpcUrl: config.rpcUrl,
-      chainId: config.chainId,
-      confirmations: config.confirmations,
-      pollIntervalMs: config.pollIntervalMs,
-      retry: { retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs },
-      log,
-    });
+    const chain = await connectCommandChain(config, "status");
     try {
       const account = config.account ?? (await keyAddress(config, io.env));
       const contracts = await connectContracts(book, chain.provider);
