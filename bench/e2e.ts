@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { presets } from "../agents/ml/spec.js";
-import { runDemo, type DemoTask, type TaskSummary } from "../scripts/demo/run.js";
-import type { LogLine } from "../scripts/demo/supervisor.js";
+import { runDemo, type DemoTask, type TaskSummary } from "../devnet/run.js";
+import type { LogLine } from "../devnet/supervisor.js";
 
 const { values } = parseArgs({
   options: { "mnist-examples": { type: "string" }, "mnist-train-window": { type: "string" }, "mnist-epochs": { type: "string" }, keep: { type: "boolean" } },

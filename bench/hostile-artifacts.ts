@@ -14,9 +14,9 @@ import { encodeArtifact, modelHash } from "../agents/ml/artifact.js";
 import { verifySubmission } from "../agents/ml/verify.js";
 import type { VerifyInput } from "../agents/ml/verify.js";
 import { artifactOf } from "../agents/ml/train.js";
-import { HOSTILE_CASES, TASK_ID, honestInput, openContainer, sealContainer } from "../test/ml/helpers/hostile.js";
-import type { Run } from "../test/ml/helpers/hostile.js";
-import { IRIS_SPEC, MINER, SEED, irisRun } from "../test/ml/helpers/iris-run.js";
+import { HOSTILE_CASES, TASK_ID, honestInput, openContainer, sealContainer } from "../test/agents/ml/helpers/hostile.js";
+import type { Run } from "../test/agents/ml/helpers/hostile.js";
+import { IRIS_SPEC, MINER, SEED, irisRun } from "../test/agents/ml/helpers/iris-run.js";
 
 /** What refusing one hostile submission may cost at most (issue 16 measured 7 s, 60 s and 1 GB before the fix). */
 const BOUNDS = { ms: 2_000, peakRiseMb: 256 };

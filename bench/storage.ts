@@ -6,8 +6,8 @@ import { randomBytes } from "node:crypto";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { defaultCrypto } from "@chainsafe/libp2p-noise/crypto";
 import { join } from "node:path";
-import { PeerProcess } from "../test/storage/helpers/peer-protocol.js";
-import type { PeerReply } from "../test/storage/helpers/peer-protocol.js";
+import { PeerProcess } from "../test/agents/storage/helpers/peer-protocol.js";
+import type { PeerReply } from "../test/agents/storage/helpers/peer-protocol.js";
 
 const MB = 1_000_000;
 const SIZES = { "1MB": 1 * MB, "50MB": 50 * MB, "500MB": 500 * MB } as const;

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { runDemo, type DemoOptions } from "./demo/run.js";
+import { runDemo, type DemoOptions } from "../devnet/run.js";
 
 const USAGE = `Usage: npm run demo [-- options]
 

@@ -19,7 +19,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
-import { defaults, deployPodl, handOverToTimelock, overridesFromEnv, withOverrides, writeDeployment } from "./demo/deployment.js";
+import { defaults, deployPodl, handOverToTimelock, overridesFromEnv, withOverrides, writeDeployment } from "../devnet/deployment.js";
 
 const params = withOverrides(defaults, await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
 const conn = await network.getOrCreate();

@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { network } from "hardhat";
 import { isAgentError } from "../agents/config/errors.js";
 import { loadConfig } from "../agents/config/load.js";
-import { publisherConfigSchema, runPublish } from "../agents/publisher/command.js";
+import { publisherConfigSchema, runPublish } from "../agents/cli/commands/publish.js";
 
 const conn = await network.getOrCreate();
 const env: Record<string, string | undefined> = { ...process.env };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { AgentRuntime } from "./runtime.js";
+import type { AgentRuntime } from "../core/runtime.js";
 import { AgentError } from "../config/errors.js";
 import { selectBackend, type BackendName } from "../ml/backend.js";
 import { isMlError } from "../ml/errors.js";

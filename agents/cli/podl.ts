@@ -7,10 +7,10 @@ import { modelGetCommand } from "./commands/model.js";
 import { predictCommand } from "./commands/predict.js";
 import { statusCommand } from "./commands/status.js";
 import { withdrawCommand } from "./commands/withdraw.js";
-import { publishCommand } from "../publisher/command.js";
-import { verifierCommand } from "../verifier/command.js";
-import { minerCommand } from "../miner/command.js";
-import { ipfsAddCommand, ipfsGetCommand } from "../storage/cli.js";
+import { publishCommand } from "./commands/publish.js";
+import { verifierCommand } from "./commands/verifier.js";
+import { minerCommand } from "./commands/miner.js";
+import { ipfsAddCommand, ipfsGetCommand } from "./commands/ipfs.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
 export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, ipfsAddCommand, ipfsGetCommand];

@@ -1,5 +1,5 @@
 import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
-import type { AgentRuntime } from "../cli/runtime.js";
+import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { isTransientRpcError } from "../chain/retry.js";
@@ -16,10 +16,10 @@ import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
 import { isProtocolError } from "../protocol/errors.js";
 import { splitShards } from "../protocol/split.js";
 import { queueExponent, rankingScore, referenceReward, type RankingParams } from "../protocol/ranking.js";
-import type { TaskDocument } from "../publisher/document.js";
-import { declaredWorkload } from "../publisher/prepare.js";
+import type { TaskDocument } from "../protocol/task-document.js";
+import { declaredWorkload } from "../protocol/workload.js";
 import type { ContentStore } from "../storage/index.js";
-import { fetchShards, fetchTaskDocument, isSubmissionError, prefetchShards, uploadSubmission } from "../submission/index.js";
+import { fetchShards, fetchTaskDocument, isSubmissionError, prefetchShards, uploadSubmission } from "../protocol/submission.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 
 /** Market phases as `ITaskMarket.Phase` numbers them. */

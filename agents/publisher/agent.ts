@@ -1,5 +1,5 @@
 import { Interface, ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
-import type { AgentRuntime } from "../cli/runtime.js";
+import type { AgentRuntime } from "../core/runtime.js";
 import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";

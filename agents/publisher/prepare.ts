@@ -9,8 +9,9 @@ import { checkDataset, type Dataset } from "../ml/datasets/dataset.js";
 import { loadImageFolder } from "../ml/datasets/images.js";
 import { MlError } from "../ml/errors.js";
 import { encodeShard } from "../ml/shard.js";
-import { canonicalJson, countModel, parseSpec, presets, type TaskSpec } from "../ml/spec.js";
-import { TASK_DOCUMENT_FORMAT, type TaskDocument } from "./document.js";
+import { canonicalJson, parseSpec, presets, type TaskSpec } from "../ml/spec.js";
+import { declaredWorkload } from "../protocol/workload.js";
+import { TASK_DOCUMENT_FORMAT, type TaskDocument } from "../protocol/task-document.js";
 
 /** Where a dataset comes from: `iris`, `mnist`, a `.csv` file or an image folder (`root/<class>/*.png`). */
 export type DatasetSource = { kind: "iris" } | { kind: "mnist"; examples: number } | { kind: "csv"; path: string } | { kind: "images"; path: string };
@@ -65,20 +66,6 @@ export function checkDatasetForSpec(ds: Dataset, spec: TaskSpec, shardCount: num
   if (ds.inputShape.join(",") !== spec.input.shape.join(",")) bad(`examples have shape [${ds.inputShape}], the spec's input is [${spec.input.shape}]`);
   if (ds.classes > spec.classes) bad(`${ds.classes} classes, the spec has ${spec.classes}`);
   if (ds.n < shardCount) bad(`${ds.n} examples cannot fill ${shardCount} shards`);
-}
-
-/**
- * Declared workload for the ranking (DLBC's dn and dc): the model as float32 weights, the
- * ciphertexts, and training FLOPs = 3 × forward FLOPs (forward + backward) × training examples ×
- * the spec's maximum epochs.
- */
-export function declaredWorkload(spec: TaskSpec, trainExamples: number, ciphertextBytes: number): { modelBytes: bigint; dataBytes: bigint; flops: bigint } {
-  const { params, flops } = countModel(spec);
-  return {
-    modelBytes: BigInt(params * 4),
-    dataBytes: BigInt(ciphertextBytes),
-    flops: 3n * BigInt(flops) * BigInt(trainExamples) * BigInt(spec.epochs.max),
-  };
 }
 
 /**

@@ -5,8 +5,8 @@ import { decodeArtifact, maxArtifactBytes, modelHash as hashArtifact, type Artif
 import { isMlError } from "../ml/errors.js";
 import { canonicalSpecJson } from "../ml/spec.js";
 import { isStorageError, type ContentStore } from "../storage/index.js";
-import { SubmissionError, fetchTaskDocument } from "../submission/index.js";
-import type { TaskDocument } from "./document.js";
+import { SubmissionError, fetchTaskDocument } from "../protocol/submission.js";
+import type { TaskDocument } from "../protocol/task-document.js";
 
 /**
  * The product of a settled task, found on chain and fetched from IPFS: the learning block names

@@ -1,5 +1,5 @@
 import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
-import type { AgentRuntime } from "../cli/runtime.js";
+import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { revertData } from "../chain/revert.js";

@@ -1,4 +1,4 @@
-import { isSubmissionError } from "../submission/index.js";
+import { isSubmissionError } from "../protocol/submission.js";
 import type { Verdict } from "./agent.js";
 import { INVALID_DATA } from "./scores.js";
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { network } from "hardhat";
-import { defaults, deployPodl, handOverToTimelock, localWindows, overridesFromEnv, withOverrides } from "../../scripts/demo/deployment.js";
+import { defaults, deployPodl, handOverToTimelock, localWindows, overridesFromEnv, withOverrides } from "../../devnet/deployment.js";
 import { Interface, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
 import { PodlTimelock__factory, Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
 

@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { expect } from "chai";
 import { getAddress, parseEther } from "ethers";
-import { ROLES, account, minerArgs, postArgs, serveArgs, verifierArgs, type AgentSetup } from "../../scripts/demo/network.js";
-import { waitForPort } from "../../scripts/demo/node.js";
-import { TERMINAL_PHASES, phaseOf, readTask, type TaskReport } from "../../scripts/demo/report.js";
-import type { AgentProcess } from "../../scripts/demo/supervisor.js";
+import { ROLES, account, minerArgs, postArgs, serveArgs, verifierArgs, type AgentSetup } from "../../devnet/network.js";
+import { waitForPort } from "../../devnet/node.js";
+import { TERMINAL_PHASES, phaseOf, readTask, type TaskReport } from "../../devnet/report.js";
+import type { AgentProcess } from "../../devnet/supervisor.js";
 import { ValidatorRegistry__factory } from "../../types/index.js";
 import { CopyingMiner, leakedOpening } from "./helpers/copier.js";
 import { agreeingValidators, expectedDefault, expectedSettlement, lowerMedian, nextHead, winnerAndOmmers } from "./helpers/expected.js";

@@ -4,7 +4,7 @@ import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { loadConfig } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { configFlags, configOptions, type Command } from "../command.js";
-import { openRuntime } from "../runtime.js";
+import { openRuntime } from "../../core/runtime.js";
 import { tokenList } from "./status.js";
 
 export const withdrawConfigSchema = agentConfigSchema

@@ -1,6 +1,6 @@
 /**
  * A whole local PoDL for the end-to-end test: a `hardhat node` child with interval mining, the
- * contracts with windows of seconds, agents as real `podl` processes (scripts/demo's supervisor),
+ * contracts with windows of seconds, agents as real `podl` processes (devnet/'s supervisor),
  * an optional unreliable RPC endpoint in front of the node for the agents (FlakyRpcDouble, the
  * named test double of the RPC boundary), and a time keeper that moves the chain clock past a
  * window once everyone expected to act in it has acted, so a test waits for work, not for windows.
@@ -9,11 +9,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JsonRpcProvider } from "ethers";
-import { deployPodl, defaults, localWindows, withOverrides, type DeployParams, type DeploymentRecord } from "../../../scripts/demo/deployment.js";
-import { ROLES, account, agentEnv, prepareAgent, type AgentSetup } from "../../../scripts/demo/network.js";
-import { startHardhatNode, type LocalNode } from "../../../scripts/demo/node.js";
-import { contractsOf, type Contracts } from "../../../scripts/demo/report.js";
-import { Supervisor, type AgentProcess, type AgentSpec } from "../../../scripts/demo/supervisor.js";
+import { deployPodl, defaults, localWindows, withOverrides, type DeployParams, type DeploymentRecord } from "../../../devnet/deployment.js";
+import { ROLES, account, agentEnv, prepareAgent, type AgentSetup } from "../../../devnet/network.js";
+import { startHardhatNode, type LocalNode } from "../../../devnet/node.js";
+import { contractsOf, type Contracts } from "../../../devnet/report.js";
+import { Supervisor, type AgentProcess, type AgentSpec } from "../../../devnet/supervisor.js";
 import { FlakyRpcDouble, seededRandom, type Failure } from "../../agents/helpers/flaky-rpc.js";
 
 export interface World {
