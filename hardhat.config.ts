@@ -34,6 +34,8 @@ export default defineConfig({
         },
       },
     ],
+    // Artifacts (and TypeChain types) for the token interface the agents call (agents/core/erc20.ts).
+    npmFilesToBuild: ["@openzeppelin/contracts/token/ERC20/IERC20.sol"],
     overrides: {
       "contracts/TaskMarket.sol": viaIr,
       "contracts/Settlement.sol": viaIr,

@@ -12,10 +12,11 @@ import {
   type TaskMarket,
   type ValidatorRegistry,
 } from "../types/index.js";
+import { PHASE_NAMES as PHASES, TERMINAL_PHASE_NAMES } from "../agents/protocol/phases.js";
 import type { DeploymentRecord } from "./deployment.js";
 
-export const PHASES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"] as const;
-export const TERMINAL_PHASES = new Set(["settled", "cancelled", "defaulted", "unvalidated"]);
+export { PHASES };
+export const TERMINAL_PHASES = TERMINAL_PHASE_NAMES;
 const OUTCOMES = ["validated", "no valid submission", "unvalidated"] as const;
 
 export interface SubmissionRow {

@@ -14,9 +14,6 @@ import {
   type ValidatorRegistry,
 } from "../../types/index.js";
 
-/** `ITaskMarket.Phase` by number, as the agents print it. */
-export const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"] as const;
-
 /** The PoDL contracts, TypeChain-typed; the optional ones are absent when neither the book nor the market names them. */
 export interface PodlContracts {
   market: TaskMarket;

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { isAgentError } from "../config/errors.js";
+import { isPodlError } from "../errors/podl-error.js";
 import { commandHelp, type Command, type CommandIO } from "./command.js";
 import { checkCommand } from "./commands/check.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
@@ -66,10 +67,9 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
       io.err(`podl ${command.name}: ${e.message} [${e.code}]`);
       return isAgentError(e, "USAGE") ? 2 : 1;
     }
-    // The other boundaries' errors (MlError, StorageError) carry a code too: the user can act on them.
-    const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
-    if (typeof code === "string") {
-      io.err(`podl ${command.name}: ${(e as Error).message} [${code}]`);
+    // The other boundaries' errors (MlError, StorageError, ...) carry a code too: the user can act on them.
+    if (isPodlError(e)) {
+      io.err(`podl ${command.name}: ${e.message} [${e.code}]`);
       return 1;
     }
     throw e;

@@ -1,3 +1,5 @@
+import { PodlError } from "../errors/podl-error.js";
+
 /** Machine-readable reasons an agent operation failed (chain, config, keys, local state). */
 export const AGENT_ERROR_CODES = [
   "CONFIG_INVALID", // a flag, variable or config-file entry is missing or out of bounds
@@ -18,15 +20,10 @@ export const AGENT_ERROR_CODES = [
 export type AgentErrorCode = (typeof AGENT_ERROR_CODES)[number];
 
 /** The one error type that leaves agents/{config,chain,state,cli}. */
-export class AgentError extends Error {
-  readonly code: AgentErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-
+export class AgentError extends PodlError<AgentErrorCode> {
   constructor(code: AgentErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
-    super(message, { cause: options.cause });
+    super(code, message, options);
     this.name = "AgentError";
-    this.code = code;
-    this.context = options.context ?? {};
   }
 }
 

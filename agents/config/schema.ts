@@ -1,6 +1,7 @@
 import envPaths from "env-paths";
 import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.js";
+import { int } from "./fields.js";
 
 /**
  * The platform's data folder (`$XDG_DATA_HOME/podl` or `~/.local/share/podl` on Linux, the
@@ -8,8 +9,6 @@ import { LOG_LEVELS } from "../log/logger.js";
  * an agent started from another folder must find the salts it stored, or it forfeits its bonds.
  */
 export const DEFAULT_DATA_DIR = envPaths("podl", { suffix: "" }).data;
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
  * What every agent needs. Role-specific schemas extend it (`agentConfigSchema.extend({...})`).

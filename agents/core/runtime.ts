@@ -8,6 +8,7 @@ import { loadWallet } from "../config/keys.js";
 import type { AgentConfig } from "../config/schema.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { StateStore } from "../state/store.js";
+import { chainClock, type Clock } from "./clock.js";
 
 /** Everything an agent's state machine works with, wired once from its validated configuration. */
 export interface AgentRuntime {
@@ -19,6 +20,8 @@ export interface AgentRuntime {
   sender: TxSender;
   store: StateStore;
   retry: RetryPolicy;
+  /** The chain's time, and this process's for its own waits: one clock for every agent. */
+  clock: Clock;
   /** A cursor over `address`'s events, persisted in this agent's state under `name`. */
   cursor(name: string, filter: Pick<CursorOptions, "address" | "topics" | "startBlock">): EventCursor;
   close(): void;
@@ -83,6 +86,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
     sender,
     store,
     retry,
+    clock: chainClock(chain.provider),
     cursor: (name, filter) =>
       new EventCursor({
         name,

@@ -1,4 +1,5 @@
-import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
+import { ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
+import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
@@ -17,21 +18,11 @@ import { isProtocolError } from "../protocol/errors.js";
 import { splitShards } from "../protocol/split.js";
 import { queueExponent, rankingScore, referenceReward, type RankingParams } from "../protocol/ranking.js";
 import type { TaskDocument } from "../protocol/task-document.js";
+import { PHASE, PHASE_NAMES, TERMINAL_PHASES } from "../protocol/phases.js";
 import { declaredWorkload } from "../protocol/workload.js";
 import type { ContentStore } from "../storage/index.js";
 import { fetchShards, fetchTaskDocument, isSubmissionError, prefetchShards, uploadSubmission } from "../protocol/submission.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
-
-/** Market phases as `ITaskMarket.Phase` numbers them. */
-const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
-const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
-const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
-
-const ERC20 = new Interface([
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function balanceOf(address account) view returns (uint256)",
-]);
 
 /** Gas kept in reserve for one task's transactions (approve, commit, reveal, withdraw), in gas units. */
 const GAS_RESERVE = 600_000n;
@@ -205,7 +196,7 @@ export class Miner {
   async #advance(taskId: bigint, phase: MinerPhase, data: TaskData): Promise<void> {
     const t = await this.market.getTask(taskId);
     const next = await this.#nextTimestamp();
-    if (TERMINAL.has(t.phase)) return await this.#finish(taskId, phase, data, t);
+    if (TERMINAL_PHASES.has(t.phase)) return await this.#finish(taskId, phase, data, t);
     switch (phase) {
       case "posted":
         if (t.phase >= PHASE.Revealing) {
@@ -288,7 +279,7 @@ export class Miner {
       if (eth < bond + gas) return `cannot afford the miner bond: ${bond} wei + about ${gas} wei of gas, ${this.address} holds ${eth} wei`;
       return undefined;
     }
-    const balance = ERC20.decodeFunctionResult("balanceOf", await provider.call({ to: token, data: ERC20.encodeFunctionData("balanceOf", [this.address]) }))[0] as bigint;
+    const balance = await tokenBalance(provider, token, this.address);
     if (balance < bond) return `cannot afford the miner bond: ${bond} units of token ${token}, ${this.address} holds ${balance}`;
     if (eth < gas) return `cannot pay for gas: about ${gas} wei needed, ${this.address} holds ${eth} wei`;
     return undefined;
@@ -464,15 +455,7 @@ export class Miner {
   async #sendCommit(taskId: bigint, data: TaskData, t: ChainTask): Promise<void> {
     const { sender } = this.#rt;
     try {
-      if (t.token !== ZeroAddress) {
-        const allowance = ERC20.decodeFunctionResult(
-          "allowance",
-          await this.#rt.chain.provider.call({ to: t.token, data: ERC20.encodeFunctionData("allowance", [this.address, this.#o.market]) }),
-        )[0] as bigint;
-        if (allowance < t.minerBond) {
-          await sender.send({ to: t.token, data: ERC20.encodeFunctionData("approve", [this.#o.market, t.minerBond]), label: `approve the miner bond of task ${taskId}`, iface: ERC20 });
-        }
-      }
+      if (t.token !== ZeroAddress) await approveIfNeeded(sender, this.#rt.chain.provider, t.token, this.#o.market, t.minerBond, `approve the miner bond of task ${taskId}`);
       const sent = await sender.call(this.market, "commitModel", [taskId, data.commitment], {
         ...(t.token === ZeroAddress ? { value: t.minerBond } : {}),
         label: `commitModel task ${taskId}`,
@@ -615,14 +598,9 @@ export class Miner {
     this.#rt.store.putTask(taskId, phase, data);
   }
 
-  /**
-   * The earliest timestamp a transaction sent now can land with: after the latest block, and not
-   * before the wall clock (a node that mines on demand leaves the latest block's time behind).
-   */
+  /** The earliest timestamp a transaction sent now can land with (the runtime's clock). */
   async #nextTimestamp(): Promise<bigint> {
-    const latest = BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
-    const wall = BigInt(Math.floor(Date.now() / 1000));
-    return latest + 1n > wall ? latest + 1n : wall;
+    return await this.#rt.clock.nextTimestamp();
   }
 
   #timing(taskId: bigint, phase: string, started: number, extra: Record<string, unknown> = {}): void {

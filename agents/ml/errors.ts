@@ -1,3 +1,5 @@
+import { PodlError } from "../errors/podl-error.js";
+
 /** Machine-readable reasons an ML operation failed. Add a code on its own line. */
 export type MlErrorCode =
   | "SPEC_INVALID" // the task spec is not valid JSON or does not match the schema
@@ -17,15 +19,10 @@ export type MlErrorCode =
   | "MODEL_INVALID"; // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
 
 /** The one error type that leaves agents/ml. */
-export class MlError extends Error {
-  readonly code: MlErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-
+export class MlError extends PodlError<MlErrorCode> {
   constructor(code: MlErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
-    super(message, { cause: options.cause });
+    super(code, message, options);
     this.name = "MlError";
-    this.code = code;
-    this.context = options.context ?? {};
   }
 }
 

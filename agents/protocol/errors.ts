@@ -1,3 +1,5 @@
+import { PodlError } from "../errors/podl-error.js";
+
 /** Machine-readable reasons a protocol computation rejects its input. */
 export type ProtocolErrorCode =
   | "SPLIT_OUT_OF_RANGE"
@@ -8,13 +10,10 @@ export type ProtocolErrorCode =
   | "BYTES32_INVALID";
 
 /** The one error type of `agents/protocol`: bad input to a shared protocol formula. */
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
-
+export class ProtocolError extends PodlError<ProtocolErrorCode> {
   constructor(code: ProtocolErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "ProtocolError";
-    this.code = code;
   }
 }
 

@@ -1,3 +1,5 @@
+import { PodlError } from "../errors/podl-error.js";
+
 /**
  * Machine-readable reasons fetching or uploading a submission, a task document or a shard failed.
  * UNAVAILABLE is about the network (try again later); every other code means the content itself is
@@ -18,15 +20,10 @@ export const SUBMISSION_ERROR_CODES = [
 export type SubmissionErrorCode = (typeof SUBMISSION_ERROR_CODES)[number];
 
 /** The one error type that leaves agents/submission. */
-export class SubmissionError extends Error {
-  readonly code: SubmissionErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-
+export class SubmissionError extends PodlError<SubmissionErrorCode> {
   constructor(code: SubmissionErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
-    super(message, { cause: options.cause });
+    super(code, message, options);
     this.name = "SubmissionError";
-    this.code = code;
-    this.context = options.context ?? {};
   }
 }
 

@@ -1,15 +1,16 @@
-import { Interface, ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
-import { PHASE_NAMES } from "../chain/contracts.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { decodeRevert, revertData } from "../chain/revert.js";
 import { shortMessage, sleep } from "../chain/retry.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import { buildDatasetCommitment, shardKeys, trainingUnlock, type ShardSecret } from "../protocol/dataset-tree.js";
+import { PHASE, PHASE_NAMES, TERMINAL_PHASES } from "../protocol/phases.js";
 import { splitShards } from "../protocol/split.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
-import type { ITaskMarket } from "../../types/TaskMarket.js";
+import type { ITaskMarket } from "../../types/contracts/TaskMarket.js";
 import type { Publication } from "./prepare.js";
 
 /** What a publisher asks for beyond the prepared data (DESIGN §3 step 1). */
@@ -44,9 +45,6 @@ export interface TaskDraft {
 /** A CIDv1 (raw, sha2-256) as long as the task document's, for the dry run. */
 const DRY_RUN_CID = `b${"a".repeat(58)}`;
 
-/** Market phases as `ITaskMarket.Phase` numbers them. */
-const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
-const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
 const OUTCOMES = ["validated", "no valid submission", "unvalidated"];
 
 /** The publisher's own record of a task (`tasks.phase` in its state). */
@@ -62,12 +60,6 @@ export interface TaskReport {
   modelHash?: string;
   score?: number;
 }
-
-const ERC20 = new Interface([
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function balanceOf(address account) view returns (uint256)",
-]);
 
 /** Keys and CIDs are filed under task 0 and the dataset root until the task id exists. */
 const UNPOSTED = 0n;
@@ -152,7 +144,7 @@ export class Publisher {
     const balance =
       token === ZeroAddress
         ? await provider.getBalance(who)
-        : (ERC20.decodeFunctionResult("balanceOf", await provider.call({ to: token, data: ERC20.encodeFunctionData("balanceOf", [who]) }))[0] as bigint);
+        : await tokenBalance(provider, token, who);
     if (balance < escrow) {
       const unit = token === ZeroAddress ? "wei" : `units of token ${token}`;
       throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${terms.reward} needs ${escrow} ${unit} (reward + publisher bond); ${who} holds ${balance}`, {
@@ -209,15 +201,7 @@ export class Publisher {
     });
     const escrow = await this.escrowFor(terms.reward);
     const marketAddress = await this.market.getAddress();
-    if (token !== ZeroAddress) {
-      const allowance = ERC20.decodeFunctionResult(
-        "allowance",
-        await this.#rt.chain.provider.call({ to: token, data: ERC20.encodeFunctionData("allowance", [sender.address, marketAddress]) }),
-      )[0] as bigint;
-      if (allowance < escrow) {
-        await sender.send({ to: token, data: ERC20.encodeFunctionData("approve", [marketAddress, escrow]), label: `approve ${escrow} for postTask`, iface: ERC20 });
-      }
-    }
+    if (token !== ZeroAddress) await approveIfNeeded(sender, this.#rt.chain.provider, token, marketAddress, escrow, `approve ${escrow} for postTask`);
     const request = this.#request(terms, pub);
     const tx = await this.market.postTask.populateTransaction(request);
     const sent = await sender.send({ to: marketAddress, data: tx.data, value: token === ZeroAddress ? escrow : 0n, label: `postTask ${pub.spec.name}`, iface: this.market.interface });
@@ -318,9 +302,9 @@ export class Publisher {
     const { store, log } = this.#rt;
     let t = await this.market.getTask(taskId);
     if (t.phase === PHASE.Queued && this.#startTasks && (await this.#tryStart())) t = await this.market.getTask(taskId);
-    const now = BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+    const now = await this.#rt.clock.chainNow();
     const tlog = log.child({ taskId });
-    if (TERMINAL.has(t.phase)) {
+    if (TERMINAL_PHASES.has(t.phase)) {
       // Settled after this round's events were read: report once the cursor has seen TaskSettled.
       if (t.phase === PHASE.Settled && data.outcome === undefined) return undefined;
       const report: TaskReport = { taskId, phase: PHASE_NAMES[Number(t.phase)]! };
@@ -416,7 +400,6 @@ export class Publisher {
   async #send(taskId: bigint, method: "unlockTrainingData" | "unlockTestData", tx: { to: string; data: string }): Promise<void> {
     await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `${method} task ${taskId}`, iface: this.market.interface });
   }
-
 
   /**
    * Where the node serving the unfinished tasks listened, as their task documents tell miners (the

@@ -1,5 +1,6 @@
 import { getAddress } from "ethers";
-import { PHASE_NAMES, type PodlContracts } from "../chain/contracts.js";
+import type { PodlContracts } from "../chain/contracts.js";
+import { PHASE_NAMES } from "../protocol/phases.js";
 import { AgentError } from "../config/errors.js";
 import { decodeArtifact, maxArtifactBytes, modelHash as hashArtifact, type ArtifactV1 } from "../ml/artifact.js";
 import { isMlError } from "../ml/errors.js";

@@ -1,3 +1,5 @@
+import { PodlError } from "../errors/podl-error.js";
+
 /** Machine-readable reasons a content-store operation failed. */
 export const STORAGE_ERROR_CODES = [
   "CID_INVALID", // the string or bytes are not a CID we can handle
@@ -18,15 +20,10 @@ export const STORAGE_ERROR_CODES = [
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 /** The one error type that leaves agents/storage. */
-export class StorageError extends Error {
-  readonly code: StorageErrorCode;
-  readonly context: Readonly<Record<string, unknown>>;
-
+export class StorageError extends PodlError<StorageErrorCode> {
   constructor(code: StorageErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
-    super(message, { cause: options.cause });
+    super(code, message, options);
     this.name = "StorageError";
-    this.code = code;
-    this.context = options.context ?? {};
   }
 }
 

@@ -1,4 +1,5 @@
-import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
+import { ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
+import { approveIfNeeded } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
@@ -12,22 +13,14 @@ import {
   type TaskMarket,
   type ValidatorRegistry,
 } from "../../types/index.js";
+import { PHASE, PHASE_NAMES, TERMINAL_PHASES } from "../protocol/phases.js";
 import { TaskDataUnavailable } from "./errors.js";
 import { scoresCommitment } from "./scores.js";
 
-/** Market phases as `ITaskMarket.Phase` numbers them. */
-const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
-const TERMINAL = new Set<bigint>([PHASE.Settled, PHASE.Cancelled, PHASE.Defaulted, PHASE.Unvalidated]);
-const PHASE_NAMES = ["none", "queued", "started", "committing", "revealing", "attesting", "settled", "cancelled", "defaulted", "unvalidated"];
 /** `ISettlement.Status`. */
 const STATUS = { None: 0n, Attesting: 1n, Finalized: 2n } as const;
 /** `IRandomnessSource.RandomnessStatus.Pending`: the registry's draw randomness is not available yet. */
 const RANDOMNESS_PENDING = 0n;
-
-const ERC20 = new Interface([
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-]);
 
 /** A shard key as the unlock events carry it (JSON-safe). */
 export interface ShardKeyJson {
@@ -193,15 +186,7 @@ export class Verifier {
       });
     }
     const registryAddress = await this.registry.getAddress();
-    if (token !== ZeroAddress) {
-      const allowance = ERC20.decodeFunctionResult(
-        "allowance",
-        await this.#rt.chain.provider.call({ to: token, data: ERC20.encodeFunctionData("allowance", [this.#me, registryAddress]) }),
-      )[0] as bigint;
-      if (allowance < amount) {
-        await sender.send({ to: token, data: ERC20.encodeFunctionData("approve", [registryAddress, amount]), label: `approve ${amount} for stake`, iface: ERC20 });
-      }
-    }
+    if (token !== ZeroAddress) await approveIfNeeded(sender, this.#rt.chain.provider, token, registryAddress, amount, `approve ${amount} for stake`);
     await sender.call(this.registry, "stake", [amount], { ...(token === ZeroAddress ? { value: amount } : {}), label: `stake ${amount}` });
     const after = (await this.registry.getValidator(this.#me)).stake;
     log.info({ stake: after, token }, `staked ${amount} in the validator registry`);
@@ -309,7 +294,7 @@ export class Verifier {
     const now = BigInt(head!.timestamp);
     const block = BigInt(head!.number);
 
-    if (TERMINAL.has(t.phase)) {
+    if (TERMINAL_PHASES.has(t.phase)) {
       await this.#withdrawAll(data.token ?? t.token);
       const phase = PHASE_NAMES[Number(t.phase)]!;
       this.#rt.store.putTask(taskId, "done", { ...data, ended: phase });
@@ -410,8 +395,7 @@ export class Verifier {
 
     if (this.#o.keeper) {
       const fresh = await this.settlement.getRound(taskId, round);
-      const head = await this.#rt.chain.provider.getBlock("latest");
-      const ts = BigInt(head!.timestamp);
+      const ts = await this.#rt.clock.chainNow();
       // A round whose commits missed the quorum fails at its commit deadline (its reveals never open).
       const failed = ts > fresh.commitDeadline && fresh.commits < (2n * fresh.size + 2n) / 3n;
       if (failed || ts > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
@@ -429,7 +413,7 @@ export class Verifier {
     const { store, sender } = this.#rt;
     const purpose = `scores:${round}`;
     const state = (): RoundRecord => this.#data(taskId)?.rounds?.[round] ?? {};
-    const nowTs = async () => BigInt((await this.#rt.chain.provider.getBlock("latest"))!.timestamp);
+    const nowTs = () => this.#rt.clock.chainNow();
     if (state().revealed === true) return;
 
     let stored = store.getSalt(taskId, purpose);
@@ -564,9 +548,9 @@ export class Verifier {
    */
   async #mayKeep(taskId: bigint, what: string): Promise<boolean> {
     const key = `${taskId}:${what}`;
-    const since = this.#dueSince.get(key) ?? Date.now();
+    const since = this.#dueSince.get(key) ?? this.#rt.clock.wallMs();
     this.#dueSince.set(key, since);
-    if (this.#o.keeperGraceMs === 0 || Date.now() - since >= this.#o.keeperGraceMs) return true;
+    if (this.#o.keeperGraceMs === 0 || this.#rt.clock.wallMs() - since >= this.#o.keeperGraceMs) return true;
     const validators = await this.registry.validators();
     return validators.length > 0 && getAddress(validators[Number(taskId % BigInt(validators.length))]!) === this.#me;
   }

@@ -6,14 +6,12 @@ import { chooseBackend, dialAll, openAgentStore } from "../agent-setup.js";
 import { openRuntime } from "../../core/runtime.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { loadConfig } from "../../config/load.js";
+import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
 import { TaskMarket__factory } from "../../../types/index.js";
 import { Miner, isRetryable } from "../../miner/agent.js";
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
 /** Folder of the miner's embedded IPFS node under --data-dir. */
 export const MINER_IPFS_DIR = "ipfs-miner";

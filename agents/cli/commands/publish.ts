@@ -7,6 +7,7 @@ import { openRuntime } from "../../core/runtime.js";
 import { AgentError } from "../../config/errors.js";
 import { loadConfig } from "../../config/load.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
+import { int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { createProgress } from "../../log/progress.js";
 import { isMlError } from "../../ml/errors.js";
@@ -14,7 +15,6 @@ import { EmbeddedStore, openContentStore } from "../../storage/index.js";
 import { Publisher, type PublishTerms, type TaskReport } from "../../publisher/agent.js";
 import { checkDatasetForSpec, draftOf, loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "../../publisher/prepare.js";
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const address = z.string().refine((a) => isAddress(a), "must be a 0x address");
 
 export const publisherConfigSchema = agentConfigSchema

@@ -1,6 +1,7 @@
 import { ZeroAddress, formatEther, formatUnits, getAddress, isAddress, type JsonRpcProvider } from "ethers";
 import { z } from "zod";
-import { PHASE_NAMES, connectContracts, type PodlContracts } from "../../chain/contracts.js";
+import { connectContracts, type PodlContracts } from "../../chain/contracts.js";
+import { PHASE_NAMES } from "../../protocol/phases.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
 import { loadWallet } from "../../config/keys.js";

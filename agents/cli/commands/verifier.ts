@@ -7,15 +7,13 @@ import { openRuntime, type AgentRuntime } from "../../core/runtime.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { AgentError, isAgentError } from "../../config/errors.js";
 import { loadConfig } from "../../config/load.js";
+import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../../types/index.js";
 import { Verifier } from "../../verifier/agent.js";
 import { createPrefetcher, createScorer } from "../../verifier/evaluate.js";
-
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
 /** Folder of the verifier's embedded IPFS node under --data-dir. */
 export const VERIFIER_IPFS_DIR = "ipfs-verifier";

@@ -70,7 +70,7 @@ export const withdrawCommand: Command = {
       const v = await c.registry.getValidator(me);
       if (v.stake > 0n) {
         const params = await c.registry.params();
-        const now = BigInt((await rt.chain.provider.getBlock("latest"))!.timestamp);
+        const now = await rt.clock.chainNow();
         if (v.unbondingAt === 0n && values.unbond === true) {
           const sent = await sender.call(c.registry, "requestUnbond", [], { label: "request unbonding" });
           io.out(`unbonding ${formatEther(v.stake)} of stake, tx ${sent.hash}; withdraw it after ${params.unbondingPeriod} s`);
