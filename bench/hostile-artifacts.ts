@@ -1,5 +1,5 @@
 // Time and memory a validator spends refusing each hostile submission of the corpus
-// (test/ml/helpers/hostile.ts), plus the large cases of issue 16 that are too heavy for `npm test`:
+// (test/agents/ml/helpers/hostile.ts), plus the large cases of issue 16 that are too heavy for `npm test`:
 // a million empty tensor entries, a 200 MB file, 10^5 and 10^6 claimed checkpoints. Each case runs
 // in its own process (tsx, --expose-gc) on the CPU backend: train the honest Iris run, build the
 // case, collect garbage, then time verifySubmission and read the peak RSS before and after it.
