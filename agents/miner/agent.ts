@@ -1,6 +1,7 @@
 import { ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
 import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
+import { tryMarketCall } from "../keeper/index.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { isTransientRpcError } from "../chain/retry.js";
@@ -492,7 +493,7 @@ export class Miner {
       // Reveals open only with the test keys (TestDataUnlocked), so a publisher who defaults has seen
       // no model. The publisher withheld them: the default path returns our bond with a share of the
       // publisher bond; anyone may trigger it.
-      if (next > t.testKeyDeadline) await this.#tryCall(taskId, "timeoutTestKeys", [taskId]);
+      if (next > t.testKeyDeadline) await tryMarketCall(this.#rt.sender, this.market, this.#rt.log, "timeoutTestKeys", taskId);
       return;
     }
     const revealed = (await this.market.getRevealed(taskId)).some((s) => getAddress(s.miner) === this.address);
@@ -569,21 +570,7 @@ export class Miner {
     if (queued === 0n || active >= params.maxActive) return;
     const phases = await Promise.all(waiting.map((t) => this.market.getTask(t.taskId)));
     if (!phases.some((t) => t.phase === PHASE.Queued)) return;
-    await this.#tryCall(undefined, "startNext", []);
-  }
-
-  /**
-   * A permissionless call someone else may make first (a race lost to another keeper). It is
-   * opportunistic: whatever stops it is logged and the next step looks again.
-   */
-  async #tryCall(taskId: bigint | undefined, method: "startNext" | "timeoutTestKeys", args: unknown[]): Promise<void> {
-    try {
-      const sent = await this.#rt.sender.call(this.market, method, args, { label: taskId === undefined ? method : `${method} task ${taskId}` });
-      this.#rt.log.info({ taskId, txHash: sent.hash }, `${method} sent`);
-    } catch (e) {
-      const reverted = isAgentError(e, "TX_REVERTED");
-      this.#rt.log[reverted ? "debug" : "warn"]({ taskId, err: (e as Error).message }, `${method} not possible now`);
-    }
+    await tryMarketCall(this.#rt.sender, this.market, this.#rt.log, "startNext");
   }
 
   async #document(specCid: string): Promise<TaskDocument> {

@@ -1,6 +1,7 @@
 import { ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
+import { seedDue, sendMarketCall } from "../keeper/index.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { decodeRevert, revertData } from "../chain/revert.js";
@@ -356,8 +357,7 @@ export class Publisher {
       problem = `the market runs ${active} of ${params.maxActive} tasks`;
     } else {
       try {
-        const tx = await this.market.startNext.populateTransaction();
-        const sent = await this.#rt.sender.send({ to: tx.to, data: tx.data, label: "startNext", iface: this.market.interface });
+        const sent = await sendMarketCall(this.#rt.sender, this.market, "startNext");
         const started = sent.receipt.logs.map((l) => this.#events.decode(l)).find((e) => e?.name === "TaskStarted");
         this.#rt.log.info({ txHash: sent.hash, started: started?.args.taskId }, `started task ${started?.args.taskId}`);
         this.#startProblem = undefined;
@@ -378,14 +378,8 @@ export class Publisher {
    * (SeedNotReady) and there is nothing to do but wait. The unlock itself stores the seed once known.
    */
   async #awaitSeed(taskId: bigint, tlog: AgentRuntime["log"]): Promise<undefined> {
-    try {
-      await this.market.fixSeed.staticCall(taskId);
-    } catch (e) {
-      if (revertData(e) === undefined) throw e;
-      return undefined; // pending (SeedNotReady), or fixed in the meantime
-    }
-    const tx = await this.market.fixSeed.populateTransaction(taskId);
-    await this.#rt.sender.send({ to: tx.to, data: tx.data, label: `fixSeed task ${taskId}`, iface: this.market.interface });
+    if (!(await seedDue(this.market, taskId))) return undefined; // pending (SeedNotReady), or fixed in the meantime
+    await sendMarketCall(this.#rt.sender, this.market, "fixSeed", taskId);
     tlog.info(`task ${taskId}: the seed's randomness expired unread; requested again`);
     return undefined;
   }

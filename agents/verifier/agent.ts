@@ -1,9 +1,9 @@
 import { ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
 import { approveIfNeeded } from "../core/erc20.js";
+import { Keeper, drawCommittee, dueMarketCall, finalize, roundFinalizable, seedDue, sendMarketCall } from "../keeper/index.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
-import { revertData } from "../chain/revert.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import {
   Settlement__factory,
@@ -135,8 +135,7 @@ export class Verifier {
   readonly #events: EventDecoder;
   readonly #cursor: EventCursor;
   readonly #me: string;
-  /** When each keeper call (`taskId:what`) was first seen due, by this process's clock. */
-  readonly #dueSince = new Map<string, number>();
+  readonly #keeper: Keeper;
   /** Tasks whose prefetch this process started (and that did not fail). */
   readonly #prefetched = new Set<bigint>();
 
@@ -153,6 +152,7 @@ export class Verifier {
       { address: options.registry, iface: this.registry.interface },
     ]);
     this.#cursor = rt.cursor("verifier", { address: this.#events.addresses, startBlock: options.startBlock });
+    this.#keeper = new Keeper({ clock: rt.clock, me: this.#me, validators: () => this.registry.validators(), graceMs: options.keeperGraceMs });
   }
 
   get address(): string {
@@ -304,24 +304,12 @@ export class Verifier {
     this.#prefetch(taskId, data, t.phase, tlog);
     if (!this.#o.keeper && t.phase !== PHASE.Attesting) return false;
 
-    if (t.phase === PHASE.Queued) {
-      // `deadline` is the queue expiry while queued.
-      if (now > t.deadline) await this.#keep(taskId, tlog, "expireQueued", () => this.#rt.sender.call(this.market, "expireQueued", [taskId], { label: `expireQueued task ${taskId}` }));
-    } else if (t.phase === PHASE.Started) {
-      if (now > t.deadline) {
-        await this.#keep(taskId, tlog, "timeoutTrainingKeys", () => this.#rt.sender.call(this.market, "timeoutTrainingKeys", [taskId], { label: `timeoutTrainingKeys task ${taskId}` }));
-      } else if (await this.#seedDue(taskId)) {
-        await this.#keep(taskId, tlog, "fixSeed", () => this.#rt.sender.call(this.market, "fixSeed", [taskId], { label: `fixSeed task ${taskId}` }));
-      }
-    } else if ((t.phase === PHASE.Committing || t.phase === PHASE.Revealing) && t.testUnlockedAt === 0n && t.commitDeadline !== 0n) {
-      // Test keys never came: the default path opens after both the test-key and reveal windows.
-      const opensAfter = t.testKeyDeadline > t.revealDeadline ? t.testKeyDeadline : t.revealDeadline;
-      if (now > opensAfter) {
-        await this.#keep(taskId, tlog, "timeoutTestKeys", () => this.#rt.sender.call(this.market, "timeoutTestKeys", [taskId], { label: `timeoutTestKeys task ${taskId}` }));
-      }
-    } else if (t.phase === PHASE.Attesting) {
+    if (t.phase === PHASE.Attesting) {
       await this.#attesting(taskId, data, t, now, block, tlog);
+      return false;
     }
+    const due = await dueMarketCall(t, now, () => seedDue(this.market, taskId));
+    if (due !== undefined) await this.#keeper.keep(taskId, tlog, due, () => sendMarketCall(this.#rt.sender, this.market, due, taskId));
     return false;
   }
 
@@ -352,10 +340,10 @@ export class Verifier {
     const { sender } = this.#rt;
     const [status, roundBig] = await this.settlement.statusOf(taskId);
     if (status === STATUS.Finalized) return;
-    const finalize = () => this.#keep(taskId, tlog, "finalize", () => sender.call(this.settlement, "finalize", [taskId], { label: `finalize task ${taskId}` }));
+    const finalizeCall = () => this.#keeper.keep(taskId, tlog, "finalize", () => finalize(sender, this.settlement, taskId));
     if (t.revealedCount === 0n) {
       // Nothing to attest: finalize refunds the publisher at once.
-      if (this.#o.keeper) await finalize();
+      if (this.#o.keeper) await finalizeCall();
       return;
     }
     const round = Number(roundBig);
@@ -373,10 +361,10 @@ export class Verifier {
     if (r === undefined || r.size === 0n) {
       if (!this.#o.keeper) return;
       if (now > expiresAt) {
-        await finalize(); // an undrawn round counts as a missed quorum
+        await finalizeCall(); // an undrawn round counts as a missed quorum
         return;
       }
-      const drawCall = () => this.#keep(taskId, tlog, "drawCommittee", () => sender.call(this.settlement, "drawCommittee", [taskId], { label: `drawCommittee task ${taskId} round ${round}` }));
+      const drawCall = () => this.#keeper.keep(taskId, tlog, "drawCommittee", () => drawCommittee(sender, this.settlement, taskId, round));
       if (status === STATUS.None) {
         // The first call requests the draw: the stake snapshot and randomness are fixed then, known later.
         await drawCall();
@@ -393,13 +381,7 @@ export class Verifier {
     const members = data.rounds?.[round]?.members ?? (await this.settlement.committee(taskId, round)).map((a) => getAddress(a));
     if (members.includes(this.#me)) await this.#attest(taskId, round, r, t, tlog);
 
-    if (this.#o.keeper) {
-      const fresh = await this.settlement.getRound(taskId, round);
-      const ts = await this.#rt.clock.chainNow();
-      // A round whose commits missed the quorum fails at its commit deadline (its reveals never open).
-      const failed = ts > fresh.commitDeadline && fresh.commits < (2n * fresh.size + 2n) / 3n;
-      if (failed || ts > fresh.revealDeadline || fresh.reveals === fresh.size) await finalize();
-    }
+    if (this.#o.keeper && roundFinalizable(await this.settlement.getRound(taskId, round), await this.#rt.clock.chainNow())) await finalizeCall();
   }
 
   /** Scores, commits and reveals as a member of `round`, each when its window allows. */
@@ -508,51 +490,6 @@ export class Verifier {
         modelCid: data.cids?.[getAddress(s.miner)],
       })),
     };
-  }
-
-  /**
-   * Whether `fixSeed` would do something for a started task: store a seed whose randomness is ready (so
-   * that it can no longer expire and be requested again), or renew randomness that expired unread.
-   * It reverts while the randomness is pending and once the seed is stored (the unlock also stores it).
-   */
-  async #seedDue(taskId: bigint): Promise<boolean> {
-    try {
-      await this.market.fixSeed.staticCall(taskId);
-      return true;
-    } catch (e) {
-      if (revertData(e) === undefined) throw e;
-      return false;
-    }
-  }
-
-  /**
-   * Sends a keeper call. Another keeper may have sent it first: a revert at estimation costs no
-   * gas and is logged, not thrown.
-   */
-  async #keep(taskId: bigint, tlog: AgentRuntime["log"], what: string, send: () => Promise<unknown>): Promise<void> {
-    if (!(await this.#mayKeep(taskId, what))) return;
-    this.#dueSince.delete(`${taskId}:${what}`);
-    try {
-      await send();
-      tlog.info(`keeper: ${what} sent`);
-    } catch (e) {
-      if (!isAgentError(e, "TX_REVERTED")) throw e;
-      tlog.info({ revert: (e.context.revert as { summary?: string } | undefined)?.summary }, `keeper: ${what} not needed (${e.message})`);
-    }
-  }
-
-  /**
-   * Whether to send a due keeper call now: at once when this validator is the task's designated
-   * keeper (registered validators in registry order, task id modulo their count), otherwise only
-   * once the call has been due for the grace period and nobody else has sent it.
-   */
-  async #mayKeep(taskId: bigint, what: string): Promise<boolean> {
-    const key = `${taskId}:${what}`;
-    const since = this.#dueSince.get(key) ?? this.#rt.clock.wallMs();
-    this.#dueSince.set(key, since);
-    if (this.#o.keeperGraceMs === 0 || this.#rt.clock.wallMs() - since >= this.#o.keeperGraceMs) return true;
-    const validators = await this.registry.validators();
-    return validators.length > 0 && getAddress(validators[Number(taskId % BigInt(validators.length))]!) === this.#me;
   }
 
   /** Withdraws what the market owes in `token` and what the registry credited from slashes. */
