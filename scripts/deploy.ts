@@ -1,11 +1,13 @@
 /**
- * Deploys PoDL: `npx hardhat run scripts/deploy.ts [--network <name>]`. ValidatorRegistry,
- * TaskMarket, QueueLens, RewardToken and Settlement, wired; prints the addresses and writes
- * deployments/<network>.json (every agent's `--deployment`).
+ * Deploys PoDL: `npx hardhat run scripts/deploy.ts [--network <name>]` (`npm run deploy`). Runs the
+ * Hardhat Ignition module (ignition/modules/Podl.ts: ValidatorRegistry, TaskMarket, QueueLens,
+ * RewardToken and Settlement, wired; resumable), prints the addresses and writes
+ * deployments/<network>.json (every agent's `--deployment`, ignition/address-book.ts).
  *
- * Parameters are the defaults of DESIGN.md §3; `PODL_DEPLOY_PARAMS` overrides them per field with
- * inline JSON (`{"market":{"keyWindow":30}}`), a JSON file, or `local` for windows of seconds.
- * The demo (scripts/demo.ts) deploys through the same `deployPodl`.
+ * Parameters are the defaults of DESIGN.md §3, then ignition/parameters/<network>.json when the
+ * network has one, then `PODL_DEPLOY_PARAMS` per field: inline JSON (`{"market":{"keyWindow":30}}`),
+ * a JSON file, or `local` for windows of seconds. The demo deploys the same contracts through
+ * devnet's `deployPodl` (plain ethers, no journal).
  *
  * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
  * `randomness.drawDelay`); on an L2 deploy a VrfRandomness for the chain's VRF v2.5 coordinator first and
@@ -19,17 +21,20 @@
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
-import { defaults, deployPodl, handOverToTimelock, overridesFromEnv, withOverrides, writeDeployment } from "../devnet/deployment.js";
+import { defaults, handOverToTimelock, overridesFromEnv, withOverrides } from "../devnet/deployment.js";
+import { writeAddressBook } from "../ignition/address-book.js";
+import { deployWithIgnition, networkOverrides } from "../ignition/deploy.js";
 
-const params = withOverrides(defaults, await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
 const conn = await network.getOrCreate();
 const [deployer] = await conn.ethers.getSigners();
 if (deployer === undefined) throw new Error(`network ${conn.networkName} has no account to deploy from`);
 
 const randomnessSource = process.env.PODL_RANDOMNESS_SOURCE?.trim() || undefined;
-const record = await deployPodl(deployer, params, conn.networkName, { randomnessSource });
+const perNetwork = fileURLToPath(new URL(`../ignition/parameters/${conn.networkName}.json`, import.meta.url));
+const params = withOverrides(defaults, await networkOverrides(perNetwork, randomnessSource === undefined ? "Podl" : "PodlL2"), await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
+const record = await deployWithIgnition(conn, params, { randomnessSource });
 const file = fileURLToPath(new URL(`../deployments/${conn.networkName}.json`, import.meta.url));
-await writeDeployment(file, record);
+await writeAddressBook(file, record);
 
 process.stdout.write(`PoDL deployed on ${conn.networkName} (chain ${record.chainId}) by ${record.deployer}\n`);
 for (const [label, address] of Object.entries(record.contracts)) process.stdout.write(`  ${label.padEnd(18)} ${address}\n`);
