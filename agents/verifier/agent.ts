@@ -1,10 +1,9 @@
-import { ZeroAddress, getAddress, hexlify, randomBytes, type Result } from "ethers";
-import { approveIfNeeded } from "../core/erc20.js";
-import { Keeper, drawCommittee, dueMarketCall, finalize, roundFinalizable, seedDue, sendMarketCall } from "../keeper/index.js";
-import type { AgentRuntime } from "../core/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
-import { AgentError, isAgentError } from "../config/errors.js";
+import { isAgentError } from "../config/errors.js";
+import type { AgentRuntime } from "../core/runtime.js";
+import { Keeper } from "../keeper/index.js";
+import { PHASE_NAMES } from "../protocol/phases.js";
 import {
   Settlement__factory,
   TaskMarket__factory,
@@ -13,102 +12,13 @@ import {
   type TaskMarket,
   type ValidatorRegistry,
 } from "../../types/index.js";
-import { PHASE, PHASE_NAMES, TERMINAL_PHASES } from "../protocol/phases.js";
+import type { TaskData, VerifierContext, VerifierOptions } from "./context.js";
 import { TaskDataUnavailable } from "./errors.js";
-import { scoresCommitment } from "./scores.js";
+import { onEvent } from "./events.js";
+import { DUTIES } from "./phases.js";
+import { ensureStake } from "./stake.js";
 
-/** `ISettlement.Status`. */
-const STATUS = { None: 0n, Attesting: 1n, Finalized: 2n } as const;
-/** `IRandomnessSource.RandomnessStatus.Pending`: the registry's draw randomness is not available yet. */
-const RANDOMNESS_PENDING = 0n;
-
-/** A shard key as the unlock events carry it (JSON-safe). */
-export interface ShardKeyJson {
-  index: number;
-  cidHash: string;
-  key: string;
-}
-
-/** One revealed submission, in reveal order, with the CID its `ModelRevealed` event named. */
-export interface RevealedSubmission {
-  miner: string;
-  modelHash: string;
-  checkpointRoot: string;
-  /** Undefined when no `ModelRevealed` event of this miner was seen (scores 0). */
-  modelCid: string | undefined;
-}
-
-/** Everything a scorer needs to check a task's submissions; all of it public once the test keys are out. */
-export interface ScoringInput {
-  taskId: bigint;
-  round: number;
-  /** The task seed (SML, init, watermark, batch order). */
-  seed: string;
-  /** The committee draw's seed (`CommitteeDrawn.seed`); picks the replayed segment. */
-  seed2: string;
-  specCid: string;
-  trainKeys: ShardKeyJson[];
-  testKeys: ShardKeyJson[];
-  submissions: RevealedSubmission[];
-}
-
-/** One submission's verdict: accuracy in bps, or 0 with why. */
-export interface Verdict {
-  scoreBps: number;
-  reason?: string;
-  detail?: string;
-}
-
-/** Computes one verdict per submission, in order. Must not throw for a bad submission. */
-export type Scorer = (input: ScoringInput) => Promise<Verdict[]>;
-
-/** Fetches a task's public data (document, shard ciphertexts) ahead of any committee duty. */
-export type Prefetcher = (task: { taskId: bigint; specCid: string }) => Promise<void>;
-
-/** What the verifier keeps about a round it watches. */
-interface RoundRecord {
-  members?: string[];
-  seed2?: string;
-  commitDeadline?: number;
-  revealDeadline?: number;
-  committed?: boolean;
-  revealed?: boolean;
-  /** Set when a window closed before we could act; logged once. */
-  missed?: string;
-}
-
-/** The verifier's record of a task (`tasks.data` in its state). */
-interface TaskData {
-  specCid?: string;
-  token?: string;
-  trainKeys?: ShardKeyJson[];
-  testKeys?: ShardKeyJson[];
-  /** Model CID per miner (checksummed address), from `ModelRevealed`. */
-  cids?: Record<string, string>;
-  rounds?: Record<string, RoundRecord>;
-  /** The market phase it ended in. */
-  ended?: string;
-}
-
-/** The verifier's own phase of a task. */
-export type VerifierPhase = "watching" | "done";
-
-export interface VerifierOptions {
-  market: string;
-  settlement: string;
-  registry: string;
-  startBlock: number;
-  scorer: Scorer;
-  /** Runs in the background once per task and process, from the start of the task on. */
-  prefetch?: Prefetcher;
-  /** Act as keeper: draw, finalize and call the market's timeouts when they are due. */
-  keeper: boolean;
-  /**
-   * How long a keeper call must have been due before a validator other than the task's designated
-   * keeper sends it (ms). Keepers that all send at once pay for reverts; 0 sends at once.
-   */
-  keeperGraceMs: number;
-}
+export type { Prefetcher, RevealedSubmission, Scorer, ScoringInput, ShardKeyJson, Verdict, VerifierOptions, VerifierPhase } from "./context.js";
 
 /** What one step did, for `--exit-when-idle` / `--max-tasks` and for tests. */
 export interface StepReport {
@@ -131,17 +41,13 @@ export class Verifier {
   readonly settlement: Settlement;
   readonly registry: ValidatorRegistry;
   readonly #rt: AgentRuntime;
-  readonly #o: VerifierOptions;
   readonly #events: EventDecoder;
   readonly #cursor: EventCursor;
   readonly #me: string;
-  readonly #keeper: Keeper;
-  /** Tasks whose prefetch this process started (and that did not fail). */
-  readonly #prefetched = new Set<bigint>();
+  readonly #ctx: VerifierContext;
 
   constructor(rt: AgentRuntime, options: VerifierOptions) {
     this.#rt = rt;
-    this.#o = options;
     this.#me = rt.wallet.address;
     this.market = TaskMarket__factory.connect(options.market, rt.chain.provider);
     this.settlement = Settlement__factory.connect(options.settlement, rt.chain.provider);
@@ -152,7 +58,30 @@ export class Verifier {
       { address: options.registry, iface: this.registry.interface },
     ]);
     this.#cursor = rt.cursor("verifier", { address: this.#events.addresses, startBlock: options.startBlock });
-    this.#keeper = new Keeper({ clock: rt.clock, me: this.#me, validators: () => this.registry.validators(), graceMs: options.keeperGraceMs });
+    const data = (taskId: bigint) => rt.store.getTask(taskId)?.data as TaskData | undefined;
+    const merge = (taskId: bigint, patch: Partial<TaskData>) => {
+      const record = rt.store.getTask(taskId);
+      // A task first seen through a later event (the cursor started after its post) is followed too.
+      rt.store.putTask(taskId, record?.phase ?? "watching", { ...record?.data, ...patch });
+    };
+    this.#ctx = {
+      rt,
+      o: options,
+      market: this.market,
+      settlement: this.settlement,
+      registry: this.registry,
+      me: this.#me,
+      keeper: new Keeper({ clock: rt.clock, me: this.#me, validators: () => this.registry.validators(), graceMs: options.keeperGraceMs }),
+      prefetched: new Set<bigint>(),
+      data,
+      merge,
+      mergeRound: (taskId, round, patch) => {
+        const rounds = { ...data(taskId)?.rounds };
+        rounds[round] = { ...rounds[round], ...patch };
+        merge(taskId, { rounds });
+      },
+      follow: () => this.#follow(),
+    };
   }
 
   get address(): string {
@@ -164,33 +93,7 @@ export class Verifier {
    * already bonded; tops up when its stake is below `minStake`. Returns the stake after.
    */
   async ensureStake(amount: bigint): Promise<bigint> {
-    const { sender, log } = this.#rt;
-    const [v, params, token] = await Promise.all([this.registry.getValidator(this.#me), this.registry.params(), this.registry.stakeToken()]);
-    if (v.unbondingAt !== 0n) {
-      throw new AgentError("CONFIG_INVALID", `${this.#me} is unbonding in the validator registry; it cannot stake or sit on committees until it withdraws`, {
-        context: { address: this.#me },
-      });
-    }
-    if (v.stake >= params.minStake) {
-      log.info({ stake: v.stake, minStake: params.minStake }, "already bonded in the validator registry");
-      return v.stake;
-    }
-    if (amount === 0n) {
-      throw new AgentError("CONFIG_INVALID", `${this.#me} is not bonded (stake ${v.stake}, minimum ${params.minStake}): pass --stake <amount>`, {
-        context: { stake: v.stake, minStake: params.minStake },
-      });
-    }
-    if (v.stake + amount < params.minStake) {
-      throw new AgentError("CONFIG_INVALID", `--stake ${amount} would leave a stake of ${v.stake + amount}, below the registry's minimum ${params.minStake}`, {
-        context: { stake: v.stake, amount, minStake: params.minStake },
-      });
-    }
-    const registryAddress = await this.registry.getAddress();
-    if (token !== ZeroAddress) await approveIfNeeded(sender, this.#rt.chain.provider, token, registryAddress, amount, `approve ${amount} for stake`);
-    await sender.call(this.registry, "stake", [amount], { ...(token === ZeroAddress ? { value: amount } : {}), label: `stake ${amount}` });
-    const after = (await this.registry.getValidator(this.#me)).stake;
-    log.info({ stake: after, token }, `staked ${amount} in the validator registry`);
-    return after;
+    return await ensureStake(this.#ctx, amount);
   }
 
   /** One round: follow the events, then advance every task not yet done. */
@@ -219,7 +122,7 @@ export class Verifier {
   async #follow(): ReturnType<EventCursor["poll"]> {
     return await this.#cursor.poll(async (log) => {
       const event = this.#events.decode(log);
-      if (event !== undefined) this.#onEvent(event.name, event.args);
+      if (event !== undefined) onEvent(this.#ctx, event.name, event.args);
     });
   }
 
@@ -228,293 +131,11 @@ export class Verifier {
     return this.#rt.store.listTasks("done").map((t) => t.taskId);
   }
 
-  // ---- events → state (upserts: a replayed event changes nothing) ----
-
-  #onEvent(name: string, args: Result): void {
-    const taskId = (args as unknown as { taskId?: bigint }).taskId;
-    if (taskId === undefined) return;
-    switch (name) {
-      case "TaskPosted":
-        this.#merge(taskId, { specCid: args.specCid as string, token: getAddress(args.token as string) });
-        return;
-      case "TrainingDataUnlocked":
-        this.#merge(taskId, { trainKeys: keysOf(args.getValue("keys") as Result) });
-        return;
-      case "TestDataUnlocked":
-        this.#merge(taskId, { testKeys: keysOf(args.getValue("keys") as Result) });
-        return;
-      case "ModelRevealed": {
-        const data = this.#data(taskId);
-        this.#merge(taskId, { cids: { ...data?.cids, [getAddress(args.miner as string)]: args.modelCid as string } });
-        return;
-      }
-      case "CommitteeDrawn":
-        this.#mergeRound(taskId, Number(args.round), { members: (args.members as string[]).map((a) => getAddress(a)), seed2: args.seed as string });
-        return;
-      case "CommitteeSeated":
-        this.#mergeRound(taskId, Number(args.round), {
-          members: (args.members as string[]).map((a) => getAddress(a)),
-          commitDeadline: Number(args.commitDeadline),
-          revealDeadline: Number(args.revealDeadline),
-        });
-        return;
-      case "ScoresCommitted":
-        if (getAddress(args.validator as string) === this.#me) this.#mergeRound(taskId, Number(args.round), { committed: true });
-        return;
-      case "ScoresRevealed":
-        if (getAddress(args.validator as string) === this.#me) this.#mergeRound(taskId, Number(args.round), { revealed: true });
-        return;
-      default:
-    }
-  }
-
-  #data(taskId: bigint): TaskData | undefined {
-    return this.#rt.store.getTask(taskId)?.data as TaskData | undefined;
-  }
-
-  #merge(taskId: bigint, patch: Partial<TaskData>): void {
-    const record = this.#rt.store.getTask(taskId);
-    // A task first seen through a later event (the cursor started after its post) is followed too.
-    this.#rt.store.putTask(taskId, record?.phase ?? "watching", { ...record?.data, ...patch });
-  }
-
-  #mergeRound(taskId: bigint, round: number, patch: RoundRecord): void {
-    const rounds = { ...this.#data(taskId)?.rounds };
-    rounds[round] = { ...rounds[round], ...patch };
-    this.#merge(taskId, { rounds });
-  }
-
-  // ---- chain → actions ----
-
-  /** Brings one task up to date; true when it ended (and its credits were withdrawn). */
+  /** Brings one task up to date by the market's phase (phases.ts); true when it ended (and its credits were withdrawn). */
   async #advance(taskId: bigint, data: TaskData): Promise<boolean> {
-    const { log } = this.#rt;
-    const tlog = log.child({ taskId });
+    const tlog = this.#rt.log.child({ taskId });
     const [t, head] = await Promise.all([this.market.getTask(taskId), this.#rt.chain.provider.getBlock("latest")]);
-    const now = BigInt(head!.timestamp);
-    const block = BigInt(head!.number);
-
-    if (TERMINAL_PHASES.has(t.phase)) {
-      await this.#withdrawAll(data.token ?? t.token);
-      const phase = PHASE_NAMES[Number(t.phase)]!;
-      this.#rt.store.putTask(taskId, "done", { ...data, ended: phase });
-      tlog.info({ phase }, `task ${taskId} ended: ${phase}`);
-      return true;
-    }
-    this.#prefetch(taskId, data, t.phase, tlog);
-    if (!this.#o.keeper && t.phase !== PHASE.Attesting) return false;
-
-    if (t.phase === PHASE.Attesting) {
-      await this.#attesting(taskId, data, t, now, block, tlog);
-      return false;
-    }
-    const due = await dueMarketCall(t, now, () => seedDue(this.market, taskId));
-    if (due !== undefined) await this.#keeper.keep(taskId, tlog, due, () => sendMarketCall(this.#rt.sender, this.market, due, taskId));
-    return false;
+    const duty = DUTIES[PHASE_NAMES[Number(t.phase)] ?? "none"];
+    return await duty(this.#ctx, { taskId, data, t, now: BigInt(head!.timestamp), block: BigInt(head!.number), tlog });
   }
-
-  /**
-   * Starts fetching the task's document and ciphertexts in the background while miners train, so
-   * scoring after the draw reads them from the local store instead of spending the commit window
-   * on the network. Not awaited: a step never waits for it. A failure is logged and retried later.
-   */
-  #prefetch(taskId: bigint, data: TaskData, phase: bigint, tlog: AgentRuntime["log"]): void {
-    const prefetch = this.#o.prefetch;
-    if (prefetch === undefined || data.specCid === undefined || phase < PHASE.Started || this.#prefetched.has(taskId)) return;
-    if (this.#rt.store.getSalt(taskId, "scores:0") !== undefined) return;
-    this.#prefetched.add(taskId);
-    prefetch({ taskId, specCid: data.specCid }).catch((e: unknown) => {
-      this.#prefetched.delete(taskId);
-      tlog.warn({ err: (e as Error).message }, `task ${taskId}: prefetching its data failed; scoring fetches it when due`);
-    });
-  }
-
-  async #attesting(
-    taskId: bigint,
-    data: TaskData,
-    t: Awaited<ReturnType<TaskMarket["getTask"]>>,
-    now: bigint,
-    block: bigint,
-    tlog: AgentRuntime["log"],
-  ): Promise<void> {
-    const { sender } = this.#rt;
-    const [status, roundBig] = await this.settlement.statusOf(taskId);
-    if (status === STATUS.Finalized) return;
-    const finalizeCall = () => this.#keeper.keep(taskId, tlog, "finalize", () => finalize(sender, this.settlement, taskId));
-    if (t.revealedCount === 0n) {
-      // Nothing to attest: finalize refunds the publisher at once.
-      if (this.#o.keeper) await finalizeCall();
-      return;
-    }
-    const round = Number(roundBig);
-    const sp = await this.settlement.paramsOf(taskId); // the parameters of this task (a later change does not reach it)
-    let r: Awaited<ReturnType<Settlement["getRound"]>> | undefined;
-    let expiresAt: bigint;
-    if (status === STATUS.None) {
-      // Round 0 opens with the first draw or finalize call, which requests its draw.
-      expiresAt = t.revealDeadline + sp.attestCommitWindow + sp.attestRevealWindow;
-    } else {
-      r = await this.settlement.getRound(taskId, round);
-      expiresAt = r.expiresAt;
-    }
-
-    if (r === undefined || r.size === 0n) {
-      if (!this.#o.keeper) return;
-      if (now > expiresAt) {
-        await finalizeCall(); // an undrawn round counts as a missed quorum
-        return;
-      }
-      const drawCall = () => this.#keeper.keep(taskId, tlog, "drawCommittee", () => drawCommittee(sender, this.settlement, taskId, round));
-      if (status === STATUS.None) {
-        // The first call requests the draw: the stake snapshot and randomness are fixed then, known later.
-        await drawCall();
-        return;
-      }
-      // The draw waits for the randomness source (a later block's hash on L1, a VRF answer on L2s); an
-      // expired one is renewed by the same call.
-      if ((await this.registry.drawStatus(taskId, round)) === RANDOMNESS_PENDING) return;
-      await drawCall();
-      r = await this.settlement.getRound(taskId, round);
-      if (r.size === 0n) return;
-    }
-
-    const members = data.rounds?.[round]?.members ?? (await this.settlement.committee(taskId, round)).map((a) => getAddress(a));
-    if (members.includes(this.#me)) await this.#attest(taskId, round, r, t, tlog);
-
-    if (this.#o.keeper && roundFinalizable(await this.settlement.getRound(taskId, round), await this.#rt.clock.chainNow())) await finalizeCall();
-  }
-
-  /** Scores, commits and reveals as a member of `round`, each when its window allows. */
-  async #attest(
-    taskId: bigint,
-    round: number,
-    r: Awaited<ReturnType<Settlement["getRound"]>>,
-    t: Awaited<ReturnType<TaskMarket["getTask"]>>,
-    tlog: AgentRuntime["log"],
-  ): Promise<void> {
-    const { store, sender } = this.#rt;
-    const purpose = `scores:${round}`;
-    const state = (): RoundRecord => this.#data(taskId)?.rounds?.[round] ?? {};
-    const nowTs = () => this.#rt.clock.chainNow();
-    if (state().revealed === true) return;
-
-    let stored = store.getSalt(taskId, purpose);
-    if (stored === undefined) {
-      // A transaction lands in a later block than the head: at `commitDeadline` it is already too late.
-      if ((await nowTs()) >= r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the scores were computed", tlog);
-      const input = await this.#scoringInput(taskId, round, t);
-      const started = performance.now();
-      const verdicts = await this.#o.scorer(input);
-      if (verdicts.length !== input.submissions.length) throw new Error(`scorer returned ${verdicts.length} verdicts for ${input.submissions.length} submissions`);
-      const scores = verdicts.map((v) => v.scoreBps);
-      for (const [i, v] of verdicts.entries()) {
-        tlog.info({ round, index: i, miner: input.submissions[i]!.miner, score: v.scoreBps, reason: v.reason, detail: v.detail }, `task ${taskId}: submission ${i} scores ${v.scoreBps} bps${v.reason ? ` (${v.reason})` : ""}`);
-      }
-      const salt = hexlify(randomBytes(32));
-      const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt });
-      // Write-ahead: scores and salt are on disk before the commitment is sent.
-      store.putSalt({ taskId, purpose, commitment, salt, data: { round, scores, verdicts, verifySeconds: (performance.now() - started) / 1000 } });
-      stored = store.getSalt(taskId, purpose)!;
-    }
-    const scores = stored.data.scores as number[];
-
-    if (state().committed !== true) {
-      if ((await nowTs()) >= r.commitDeadline) return this.#missed(taskId, round, "the commit window closed before the commitment was sent", tlog);
-      try {
-        await sender.call(this.settlement, "commitScores", [taskId, stored.commitment], { label: `commitScores task ${taskId} round ${round}` });
-        tlog.info({ round, commitment: stored.commitment }, `task ${taskId}: scores committed`);
-      } catch (e) {
-        if (!revertedWith(e, "AttesterAlreadyCommitted")) throw e;
-      }
-      this.#mergeRound(taskId, round, { committed: true });
-    }
-
-    const fresh = await this.settlement.getRound(taskId, round);
-    const now = await nowTs();
-    // Reveals open once every member committed or the commit window is over (the next block is later than `now`).
-    if (now + 1n <= fresh.commitDeadline && fresh.commits < fresh.size) return;
-    // A round whose commits missed the quorum never opens its reveals (finalize moves on; committed members are not slashed).
-    if (fresh.commits < fresh.size && fresh.commits < (2n * fresh.size + 2n) / 3n) {
-      if (state().missed === undefined) tlog.info({ round, commits: fresh.commits }, `task ${taskId}: round ${round} missed the quorum of commitments; its reveals never open`);
-      this.#mergeRound(taskId, round, { missed: "the round missed the quorum of commitments" });
-      return;
-    }
-    if (now >= fresh.revealDeadline) return this.#missed(taskId, round, "the reveal window closed", tlog);
-    // Reveal only what this agent computed and committed to: the stored scores must open the stored commitment.
-    const again = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt: stored.salt });
-    if (again !== stored.commitment) {
-      throw new AgentError("STATE_UNAVAILABLE", `task ${taskId}: the stored scores do not open the stored commitment ${stored.commitment}`, { context: { taskId, round } });
-    }
-    try {
-      await sender.call(this.settlement, "revealScores", [taskId, scores, stored.salt], { label: `revealScores task ${taskId} round ${round}` });
-      tlog.info({ round, scores }, `task ${taskId}: scores revealed`);
-    } catch (e) {
-      if (!revertedWith(e, "AttesterAlreadyRevealed")) throw e;
-    }
-    this.#mergeRound(taskId, round, { revealed: true });
-  }
-
-  #missed(taskId: bigint, round: number, why: string, tlog: AgentRuntime["log"]): void {
-    if (this.#data(taskId)?.rounds?.[round]?.missed !== undefined) return;
-    tlog.error({ round }, `task ${taskId}: ${why}; this validator will be slashed for not revealing`);
-    this.#mergeRound(taskId, round, { missed: why });
-  }
-
-  /** The inputs of a round's scoring, all read from the state's events and the contracts. */
-  async #scoringInput(taskId: bigint, round: number, t: Awaited<ReturnType<TaskMarket["getTask"]>>): Promise<ScoringInput> {
-    // A committee this agent drew itself in this step: its CommitteeDrawn event is not read yet.
-    if (this.#data(taskId)?.rounds?.[round]?.seed2 === undefined) await this.#follow();
-    const data = this.#data(taskId) ?? {};
-    const seed2 = data.rounds?.[round]?.seed2;
-    const missing = [
-      data.specCid === undefined ? "TaskPosted (spec CID)" : undefined,
-      data.testKeys === undefined ? "TestDataUnlocked (test keys)" : undefined,
-      seed2 === undefined ? "CommitteeDrawn (draw seed)" : undefined,
-    ].filter((m) => m !== undefined);
-    if (missing.length > 0) {
-      throw new AgentError("STATE_UNAVAILABLE", `task ${taskId}: events not seen: ${missing.join(", ")}; is --start-block after the task was posted?`, { context: { taskId, missing } });
-    }
-    const revealed = await this.market.getRevealed(taskId);
-    return {
-      taskId,
-      round,
-      seed: t.seed,
-      seed2: seed2!,
-      specCid: data.specCid!,
-      trainKeys: data.trainKeys ?? [],
-      testKeys: data.testKeys!,
-      submissions: revealed.map((s) => ({
-        miner: getAddress(s.miner),
-        modelHash: s.modelHash,
-        checkpointRoot: s.checkpointRoot,
-        modelCid: data.cids?.[getAddress(s.miner)],
-      })),
-    };
-  }
-
-  /** Withdraws what the market owes in `token` and what the registry credited from slashes. */
-  async #withdrawAll(token: string): Promise<void> {
-    const { sender, log } = this.#rt;
-    const owed = await this.market.creditOf(this.#me, token);
-    if (owed > 0n) {
-      await sender.call(this.market, "withdraw", [token], { label: `withdraw ${owed} of ${token === ZeroAddress ? "ETH" : token}` });
-      log.info({ amount: owed, token }, `withdrew ${owed} ${token === ZeroAddress ? "wei" : `units of ${token}`} from the market`);
-    }
-    const slashed = await this.registry.creditOf(this.#me);
-    if (slashed > 0n) {
-      await sender.call(this.registry, "withdrawCredit", [], { label: `withdrawCredit ${slashed}` });
-      log.info({ amount: slashed }, `withdrew ${slashed} of slashing proceeds from the registry`);
-    }
-  }
-}
-
-function keysOf(keys: Result): ShardKeyJson[] {
-  return [...keys].map((k) => {
-    const key = k as { index: bigint; cidHash: string; key: string };
-    return { index: Number(key.index), cidHash: key.cidHash, key: key.key };
-  });
-}
-
-function revertedWith(e: unknown, name: string): boolean {
-  return isAgentError(e, "TX_REVERTED") && (e.context.revert as { name?: string } | undefined)?.name === name;
 }
