@@ -27,7 +27,7 @@ import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo 
  * explicit paddings wider than the kernel go to the package's kernel unchanged.
  *
  * Sums run in XNNPACK's order, not the cpu backend's: gradients agree with cpu to float rounding
- * (test/ml/wasm-conv-grads.test.ts), and are bit-identical from run to run on wasm.
+ * (test/agents/ml/wasm-conv-grads.test.ts), and are bit-identical from run to run on wasm.
  */
 
 type Conv2DBackpropFilterAttrs = {

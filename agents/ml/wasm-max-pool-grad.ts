@@ -7,7 +7,7 @@ import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
  * returns wrong gradients as soon as the batch or the channel count exceeds one: for a batch of
  * two it leaves the second example's gradient at zero, and with two channels it drops some of
  * the first channel's. A CNN with max pooling still trains on it, but not on the gradient it
- * should (test/ml/wasm-conv-grads.test.ts compares this kernel with cpu's).
+ * should (test/agents/ml/wasm-conv-grads.test.ts compares this kernel with cpu's).
  *
  * This kernel follows the cpu backend's definition exactly: each output's gradient goes to the
  * first largest input of its window (strictly greater wins, scanning rows then columns), and

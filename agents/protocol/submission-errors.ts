@@ -19,7 +19,7 @@ export const SUBMISSION_ERROR_CODES = [
 
 export type SubmissionErrorCode = (typeof SUBMISSION_ERROR_CODES)[number];
 
-/** The one error type that leaves agents/submission. */
+/** The one error type of the submission format (agents/protocol/submission.ts). */
 export class SubmissionError extends PodlError<SubmissionErrorCode> {
   constructor(code: SubmissionErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
     super(code, message, options);

@@ -10,7 +10,7 @@ import { irisDataset, IRIS_SPEC, MINER, SEED } from "./iris-run.js";
 /**
  * A corpus of hostile submissions, each derived from one honest Iris run: what a miner can put in
  * the bytes a validator reads (artifact container, metadata, checkpoints, manifest). Each case says
- * the reason verifySubmission must give. test/ml/hostile.test.ts runs them; bench/hostile-artifacts.ts
+ * the reason verifySubmission must give. test/agents/ml/hostile.test.ts runs them; bench/hostile-artifacts.ts
  * measures the time and memory each costs.
  */
 

@@ -21,7 +21,7 @@ export type PeerReply =
 
 type Request = PeerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
-/** Parent side of test/storage/helpers/peer.ts: one EmbeddedStore in its own process. */
+/** Parent side of test/agents/storage/helpers/peer.ts: one EmbeddedStore in its own process. */
 export class PeerProcess {
   readonly child: ChildProcess;
   addresses: string[] = [];
