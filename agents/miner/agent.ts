@@ -2,6 +2,8 @@ import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result }
 import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { COMMIT_RPC_CALLS } from "../chain/latency.js";
+import { testKillPoint } from "../chain/test-hook.js";
 import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
@@ -215,7 +217,7 @@ export class Miner {
         }
         return await this.#evaluate(taskId, data, t);
       case "eligible":
-        if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline)) {
+        if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(this.#commitMargin()) > t.commitDeadline)) {
           this.#set(taskId, "missed", { ...data, reason: "the commit deadline came before it could train" });
           this.#say(taskId, `missed task ${taskId}: the commit deadline came before it could train`, "warn");
         }
@@ -302,7 +304,7 @@ export class Miner {
       const data = task.data as TaskData;
       if (data.keys === undefined) continue;
       const t = await this.market.getTask(task.taskId);
-      if (t.phase !== PHASE.Committing || next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline) continue;
+      if (t.phase !== PHASE.Committing || next + BigInt(this.#commitMargin()) > t.commitDeadline) continue;
       ready.push({ taskId: task.taskId, data, t });
     }
     if (ready.length <= 1) return ready[0];
@@ -332,7 +334,7 @@ export class Miner {
 
   /** Epochs that fit before the commit margin at the probe's speed (0: none fits). */
   #plannedEpochs(data: TaskData, t: ChainTask, next: bigint): number {
-    const seconds = Number(t.commitDeadline - next) - this.#o.commitMarginSeconds;
+    const seconds = Number(t.commitDeadline - next) - this.#commitMargin();
     const fit = Math.floor(seconds / (data.probe!.epochSeconds * TIME_SAFETY));
     return Math.max(0, Math.min(data.probe!.maxEpochs, fit));
   }
@@ -373,9 +375,9 @@ export class Miner {
 
     // Time for training: the commit margin and the post-training work (hash, upload, commitment) stay free.
     const postMs = Math.max(POST_FLOOR_SECONDS, this.#postSeconds * TIME_SAFETY) * 1000;
-    const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000 - postMs;
+    const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#commitMargin()) * 1000 - postMs;
     started = performance.now();
-    this.#say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: this.#o.backend });
+    this.#say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: this.#o.backend, commitMarginSeconds: this.#commitMargin() });
     let run: TrainResult;
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
     const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: this.#rt.log, ...this.#stream() });
@@ -455,6 +457,7 @@ export class Miner {
     state.putSalt({ taskId, purpose: MODEL_SALT, commitment, salt, data: { modelCid: up.modelCid, modelHash: up.modelHash, checkpointRoot: up.checkpointRoot, manifestCid: up.manifestCid } });
     const committed = { ...data, commitment, modelCid: up.modelCid };
     this.#set(taskId, "committed", committed);
+    testKillPoint("after-salt", `model task ${taskId}`);
     started = performance.now();
     await this.#sendCommit(taskId, committed, t);
     this.#timing(taskId, "tx", started, { tx: "commitModel" });
@@ -609,6 +612,11 @@ export class Miner {
     const doc = await fetchTaskDocument(this.#o.store, specCid, { timeoutMs: this.#o.fetchTimeoutMs });
     this.#documents.set(specCid, doc);
     return doc;
+  }
+
+  /** --commit-margin, grown by what the commitment's RPC calls take at the measured latency and failure rate. */
+  #commitMargin(): number {
+    return this.#rt.chain.health.marginSeconds(this.#o.commitMarginSeconds, COMMIT_RPC_CALLS, this.#rt.retry);
   }
 
   #set(taskId: bigint, phase: MinerPhase, data: TaskData): void {

@@ -3,6 +3,7 @@ import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { revertData } from "../chain/revert.js";
+import { testKillPoint } from "../chain/test-hook.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import {
   Settlement__factory,
@@ -448,6 +449,7 @@ export class Verifier {
       const commitment = scoresCommitment({ settlement: await this.settlement.getAddress(), chainId: this.#rt.chain.chainId, taskId, round: BigInt(round), validator: this.#me, scores, salt });
       // Write-ahead: scores and salt are on disk before the commitment is sent.
       store.putSalt({ taskId, purpose, commitment, salt, data: { round, scores, verdicts, verifySeconds: (performance.now() - started) / 1000 } });
+      testKillPoint("after-salt", `scores task ${taskId} round ${round}`);
       stored = store.getSalt(taskId, purpose)!;
     }
     const scores = stored.data.scores as number[];
