@@ -11,15 +11,16 @@ describe("faults: deadline margins that grow with measured RPC latency and failu
     const health = new RpcHealth();
     expect(health.marginSeconds(8, COMMIT_RPC_CALLS, RETRY)).to.equal(8);
     for (let i = 0; i < 100; i++) health.record(2, true);
-    // 10 calls × 2 ms × 1.5 rounds up to one second.
-    expect(health.marginSeconds(8, COMMIT_RPC_CALLS, RETRY)).to.equal(9);
+    // 10 calls × 2 ms × 1.5 round up to one second, less than the configured 8.
+    expect(health.marginSeconds(8, COMMIT_RPC_CALLS, RETRY)).to.equal(8);
   });
 
-  it("grows with the latency: 10 % of calls taking 3.5 s add 10 × 0.35 s × 1.5, rounded up", () => {
+  it("grows with the latency: with 10 % of calls taking 3.5 s it is 10 × 0.35 s × 1.5, rounded up, once that passes the configured one", () => {
     const health = new RpcHealth();
     for (let i = 0; i < 200; i++) health.record(i % 10 === 0 ? 3_500 : 0, true);
     expect(health.meanLatencyMs()).to.equal(350);
-    expect(health.marginSeconds(8, 10, RETRY)).to.equal(8 + Math.ceil(10 * 0.35 * LATENCY_SAFETY));
+    expect(health.marginSeconds(2, 10, RETRY)).to.equal(Math.ceil(10 * 0.35 * LATENCY_SAFETY));
+    expect(health.marginSeconds(8, 10, RETRY)).to.equal(8);
   });
 
   it("grows with the failure rate: at 30 % failures a call takes 1/0.7 attempts and 0.43 back-offs", () => {
@@ -32,7 +33,7 @@ describe("faults: deadline margins that grow with measured RPC latency and failu
     expect(lossy.failureRate()).to.equal(60 / 200);
     const expected = (100 / 0.7 + (1 / 0.7 - 1) * 0.75 * 250) / 1000;
     expect(Math.abs(lossy.expectedCallSeconds(RETRY) - expected)).to.be.below(1e-9);
-    expect(lossy.marginSeconds(8, 10, RETRY)).to.be.greaterThan(fast.marginSeconds(8, 10, RETRY));
+    expect(lossy.marginSeconds(0, 10, RETRY)).to.be.greaterThan(fast.marginSeconds(0, 10, RETRY));
   });
 
   it("forgets old samples: a recovered endpoint shrinks the margin back", () => {
@@ -41,6 +42,7 @@ describe("faults: deadline margins that grow with measured RPC latency and failu
     const slow = health.marginSeconds(8, 10, RETRY);
     for (let i = 0; i < 200; i++) health.record(1, true);
     expect(health.marginSeconds(8, 10, RETRY)).to.be.lessThan(slow);
+    expect(health.marginSeconds(8, 10, RETRY)).to.equal(8);
     expect(health.failureRate()).to.equal(0);
   });
 
