@@ -8,7 +8,11 @@
  * missed (a miner's commit or reveal, a validator's commit or reveal of scores), the transactions
  * that reverted on chain (gas wasted), and the proxy's counters. Writes bench/results/faults.json.
  *
- * Options: --loss 0,0.1,0.3,0.5  --seed 15  --delay 0.1  --timeout-s 420
+ * The demo gives Iris 30 s from the key unlock to the commit deadline; on the shared bench machine
+ * (load average 20–33 while eight engineers build) the fault-free baseline already missed that
+ * window, so the bench gives the task 90 s (--train-window) to measure the faults, not the load.
+ *
+ * Options: --loss 0,0.1,0.3,0.5  --seed 15  --delay 0.1  --train-window 90  --timeout-s 480
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -20,15 +24,18 @@ import { DEMO_TASKS, runDemo } from "../scripts/demo/run.js";
 import type { LogLine } from "../scripts/demo/supervisor.js";
 import { FaultProxy, lossPlan, type FaultCounters } from "../test/faults/fault-proxy.js";
 
-const { values } = parseArgs({ options: { loss: { type: "string" }, seed: { type: "string" }, delay: { type: "string" }, "timeout-s": { type: "string" } } });
+const { values } = parseArgs({
+  options: { loss: { type: "string" }, seed: { type: "string" }, delay: { type: "string" }, "train-window": { type: "string" }, "timeout-s": { type: "string" } },
+});
 const LOSSES = (values.loss ?? "0,0.1,0.3,0.5").split(",").map(Number);
 const SEED = Number(values.seed ?? 15);
 const DELAY = Number(values.delay ?? 0.1);
-const TIMEOUT_MS = Number(values["timeout-s"] ?? 420) * 1000;
+const TIMEOUT_MS = Number(values["timeout-s"] ?? 480) * 1000;
+const TRAIN_WINDOW = Number(values["train-window"] ?? 90);
 for (const loss of LOSSES) if (!(loss >= 0 && loss + DELAY <= 1)) throw new Error(`--loss ${loss}: each loss rate must be in [0, ${1 - DELAY}] (with --delay ${DELAY})`);
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const IRIS = DEMO_TASKS.find((t) => t.label === "iris")!;
+const IRIS = { ...DEMO_TASKS.find((t) => t.label === "iris")!, trainWindow: TRAIN_WINDOW };
 
 interface RunResult {
   loss: number;
