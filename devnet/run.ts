@@ -27,6 +27,8 @@ export interface DemoOptions {
   tasks?: readonly DemoTask[];
   /** Deploy parameters on top of `localWindows`. */
   params?: ParamOverrides;
+  /** Where the agents reach the node, given its URL (the fault bench puts a proxy in between); default the node itself. */
+  agentRpc?: (nodeUrl: string) => Promise<string>;
 }
 
 export interface DemoTask {
@@ -130,7 +132,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const balances = await fund(provider, account(ROLES.deployer), cast.map((a) => a.wallet));
     say(`funded ${cast.length} accounts: ${cast.map((a) => `${a.name} ${eth(balances.get(a.wallet.address)!)} ETH`).join(", ")}`);
 
-    const env = (a: AgentSetup) => agentEnv(node!.url, a, POLL_MS);
+    const agentUrl = options.agentRpc === undefined ? node.url : await options.agentRpc(node.url);
+    const env = (a: AgentSetup) => agentEnv(agentUrl, a, POLL_MS);
 
     // 1. The publisher posts both tasks (they wait in the queue), then one publisher process serves
     //    the shards and unlocks the keys for both.

@@ -1,6 +1,7 @@
 import { isError } from "ethers";
 import { AgentError, isAgentError } from "../config/errors.js";
 import type { Logger } from "../log/logger.js";
+import { logLimited } from "../log/rate-limit.js";
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -45,19 +46,32 @@ export function isTransientRpcError(e: unknown): boolean {
 
 /**
  * Runs `fn`, retrying transient RPC failures with exponential back-off and jitter. Gives up with
- * RPC_UNAVAILABLE after `policy.retries` retries; other errors pass through untouched.
+ * RPC_UNAVAILABLE after `policy.retries` retries; other errors pass through untouched. `what` names
+ * the call or transaction in the logs: each retry warns "attempt k of n failed; retrying in d ms",
+ * a call that got through after failing says so once, and identical lines are rate-limited
+ * (logLimited).
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy, log?: Logger): Promise<T> {
+  const attempts = policy.retries + 1;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fn();
+      const result = await fn();
+      if (attempt > 0 && log !== undefined) {
+        const ms = Date.now() - started;
+        logLimited(log, "info", `recovered ${what}`, { what, attempt: attempt + 1, of: attempts, ms }, `${what}: recovered at attempt ${attempt + 1} of ${attempts}, ${ms} ms after its first attempt`);
+      }
+      return result;
     } catch (e) {
       if (!isTransientRpcError(e)) throw e;
       if (attempt >= policy.retries) {
         throw new AgentError("RPC_UNAVAILABLE", `${what}: the RPC endpoint failed ${attempt + 1} times`, { cause: e, context: { what } });
       }
       const delay = backoffMs(policy, attempt);
-      log?.warn({ what, attempt: attempt + 1, delayMs: delay, err: shortMessage(e) }, "RPC call failed; retrying");
+      if (log !== undefined) {
+        const err = shortMessage(e);
+        logLimited(log, "warn", `retry ${what} ${attempt} ${err}`, { what, attempt: attempt + 1, of: attempts, delayMs: delay, err }, `${what}: attempt ${attempt + 1} of ${attempts} failed (${err}); retrying in ${delay} ms`);
+      }
       await sleep(delay);
     }
   }

@@ -5,6 +5,7 @@ import { nonceManagerFor, type NonceManager } from "./nonce.js";
 import { broadcastRevertData, decodeRevert, revertData } from "./revert.js";
 import { shortMessage, sleep, withRetry, type RetryPolicy } from "./retry.js";
 import type { TxJournal, TxStatus } from "./stores.js";
+import { testKillPoint } from "./test-hook.js";
 
 export interface SenderOptions {
   /** Signs locally; the sender never asks the node to sign. */
@@ -93,12 +94,13 @@ export class TxSender {
     const value = request.value ?? 0n;
     const call = { from: this.address, to: request.to, data: request.data, value };
 
-    const estimate = await this.#rpc("eth_estimateGas", () => provider.estimateGas(call), request);
+    const estimate = await this.#rpc(`eth_estimateGas for ${request.label}`, () => provider.estimateGas(call), request);
+    const estimatedAt = Date.now();
     const gasLimit = (estimate * BigInt(100 + this.#o.gasHeadroomPercent)) / 100n;
-    const fees = await withRetry("eth_feeHistory", () => provider.getFeeData(), retry, log);
+    const fees = await withRetry(`eth_feeHistory for ${request.label}`, () => provider.getFeeData(), retry, log);
     const maxFeePerGas = fees.maxFeePerGas ?? fees.gasPrice;
     if (maxFeePerGas == null) throw new AgentError("RPC_UNAVAILABLE", "the node reports no gas price");
-    const balance = await withRetry("eth_getBalance", () => provider.getBalance(this.address), retry, log);
+    const balance = await withRetry(`eth_getBalance for ${request.label}`, () => provider.getBalance(this.address), retry, log);
     const needed = value + gasLimit * maxFeePerGas;
     if (balance < needed) {
       throw new AgentError(
@@ -112,6 +114,9 @@ export class TxSender {
     for (let attempt = 1; ; attempt++) {
       try {
         const { hash, nonce } = await this.#nonces.withNonce(async (nonce) => {
+          // Under a slow endpoint seconds pass between the estimate and here, and another keeper may
+          // have made the call meanwhile: ask again right before signing (a revert here costs no gas).
+          if (Date.now() - estimatedAt > RECHECK_AFTER_MS) await this.#rpc(`eth_call (still needed?) for ${request.label}`, () => provider.call(call), request);
           const tx = Transaction.from({
             type: 2,
             chainId: this.#o.chainId,
@@ -127,7 +132,9 @@ export class TxSender {
           const hash = keccak256(raw);
           // Write-ahead: the signed bytes are on disk before the node can see them.
           this.#o.journal?.recordTx({ hash, raw, from: this.address, nonce, label: request.label });
+          testKillPoint("after-sign", request.label);
           await this.#broadcast(raw, hash, request);
+          testKillPoint("after-broadcast", request.label);
           this.#o.journal?.setTxStatus(hash, "sent");
           return { hash, nonce };
         });
@@ -135,6 +142,7 @@ export class TxSender {
         const receipt = await this.#waitForReceipt(hash, request);
         this.#o.journal?.setTxStatus(hash, "mined", { blockNumber: receipt.blockNumber });
         log?.info({ txHash: hash, block: receipt.blockNumber, gasUsed: receipt.gasUsed }, "transaction mined");
+        testKillPoint("after-mined", request.label);
         return { hash, nonce, receipt };
       } catch (e) {
         if (!(e instanceof NonceTaken)) throw e;
@@ -196,12 +204,17 @@ export class TxSender {
   async #broadcast(raw: string, hash: string, request: TxRequest): Promise<void> {
     const { provider, retry, log } = this.#o;
     try {
-      await withRetry("eth_sendRawTransaction", () => provider.broadcastTransaction(raw), retry, log);
+      await withRetry(`eth_sendRawTransaction of ${request.label} (${hash})`, () => provider.broadcastTransaction(raw), retry, log);
     } catch (e) {
       // An earlier attempt may have reached the node although its answer was lost.
-      if (isError(e, "NONCE_EXPIRED") || /already known|known transaction/i.test(shortMessage(e))) {
-        const known = await withRetry("eth_getTransactionByHash", () => provider.getTransaction(hash), retry, log);
-        if (known !== null) return;
+      // Geth answers "already known", Hardhat "Known transaction: 0x…" (which ethers cannot classify,
+      // so the node's words are only in the error's JSON-RPC answer).
+      if (isError(e, "NONCE_EXPIRED") || /already known|known transaction/i.test(`${shortMessage(e)} ${nodeMessage(e)}`)) {
+        const known = await withRetry(`eth_getTransactionByHash for ${request.label}`, () => provider.getTransaction(hash), retry, log);
+        if (known !== null) {
+          log?.info({ txHash: hash, tx: request.label, answer: nodeMessage(e) ?? shortMessage(e) }, `${request.label}: the node already has ${hash} (the answer to an earlier broadcast was lost); not sending it again`);
+          return;
+        }
         if (isError(e, "NONCE_EXPIRED")) throw new NonceTaken(hash, Transaction.from(raw).nonce);
       }
       const data = broadcastRevertData(e);
@@ -233,7 +246,7 @@ export class TxSender {
     const { provider, retry, log, txTimeoutMs, pollIntervalMs } = this.#o;
     const deadline = Date.now() + txTimeoutMs;
     for (;;) {
-      const receipt = await withRetry("eth_getTransactionReceipt", () => provider.getTransactionReceipt(hash), retry, log);
+      const receipt = await withRetry(`eth_getTransactionReceipt of ${request.label}`, () => provider.getTransactionReceipt(hash), retry, log);
       if (receipt !== null) {
         if (receipt.status === 1) return receipt;
         this.#o.journal?.setTxStatus(hash, "reverted", { blockNumber: receipt.blockNumber });
@@ -293,6 +306,15 @@ export class TxSender {
     return [...(request.iface ? [request.iface] : []), ...(this.#o.errorInterfaces ?? [])];
   }
 }
+
+/** The node's own message in an ethers error (`error` when ethers could not classify it, else `info.error`). */
+function nodeMessage(e: unknown): string | undefined {
+  const answer = (e as { error?: { message?: unknown } } | null)?.error ?? (e as { info?: { error?: { message?: unknown } } } | null)?.info?.error;
+  return typeof answer?.message === "string" ? answer.message : undefined;
+}
+
+/** Ms after which an estimate is taken as stale and the call simulated again right before signing. */
+const RECHECK_AFTER_MS = 1_000;
 
 /** Our nonce was used by a transaction that is not ours. */
 class NonceTaken extends Error {

@@ -53,6 +53,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
     confirmations: config.confirmations,
     pollIntervalMs: config.pollIntervalMs,
     retry,
+    startupWaitMs: config.rpcStartupWaitMs,
     log,
   });
   let store: StateStore;

@@ -7,6 +7,7 @@ import { TERMINAL_PHASES } from "../protocol/phases.js";
 import { fetchTaskDocument, isSubmissionError } from "../protocol/submission.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
+import { COMMIT_RPC_CALLS } from "../chain/latency.js";
 import type { MinerContext, MinerOptions, MinerPhase, TaskData } from "./context.js";
 import { onEvent } from "./intake.js";
 import { finish } from "./payout.js";
@@ -73,6 +74,7 @@ export class Miner {
         return doc;
       },
       nextTimestamp: async () => await rt.clock.nextTimestamp(),
+      commitMargin: () => rt.chain.health.marginSeconds(options.commitMarginSeconds, COMMIT_RPC_CALLS, rt.retry),
     };
   }
 

@@ -85,4 +85,6 @@ export interface MinerContext {
   document(specCid: string): Promise<TaskDocument>;
   /** The earliest timestamp a transaction sent now can land with (the runtime's clock). */
   nextTimestamp(): Promise<bigint>;
+  /** --commit-margin, grown by what the commitment's RPC calls take at the measured latency and failure rate. */
+  commitMargin(): number;
 }

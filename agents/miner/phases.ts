@@ -30,7 +30,7 @@ export const TRANSITIONS: Record<MinerPhase, Transition | undefined> = {
     return await evaluate(ctx, taskId, data, t);
   },
   eligible: async (ctx, taskId, data, t, next) => {
-    if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(ctx.o.commitMarginSeconds) > t.commitDeadline)) {
+    if (t.phase >= PHASE.Revealing || (t.commitDeadline !== 0n && next + BigInt(ctx.commitMargin()) > t.commitDeadline)) {
       ctx.set(taskId, "missed", { ...data, reason: "the commit deadline came before it could train" });
       ctx.say(taskId, `missed task ${taskId}: the commit deadline came before it could train`, "warn");
     }

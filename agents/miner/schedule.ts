@@ -23,7 +23,7 @@ const EPOCH_WINDOW = 3;
 const POST_FLOOR_SECONDS = 2;
 /** Epochs that fit before the commit margin at the probe's speed (0: none fits). */
 export function plannedEpochs(ctx: MinerContext, data: TaskData, t: ChainTask, next: bigint): number {
-  const seconds = Number(t.commitDeadline - next) - ctx.o.commitMarginSeconds;
+  const seconds = Number(t.commitDeadline - next) - ctx.commitMargin();
   const fit = Math.floor(seconds / (data.probe!.epochSeconds * TIME_SAFETY));
   return Math.max(0, Math.min(data.probe!.maxEpochs, fit));
 }
@@ -66,9 +66,9 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
 
   // Time for training: the commit margin and the post-training work (hash, upload, commitment) stay free.
   const postMs = Math.max(POST_FLOOR_SECONDS, ctx.postSeconds * TIME_SAFETY) * 1000;
-  const budgetMs = (Number(t.commitDeadline - (await ctx.nextTimestamp())) - ctx.o.commitMarginSeconds) * 1000 - postMs;
+  const budgetMs = (Number(t.commitDeadline - (await ctx.nextTimestamp())) - ctx.commitMargin()) * 1000 - postMs;
   started = performance.now();
-  ctx.say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: ctx.o.backend });
+  ctx.say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: ctx.o.backend, commitMarginSeconds: ctx.commitMargin() });
   let run: TrainResult;
   const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
   const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: ctx.rt.log, ...ctx.stream() });

@@ -12,7 +12,7 @@ export async function choose(ctx: MinerContext): Promise<{ taskId: bigint; data:
     const data = task.data as TaskData;
     if (data.keys === undefined) continue;
     const t = await ctx.market.getTask(task.taskId);
-    if (t.phase !== PHASE.Committing || next + BigInt(ctx.o.commitMarginSeconds) > t.commitDeadline) continue;
+    if (t.phase !== PHASE.Committing || next + BigInt(ctx.commitMargin()) > t.commitDeadline) continue;
     ready.push({ taskId: task.taskId, data, t });
   }
   if (ready.length <= 1) return ready[0];

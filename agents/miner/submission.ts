@@ -1,4 +1,5 @@
 import { ZeroAddress, getAddress, hexlify, randomBytes } from "ethers";
+import { testKillPoint } from "../chain/test-hook.js";
 import { isAgentError } from "../config/errors.js";
 import { approveIfNeeded } from "../core/erc20.js";
 import { tryMarketCall } from "../keeper/index.js";
@@ -36,6 +37,7 @@ export async function submit(ctx: MinerContext, taskId: bigint, data: TaskData, 
   state.putSalt({ taskId, purpose: MODEL_SALT, commitment, salt, data: { modelCid: up.modelCid, modelHash: up.modelHash, checkpointRoot: up.checkpointRoot, manifestCid: up.manifestCid } });
   const committed = { ...data, commitment, modelCid: up.modelCid };
   ctx.set(taskId, "committed", committed);
+  testKillPoint("after-salt", `model task ${taskId}`);
   const started = performance.now();
   await sendCommit(ctx, taskId, committed, t);
   ctx.timing(taskId, "tx", started, { tx: "commitModel" });

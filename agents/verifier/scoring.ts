@@ -1,4 +1,5 @@
 import { getAddress, hexlify, randomBytes } from "ethers";
+import { testKillPoint } from "../chain/test-hook.js";
 import { AgentError } from "../config/errors.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import { PHASE } from "../protocol/phases.js";
@@ -41,6 +42,7 @@ export async function scoreRound(ctx: VerifierContext, taskId: bigint, round: nu
   const commitment = scoresCommitment({ settlement: await ctx.settlement.getAddress(), chainId: ctx.rt.chain.chainId, taskId, round: BigInt(round), validator: ctx.me, scores, salt });
   // Write-ahead: scores and salt are on disk before the commitment is sent.
   store.putSalt({ taskId, purpose, commitment, salt, data: { round, scores, verdicts, verifySeconds: (performance.now() - started) / 1000 } });
+  testKillPoint("after-salt", `scores task ${taskId} round ${round}`);
 }
 
 /** The inputs of a round's scoring, all read from the state's events and the contracts. */
