@@ -21,6 +21,11 @@ const schemas = {
   none: z.object({}).strict(),
 };
 
+/** The answer to a path nothing serves. */
+export function notFound(c: Context): Response {
+  return c.json({ error: { code: "NOT_FOUND", message: `no endpoint ${c.req.method} ${c.req.path}` } } satisfies ApiError, 404);
+}
+
 /** What every rejected request gets: the field, what was wrong with it, status 400. */
 export interface ApiError {
   error: { code: "BAD_REQUEST" | "NOT_FOUND"; message: string; field?: string };
@@ -118,6 +123,5 @@ export function createApi({ views, subscribe }: ApiOptions): Hono {
       }
     });
   });
-  api.notFound((c) => c.json({ error: { code: "NOT_FOUND", message: `no endpoint ${c.req.method} ${c.req.path}` } } satisfies ApiError, 404));
   return api;
 }

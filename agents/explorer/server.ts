@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { createApi, type ApiOptions } from "./api.js";
+import { createApi, notFound, type ApiOptions } from "./api.js";
 
 const WEB = join(import.meta.dirname, "web");
 const UPLOT = join(dirname(createRequire(import.meta.url).resolve("uplot")));
@@ -47,6 +47,7 @@ export function createApp(options: ApiOptions): Hono {
   for (const [path, asset] of bodies) {
     app.get(path, (c) => c.body(asset.body, 200, { "Content-Type": asset.type, "Cache-Control": "no-cache" }));
   }
+  app.notFound(notFound);
   return app;
 }
 
