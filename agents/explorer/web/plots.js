@@ -3,8 +3,13 @@ const { uPlot } = window;
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 const live = new Set();
 
+/** Integer steps for axes that count (heights, task ids, submissions). */
+const WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+
 function size(el) {
-  return { width: Math.max(260, el.clientWidth), height: el.clientWidth < 500 ? 180 : 220 };
+  const style = getComputedStyle(el);
+  const width = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return { width: Math.max(200, width), height: width < 500 ? 180 : 220 };
 }
 
 function make(el, opts, data) {
@@ -30,8 +35,8 @@ export function accuracyPlot(el, blocks) {
   const data = [blocks.map((b) => b.height), blocks.map((b) => b.score / 100)];
   return make(el, {
     title: "Accuracy across the learning chain",
-    scales: { x: { time: false } },
-    axes: [{ label: "height" }, { label: "accuracy %" }],
+    scales: { x: { time: false }, y: { range: [0, 100] } },
+    axes: [{ label: "height", incrs: WHOLE }, { label: "accuracy %" }],
     series: [{ label: "height" }, { label: "winner's median %", stroke: COLORS[0], width: 2, points: { show: true, size: 6 } }],
   }, data);
 }
@@ -57,7 +62,7 @@ export function scoresPlot(el, submissions, validators) {
   return make(el, {
     title: "Scores per submission (median and band)",
     scales: { x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] }, y: { range: [0, 100] } },
-    axes: [{ label: "submission (reveal order)", incrs: [1] }, { label: "score %" }],
+    axes: [{ label: "submission (reveal order)", incrs: WHOLE }, { label: "score %" }],
     bands: [{ series: [2, 1], fill: "rgba(37, 99, 235, 0.12)" }],
     series,
   }, data);
@@ -70,7 +75,7 @@ export function phasePlot(el, rows) {
   return make(el, {
     title: "Phase durations per task (seconds)",
     scales: { x: { time: false } },
-    axes: [{ label: "task" }, { label: "seconds" }],
+    axes: [{ label: "task", incrs: WHOLE }, { label: "seconds" }],
     series: [{ label: "task" }, ...phases.map((p, i) => ({ label: p, stroke: COLORS[i], width: 2, points: { show: true, size: 5 } }))],
   }, data);
 }
@@ -82,7 +87,7 @@ export function stakePlot(el, stakes) {
   return make(el, {
     title: "Stake shares",
     scales: { x: { time: false, range: (u, min, max) => [min - 0.6, max + 0.6] }, y: { range: [0, 100] } },
-    axes: [{ label: "validator (see table)", incrs: [1] }, { label: "share %" }],
+    axes: [{ label: "validator (see table)", incrs: WHOLE }, { label: "share %" }],
     series: [{ label: "validator" }, { label: "stake share %", stroke: COLORS[2], fill: "rgba(22, 163, 74, 0.35)", paths: uPlot.paths.bars({ size: [0.6, 60] }), points: { show: false } }],
   }, data);
 }
