@@ -86,7 +86,7 @@ describe("explorer in Chromium (headless)", function () {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const id = await postQueued(m.w, "bafkreilivetask");
     await indexer.poll();
-    await page.waitForFunction((taskId: string) => [...document.querySelectorAll("#queue a")].some((a) => a.textContent === `#${taskId}`), { timeout: 20_000 }, id.toString());
+    await page.waitForFunction((taskId: string) => Array.from(document.querySelectorAll("#queue a")).some((a) => a.textContent === `#${taskId}`), { timeout: 20_000 }, id.toString());
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).to.equal(42);
     expect(await page.evaluate(() => document.body.dataset.updates)).to.equal("1");
   });
@@ -104,7 +104,7 @@ describe("explorer in Chromium (headless)", function () {
       expect(shown, v).to.deep.equal(onChain.map(bps));
     }
     expect(await page.$$eval("#submissions [data-test=median]", (cells) => cells.map((c) => (c as HTMLElement).innerText))).to.deep.equal(finalized!.args.medians.map(bps));
-    const payouts = await page.$$eval("[data-test=payout]", (cells) => cells.map((c) => [c.getAttribute("data-account")!, c.getAttribute("data-amount")!]));
+    const payouts = await page.$$eval("[data-test=payout]", (cells) => cells.map((c) => [c.getAttribute("data-account") ?? "", c.getAttribute("data-amount") ?? "0"] as const));
     expect(payouts.length).to.be.greaterThan(0);
     const paid = new Map<string, bigint>();
     for (const [account, amount] of payouts) paid.set(account, (paid.get(account) ?? 0n) + BigInt(amount));
