@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { PHASE_NAMES } from "../../agents/chain/contracts.js";
 import { ExplorerDb } from "../../agents/explorer/db.js";
 import type { ExplorerIndexer } from "../../agents/explorer/indexer.js";
 import { startServer, type ExplorerServer } from "../../agents/explorer/server.js";
@@ -35,6 +36,9 @@ describe("explorer in Chromium (headless)", function () {
       this.skip();
     }
     m = await settledMarket(await network.create());
+    // One more task, started: the overview shows a running task with its phase timeline.
+    await postQueued(m.w, "bafkreiwaiting");
+    await (await m.w.market.startNext()).wait();
     dir = mkdtempSync(join(tmpdir(), "podl-explorer-web-"));
     db = ExplorerDb.open(join(dir, "explorer.sqlite"));
     indexer = await indexerFor(m.w, db);
@@ -77,7 +81,11 @@ describe("explorer in Chromium (headless)", function () {
     const row = `#recent tr[data-task="${m.taskId}"]`;
     expect(await full(`${row} [data-test=winner]`)).to.equal(block!.args.winner);
     expect(await text(`${row} [data-test=winner-median]`)).to.equal(bps(block!.args.score));
-    expect(await page.$$eval("#queue tbody tr", (rows) => rows.length)).to.equal(1);
+    expect(await page.$$eval("#queue tbody tr", (rows) => rows.length)).to.equal(Number(await m.w.market.queueLength()));
+    const started = m.queuedId; // the earlier of two equal tasks starts first (ties by task id)
+    expect(PHASE_NAMES[Number((await m.w.market.getTask(started)).phase)]).to.equal("started");
+    expect(await text(`#active [data-task="${started}"] .badge`)).to.equal("started");
+    expect(await text(`#active [data-task="${started}"] .timeline .now`)).to.match(/^started\n.*(left|ago)$/);
     expect(await page.$$eval(".uplot", (plots) => plots.length)).to.equal(3);
     await shot("overview");
   });

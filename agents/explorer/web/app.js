@@ -88,7 +88,7 @@ async function taskPage(id) {
       ${t.outcome ? `<dt>outcome</dt><dd>${esc(t.outcome)}</dd><dt>pool</dt><dd>${amount(t.pool, t.token)}</dd>` : ""}
       <dt>winner</dt><dd data-test="task-winner">${winner ? `${short(winner.miner)} with ${bps(winner.median)}` : "–"}</dd>
       ${t.learningBlock ? `<dt>learning block</dt><dd data-test="learning-block">height ${t.learningBlock.height}, head ${short(t.learningBlock.head)}</dd>` : ""}
-      ${winner && t.outcome ? `<dt>model</dt><dd><a href="ipfs://${esc(winner.modelCid)}">ipfs://${esc(short(winner.modelCid, false))}</a> · <code>podl model get --task ${t.taskId}</code></dd>` : ""}
+      ${winner && t.outcome ? `<dt>model</dt><dd><a href="ipfs://${esc(winner.modelCid)}">ipfs://${esc(short(winner.modelCid, false))}</a> · <code>podl model get ${t.taskId}</code></dd>` : ""}
       ${t.blockReward ? `<dt>block reward</dt><dd>publisher ${units18(t.blockReward.publisherAmount)}, winner ${units18(t.blockReward.winnerAmount)}, ommers ${units18(t.blockReward.ommerAmount)} PODL</dd>` : ""}
     </dl></div></div>
     <h2>Submissions and scores</h2>
