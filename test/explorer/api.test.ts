@@ -158,11 +158,13 @@ describe("explorer API", function () {
     }
   });
 
-  it("podl explorer refuses a bad --port before touching the chain, naming the flag, and has no key options (it signs nothing)", async () => {
+  it("podl explorer refuses a bad --port or --host before touching the chain, naming the flag, and has no key options (it signs nothing)", async () => {
     const err: string[] = [];
     const io = { out: () => {}, err: (l: string) => err.push(l), env: {} };
     expect(await main(["explorer", "--rpc-url", "http://127.0.0.1:1", "--market", m.w.accounts[0]!.address, "--port", "70000"], io)).to.equal(1);
     expect(err.join("\n")).to.match(/port: .*65535.*--port/);
+    expect(await main(["explorer", "--rpc-url", "http://127.0.0.1:1", "--market", m.w.accounts[0]!.address, "--host", "http://x/"], io)).to.equal(1);
+    expect(err.at(-1)).to.match(/host: must be an IP address or a host name \(--host\)/);
     expect(await main(["explorer", "--rpc-url", "http://127.0.0.1:1", "--market", m.w.accounts[0]!.address, "--keystore", "k.json"], io)).to.equal(2);
     expect(err.at(-1)).to.match(/Unknown option '--keystore'/);
   });

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { z } from "zod";
 import { connectChain, redactUrl } from "../../chain/provider.js";
@@ -14,7 +15,10 @@ export const explorerConfigSchema = agentConfigSchema
   .omit({ keystore: true, keystorePasswordFile: true, gasHeadroomPercent: true, txTimeoutMs: true })
   .extend({
     ...deploymentConfigShape,
-    host: z.string().min(1).default("127.0.0.1").describe("address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 serves the network)"),
+    host: z
+      .string()
+      .refine((h) => isIP(h) !== 0 || /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/.test(h), "must be an IP address or a host name")
+      .default("127.0.0.1").describe("address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 serves the network)"),
     port: z.coerce.number().int().min(0).max(65_535).default(8800).describe("TCP port (default 8800; 0 picks a free one)"),
     db: z.string().min(1).optional().describe("SQLite file of the index (default <data-dir>/explorer.sqlite)"),
   })
