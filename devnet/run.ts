@@ -10,6 +10,7 @@ import { deployPodl, defaults, localWindows, withOverrides, type DeploymentRecor
 import { ROLES, account, agentEnv, eth, fund, minerArgs, postArgs, prepareAgent, serveArgs, verifierArgs, type AgentSetup } from "./network.js";
 import { startHardhatNode, waitForPort, type LocalNode } from "./node.js";
 import { TERMINAL_PHASES, contractsOf, phaseOf, readLearningChain, readTask, type LearningChain, type TaskReport } from "./report.js";
+import { startDemoExplorer } from "./explorer.js";
 import { Supervisor, shortHex, type AgentProcess, type LogLine } from "./supervisor.js";
 
 export interface DemoOptions {
@@ -20,6 +21,8 @@ export interface DemoOptions {
   timeoutMs: number;
   verbose: boolean;
   print: (line: string) => void;
+  /** Serve the explorer while the demo runs (`--no-explorer` leaves this out); port 0 or absent picks a free one. */
+  explorer?: { port?: number | undefined };
   signal?: AbortSignal;
   /** Every JSON log line of every agent (the bench collects timings here). */
   onLog?: (agent: string, line: LogLine) => void;
@@ -120,6 +123,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     for (const [label, address] of Object.entries(deployment.contracts)) say(`  ${label.padEnd(18)} ${address}`);
     const c = contractsOf(deployment, provider);
     contracts = c;
+    const explorer = options.explorer && (await startDemoExplorer(supervisor, { rpcUrl: node.url, deploymentFile, folder: options.folder, port: options.explorer.port, pollIntervalMs: POLL_MS }));
+    if (explorer) say(`explorer: ${explorer.url} (live while the demo runs)`);
 
     // The cast, with their state folders and IPFS identities.
     const publisher = await prepareAgent(options.folder, "publisher", "publisher", account(ROLES.publisher));
@@ -176,8 +181,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // 4. The agents withdraw their credits and exit by themselves; stragglers are stopped.
     say("both tasks ended; waiting for the agents to withdraw and exit");
     const deadline = performance.now() + 90_000;
-    await waitFor("waiting for the agents to exit", () => performance.now() > deadline || supervisor.processes.every((p) => p.child.exitCode !== null));
-    const still = supervisor.processes.filter((p) => p.child.exitCode === null).map((p) => p.name);
+    await waitFor("waiting for the agents to exit", () => performance.now() > deadline || supervisor.processes.every((p) => p === explorer?.process || p.child.exitCode !== null));
+    const still = supervisor.processes.filter((p) => p !== explorer?.process && p.child.exitCode === null).map((p) => p.name);
     if (still.length > 0) say(`stopping ${still.join(", ")} (still running 90 s after the end)`);
     await supervisor.stopAll();
 

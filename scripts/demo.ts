@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run demo [-- options]
 
   --mnist-examples N   MNIST images the publisher shards (default 2000)
   --timeout S          give up after S seconds (default 900)
+  --no-explorer        do not serve the web explorer (default: on a free loopback port)
+  --explorer-port N    serve the explorer on this port
   --keep               keep the run's folder (agent states, IPFS blocks, JSON logs)
   --verbose            also print the agents' debug and timing lines
   -h, --help           this text`;
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     "mnist-examples": { type: "string" },
     timeout: { type: "string" },
     keep: { type: "boolean" },
+    "no-explorer": { type: "boolean" },
+    "explorer-port": { type: "string" },
     verbose: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
@@ -48,6 +52,7 @@ const options: DemoOptions = {
   mnistExamples: Number(values["mnist-examples"] ?? 2000),
   timeoutMs: Number(values.timeout ?? 900) * 1000,
   verbose: values.verbose === true,
+  ...(values["no-explorer"] === true ? {} : { explorer: { port: values["explorer-port"] === undefined ? undefined : Number(values["explorer-port"]) } }),
   print: (line) => process.stdout.write(`${line}\n`),
 };
 

@@ -3,6 +3,7 @@ import { isAgentError } from "../config/errors.js";
 import { isPodlError } from "../errors/podl-error.js";
 import { commandHelp, type Command, type CommandIO } from "./command.js";
 import { checkCommand } from "./commands/check.js";
+import { explorerCommand } from "./commands/explorer.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
 import { modelGetCommand } from "./commands/model.js";
 import { predictCommand } from "./commands/predict.js";
@@ -14,7 +15,7 @@ import { minerCommand } from "./commands/miner.js";
 import { ipfsAddCommand, ipfsGetCommand } from "./commands/ipfs.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, ipfsAddCommand, ipfsGetCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, ipfsAddCommand, ipfsGetCommand, explorerCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
