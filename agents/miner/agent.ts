@@ -6,10 +6,9 @@ import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
 import { measureThroughput, missingKernels, type BackendName } from "../ml/backend.js";
-import { getNamedWeights } from "../ml/model.js";
 import { stepsPerEpoch } from "../ml/order.js";
 import { countModel, fixedOrMin } from "../ml/spec.js";
-import { train, type TrainResult } from "../ml/train.js";
+import { trainWithEngine, type EngineRun, type MinerEngine } from "./engine.js";
 import { watermarkReader } from "../ml/watermark.js";
 import { modelCommitment } from "../protocol/commitments.js";
 import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
@@ -70,6 +69,8 @@ export interface MinerOptions {
   market: string;
   startBlock: number;
   store: ContentStore;
+  /** Which engine trains (agents/miner/engine.ts); tfjs when absent. */
+  engine?: MinerEngine;
   /** The active TensorFlow.js backend (chosen once at start-up). */
   backend: BackendName;
   strategy: Strategy;
@@ -376,7 +377,7 @@ export class Miner {
     const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000 - postMs;
     started = performance.now();
     this.#say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: this.#o.backend });
-    let run: TrainResult;
+    let run: EngineRun;
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
     const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: this.#rt.log, ...this.#stream() });
     // Epochs are decided as they go, from the epochs measured in this run (the probe only said one
@@ -388,7 +389,7 @@ export class Miner {
     let last = started;
     let stopped = "epochs.max";
     try {
-      run = await train(spec, {
+      run = await trainWithEngine(this.#o.engine ?? { name: "tfjs" }, spec, {
         seed: t.seed,
         miner: this.address,
         data: dataset,
@@ -396,14 +397,15 @@ export class Miner {
         onProgress: (e) => {
           if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
         },
-        stopAfterEpoch: async ({ epoch, model }) => {
+        onFallback: (reason) => this.#say(taskId, `task ${taskId}: training with tfjs instead of torch: ${reason}`, "warn"),
+        stopAfterEpoch: async ({ epoch, weights }) => {
           const now = performance.now();
           epochMs.push(now - last);
           last = now;
           const trained = epoch + 1;
           const fits = now - started + Math.max(...epochMs.slice(-EPOCH_WINDOW)) * TIME_SAFETY <= budgetMs;
           if (trained < cap && fits) return false;
-          const reading = readWatermark(await getNamedWeights(model));
+          const reading = readWatermark(await weights());
           last = performance.now();
           if (!fits) stopped = "deadline";
           if (reading.detected || !fits) return true;
@@ -416,7 +418,6 @@ export class Miner {
     } finally {
       progress.finish();
     }
-    run.model.dispose();
     const trainSeconds = (performance.now() - started) / 1000;
     this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss });
     this.#rt.log.info({ taskId, epochs: run.hyper.epochs, cap, stopped, seconds: trainSeconds }, `task ${taskId}: trained ${run.hyper.epochs} epoch(s) in ${trainSeconds.toFixed(1)} s; stopped: ${stopped}`);
