@@ -37,7 +37,8 @@ export type TorchTrainOptions = PythonOptions & {
   watermarkStrength?: number;
   /** A worker already started (replay and tests reuse one); otherwise one is started and closed. */
   worker?: { python: string };
-  onProgress?: (e: { type: "checkpoint"; i: number; step: number } | { type: "epoch"; epoch: number; step: number; loss: number; elapsedMs: number }) => void | Promise<void>;
+  /** Epoch events carry the worker's wall and CPU milliseconds since it started training. */
+  onProgress?: (e: { type: "checkpoint"; i: number; step: number } | { type: "epoch"; epoch: number; step: number; loss: number; elapsedMs: number; cpuMs: number }) => void | Promise<void>;
   /** As train()'s, given the epoch's weights (SML excluded) instead of a live tf model. */
   stopAfterEpoch?: (e: { epoch: number; step: number; weights: NamedTensors }) => boolean | Promise<boolean>;
 };
@@ -85,7 +86,7 @@ export async function trainTorch(spec: TaskSpec, opts: TorchTrainOptions): Promi
         checkpoints.push(decodeCheckpoint(await readFile(String(m.path))));
         await opts.onProgress?.({ type: "checkpoint", i: Number(m.i), step: Number(m.step) });
       } else if (m.type === "epoch") {
-        const e = { epoch: Number(m.epoch), step: Number(m.step), loss: Number(m.loss), elapsedMs: Number(m.elapsedMs) };
+        const e = { epoch: Number(m.epoch), step: Number(m.step), loss: Number(m.loss), elapsedMs: Number(m.elapsedMs), cpuMs: Number(m.cpuMs) };
         history.push({ epoch: e.epoch, loss: e.loss });
         await opts.onProgress?.({ type: "epoch", ...e });
         if (m.weights !== undefined) {

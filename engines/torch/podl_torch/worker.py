@@ -139,7 +139,7 @@ class Worker:
                 if done % every == 0 or done == total:
                     last = checkpoint(done)
             done = (epoch + 1) * s.per_epoch
-            event = {"type": "epoch", "epoch": epoch, "step": done, "loss": loss_sum.item() / s.per_epoch, "elapsedMs": (time.perf_counter() - started) * 1000}
+            event = {"type": "epoch", "epoch": epoch, "step": done, "loss": loss_sum.item() / s.per_epoch, "elapsedMs": (time.perf_counter() - started) * 1000, "cpuMs": time.process_time() * 1000}
             ask = cmd.get("askAfterEpoch", False) and epoch + 1 < epochs
             if ask:
                 event["weights"] = os.path.join(out_dir, f"epoch-{epoch}.safetensors")
