@@ -21,6 +21,7 @@ const USAGE = `Usage: npm run demo [-- options]
 
   --mnist-examples N   MNIST images the publisher shards (default 2000)
   --timeout S          give up after S seconds (default 900)
+  --engine torch|tfjs  the miners' training engine (default: theirs, tfjs without CUDA; docs/torch.md)
   --keep               keep the run's folder (agent states, IPFS blocks, JSON logs)
   --verbose            also print the agents' debug and timing lines
   -h, --help           this text`;
@@ -29,6 +30,7 @@ const { values } = parseArgs({
   options: {
     "mnist-examples": { type: "string" },
     timeout: { type: "string" },
+    engine: { type: "string" },
     keep: { type: "boolean" },
     verbose: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -40,6 +42,10 @@ if (values.help === true) {
   process.exit(0);
 }
 
+if (values.engine !== undefined && values.engine !== "torch" && values.engine !== "tfjs") {
+  process.stderr.write(`--engine ${values.engine}: expected torch or tfjs\n`);
+  process.exit(2);
+}
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const folder = await mkdtemp(join(tmpdir(), "podl-demo-"));
 const options: DemoOptions = {
@@ -48,6 +54,7 @@ const options: DemoOptions = {
   mnistExamples: Number(values["mnist-examples"] ?? 2000),
   timeoutMs: Number(values.timeout ?? 900) * 1000,
   verbose: values.verbose === true,
+  ...(values.engine === undefined ? {} : { engine: values.engine }),
   print: (line) => process.stdout.write(`${line}\n`),
 };
 
