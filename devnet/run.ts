@@ -32,6 +32,8 @@ export interface DemoOptions {
   params?: ParamOverrides;
   /** Where the agents reach the node, given its URL (the fault bench puts a proxy in between); default the node itself. */
   agentRpc?: (nodeUrl: string) => Promise<string>;
+  /** The miners' training engine (`podl miner --engine`); their own choice when absent. */
+  engine?: "torch" | "tfjs";
 }
 
 export interface DemoTask {
@@ -157,7 +159,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     // 2. Miners first (they prefetch while the tasks wait), then the validators, whose stakes let
     //    the tasks start.
-    for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [publisher], ["--exit-when-idle"]), env: env(m) });
+    for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [publisher], ["--exit-when-idle", ...(options.engine === undefined ? [] : ["--engine", options.engine])]), env: env(m) });
     // Validators dial the miners' nodes when they start (to fetch the models later): wait for them to listen.
     for (const m of miners) await waitForNode(m, guard);
     for (const v of validators) supervisor.spawn({ name: v.name, args: verifierArgs(v, deploymentFile, [publisher, ...miners], ["--exit-when-idle"]), env: env(v) });

@@ -23,6 +23,7 @@ const USAGE = `Usage: npm run demo [-- options]
   --timeout S          give up after S seconds (default 900)
   --no-explorer        do not serve the web explorer (default: on a free loopback port)
   --explorer-port N    serve the explorer on this port
+  --engine torch|tfjs  the miners' training engine (default: theirs, tfjs without CUDA; docs/torch.md)
   --keep               keep the run's folder (agent states, IPFS blocks, JSON logs)
   --verbose            also print the agents' debug and timing lines
   -h, --help           this text`;
@@ -31,6 +32,7 @@ const { values } = parseArgs({
   options: {
     "mnist-examples": { type: "string" },
     timeout: { type: "string" },
+    engine: { type: "string" },
     keep: { type: "boolean" },
     "no-explorer": { type: "boolean" },
     "explorer-port": { type: "string" },
@@ -44,6 +46,10 @@ if (values.help === true) {
   process.exit(0);
 }
 
+if (values.engine !== undefined && values.engine !== "torch" && values.engine !== "tfjs") {
+  process.stderr.write(`--engine ${values.engine}: expected torch or tfjs\n`);
+  process.exit(2);
+}
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const folder = await mkdtemp(join(tmpdir(), "podl-demo-"));
 const options: DemoOptions = {
@@ -53,6 +59,7 @@ const options: DemoOptions = {
   timeoutMs: Number(values.timeout ?? 900) * 1000,
   verbose: values.verbose === true,
   ...(values["no-explorer"] === true ? {} : { explorer: { port: values["explorer-port"] === undefined ? undefined : Number(values["explorer-port"]) } }),
+  ...(values.engine === undefined ? {} : { engine: values.engine }),
   print: (line) => process.stdout.write(`${line}\n`),
 };
 

@@ -1,6 +1,7 @@
 import type { AgentRuntime } from "../core/runtime.js";
 import type { createProgress } from "../log/progress.js";
 import type { BackendName } from "../ml/backend.js";
+import type { MinerEngine } from "./engine.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import type { ContentStore } from "../storage/index.js";
 import type { TaskMarket } from "../../types/index.js";
@@ -23,6 +24,8 @@ export interface MinerOptions {
   market: string;
   startBlock: number;
   store: ContentStore;
+  /** Which engine trains (agents/miner/engine.ts); tfjs when absent. */
+  engine?: MinerEngine;
   /** The active TensorFlow.js backend (chosen once at start-up). */
   backend: BackendName;
   strategy: Strategy;

@@ -1,13 +1,12 @@
-import { getNamedWeights } from "../ml/model.js";
 import { stepsPerEpoch } from "../ml/order.js";
 import { fixedOrMin } from "../ml/spec.js";
-import { train, type TrainResult } from "../ml/train.js";
 import { watermarkReader } from "../ml/watermark.js";
 import { createProgress } from "../log/progress.js";
 import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
 import { isProtocolError } from "../protocol/errors.js";
 import { splitShards } from "../protocol/split.js";
 import { fetchShards } from "../protocol/submission.js";
+import { trainWithEngine, type EngineRun } from "./engine.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import type { ChainTask, MinerContext, TaskData } from "./context.js";
 
@@ -34,7 +33,7 @@ export function plannedEpochs(ctx: MinerContext, data: TaskData, t: ChainTask, n
  * epoch fits the time left before the commit margin, and reads the model's own watermark. Returns
  * the run, or undefined when the task ended here (missed or skipped, with the reason in the state).
  */
-export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, doc: TaskDocument): Promise<TrainResult | undefined> {
+export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, doc: TaskDocument): Promise<EngineRun | undefined> {
   const { spec } = doc;
   if (plannedEpochs(ctx, data, t, await ctx.nextTimestamp()) < 1) {
     ctx.set(taskId, "missed", { ...data, reason: "not one epoch fits before the commit deadline" });
@@ -69,7 +68,7 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
   const budgetMs = (Number(t.commitDeadline - (await ctx.nextTimestamp())) - ctx.commitMargin()) * 1000 - postMs;
   started = performance.now();
   ctx.say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: ctx.o.backend, commitMarginSeconds: ctx.commitMargin() });
-  let run: TrainResult;
+  let run: EngineRun;
   const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
   const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: ctx.rt.log, ...ctx.stream() });
   // Epochs are decided as they go, from the epochs measured in this run (the probe only said one
@@ -81,7 +80,7 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
   let last = started;
   let stopped = "epochs.max";
   try {
-    run = await train(spec, {
+    run = await trainWithEngine(ctx.o.engine ?? { name: "tfjs" }, spec, {
       seed: t.seed,
       miner: ctx.address,
       data: dataset,
@@ -89,14 +88,15 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
       onProgress: (e) => {
         if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
       },
-      stopAfterEpoch: async ({ epoch, model }) => {
+      onFallback: (reason) => ctx.say(taskId, `task ${taskId}: training with tfjs instead of torch: ${reason}`, "warn"),
+      stopAfterEpoch: async ({ epoch, weights }) => {
         const now = performance.now();
         epochMs.push(now - last);
         last = now;
         const trained = epoch + 1;
         const fits = now - started + Math.max(...epochMs.slice(-EPOCH_WINDOW)) * TIME_SAFETY <= budgetMs;
         if (trained < cap && fits) return false;
-        const reading = readWatermark(await getNamedWeights(model));
+        const reading = readWatermark(await weights());
         last = performance.now();
         if (!fits) stopped = "deadline";
         if (reading.detected || !fits) return true;
@@ -109,7 +109,6 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
   } finally {
     progress.finish();
   }
-  run.model.dispose();
   const trainSeconds = (performance.now() - started) / 1000;
   ctx.timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss });
   ctx.rt.log.info({ taskId, epochs: run.hyper.epochs, cap, stopped, seconds: trainSeconds }, `task ${taskId}: trained ${run.hyper.epochs} epoch(s) in ${trainSeconds.toFixed(1)} s; stopped: ${stopped}`);

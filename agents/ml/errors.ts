@@ -16,7 +16,9 @@ export type MlErrorCode =
   | "ARTIFACT_SHAPE" // the artifact's tensors do not match weightLayout(spec)
   | "CHECKPOINT_GAP" // the checkpoint list skips or repeats a step
   | "DATASET_INVALID" // a dataset source (CSV, image folder, bundled set) cannot be loaded
-  | "MODEL_INVALID"; // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
+  | "MODEL_INVALID" // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
+  | "ENGINE_UNAVAILABLE" // no Python that imports torch was found, or the spec needs what the torch engine lacks
+  | "ENGINE_FAILED"; // the torch worker reported an error or exited mid-command
 
 /** The one error type that leaves agents/ml. */
 export class MlError extends PodlError<MlErrorCode> {

@@ -21,6 +21,8 @@ export const DEFAULT_REPLAY_SEGMENTS = 2;
 export const DEFAULT_TOLERANCE = 1e-3; // measured: honest ≤ 3e-6 (cpu, wasm), forged ≥ 0.4 (docs/ml.md)
 
 export type ReplayOptions = { seed: string; miner: string; data: Dataset; hyper: Hyper };
+/** Who re-runs the segments: replaySegments (TensorFlow.js) by default, or another engine's (replayTorch). */
+export type Replayer = (spec: TaskSpec, opts: ReplayOptions, segments: readonly { from: Checkpoint; toStep: number }[]) => Promise<NamedTensors[]>;
 export type SegmentResult = { i: number; distance: number; accepted: boolean };
 
 /** ‖a − b‖₂ over the named tensors both hold, the SML excluded. */
@@ -109,11 +111,11 @@ export async function replayCheck(
   spec: TaskSpec,
   opts: ReplayOptions,
   checkpoints: readonly Checkpoint[],
-  check: { r?: number; tolerance?: number; seed2: string },
+  check: { r?: number; tolerance?: number; seed2: string; replayer?: Replayer },
 ): Promise<{ accepted: boolean; segments: SegmentResult[] }> {
   const tolerance = check.tolerance ?? DEFAULT_TOLERANCE;
   const chosen = chooseSegments(checkpoints, check.r ?? DEFAULT_REPLAY_SEGMENTS, check.seed2);
-  const replayed = await replaySegments(
+  const replayed = await (check.replayer ?? replaySegments)(
     spec,
     opts,
     chosen.map((i) => ({ from: checkpoints[i]!, toStep: checkpoints[i + 1]!.step })),

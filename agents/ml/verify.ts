@@ -9,7 +9,7 @@ import type { NamedTensors } from "./init.js";
 import { buildModel } from "./model.js";
 import { stepsPerEpoch } from "./order.js";
 import { replayCheck } from "./replay.js";
-import type { SegmentResult } from "./replay.js";
+import type { Replayer, SegmentResult } from "./replay.js";
 import { generateSml } from "./sml.js";
 import { canonicalSpecJson, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
@@ -45,7 +45,7 @@ export type VerifyInput = {
   /** Training data, needed for replay; with it the checkpoints' step count is checked against the artifact's hyperparameters. */
   train?: Dataset;
   /** Off (false) or which segments to replay and how strictly. */
-  replay: false | { seed2: string; r?: number; tolerance?: number };
+  replay: false | { seed2: string; r?: number; tolerance?: number; replayer?: Replayer };
   /** Cap on the artifact's size, on top of the bound the spec implies (and of DEFAULT_MAX_ARTIFACT_BYTES). */
   maxBytes?: number;
 };

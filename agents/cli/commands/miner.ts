@@ -9,6 +9,7 @@ import { loadConfig } from "../../config/load.js";
 import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
+import { chooseEngine, ENGINE_NAMES } from "../../miner/engine.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
 import { TaskMarket__factory } from "../../../types/index.js";
 import { Miner, isRetryable } from "../../miner/agent.js";
@@ -21,6 +22,8 @@ export const minerConfigSchema = agentConfigSchema
     ...deploymentConfigShape,
     strategy: z.enum(["dlbc", "pole"]).default("dlbc").describe("which task to train first: dlbc (the market's ranking) or pole (reward per expected second, from a probe of one epoch, at most 32 batches); default dlbc"),
     backend: z.enum(BACKEND_NAMES).optional().describe("TensorFlow.js backend: tensorflow, webgpu, wasm or cpu (default: the first that works)"),
+    engine: z.enum(ENGINE_NAMES).optional().describe("training engine: torch (PyTorch in a Python worker) or tfjs (default: torch when a CUDA-enabled PyTorch is importable, else tfjs)"),
+    python: z.string().min(1).optional().describe("the Python the torch engine runs (default: $PODL_PYTHON, python3, /usr/bin/python3, the first that imports torch)"),
     maxParams: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model has more parameters"),
     maxFlops: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model needs more forward FLOPs per sample"),
     maxBond: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal amount").optional().describe("skip tasks whose miner bond is higher, in ETH or whole tokens (e.g. 0.05)"),
@@ -77,6 +80,8 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   let store: ContentStore | undefined;
   try {
     const backend = await chooseBackend(config.backend, rt);
+    const { engine, note } = await chooseEngine(config.engine, config.python);
+    rt.log.info({ engine: engine.name }, note);
     store = await openAgentStore(config, MINER_IPFS_DIR, rt);
     const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
@@ -84,6 +89,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
       startBlock: book.startBlock,
       store,
       backend,
+      engine,
       strategy: config.strategy,
       ...(config.maxParams === undefined ? {} : { maxParams: config.maxParams }),
       ...(config.maxFlops === undefined ? {} : { maxFlops: config.maxFlops }),
