@@ -5,6 +5,7 @@ import { checkCommand } from "./commands/check.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
 import { modelGetCommand } from "./commands/model.js";
 import { predictCommand } from "./commands/predict.js";
+import { specCheckCommand, specInitCommand } from "./commands/spec.js";
 import { statusCommand } from "./commands/status.js";
 import { withdrawCommand } from "./commands/withdraw.js";
 import { publishCommand } from "../publisher/command.js";
@@ -13,7 +14,7 @@ import { minerCommand } from "../miner/command.js";
 import { ipfsAddCommand, ipfsGetCommand } from "../storage/cli.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, ipfsAddCommand, ipfsGetCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, specInitCommand, specCheckCommand, ipfsAddCommand, ipfsGetCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -24,6 +24,8 @@ export const publisherConfigSchema = agentConfigSchema
     startBlock: deploymentConfigShape.startBlock,
     dataset: z.string().min(1).optional().describe("iris, mnist, a .csv file or an image folder (root/<class>/*.png|jpg); omit to resume the tasks in the state"),
     spec: z.string().min(1).optional().describe("preset (irisMlp, mnistMlp, mnistCnn) or a task spec JSON file"),
+    labelColumn: z.string().min(1).optional().describe("CSV: the header name of the column holding the class (default: the last column)"),
+    featureScaling: z.enum(["none", "standard"]).default("none").describe("CSV: standard = each feature to mean 0, deviation 1, recorded in the task document (default none)"),
     mnistExamples: int(20, 10_000).default(2_000).describe("MNIST images to publish (default 2000)"),
     shardCount: int(10, 256).default(10).describe("shards (10..256, default 10)"),
     testShards: int(1, 255).default(3).describe("test shards (default 3)"),
@@ -161,7 +163,7 @@ async function loadInputs(config: PublisherConfig) {
   const specInput = config.spec.endsWith(".json") ? readSpecFile(config.spec) : config.spec;
   try {
     const spec = resolveSpec(specInput);
-    const dataset = await loadDataset(parseDatasetSource(config.dataset!, config.mnistExamples), spec);
+    const dataset = await loadDataset(parseDatasetSource(config.dataset!, config.mnistExamples, { label: config.labelColumn, standardize: config.featureScaling === "standard" }), spec);
     checkDatasetForSpec(dataset, spec, config.shardCount);
     return { spec, dataset };
   } catch (e) {
