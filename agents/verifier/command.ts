@@ -10,6 +10,7 @@ import { loadConfig } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
 import { BACKEND_NAMES } from "../ml/backend.js";
 import { EmbeddedStore, type ContentStore } from "../storage/index.js";
+import { pinTaskModels } from "../submission/pin-settled.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../types/index.js";
 import { Verifier } from "./agent.js";
 import { createPrefetcher, createScorer } from "./evaluate.js";
@@ -133,7 +134,11 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
         await sleep(delayMs, controller.signal);
         continue;
       }
-      for (const taskId of report.ended) io.out(`task ${taskId} ended; credits withdrawn`);
+      for (const taskId of report.ended) {
+        io.out(`task ${taskId} ended; credits withdrawn`);
+        // Every validator keeps the settled models it scored, so they outlive the miners' nodes.
+        await pinTaskModels({ market: verifier.market, settlement: verifier.settlement, fromBlock: book.startBlock }, store, taskId, { timeoutMs: config.fetchTimeoutMs, log: rt.log });
+      }
       const ended = verifier.endedTasks().length;
       if (config.maxTasks !== undefined && ended >= config.maxTasks) {
         io.out(`followed ${ended} task(s) to their end (--max-tasks ${config.maxTasks}); exiting`);
