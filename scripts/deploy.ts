@@ -4,7 +4,8 @@
  * deployments/<network>.json (every agent's `--deployment`).
  *
  * Parameters are the defaults of DESIGN.md §3; `PODL_DEPLOY_PARAMS` overrides them per field with
- * inline JSON (`{"market":{"keyWindow":30}}`), a JSON file, or `local` for windows of seconds.
+ * inline JSON (`{"market":{"keyWindow":30}}`), a JSON file, `local` for windows of seconds, or `default`;
+ * unset, a local chain id (31337, 1337) gets the windows of seconds (scripts/demo/deploy-params.ts).
  * The demo (scripts/demo.ts) deploys through the same `deployPodl`.
  *
  * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
@@ -19,12 +20,15 @@
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
-import { defaults, deployPodl, handOverToTimelock, overridesFromEnv, withOverrides, writeDeployment } from "./demo/deployment.js";
+import { deployOverrides } from "./demo/deploy-params.js";
+import { defaults, deployPodl, handOverToTimelock, withOverrides, writeDeployment } from "./demo/deployment.js";
 
-const params = withOverrides(defaults, await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
 const conn = await network.getOrCreate();
 const [deployer] = await conn.ethers.getSigners();
 if (deployer === undefined) throw new Error(`network ${conn.networkName} has no account to deploy from`);
+const { overrides, why } = await deployOverrides((await conn.ethers.provider.getNetwork()).chainId, process.env.PODL_DEPLOY_PARAMS);
+const params = withOverrides(defaults, overrides);
+process.stdout.write(`parameters: ${why}\n`);
 
 const randomnessSource = process.env.PODL_RANDOMNESS_SOURCE?.trim() || undefined;
 const record = await deployPodl(deployer, params, conn.networkName, { randomnessSource });
