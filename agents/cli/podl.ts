@@ -8,6 +8,7 @@ import { predictCommand } from "./commands/predict.js";
 import { specCheckCommand, specInitCommand } from "./commands/spec.js";
 import { statusCommand } from "./commands/status.js";
 import { withdrawCommand } from "./commands/withdraw.js";
+import { podlVersion } from "./version.js";
 import { publishCommand } from "../publisher/command.js";
 import { verifierCommand } from "../verifier/command.js";
 import { minerCommand } from "../miner/command.js";
@@ -21,7 +22,7 @@ export function mainHelp(): string {
   return [
     "podl: agents of the PoDL proof-of-deep-learning task market",
     "",
-    "Usage: podl <command> [options]",
+    "Usage: podl <command> [options]    (podl --version prints the version)",
     "",
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -36,6 +37,10 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     const named = argv[0] === "help" ? findCommand(argv.slice(1)) : undefined;
     io.out(named ? commandHelp(named.command) : mainHelp());
+    return 0;
+  }
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    io.out(podlVersion());
     return 0;
   }
   const found = findCommand(argv);
