@@ -6,6 +6,9 @@ import { countModel, parseSpec, type TaskSpec } from "./spec.js";
  * presets' (irisMlp, mnistCnn), which settle their tasks in bench:ml; limits leave 50 % headroom
  * over the drafted model so a publisher can widen a layer without editing them.
  */
+/** Share of the examples in training shards under `podl publish`'s defaults (7 of 10 shards). */
+const TRAIN_SHARE = 0.7;
+
 export interface DataShape {
   name: string;
   inputShape: number[];
@@ -31,12 +34,15 @@ export function draftSpec(data: DataShape): TaskSpec {
     optimizer: image ? { name: "adam", learningRate: 0.001 } : { name: "adam", learningRate: 0.01 },
     batchSize: data.examples >= 2_000 ? 64 : image ? 32 : 16,
     epochs: { max: image ? 10 : 50 },
-    checkpointEvery: image ? 100 : 10,
+    checkpointEvery: 1, // set below from the steps
     watermark: image ? { bits: 32, strength: 0.1 } : { bits: 20, strength: 1 },
     limits: { maxParams: 1, maxFlops: 1 },
   };
   const { params, flops } = countModel(parseSpec({ ...draft, limits: { maxParams: 2 ** 31 - 1, maxFlops: 2 ** 53 - 1 } }));
-  return parseSpec({ ...draft, limits: { maxParams: Math.ceil(params * 1.5), maxFlops: Math.ceil(flops * 1.5) } });
+  // About 64 checkpoints per run (at least every 10 steps): enough segments to spot-check, few uploads.
+  const steps = Math.ceil((data.examples * TRAIN_SHARE) / draft.batchSize) * draft.epochs.max;
+  const checkpointEvery = Math.max(10, Math.ceil(steps / 64));
+  return parseSpec({ ...draft, checkpointEvery, limits: { maxParams: Math.ceil(params * 1.5), maxFlops: Math.ceil(flops * 1.5) } });
 }
 
 /** Conv (3×3, relu) and 2×2 pooling while the image is at least 6 pixels across, at most twice; then dense 32 and the classes. */

@@ -131,7 +131,7 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
     let after = Promise.resolve();
     const onReport = (r: TaskReport) => {
       io.out(describe(r));
-      after = after.then(() => afterTaskEnded(ended, r.taskId));
+      after = after.then(() => afterTaskEnded(ended, r.taskId)).catch((e: unknown) => rt.log.warn({ taskId: r.taskId, err: (e as Error).message }, `after task ${r.taskId}: ${(e as Error).message}`));
     };
     await publisher.serve({ signal: controller.signal, intervalMs: config.pollIntervalMs, exitWhenDone: mode.exitWhenDone, onReport });
     await after;

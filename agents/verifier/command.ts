@@ -83,6 +83,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let store: ContentStore | undefined;
+  let pinning: Promise<void> = Promise.resolve();
   try {
     const market = TaskMarket__factory.connect(book.market, rt.chain.provider);
     const registry = book.registry ?? (await market.registry());
@@ -136,8 +137,11 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
       }
       for (const taskId of report.ended) {
         io.out(`task ${taskId} ended; credits withdrawn`);
-        // Every validator keeps the settled models it scored, so they outlive the miners' nodes.
-        await pinTaskModels({ market: verifier.market, settlement: verifier.settlement, fromBlock: book.startBlock }, store, taskId, { timeoutMs: config.fetchTimeoutMs, log: rt.log });
+        // Every validator keeps the settled models, so they outlive the miners' nodes; in the
+        // background (a model it did not score may take a while to fetch), finished before exit.
+        const pinStore = store;
+        pinning = pinning.then(() => pinTaskModels({ market: verifier.market, settlement: verifier.settlement, fromBlock: book.startBlock }, pinStore, taskId, { timeoutMs: config.fetchTimeoutMs, log: rt.log }))
+          .then(() => undefined, (e: unknown) => rt.log.warn({ taskId, err: (e as Error).message }, `could not pin the models of task ${taskId}`));
       }
       const ended = verifier.endedTasks().length;
       if (config.maxTasks !== undefined && ended >= config.maxTasks) {
@@ -155,6 +159,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
+    await pinning;
     await store?.close();
     rt.close();
   }
