@@ -26,11 +26,12 @@ export interface TaskEndedContext {
 }
 
 export async function afterTaskEnded(ctx: TaskEndedContext, taskId: bigint): Promise<void> {
+  // Credits first: pinning may wait for a slow peer.
+  if (!ctx.keepCredits) await withdrawCredits(ctx, (await ctx.market.getTask(taskId)).token);
   if (ctx.store !== undefined && ctx.settlement !== undefined) {
     const pinned = await pinTaskModels({ market: ctx.market, settlement: ctx.settlement, fromBlock: ctx.startBlock }, ctx.store, taskId, { timeoutMs: ctx.pinTimeoutMs, log: ctx.log });
     if (pinned.length > 0) ctx.out(`task ${taskId}: pinned ${pinned.length} model(s) on this node: ${pinned.join(" ")}`);
   }
-  if (!ctx.keepCredits) await withdrawCredits(ctx, (await ctx.market.getTask(taskId)).token);
 }
 
 /**

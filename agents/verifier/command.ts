@@ -137,8 +137,11 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
       }
       for (const taskId of report.ended) {
         io.out(`task ${taskId} ended; credits withdrawn`);
-        // Every validator keeps the settled models, so they outlive the miners' nodes; in the
-        // background (a model it did not score may take a while to fetch), finished before exit.
+        // A validator that scored the task keeps its settled models (already in its blockstore), so
+        // they outlive the miners' nodes; in the background, finished before exit. Scores are
+        // filed as `scores:<round>` (agent.ts), round 1 after a redraw.
+        const scored = [0, 1].some((round) => rt.store.getSalt(taskId, `scores:${round}`) !== undefined);
+        if (!scored) continue;
         const pinStore = store;
         pinning = pinning.then(() => pinTaskModels({ market: verifier.market, settlement: verifier.settlement, fromBlock: book.startBlock }, pinStore, taskId, { timeoutMs: config.fetchTimeoutMs, log: rt.log }))
           .then(() => undefined, (e: unknown) => rt.log.warn({ taskId, err: (e as Error).message }, `could not pin the models of task ${taskId}`));

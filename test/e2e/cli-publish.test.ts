@@ -109,8 +109,8 @@ describe("end to end through the CLI: a publisher's own CSV to a model in its ha
     const median = Number(block!.args.score);
 
     // The publisher pins the winner's (and ommers') models and withdraws its bond once the task ends.
-    await w.until("waiting for the publisher to pin and withdraw", () => w.output.some((l) => /publisher.*withdrew .* ETH of market credit/.test(l)), 60_000);
-    expect(w.output.some((l) => /publisher.*task 1: pinned \d model\(s\) on this node/.test(l)), "publisher pinned").to.equal(true);
+    await w.until("waiting for the publisher to withdraw and pin", () => w.output.some((l) => /publisher.*task 1: pinned \d model\(s\) on this node/.test(l)), 60_000);
+    expect(w.output.some((l) => /publisher.*withdrew .* ETH of market credit/.test(l)), "publisher withdrew").to.equal(true);
     expect(await w.c.market.creditOf(publisher.wallet.address, "0x0000000000000000000000000000000000000000")).to.equal(0n);
 
     // The miners go away; the model comes from the publisher's node alone.
