@@ -3,6 +3,7 @@ import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
 import { revertData } from "../chain/revert.js";
+import { formatAmount } from "../chain/amounts.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import {
   Settlement__factory,
@@ -182,13 +183,14 @@ export class Verifier {
       log.info({ stake: v.stake, minStake: params.minStake }, "already bonded in the validator registry");
       return v.stake;
     }
+    const amountOf = (value: bigint) => formatAmount(value, token, this.#rt.chain.provider);
     if (amount === 0n) {
-      throw new AgentError("CONFIG_INVALID", `${this.#me} is not bonded (stake ${v.stake}, minimum ${params.minStake}): pass --stake <amount>`, {
+      throw new AgentError("CONFIG_INVALID", `${this.#me} is not bonded (stake ${await amountOf(v.stake)}, minimum ${await amountOf(params.minStake)}): pass --stake <amount>`, {
         context: { stake: v.stake, minStake: params.minStake },
       });
     }
     if (v.stake + amount < params.minStake) {
-      throw new AgentError("CONFIG_INVALID", `--stake ${amount} would leave a stake of ${v.stake + amount}, below the registry's minimum ${params.minStake}`, {
+      throw new AgentError("CONFIG_INVALID", `--stake ${await amountOf(amount)} would leave a stake of ${await amountOf(v.stake + amount)}, below the registry's minimum ${await amountOf(params.minStake)}`, {
         context: { stake: v.stake, amount, minStake: params.minStake },
       });
     }
