@@ -33,23 +33,31 @@ export async function settledModels(market: TaskMarket, settlement: Settlement, 
     market.getTask(taskId),
     market.queryFilter(market.filters.ModelRevealed(taskId), fromBlock),
   ]);
-  const medians = finalized.args.medians.map(Number);
   const winner = Number(finalized.args.winner);
-  const ommers = revealed
-    .map((s, i) => ({ i, median: medians[i] ?? 0, seq: Number(s.commitSeq) }))
-    .filter((s) => s.i !== winner && s.median >= Number(task.accuracyThreshold))
-    .sort((a, b) => b.median - a.median || a.seq - b.seq)
-    .slice(0, MAX_OMMERS);
+  const ommers = ommerIndices(finalized.args.medians.map(Number), revealed.map((s) => Number(s.commitSeq)), winner, Number(task.accuracyThreshold));
   const cidOf = (i: number): string | undefined => {
     const s = revealed[i]!;
     return reveals.find((e) => getAddress(e.args.miner) === getAddress(s.miner) && e.args.modelHash === s.modelHash)?.args.modelCid;
   };
   const models: SettledModel[] = [];
-  for (const [role, i] of [["winner", winner], ...ommers.map((o) => ["ommer", o.i] as const)] as const) {
+  for (const [role, i] of [["winner", winner], ...ommers.map((o) => ["ommer", o] as const)] as const) {
     const cid = cidOf(i);
     if (cid !== undefined) models.push({ role, miner: getAddress(revealed[i]!.miner), modelHash: revealed[i]!.modelHash, modelCid: cid });
   }
   return models;
+}
+
+/**
+ * Indices (reveal order) of the ommers: submissions other than the winner with a median at or above
+ * the threshold, highest median first, earlier commitment (`commitSeq`) on ties, at most 8.
+ */
+export function ommerIndices(medians: readonly number[], commitSeqs: readonly number[], winner: number, threshold: number): number[] {
+  return commitSeqs
+    .map((seq, i) => ({ i, seq, median: medians[i] ?? 0 }))
+    .filter((s) => s.i !== winner && s.median >= threshold)
+    .sort((a, b) => b.median - a.median || a.seq - b.seq)
+    .slice(0, MAX_OMMERS)
+    .map((s) => s.i);
 }
 
 /**
