@@ -53,6 +53,13 @@ export default defineConfig({
   },
   typechain: { outDir: "types" },
   networks: {
+    // `npx hardhat node`: a block every second even without transactions, so the market's windows
+    // (block time) pass while agents wait; with automine alone the clock stops once nobody sends.
+    node: {
+      type: "edr-simulated",
+      chainType: "l1",
+      mining: { auto: true, interval: 1000 },
+    },
     // An OP-stack chain simulated in process, for the L2 randomness path (test/validators/DrawL2.test.ts).
     hardhatOp: {
       type: "edr-simulated",

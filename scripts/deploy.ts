@@ -6,8 +6,9 @@
  *
  * Parameters are the defaults of DESIGN.md §3, then ignition/parameters/<network>.json when the
  * network has one, then `PODL_DEPLOY_PARAMS` per field: inline JSON (`{"market":{"keyWindow":30}}`),
- * a JSON file, or `local` for windows of seconds. The demo deploys the same contracts through
- * devnet's `deployPodl` (plain ethers, no journal).
+ * a JSON file, `local` for windows of seconds, or `default`; unset, a local chain id (31337, 1337)
+ * gets the windows of seconds (devnet/deploy-params.ts). The demo deploys the same contracts
+ * through devnet's `deployPodl` (plain ethers, no journal).
  *
  * The committee draw's randomness: on Ethereum L1 a BlockhashRandomness is deployed (delay
  * `randomness.drawDelay`); on an L2 deploy a VrfRandomness for the chain's VRF v2.5 coordinator first and
@@ -21,17 +22,20 @@
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
-import { defaults, handOverToTimelock, overridesFromEnv, withOverrides } from "../devnet/deployment.js";
+import { deployOverrides } from "../devnet/deploy-params.js";
+import { defaults, handOverToTimelock, withOverrides } from "../devnet/deployment.js";
 import { writeAddressBook } from "../ignition/address-book.js";
 import { deployWithIgnition, networkOverrides } from "../ignition/deploy.js";
 
 const conn = await network.getOrCreate();
 const [deployer] = await conn.ethers.getSigners();
 if (deployer === undefined) throw new Error(`network ${conn.networkName} has no account to deploy from`);
+const { overrides, why } = await deployOverrides((await conn.ethers.provider.getNetwork()).chainId, process.env.PODL_DEPLOY_PARAMS);
+process.stdout.write(`parameters: ${why}\n`);
 
 const randomnessSource = process.env.PODL_RANDOMNESS_SOURCE?.trim() || undefined;
 const perNetwork = fileURLToPath(new URL(`../ignition/parameters/${conn.networkName}.json`, import.meta.url));
-const params = withOverrides(defaults, await networkOverrides(perNetwork, randomnessSource === undefined ? "Podl" : "PodlL2"), await overridesFromEnv(process.env.PODL_DEPLOY_PARAMS));
+const params = withOverrides(defaults, await networkOverrides(perNetwork, randomnessSource === undefined ? "Podl" : "PodlL2"), overrides);
 const record = await deployWithIgnition(conn, params, { randomnessSource });
 const file = fileURLToPath(new URL(`../deployments/${conn.networkName}.json`, import.meta.url));
 await writeAddressBook(file, record);

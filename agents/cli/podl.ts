@@ -7,22 +7,24 @@ import { explorerCommand } from "./commands/explorer.js";
 import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
 import { modelGetCommand } from "./commands/model.js";
 import { predictCommand } from "./commands/predict.js";
+import { specCheckCommand, specInitCommand } from "./commands/spec.js";
 import { statusCommand } from "./commands/status.js";
 import { withdrawCommand } from "./commands/withdraw.js";
+import { podlVersion } from "./version.js";
 import { publishCommand } from "./commands/publish.js";
 import { verifierCommand } from "./commands/verifier.js";
 import { minerCommand } from "./commands/miner.js";
 import { ipfsAddCommand, ipfsGetCommand } from "./commands/ipfs.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, ipfsAddCommand, ipfsGetCommand, explorerCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, specInitCommand, specCheckCommand, ipfsAddCommand, ipfsGetCommand, explorerCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     "podl: agents of the PoDL proof-of-deep-learning task market",
     "",
-    "Usage: podl <command> [options]",
+    "Usage: podl <command> [options]    (podl --version prints the version)",
     "",
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -37,6 +39,10 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     const named = argv[0] === "help" ? findCommand(argv.slice(1)) : undefined;
     io.out(named ? commandHelp(named.command) : mainHelp());
+    return 0;
+  }
+  if (argv[0] === "--version" || argv[0] === "-V") {
+    io.out(podlVersion());
     return 0;
   }
   const found = findCommand(argv);

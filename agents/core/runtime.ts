@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Interface, Wallet } from "ethers";
 import { EventCursor, type CursorOptions } from "../chain/cursor.js";
 import { connectChain, redactUrl, type ChainConnection } from "../chain/provider.js";
+import { StallWatch } from "../chain/stall.js";
 import type { RetryPolicy } from "../chain/retry.js";
 import { TxSender } from "../chain/sender.js";
 import { loadWallet } from "../config/keys.js";
@@ -78,6 +79,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
   log.info({ address: wallet.address, chainId: chain.chainId, rpc: redactUrl(config.rpcUrl), state: store.path }, "agent started");
   const resumed = await sender.resumePending();
   for (const tx of resumed) log.info({ txHash: tx.hash, tx: tx.label, status: tx.status }, "settled a transaction from the previous run");
+  const stall = new StallWatch({ source: chain.provider, chainId: chain.chainId, log }).start();
   return {
     agent,
     config,
@@ -101,6 +103,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
         log,
       }),
     close: () => {
+      stall.stop();
       store.close();
       chain.provider.destroy();
     },

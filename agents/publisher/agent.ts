@@ -1,4 +1,4 @@
-import { ZeroAddress, ZeroHash, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, ZeroHash, formatEther, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import { seedDue, sendMarketCall } from "../keeper/index.js";
@@ -147,8 +147,9 @@ export class Publisher {
         ? await provider.getBalance(who)
         : await tokenBalance(provider, token, who);
     if (balance < escrow) {
-      const unit = token === ZeroAddress ? "wei" : `units of token ${token}`;
-      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${terms.reward} needs ${escrow} ${unit} (reward + publisher bond); ${who} holds ${balance}`, {
+      const unit = token === ZeroAddress ? "ETH" : `tokens of ${token}`;
+      const amount = (v: bigint) => formatUnits(v, token === ZeroAddress ? 18 : (terms.decimals ?? 18));
+      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${amount(terms.reward)} ${unit} needs ${amount(escrow)} ${unit} (reward + publisher bond); ${who} holds ${amount(balance)} ${unit}`, {
         context: { address: who, token, balance, needed: escrow },
       });
     }
@@ -166,7 +167,7 @@ export class Publisher {
     const fees = await provider.getFeeData();
     const gasCost = ((gas * BigInt(100 + this.#rt.config.gasHeadroomPercent)) / 100n) * (fees.maxFeePerGas ?? fees.gasPrice ?? 0n);
     if (balance < escrow + gasCost) {
-      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${terms.reward} needs ${escrow} wei (reward + publisher bond) and about ${gasCost} wei of gas; ${who} holds ${balance}`, {
+      throw new AgentError("INSUFFICIENT_FUNDS", `posting a task with reward ${formatEther(terms.reward)} ETH needs ${formatEther(escrow)} ETH (reward + publisher bond) and about ${formatEther(gasCost)} ETH of gas; ${who} holds ${formatEther(balance)} ETH`, {
         context: { address: who, token, balance, needed: escrow + gasCost },
       });
     }

@@ -14,12 +14,12 @@ import { declaredWorkload } from "../protocol/workload.js";
 import { TASK_DOCUMENT_FORMAT, type TaskDocument } from "../protocol/task-document.js";
 
 /** Where a dataset comes from: `iris`, `mnist`, a `.csv` file or an image folder (`root/<class>/*.png`). */
-export type DatasetSource = { kind: "iris" } | { kind: "mnist"; examples: number } | { kind: "csv"; path: string } | { kind: "images"; path: string };
+export type DatasetSource = { kind: "iris" } | { kind: "mnist"; examples: number } | { kind: "csv"; path: string; label?: string | undefined; standardize?: boolean } | { kind: "images"; path: string };
 
-export function parseDatasetSource(value: string, mnistExamples = 2_000): DatasetSource {
+export function parseDatasetSource(value: string, mnistExamples = 2_000, csv: { label?: string | undefined; standardize?: boolean } = {}): DatasetSource {
   if (value === "iris") return { kind: "iris" };
   if (value === "mnist") return { kind: "mnist", examples: mnistExamples };
-  if (value.toLowerCase().endsWith(".csv")) return { kind: "csv", path: value };
+  if (value.toLowerCase().endsWith(".csv")) return { kind: "csv", path: value, ...csv };
   return { kind: "images", path: value };
 }
 
@@ -41,7 +41,7 @@ export async function loadDataset(source: DatasetSource, spec: TaskSpec): Promis
       // Only the training half is used; the test half of 10 images is the loader's minimum.
       return loadMnist({ train: source.examples, test: 10, image: spec.input.shape.length === 3 }).train;
     case "csv":
-      return await loadCsv(source.path, { inputShape: spec.input.shape });
+      return await loadCsv(source.path, { inputShape: spec.input.shape, ...(source.label === undefined ? {} : { label: source.label }), standardize: source.standardize === true });
     case "images": {
       const [height, width, channels] = spec.input.shape;
       if (height === undefined || width === undefined || (channels !== 1 && channels !== 3)) {

@@ -1,4 +1,5 @@
 import { ZeroAddress } from "ethers";
+import { formatAmount } from "../chain/amounts.js";
 import { AgentError } from "../config/errors.js";
 import { approveIfNeeded } from "../core/erc20.js";
 import type { VerifierContext } from "./context.js";
@@ -19,13 +20,14 @@ export async function ensureStake(ctx: VerifierContext, amount: bigint): Promise
     log.info({ stake: v.stake, minStake: params.minStake }, "already bonded in the validator registry");
     return v.stake;
   }
+  const amountOf = (value: bigint) => formatAmount(value, token, ctx.rt.chain.provider);
   if (amount === 0n) {
-    throw new AgentError("CONFIG_INVALID", `${ctx.me} is not bonded (stake ${v.stake}, minimum ${params.minStake}): pass --stake <amount>`, {
+    throw new AgentError("CONFIG_INVALID", `${ctx.me} is not bonded (stake ${await amountOf(v.stake)}, minimum ${await amountOf(params.minStake)}): pass --stake <amount>`, {
       context: { stake: v.stake, minStake: params.minStake },
     });
   }
   if (v.stake + amount < params.minStake) {
-    throw new AgentError("CONFIG_INVALID", `--stake ${amount} would leave a stake of ${v.stake + amount}, below the registry's minimum ${params.minStake}`, {
+    throw new AgentError("CONFIG_INVALID", `--stake ${await amountOf(amount)} would leave a stake of ${await amountOf(v.stake + amount)}, below the registry's minimum ${await amountOf(params.minStake)}`, {
       context: { stake: v.stake, amount, minStake: params.minStake },
     });
   }

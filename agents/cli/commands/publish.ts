@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Interface, ZeroAddress, isAddress, parseUnits } from "ethers";
 import { z } from "zod";
 import { configFlags, configOptions, type Command, type CommandIO } from "../command.js";
-import { openRuntime } from "../../core/runtime.js";
+import { openRuntime, type AgentRuntime } from "../../core/runtime.js";
+import { connectContracts } from "../../chain/contracts.js";
 import { AgentError } from "../../config/errors.js";
 import { loadConfig } from "../../config/load.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
@@ -11,7 +12,8 @@ import { int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { createProgress } from "../../log/progress.js";
 import { isMlError } from "../../ml/errors.js";
-import { EmbeddedStore, openContentStore } from "../../storage/index.js";
+import { EmbeddedStore, openContentStore, type ContentStore } from "../../storage/index.js";
+import { afterTaskEnded, type TaskEndedContext } from "../../publisher/task-ended.js";
 import { Publisher, type PublishTerms, type TaskReport } from "../../publisher/agent.js";
 import { checkDatasetForSpec, draftOf, loadDataset, parseDatasetSource, preparePublication, resolveSpec } from "../../publisher/prepare.js";
 
@@ -24,6 +26,8 @@ export const publisherConfigSchema = agentConfigSchema
     startBlock: deploymentConfigShape.startBlock,
     dataset: z.string().min(1).optional().describe("iris, mnist, a .csv file or an image folder (root/<class>/*.png|jpg); omit to resume the tasks in the state"),
     spec: z.string().min(1).optional().describe("preset (irisMlp, mnistMlp, mnistCnn) or a task spec JSON file"),
+    labelColumn: z.string().min(1).optional().describe("CSV: the header name of the column holding the class (default: the last column)"),
+    featureScaling: z.enum(["none", "standard"]).default("none").describe("CSV: standard = each feature to mean 0, deviation 1, recorded in the task document (default none)"),
     mnistExamples: int(20, 10_000).default(2_000).describe("MNIST images to publish (default 2000)"),
     shardCount: int(10, 256).default(10).describe("shards (10..256, default 10)"),
     testShards: int(1, 255).default(3).describe("test shards (default 3)"),
@@ -45,6 +49,10 @@ export interface PublishMode {
   exitWhenDone: boolean;
   /** Post and exit; a later `podl publish` unlocks the keys. */
   postOnly: boolean;
+  /** Leave credits in the market when tasks end (default: withdraw). */
+  keepCredits?: boolean;
+  /** Pin the settled models on the embedded node (default: true). */
+  pin?: boolean;
   signal?: AbortSignal;
 }
 
@@ -63,6 +71,8 @@ export const publishCommand: Command = {
   options: {
     ...configOptions(publisherConfigSchema),
     "exit-when-done": { type: "boolean", description: "exit once every task in the state has ended" },
+    "keep-credits": { type: "boolean", description: "leave the returned bond and refunds as market credit (default: withdraw them when each task ends)" },
+    "no-pin": { type: "boolean", description: "do not pin the winner's and ommers' models on this node after settlement" },
     "post-only": { type: "boolean", description: "post the task and exit; run `podl publish` again soon: once the task starts, its training keys are due within the market's key window" },
   },
   async run({ values, io }) {
@@ -71,7 +81,7 @@ export const publishCommand: Command = {
       env: io.env,
       ...(typeof values.config === "string" ? { file: values.config } : {}),
     });
-    const mode = { exitWhenDone: values["exit-when-done"] === true, postOnly: values["post-only"] === true };
+    const mode = { exitWhenDone: values["exit-when-done"] === true, postOnly: values["post-only"] === true, keepCredits: values["keep-credits"] === true, pin: values["no-pin"] !== true };
     if (mode.postOnly && config.dataset === undefined) throw new AgentError("USAGE", "--post-only needs --dataset (there is nothing to post)");
     return await runPublish(config, io, mode);
   },
@@ -117,7 +127,14 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
       const unfinished = publisher.unfinished();
       io.out(unfinished.length === 0 ? "no unfinished task in the state" : `resuming task(s) ${unfinished.join(", ")}`);
     }
-    await publisher.serve({ signal: controller.signal, intervalMs: config.pollIntervalMs, exitWhenDone: mode.exitWhenDone, onReport: (r) => io.out(describe(r)) });
+    const ended = await taskEndedContext(config, mode, rt, publisher, store, io);
+    let after = Promise.resolve();
+    const onReport = (r: TaskReport) => {
+      io.out(describe(r));
+      after = after.then(() => afterTaskEnded(ended, r.taskId)).catch((e: unknown) => rt.log.warn({ taskId: r.taskId, err: (e as Error).message }, `after task ${r.taskId}: ${(e as Error).message}`));
+    };
+    await publisher.serve({ signal: controller.signal, intervalMs: config.pollIntervalMs, exitWhenDone: mode.exitWhenDone, onReport });
+    await after;
     if (controller.signal.aborted) {
       const unfinished = publisher.unfinished();
       io.out(unfinished.length === 0 ? "stopped" : `stopped with task(s) ${unfinished.join(", ")} unfinished; run \`podl publish\` again to carry on`);
@@ -151,6 +168,22 @@ export function describe(r: TaskReport): string {
   if (r.winner === undefined) return `task ${r.taskId} ended: ${r.phase}${r.outcome ? ` (${r.outcome})` : ""}`;
   return `task ${r.taskId} settled: winner ${r.winner}, model ${r.modelCid ?? "(CID not seen)"}, accuracy ${((r.score ?? 0) / 100).toFixed(2)} %`;
 }
+async function taskEndedContext(config: PublisherConfig, mode: PublishMode, rt: AgentRuntime, publisher: Publisher, store: ContentStore | undefined, io: CommandIO): Promise<TaskEndedContext> {
+  const { settlement } = await connectContracts(addressBook(config), rt.chain.provider);
+  return {
+    market: publisher.market,
+    settlement,
+    startBlock: addressBook(config).startBlock,
+    sender: rt.sender,
+    me: rt.wallet.address,
+    log: rt.log,
+    out: io.out,
+    ...(mode.pin !== false && store !== undefined ? { store } : {}),
+    pinTimeoutMs: 60_000,
+    keepCredits: mode.keepCredits === true,
+  };
+}
+
 /** Spec and dataset, checked against each other; a bad one is CONFIG_INVALID carrying the ML error's code. */
 async function loadInputs(config: PublisherConfig) {
   if (config.spec === undefined) throw new AgentError("CONFIG_INVALID", "--spec is required with --dataset (a preset name or a spec JSON file)");
@@ -161,7 +194,7 @@ async function loadInputs(config: PublisherConfig) {
   const specInput = config.spec.endsWith(".json") ? readSpecFile(config.spec) : config.spec;
   try {
     const spec = resolveSpec(specInput);
-    const dataset = await loadDataset(parseDatasetSource(config.dataset!, config.mnistExamples), spec);
+    const dataset = await loadDataset(parseDatasetSource(config.dataset!, config.mnistExamples, { label: config.labelColumn, standardize: config.featureScaling === "standard" }), spec);
     checkDatasetForSpec(dataset, spec, config.shardCount);
     return { spec, dataset };
   } catch (e) {

@@ -11,6 +11,7 @@ import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
+import { pinTaskModels } from "../../protocol/pin-settled.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../../types/index.js";
 import { Verifier } from "../../verifier/agent.js";
 import { createPrefetcher, createScorer } from "../../verifier/evaluate.js";
@@ -80,6 +81,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let store: ContentStore | undefined;
+  let pinning: Promise<void> = Promise.resolve();
   try {
     const market = TaskMarket__factory.connect(book.market, rt.chain.provider);
     const registry = book.registry ?? (await market.registry());
@@ -131,7 +133,17 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
         await sleep(delayMs, controller.signal);
         continue;
       }
-      for (const taskId of report.ended) io.out(`task ${taskId} ended; credits withdrawn`);
+      for (const taskId of report.ended) {
+        io.out(`task ${taskId} ended; credits withdrawn`);
+        // A validator that scored the task keeps its settled models (already in its blockstore), so
+        // they outlive the miners' nodes; in the background, finished before exit. Scores are
+        // filed as `scores:<round>` (agent.ts), round 1 after a redraw.
+        const scored = [0, 1].some((round) => rt.store.getSalt(taskId, `scores:${round}`) !== undefined);
+        if (!scored) continue;
+        const pinStore = store;
+        pinning = pinning.then(() => pinTaskModels({ market: verifier.market, settlement: verifier.settlement, fromBlock: book.startBlock }, pinStore, taskId, { timeoutMs: config.fetchTimeoutMs, log: rt.log }))
+          .then(() => undefined, (e: unknown) => rt.log.warn({ taskId, err: (e as Error).message }, `could not pin the models of task ${taskId}`));
+      }
       const ended = verifier.endedTasks().length;
       if (config.maxTasks !== undefined && ended >= config.maxTasks) {
         io.out(`followed ${ended} task(s) to their end (--max-tasks ${config.maxTasks}); exiting`);
@@ -148,6 +160,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
+    await pinning;
     await store?.close();
     rt.close();
   }

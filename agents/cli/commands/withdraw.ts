@@ -38,8 +38,13 @@ export const withdrawCommand: Command = {
   options: {
     ...configOptions(withdrawConfigSchema),
     unbond: { type: "boolean", description: "request unbonding of a bonded validator stake" },
+    json: { type: "boolean", description: "print one JSON object instead of text (amounts in wei or token base units)" },
   },
-  async run({ values, io }) {
+  async run({ values, io: terminal }) {
+    // --json: what it withdrew and the lines it would have printed, as one object at the end.
+    const notes: string[] = [];
+    const json = values.json === true;
+    const io = json ? { ...terminal, out: (line: string) => void notes.push(line) } : terminal;
     const config = loadConfig(withdrawConfigSchema, {
       flags: configFlags(withdrawConfigSchema, values),
       env: io.env,
@@ -86,6 +91,7 @@ export const withdrawCommand: Command = {
         }
       }
       if (done.length === 0 && v.stake === 0n) io.out(`nothing to withdraw for ${me}`);
+      if (json) terminal.out(JSON.stringify({ address: me, withdrawn: done.map((r) => ({ ...r, amount: r.amount.toString() })), notes }));
       return 0;
     } finally {
       rt.close();

@@ -14,6 +14,8 @@ export type CsvOptions = {
   /** Class names in index order; default: integer labels as they are, text labels sorted. */
   classNames?: string[];
   delimiter?: string;
+  /** Standardise each feature to mean 0, standard deviation 1 (recorded as the preprocessing's `transform`). */
+  standardize?: boolean;
 };
 
 /**
@@ -47,21 +49,21 @@ export function parseCsvDataset(text: string, source: string, opts: CsvOptions =
   const header = opts.header ?? (typeof opts.label === "string" || first.some((c, i) => i !== labelColumn && !isNumber(c)));
   if (typeof opts.label === "string") {
     if (!header) bad(`label column "${opts.label}" named, but the file has no header row`);
-    labelColumn = first.indexOf(opts.label);
-    if (labelColumn < 0) bad(`no column named "${opts.label}" in the header`);
+    labelColumn = first.findIndex((c) => c.trim() === opts.label);
+    if (labelColumn < 0) bad(`label column: no column named "${opts.label}" (the columns: ${first.map((c) => c.trim()).join(", ")})`);
   }
   if (labelColumn < 0 || labelColumn >= width) bad(`label column ${labelColumn} outside 0..${width - 1}`);
 
   const body = header ? rows.slice(1) : rows;
   if (body.length === 0) bad("no data rows");
-  const features = width - 1;
-  const inputShape = opts.inputShape ?? [features];
-  if (inputShape.reduce((a, b) => a * b, 1) !== features) bad(`inputShape [${inputShape}] does not hold ${features} features`);
-
   for (const row of body) {
     if (row.cells.length !== width) bad(`line ${row.line}: ${row.cells.length} fields, expected ${width}`);
   }
   const rawLabels = body.map((r) => r.cells[labelColumn]!.trim());
+  checkLabelColumn(rawLabels, labelColumn, header ? first[labelColumn]!.trim() : undefined, opts.label === undefined, bad);
+  const features = width - 1;
+  const inputShape = opts.inputShape ?? [features];
+  if (inputShape.reduce((a, b) => a * b, 1) !== features) bad(`inputShape [${inputShape}] does not hold ${features} features`);
   const integerLabels = rawLabels.every((l) => /^(0|[1-9][0-9]*)$/.test(l));
   const classNames =
     opts.classNames ?? (integerLabels ? Array.from({ length: Math.max(...rawLabels.map(Number)) + 1 }, (_, i) => String(i)) : [...new Set(rawLabels)].sort());
@@ -80,6 +82,7 @@ export function parseCsvDataset(text: string, source: string, opts: CsvOptions =
     if (label === undefined) bad(`line ${row.line}: unknown class ${JSON.stringify(rawLabels[r])}`);
     y[r] = label!;
   });
+  const transform = opts.standardize === true ? standardize(x, features) : undefined;
   const column = (index: number) => (header ? { index, name: first[index]!.trim() } : { index });
   const description: DatasetDescription = {
     classNames,
@@ -90,9 +93,45 @@ export function parseCsvDataset(text: string, source: string, opts: CsvOptions =
       delimiter: opts.delimiter ?? ",",
       label: column(labelColumn),
       features: first.flatMap((_, c) => (c === labelColumn ? [] : [column(c)])),
+      ...(transform === undefined ? {} : { transform }),
     },
   };
   return { ...checkDataset({ x, y, n: body.length, inputShape, classes: classNames.length }, source), classNames, description };
+}
+
+/**
+ * A label column holds integer class indices or class names. Numbers with a fraction (or a class per
+ * row) mean the column is a feature: the label column is missing or is another one.
+ */
+function checkLabelColumn(labels: string[], index: number, name: string | undefined, byDefault: boolean, bad: (m: string) => never): void {
+  const fractional = labels.find((l) => l !== "" && Number.isFinite(Number(l)) && !Number.isInteger(Number(l)));
+  const distinct = new Set(labels).size;
+  const manyClasses = distinct > 1000 || (labels.length >= 20 && distinct > labels.length / 2);
+  if (fractional === undefined && !manyClasses) return;
+  const which = `column ${index + 1}${name === undefined ? "" : ` ("${name}")`}`;
+  const why = fractional !== undefined ? `holds ${JSON.stringify(fractional)}, not a class` : `holds ${distinct} distinct values in ${labels.length} rows, not classes`;
+  bad(
+    `label column missing? ${which}${byDefault ? ", the last (the default label column)," : ""} ${why}; name the column of class labels with --label-column`,
+  );
+}
+
+/** Standardises `x` (`[n, features]`) in place per feature; a constant feature is only centred. */
+function standardize(x: Float32Array, features: number): { subtract: number[]; divide: number[] } {
+  const n = x.length / features;
+  const subtract: number[] = [];
+  const divide: number[] = [];
+  for (let j = 0; j < features; j++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += x[i * features + j]!;
+    const mean = sum / n;
+    let squares = 0;
+    for (let i = 0; i < n; i++) squares += (x[i * features + j]! - mean) ** 2;
+    const std = Math.sqrt(squares / n);
+    subtract.push(mean);
+    divide.push(std > 0 ? std : 1);
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < features; j++) x[i * features + j] = (x[i * features + j]! - subtract[j]!) / divide[j]!;
+  return { subtract, divide };
 }
 
 /** RFC 4180 records with the line each starts on; blank lines are skipped. */

@@ -83,6 +83,14 @@ export async function readImage(path: string, opts: ImageFolderOptions): Promise
   return toChannels(image.data, opts.channels, opts.height * opts.width * opts.channels);
 }
 
+/** An image file's size, and whether it is grey (R = G = B everywhere): what `podl spec init` needs. */
+export async function imageInfo(path: string): Promise<{ height: number; width: number; grey: boolean }> {
+  const image = decode(await readFile(path), extname(path).toLowerCase(), 4096 * 4096);
+  let grey = true;
+  for (let i = 0; i < image.data.length && grey; i += 4) grey = image.data[i] === image.data[i + 1] && image.data[i] === image.data[i + 2];
+  return { height: image.height, width: image.width, grey };
+}
+
 /** Whether a file name is one of the image types the loaders read (.png, .jpg, .jpeg). */
 export function isImageFile(name: string): boolean {
   return EXTENSIONS.has(extname(name).toLowerCase());

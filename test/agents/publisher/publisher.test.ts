@@ -251,7 +251,7 @@ describe("publisher agent", function () {
 
     const short = await main([...base, "--reward", "2"], io);
     expect(short).to.equal(1);
-    expect(err.join("\n")).to.contain(`needs ${parseEther("2.1")} units of token ${tokenAddress} (reward + publisher bond); ${accounts.publisher.address} holds ${parseEther("2")}`);
+    expect(err.join("\n")).to.contain(`needs 2.1 tokens of ${tokenAddress} (reward + publisher bond); ${accounts.publisher.address} holds 2.0 tokens of ${tokenAddress}`);
 
     const ethBefore = await provider.getBalance(accounts.publisher.address);
     expect(await main([...base, "--reward", "1.5"], io), err.join("\n")).to.equal(0);
@@ -413,7 +413,7 @@ describe("publisher agent", function () {
       (e: unknown) => e,
     );
     expect(isAgentError(error, "INSUFFICIENT_FUNDS")).to.equal(true);
-    expect((error as Error).message).to.contain(`needs ${parseEther("1.05")} wei (reward + publisher bond); ${poor.address} holds ${parseEther("0.5")}`);
+    expect((error as Error).message).to.contain(`posting a task with reward 1.0 ETH needs 1.05 ETH (reward + publisher bond); ${poor.address} holds 0.5 ETH`);
     expect(rt.store.listTasks()).to.deep.equal([]);
 
     // The command says the same before it prepares or uploads anything.
@@ -421,7 +421,7 @@ describe("publisher agent", function () {
     const dataDir = join(dir, "poor-cli");
     const code = await main(["publish", "--market", await market.getAddress(), "--dataset", "iris", "--spec", "irisMlp", "--reward", "1"], { out: () => undefined, err: (l) => void err.push(l), env: env(new Wallet(poor.privateKey), dataDir) });
     expect(code).to.equal(1);
-    expect(err.join("\n")).to.match(/needs 1050000000000000000 wei .* \[INSUFFICIENT_FUNDS\]/);
+    expect(err.join("\n")).to.match(/needs 1.05 ETH .* \[INSUFFICIENT_FUNDS\]/);
     expect(filesUnder(join(dataDir, "ipfs-publisher"))).to.equal(0);
 
     // Enough for reward and bond, not for the gas of postTask: the dry run says so, still before any upload.
@@ -431,7 +431,7 @@ describe("publisher agent", function () {
     const gasDir = join(dir, "almost-cli");
     const gasCode = await main(["publish", "--market", await market.getAddress(), "--dataset", "iris", "--spec", "irisMlp", "--reward", "1"], { out: () => undefined, err: (l) => void gasErr.push(l), env: env(new Wallet(almost.privateKey), gasDir) });
     expect(gasCode).to.equal(1);
-    expect(gasErr.join("\n")).to.match(/needs 1050000000000000000 wei \(reward \+ publisher bond\) and about \d+ wei of gas; .* holds 1050000000000001000 \[INSUFFICIENT_FUNDS\]/);
+    expect(gasErr.join("\n")).to.match(/needs 1.05 ETH \(reward \+ publisher bond\) and about 0\.\d+ ETH of gas; .* holds 1.050000000000001 ETH \[INSUFFICIENT_FUNDS\]/);
     expect(filesUnder(join(gasDir, "ipfs-publisher"))).to.equal(0);
     expect(await market.taskCount()).to.equal(tasks);
   });

@@ -1,0 +1,55 @@
+import { Interface, ZeroAddress, formatUnits } from "ethers";
+import type { TaskMarket, Settlement } from "../../types/index.js";
+import type { TxSender } from "../chain/sender.js";
+import type { Logger } from "../log/logger.js";
+import type { ContentStore } from "../storage/index.js";
+import { pinTaskModels } from "../protocol/pin-settled.js";
+
+/**
+ * What `podl publish` does once one of its tasks has ended: pin the winner's and ommers' models
+ * (so the model outlives the miners' nodes) and collect its credits (the returned bond, a refund),
+ * which otherwise wait for a manual `podl withdraw`.
+ */
+export interface TaskEndedContext {
+  market: TaskMarket;
+  settlement: Settlement | undefined;
+  startBlock: number;
+  sender: TxSender;
+  me: string;
+  log: Logger;
+  out: (line: string) => void;
+  /** Omitted: pin nothing (`--no-pin`, or a Kubo node the publisher does not run). */
+  store?: ContentStore;
+  pinTimeoutMs: number;
+  /** `--keep-credits`: leave them in the market. */
+  keepCredits: boolean;
+}
+
+export async function afterTaskEnded(ctx: TaskEndedContext, taskId: bigint): Promise<void> {
+  // Credits first: pinning may wait for a slow peer.
+  if (!ctx.keepCredits) await withdrawCredits(ctx, (await ctx.market.getTask(taskId)).token);
+  if (ctx.store !== undefined && ctx.settlement !== undefined) {
+    const pinned = await pinTaskModels({ market: ctx.market, settlement: ctx.settlement, fromBlock: ctx.startBlock }, ctx.store, taskId, { timeoutMs: ctx.pinTimeoutMs, log: ctx.log });
+    if (pinned.length > 0) ctx.out(`task ${taskId}: pinned ${pinned.length} model(s) on this node: ${pinned.join(" ")}`);
+  }
+}
+
+/**
+ * Withdraws the publisher's market credit in `token`. The one place that knows how a publisher
+ * collects what it is owed (pull payouts may add a claim step here).
+ */
+export async function withdrawCredits(ctx: Pick<TaskEndedContext, "market" | "sender" | "me" | "out">, token: string): Promise<bigint> {
+  const credit = await ctx.market.creditOf(ctx.me, token);
+  if (credit === 0n) return 0n;
+  const unit = token === ZeroAddress ? "ETH" : `of token ${token}`;
+  const decimals = token === ZeroAddress ? 18 : await tokenDecimals(ctx.market, token);
+  const sent = await ctx.sender.call(ctx.market, "withdraw", [token], { label: `withdraw market credit ${unit}` });
+  ctx.out(`withdrew ${formatUnits(credit, decimals)} ${unit} of market credit, tx ${sent.hash} (--keep-credits leaves it)`);
+  return credit;
+}
+
+async function tokenDecimals(market: TaskMarket, token: string): Promise<number> {
+  const erc20 = new Interface(["function decimals() view returns (uint8)"]);
+  const runner = market.runner as { call(tx: { to: string; data: string }): Promise<string> };
+  return Number(erc20.decodeFunctionResult("decimals", await runner.call({ to: token, data: erc20.encodeFunctionData("decimals") }))[0]);
+}
