@@ -18,7 +18,7 @@ import type { Hyper } from "./train.js";
  * measured and for the cheaters that chose the segments (chooseSegments).
  */
 
-export const DEFAULT_REPLAY_SEGMENTS = 4; // bench/results/cheaters.json: the uniform draw plus the three jump picks
+export const DEFAULT_REPLAY_SEGMENTS = 5; // bench/results/cheaters.json: two uniform draws and the three jump picks
 export const DEFAULT_TOLERANCE = 1e-3; // measured: honest ≤ 2.5e-5 (cpu, wasm, webgpu; Adam moments ≤ 1.2e-5), forged ≥ 0.04 (docs/ml.md)
 
 const ITERATIONS = "optimizer.iterations";
