@@ -18,7 +18,7 @@ import { loadMnist } from "../agents/ml/datasets/index.js";
 import type { Dataset } from "../agents/ml/datasets/index.js";
 import { checkTorch, replayTorch, trainTorch } from "../agents/ml/engines/torch.js";
 import type { NamedTensors } from "../agents/ml/init.js";
-import { DEFAULT_TOLERANCE, normalisedDistance, replaySegments } from "../agents/ml/replay.js";
+import { DEFAULT_TOLERANCE, normalisedDistance, replaySegmentStates } from "../agents/ml/replay.js";
 import type { Replayer } from "../agents/ml/replay.js";
 import { KeccakStream } from "../agents/ml/seeds.js";
 import { presets } from "../agents/ml/spec.js";
@@ -64,7 +64,7 @@ function perturb(w: NamedTensors, relative: number, stream: KeccakStream): Named
   return new Map([...w].map(([n, t]) => [n, { shape: t.shape, data: t.data.map((v) => v * (1 + relative * (2 * stream.nextUnit() - 1))) }]));
 }
 
-const tfjsReplay: Replayer = (spec, opts, segs) => replaySegments(spec, opts, segs);
+const tfjsReplay: Replayer = (spec, opts, segs) => replaySegmentStates(spec, opts, segs);
 const torchReplay: Replayer = (spec, opts, segs) => replayTorch(spec, opts, segs);
 
 /** Honest and forged distances for checkpoints trained by `trainer`, replayed by `verifier`. */
@@ -72,13 +72,13 @@ async function calibrate(spec: TaskSpec, data: Dataset, cps: Checkpoint[], hyper
   const opts = { seed: SEED, miner: MINER, data, hyper };
   const segs = cps.slice(0, -1).map((from, i) => ({ from, toStep: cps[i + 1]!.step }));
   const replayed = await verifier(spec, opts, segs);
-  const honest = replayed.map((w, i) => normalisedDistance(w, cps[i + 1]!.weights, cps[i]!.weights));
+  const honest = replayed.map((r, i) => normalisedDistance(r.weights, cps[i + 1]!.weights, cps[i]!.weights));
   const stream = new KeccakStream(`0x${"77".repeat(32)}`);
-  const perturbed = replayed.map((w, i) => normalisedDistance(w, perturb(cps[i + 1]!.weights, 0.01, stream), cps[i]!.weights));
+  const perturbed = replayed.map((r, i) => normalisedDistance(r.weights, perturb(cps[i + 1]!.weights, 0.01, stream), cps[i]!.weights));
   const short = await trainer(spec, opts, segs.map((s) => ({ from: s.from, toStep: s.toStep - 1 - stream.nextBelow(Math.floor((s.toStep - s.from.step) / 2)) })));
-  const skipped = replayed.map((w, i) => normalisedDistance(w, short[i]!, cps[i]!.weights));
+  const skipped = replayed.map((r, i) => normalisedDistance(r.weights, short[i]!.weights, cps[i]!.weights));
   const other = await trainer(spec, { ...opts, miner: FORGER }, segs);
-  const otherBatches = replayed.map((w, i) => normalisedDistance(w, other[i]!, cps[i]!.weights));
+  const otherBatches = replayed.map((r, i) => normalisedDistance(r.weights, other[i]!.weights, cps[i]!.weights));
   const forged = [...perturbed, ...skipped, ...otherBatches];
   return {
     segments: honest.length,

@@ -10,6 +10,7 @@ import { loadConfig } from "../../config/load.js";
 import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
+import { DEFAULT_REPLAY_SEGMENTS } from "../../ml/replay.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
 import { pinTaskModels } from "../../protocol/pin-settled.js";
 import { Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../../types/index.js";
@@ -27,7 +28,7 @@ export const verifierConfigSchema = agentConfigSchema
     keeperGraceMs: int(0, 3_600_000).default(10_000).describe("ms a keeper call must be due before a validator other than the task's designated keeper sends it (default 10000)"),
     prefetch: flag.default(true).describe("fetch each task's shard ciphertexts while miners train, before any committee is drawn (default true)"),
     backend: z.enum(BACKEND_NAMES).optional().describe("TensorFlow.js backend: tensorflow, webgpu, wasm or cpu (default: the first that works)"),
-    replaySegments: int(0, 16).default(2).describe("checkpoint segments replayed per submission; 0 turns replay off (default 2)"),
+    replaySegments: int(0, 16).default(DEFAULT_REPLAY_SEGMENTS).describe(`checkpoint segments replayed per submission; 0 turns replay off (default ${DEFAULT_REPLAY_SEGMENTS})`),
     replayTolerance: z.coerce.number().positive().max(1).optional().describe("largest normalised replay distance accepted (default: the ML core's calibrated value)"),
     maxArtifactBytes: int(1_024, 2 ** 31).default(64 << 20).describe("largest artifact fetched, bytes (default 64 MiB; the spec's bound applies too)"),
     fetchTimeoutMs: int(100, 600_000).default(30_000).describe("longest wait for the next block of a fetch, ms (default 30000)"),

@@ -7,6 +7,7 @@ import type { Dataset } from "../datasets/dataset.js";
 import { MlError } from "../errors.js";
 import { initialWeights } from "../init.js";
 import type { NamedTensors } from "../init.js";
+import type { ReplayedState } from "../replay.js";
 import { epochPermutation, stepsPerEpoch } from "../order.js";
 import { generateSml } from "../sml.js";
 import { weightLayout } from "../spec.js";
@@ -123,7 +124,7 @@ export async function replayTorch(
   spec: TaskSpec,
   opts: PythonOptions & { seed: string; miner: string; data: Dataset; hyper: Hyper; watermarkStrength?: number },
   segments: readonly { from: Checkpoint; toStep: number }[],
-): Promise<NamedTensors[]> {
+): Promise<ReplayedState[]> {
   const { data, hyper } = opts;
   const perEpoch = stepsPerEpoch(data.n, hyper.batchSize);
   const epochs = [...new Set(segments.flatMap(({ from, toStep }) => Array.from({ length: toStep - from.step }, (_, k) => Math.floor((from.step + k) / perEpoch))))];
@@ -162,7 +163,10 @@ export async function replayTorch(
     worker.send({ cmd: "replay", spec, hyper, strength: opts.watermarkStrength ?? spec.watermark.strength, input: join(dir, "input.safetensors"), segments: files, outDir: dir });
     const m = await worker.next();
     if (m.type !== "replayed") throw new MlError("ENGINE_FAILED", `torch worker: unexpected message ${m.type}`);
-    return await Promise.all((m.paths as string[]).map(async (p) => decodeCheckpoint(await readFile(p)).weights));
+    return await Promise.all((m.paths as string[]).map(async (p) => {
+      const { weights, optimizer } = decodeCheckpoint(await readFile(p));
+      return { weights, optimizer };
+    }));
   } finally {
     worker.close();
     await rm(dir, { recursive: true, force: true });

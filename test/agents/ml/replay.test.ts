@@ -29,7 +29,7 @@ describe("ml/replay: checkpoint segment replay", function () {
     hyper = run.hyper;
   });
 
-  it("chooses one segment from seed2 and the largest update, deterministically", () => {
+  it("chooses r distinct segments, the first drawn from seed2, deterministically", () => {
     const a = chooseSegments(checkpoints, 2, SEED2);
     expect(a).to.have.length(2);
     expect(chooseSegments(checkpoints, 2, SEED2)).to.deep.equal(a);

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { encodeArtifact, modelHash } from "../../../agents/ml/artifact.js";
 import { buildManifest } from "../../../agents/ml/checkpoints.js";
 import type { Checkpoint, CheckpointManifest } from "../../../agents/ml/checkpoints.js";
+import { DEFAULT_REPLAY_SEGMENTS } from "../../../agents/ml/replay.js";
 import { generateSml } from "../../../agents/ml/sml.js";
 import { parseSpec } from "../../../agents/ml/spec.js";
 import type { TaskSpec } from "../../../agents/ml/spec.js";
@@ -50,7 +51,7 @@ describe("ml/verify: scoring a submission", function () {
     expect(result.scoreBps).to.be.above(8500);
     if (result.reason === undefined) {
       expect(result.watermark.detected).to.equal(true);
-      expect(result.replay).to.have.length(2);
+      expect(result.replay).to.have.length(DEFAULT_REPLAY_SEGMENTS);
     }
   });
 
