@@ -52,7 +52,8 @@ interface RunResult {
   retryWarnings: number;
   recoveries: number;
   lostAnswersRecognised: number;
-  proxy: FaultCounters;
+  /** Null when the run failed before the proxy started (a node that did not come up). */
+  proxy: FaultCounters | null;
   loadBefore: number[];
   loadAfter: number[];
 }
@@ -147,7 +148,7 @@ async function runAt(loss: number): Promise<RunResult> {
     retryWarnings,
     recoveries,
     lostAnswersRecognised: recognised,
-    proxy: proxy!.counters,
+    proxy: proxy?.counters ?? null,
     loadBefore,
     loadAfter: loadavg(),
   };
@@ -159,18 +160,23 @@ for (const loss of LOSSES) {
   runs.push(r);
   process.stdout.write(
     `loss ${loss * 100} %: ${r.phase} in ${r.settleSeconds ?? "-"} s, ${r.transactionsSent} transactions, ${r.revertedOnChain} reverted, ` +
-      `${r.missedWindows.miners + r.missedWindows.validators} missed windows, ${r.proxy.requests} requests (${Object.entries(r.proxy.faults).map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
+      `${r.missedWindows.miners + r.missedWindows.validators} missed windows, ${r.proxy?.requests ?? 0} requests (${Object.entries(r.proxy?.faults ?? {}).map(([k, v]) => `${k} ${v}`).join(", ")})\n`,
   );
+  // Written after every run: a bench cut short keeps what it measured.
+  await write();
 }
-const baseline = runs.find((r) => r.loss === 0 && r.settleSeconds !== null);
-const out = {
-  bench: "faults",
-  date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model },
-  seed: SEED,
-  task: IRIS,
-  plan: "loss split evenly: drop-request, drop-answer, http-503, closed-socket; plus delay of 2-5 s on `delay` of the requests (none at loss 0)",
-  runs: runs.map((r) => ({ ...r, settleVsBaseline: baseline && r.settleSeconds !== null ? Math.round((r.settleSeconds / baseline.settleSeconds!) * 100) / 100 : null })),
-};
-await writeFile(join(repoRoot, "bench/results/faults.json"), `${JSON.stringify(out, null, 2)}\n`);
-process.stdout.write(`wrote bench/results/faults.json\n`);
+
+async function write(): Promise<void> {
+  const baseline = runs.find((r) => r.loss === 0 && r.settleSeconds !== null);
+  const out = {
+    bench: "faults",
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model },
+    seed: SEED,
+    task: IRIS,
+    plan: "loss split evenly: drop-request, drop-answer, http-503, closed-socket; plus delay of 2-5 s on `delay` of the requests (none at loss 0)",
+    runs: runs.map((r) => ({ ...r, settleVsBaseline: baseline && r.settleSeconds !== null ? Math.round((r.settleSeconds / baseline.settleSeconds!) * 100) / 100 : null })),
+  };
+  await writeFile(join(repoRoot, "bench/results/faults.json"), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`wrote bench/results/faults.json\n`);
+}
