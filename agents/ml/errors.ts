@@ -14,7 +14,8 @@ export type MlErrorCode =
   | "ARTIFACT_SHAPE" // the artifact's tensors do not match weightLayout(spec)
   | "CHECKPOINT_GAP" // the checkpoint list skips or repeats a step
   | "DATASET_INVALID" // a dataset source (CSV, image folder, bundled set) cannot be loaded
-  | "MODEL_INVALID"; // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
+  | "MODEL_INVALID" // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
+  | "ENGINE_FAILED"; // a training engine's worker could not start or died
 
 /** The one error type that leaves agents/ml. */
 export class MlError extends Error {

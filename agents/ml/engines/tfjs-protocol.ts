@@ -1,0 +1,16 @@
+import type { BackendName } from "../backend.js";
+import type { EngineEvent, EngineResult, Throughput, TrainJob } from "../engine.js";
+import type { TaskSpec } from "../spec.js";
+
+/** Messages between engines/tfjs-worker.ts and its worker threads (tfjs-worker-main.ts). */
+
+export type Request =
+  | { type: "train"; id: number; backend: BackendName; job: TrainJob }
+  | { type: "throughput"; id: number; backend: BackendName; spec: TaskSpec; batches: number };
+
+export type WorkerError = { name: string; message: string; code?: string; stack?: string };
+
+export type Reply =
+  | { type: "event"; id: number; event: EngineEvent }
+  | { type: "done"; id: number; value: Omit<EngineResult, "checkpoints"> | Throughput }
+  | { type: "error"; id: number; error: WorkerError };
