@@ -5,11 +5,11 @@ import { EventDecoder } from "../chain/events.js";
 import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
-import { measureThroughput, missingKernels, type BackendName } from "../ml/backend.js";
-import { getNamedWeights } from "../ml/model.js";
+import { missingKernels, type BackendName } from "../ml/backend.js";
+import type { EngineResult, TrainingEngine } from "../ml/engine.js";
+import { TfjsWorkerEngine } from "../ml/engines/tfjs-worker.js";
 import { stepsPerEpoch } from "../ml/order.js";
 import { countModel, fixedOrMin } from "../ml/spec.js";
-import { train, type TrainResult } from "../ml/train.js";
 import { watermarkReader } from "../ml/watermark.js";
 import { modelCommitment } from "../protocol/commitments.js";
 import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
@@ -21,6 +21,7 @@ import { declaredWorkload } from "../publisher/prepare.js";
 import type { ContentStore } from "../storage/index.js";
 import { fetchShards, fetchTaskDocument, isSubmissionError, prefetchShards, uploadSubmission } from "../submission/index.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
+import { TrainingJobs, startJobs } from "./jobs.js";
 
 /** Market phases as `ITaskMarket.Phase` numbers them. */
 const PHASE = { Queued: 1n, Started: 2n, Committing: 3n, Revealing: 4n, Attesting: 5n, Settled: 6n, Cancelled: 7n, Defaulted: 8n, Unvalidated: 9n } as const;
@@ -91,6 +92,12 @@ export interface MinerOptions {
   dial?: (addresses: readonly string[]) => Promise<void>;
   /** Where training progress is drawn (default standard error). */
   progressStream?: Parameters<typeof createProgress>[0]["stream"];
+  /** What trains (default: TensorFlow.js on `backend` in worker threads). */
+  engine?: TrainingEngine;
+  /** Tasks trained at once (default 1). */
+  jobs?: number;
+  /** Training runs in the background while step() returns (the agent's loop); default false: step() waits for it. */
+  background?: boolean;
 }
 
 /** What one step did, for the command's plain-words output. */
@@ -136,6 +143,8 @@ export class Miner {
   #report: string[] = [];
   /** Seconds the last commitment took after training (hash, upload, transaction); 0 until measured. */
   #postSeconds = 0;
+  readonly #engine: TrainingEngine;
+  readonly #jobs: TrainingJobs;
 
   constructor(rt: AgentRuntime, options: MinerOptions) {
     this.#rt = rt;
@@ -144,6 +153,16 @@ export class Miner {
     this.market = TaskMarket__factory.connect(options.market, rt.chain.provider);
     this.#events = new EventDecoder([{ address: options.market, iface: this.market.interface }]);
     this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
+    this.#engine = options.engine ?? new TfjsWorkerEngine(options.backend);
+    this.#jobs = new TrainingJobs(options.jobs ?? 1, isRetryable, (taskId, e) =>
+      this.#rt.log.warn({ taskId, err: e.message }, `task ${taskId}: ${e.message}; will retry`),
+    );
+  }
+
+  /** Stops training (the tasks stay eligible for a restart) and ends the engine's workers. */
+  async close(): Promise<void> {
+    await this.#jobs.close();
+    if (this.#o.engine === undefined) await this.#engine.close();
   }
 
   async step(): Promise<StepReport> {
@@ -152,7 +171,9 @@ export class Miner {
       const event = this.#events.decode(log);
       if (event !== undefined) this.#onEvent(event.name, event.args);
     });
+    this.#jobs.check();
     for (const task of this.#open()) {
+      if (this.#jobs.has(task.taskId)) continue;
       try {
         await this.#advance(task.taskId, task.phase as MinerPhase, task.data as TaskData);
       } catch (e) {
@@ -161,16 +182,11 @@ export class Miner {
         this.#rt.log.warn({ taskId: task.taskId, err: (e as Error).message }, `task ${task.taskId}: ${(e as Error).message}; will retry`);
       }
     }
-    const candidate = await this.#choose();
-    if (candidate !== undefined) {
-      try {
-        await this.#mine(candidate.taskId, candidate.data);
-      } catch (e) {
-        if (!isRetryable(e)) throw e;
-        this.#rt.log.warn({ taskId: candidate.taskId, err: (e as Error).message }, `task ${candidate.taskId}: ${(e as Error).message}; will retry`);
-      }
-    } else if (this.#o.startTasks) {
-      await this.#maybeStart();
+    const started = await startJobs(this.#jobs, () => this.#choose(), (c, signal) => this.#mine(c.taskId, c.data, signal));
+    if (started.length === 0 && this.#o.startTasks) await this.#maybeStart();
+    if (!this.#o.background) {
+      await Promise.all(started);
+      this.#jobs.check();
     }
     const all = this.#rt.store.listTasks();
     const ended = all.filter((t) => FINAL_PHASES.has(t.phase)).length;
@@ -266,7 +282,7 @@ export class Miner {
 
     const trainExamples = trainingExamples(doc);
     const probeStarted = performance.now();
-    const probe = await measureThroughput(spec, this.#o.backend, Math.min(trainExamples, PROBE_BATCHES * fixedOrMin(spec.batchSize)));
+    const probe = await this.#engine.throughput(spec, Math.max(1, Math.min(PROBE_BATCHES, Math.ceil(trainExamples / fixedOrMin(spec.batchSize)))));
     this.#timing(taskId, "probe", probeStarted, { samples: probe.samples });
     const epochSeconds = probe.seconds * (trainExamples / probe.samples);
     const workload = declaredWorkload(spec, trainExamples, doc.shards.reduce((n, s) => n + s.bytes, 0));
@@ -300,7 +316,7 @@ export class Miner {
     const ready: { taskId: bigint; data: TaskData; t: ChainTask }[] = [];
     for (const task of this.#rt.store.listTasks("eligible")) {
       const data = task.data as TaskData;
-      if (data.keys === undefined) continue;
+      if (data.keys === undefined || this.#jobs.has(task.taskId)) continue;
       const t = await this.market.getTask(task.taskId);
       if (t.phase !== PHASE.Committing || next + BigInt(this.#o.commitMarginSeconds) > t.commitDeadline) continue;
       ready.push({ taskId: task.taskId, data, t });
@@ -338,7 +354,7 @@ export class Miner {
   }
 
   /** Decrypt, train, upload, store the opening, commit. */
-  async #mine(taskId: bigint, data: TaskData): Promise<void> {
+  async #mine(taskId: bigint, data: TaskData, signal: AbortSignal): Promise<void> {
     const state = this.#rt.store;
     const t = await this.market.getTask(taskId);
     const doc = await this.#document(data.specCid);
@@ -376,49 +392,33 @@ export class Miner {
     const budgetMs = (Number(t.commitDeadline - (await this.#nextTimestamp())) - this.#o.commitMarginSeconds) * 1000 - postMs;
     started = performance.now();
     this.#say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: this.#o.backend });
-    let run: TrainResult;
+    let run: EngineResult;
     const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
     const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: this.#rt.log, ...this.#stream() });
     // Epochs are decided as they go, from the epochs measured in this run (the probe only said one
     // fits): another one starts while the slowest of the last few, with the safety factor, fits the
     // budget. A model whose watermark does not read scores 0 (verifySubmission, reason watermark): at
-    // the cap the miner reads its own watermark and trains on, up to the spec's epochs.max, until it reads.
+    // the cap the engine reads the miner's own watermark and trains on, up to the spec's epochs.max,
+    // until it reads. The engine is cancelled outright when the commitment could no longer be sent.
     const readWatermark = watermarkReader(spec, t.seed, this.address);
-    const epochMs: number[] = [];
-    let last = started;
-    let stopped = "epochs.max";
+    const hardMs = Number(t.commitDeadline - (await this.#nextTimestamp()) - BigInt(this.#o.commitMarginSeconds)) * 1000;
+    const cancel = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, hardMs))]);
     try {
-      run = await train(spec, {
-        seed: t.seed,
-        miner: this.address,
-        data: dataset,
-        hyper: { epochs: spec.epochs.max },
-        onProgress: (e) => {
-          if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
-        },
-        stopAfterEpoch: async ({ epoch, model }) => {
-          const now = performance.now();
-          epochMs.push(now - last);
-          last = now;
-          const trained = epoch + 1;
-          const fits = now - started + Math.max(...epochMs.slice(-EPOCH_WINDOW)) * TIME_SAFETY <= budgetMs;
-          if (trained < cap && fits) return false;
-          const reading = readWatermark(await getNamedWeights(model));
-          last = performance.now();
-          if (!fits) stopped = "deadline";
-          if (reading.detected || !fits) return true;
-          if (trained === cap) {
-            this.#rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
-          }
-          return false;
-        },
-      });
+      run = await this.#engine.train(
+        { spec, data: dataset, seed: t.seed, miner: this.address, stop: { epochs: cap, maxEpochs: spec.epochs.max, deadline: Date.now() + budgetMs, epochWindow: EPOCH_WINDOW, safety: TIME_SAFETY, untilWatermark: true } },
+        { signal: cancel, onEvent: (e) => e.type === "epoch" && progress.update(e.step, `loss ${e.loss.toFixed(4)}`) },
+      );
+    } catch (e) {
+      if (signal.aborted || !cancel.aborted) throw e;
+      this.#set(taskId, "missed", { ...data, reason: "training was cancelled at the commit deadline" });
+      this.#say(taskId, `missed task ${taskId}: training was cancelled at the commit deadline`, "warn");
+      return;
     } finally {
       progress.finish();
     }
-    run.model.dispose();
+    const { stopped } = run;
     const trainSeconds = (performance.now() - started) / 1000;
-    this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss });
+    this.#timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss, engine: run.backend });
     this.#rt.log.info({ taskId, epochs: run.hyper.epochs, cap, stopped, seconds: trainSeconds }, `task ${taskId}: trained ${run.hyper.epochs} epoch(s) in ${trainSeconds.toFixed(1)} s; stopped: ${stopped}`);
 
     const watermark = readWatermark(run.weights);

@@ -27,6 +27,7 @@ export const minerConfigSchema = agentConfigSchema
     maxFlops: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model needs more forward FLOPs per sample"),
     maxBond: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal amount").optional().describe("skip tasks whose miner bond is higher, in ETH or whole tokens (e.g. 0.05)"),
     maxEpochs: int(1, 1_000_000).optional().describe("train at most this many epochs (the spec's epochs.max and the time left also cap them); training goes on past them, up to the spec's epochs.max and while time is left, only while the model's watermark does not read yet"),
+    jobs: int(1, 64).default(1).describe("tasks trained at once, each in its own worker thread (default 1; more only when the cores allow)"),
     commitMargin: int(0, 86_400).default(30).describe("seconds before the commit deadline by which the commitment is sent (default 30)"),
     fetchTimeoutMs: int(100, 600_000).default(30_000).describe("longest wait for the next block of a fetch, ms (default 30000)"),
     startTasks: flag.default(true).describe("call startNext when a task it wants is queued and the market has room (default true)"),
@@ -77,6 +78,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let store: ContentStore | undefined;
+  let running: Miner | undefined;
   try {
     const backend = await chooseBackend(config.backend, rt);
     store = await openAgentStore(config, MINER_IPFS_DIR, rt);
@@ -95,10 +97,13 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
       commitMarginSeconds: config.commitMargin,
       fetchTimeoutMs: config.fetchTimeoutMs,
       startTasks: config.startTasks,
+      jobs: config.jobs,
+      background: true,
       dial: async (addresses) => {
         if (store instanceof EmbeddedStore) await dialAll(store, [...new Set([...peers, ...addresses])], rt);
       },
     });
+    running = miner;
     const ipfs = store instanceof EmbeddedStore ? `; IPFS ${store.addresses().join(",")}` : "";
     io.out(`miner ${miner.address} on ${backend}, strategy ${config.strategy}; following market ${book.market}${ipfs}`);
 
@@ -130,6 +135,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
     io.out("stopped; run `podl miner` again with the same --data-dir to carry on");
     return 0;
   } finally {
+    await running?.close();
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     await store?.close();

@@ -22,8 +22,10 @@ export type Hyper = { batchSize: number; learningRate: number; epochs: number };
 /**
  * When to stop, asked after each epoch but the last of `maxEpochs`:
  *  - `epochs`: train at least this many unless the budget runs out (the miner's --max-epochs cap);
- *  - `budgetMs`: wall-clock milliseconds from the start of training; another epoch starts only
- *    while the slowest of the last `epochWindow` epochs, times `safety`, still fits;
+ *  - `deadline`: wall-clock time (ms since the Unix epoch, as Date.now()) by which training must
+ *    have ended; another epoch starts only while the slowest of the last `epochWindow` epochs,
+ *    times `safety`, still ends before it (a wall-clock instant, so a worker that took a while to
+ *    start, in any language, reads the same budget);
  *  - `untilWatermark`: past `epochs`, go on (up to `maxEpochs`, within the budget) until the
  *    model's own watermark reads (a model whose watermark does not read scores 0).
  * With neither a budget nor `untilWatermark`, training runs exactly `epochs` epochs.
@@ -31,14 +33,17 @@ export type Hyper = { batchSize: number; learningRate: number; epochs: number };
 export type StopRule = {
   epochs: number;
   maxEpochs: number;
-  budgetMs?: number;
+  deadline?: number;
   epochWindow?: number;
   safety?: number;
   untilWatermark?: boolean;
 };
 
-/** Why training ended: the epochs asked for (`epochs`, or `maxEpochs` when nothing stopped it earlier), the budget, or the watermark read past `epochs`. */
-export type StopReason = "epochs.max" | "deadline" | "watermark";
+/**
+ * Why training ended: the epochs asked for (`epochs`, and past them the watermark once it read; or
+ * `maxEpochs`), or the deadline. `hyper.epochs` in the result says how many it trained.
+ */
+export type StopReason = "epochs.max" | "deadline";
 
 export type TrainJob = {
   spec: TaskSpec;

@@ -19,23 +19,22 @@ export function createStopper(rule: StopRule, readWatermark?: WatermarkCheck, on
   const window = rule.epochWindow ?? STOP_DEFAULTS.epochWindow;
   const safety = rule.safety ?? STOP_DEFAULTS.safety;
   const epochMs: number[] = [];
-  let started = 0;
   let last = 0;
   return {
     start(now = performance.now()): void {
-      started = last = now;
+      last = now;
     },
     async afterEpoch(trained: number, weights: () => Promise<NamedTensors>): Promise<StopDecision> {
       const now = performance.now();
       epochMs.push(now - last);
       last = now;
-      const fits = rule.budgetMs === undefined || now - started + Math.max(...epochMs.slice(-window)) * safety <= rule.budgetMs;
+      const fits = rule.deadline === undefined || Date.now() + Math.max(...epochMs.slice(-window)) * safety <= rule.deadline;
       if (trained < rule.epochs && fits) return { stop: false };
       if (!fits) return { stop: true, reason: "deadline" };
       if (!rule.untilWatermark) return { stop: true, reason: "epochs.max" };
       const reading = readWatermark!(await weights());
       last = performance.now();
-      if (reading.detected) return { stop: true, reason: trained === rule.epochs ? "epochs.max" : "watermark" };
+      if (reading.detected) return { stop: true, reason: "epochs.max" };
       onUnembedded?.({ epochs: trained, matches: reading.matches, bits: reading.bits });
       return { stop: false };
     },

@@ -14,8 +14,8 @@ describe("ml/stop-rule: the declarative stop rule every engine applies", () => {
   });
 
   it("stops for the deadline when the slowest recent epoch, with the safety factor, no longer fits", async () => {
-    const s = createStopper({ epochs: 10, maxEpochs: 10, budgetMs: 1_000, safety: 1.5 });
-    // Pretend training started 900 ms ago: whatever the epoch took, 900 + 1.5 × epoch > 1,000 once epoch > 67 ms.
+    const s = createStopper({ epochs: 10, maxEpochs: 10, deadline: Date.now() + 1_000, safety: 1.5 });
+    // Pretend the first epoch started 900 ms ago: 1.5 × 900 ms no longer fits in the second left.
     s.start(performance.now() - 900);
     expect(await s.afterEpoch(1, NO_WEIGHTS)).to.deep.equal({ stop: true, reason: "deadline" });
   });
@@ -27,7 +27,7 @@ describe("ml/stop-rule: the declarative stop rule every engine applies", () => {
     s.start();
     expect(await s.afterEpoch(1, NO_WEIGHTS)).to.deep.equal({ stop: false });
     embedded = true;
-    expect(await s.afterEpoch(2, NO_WEIGHTS)).to.deep.equal({ stop: true, reason: "watermark" });
+    expect(await s.afterEpoch(2, NO_WEIGHTS)).to.deep.equal({ stop: true, reason: "epochs.max" });
     expect(heard).to.deep.equal([1]);
   });
 
