@@ -43,11 +43,13 @@ const GAS_RESERVE = 600_000n;
  */
 const TIME_SAFETY = 1.5;
 /**
- * Batches the probe times: one epoch or this many, whichever is less, extrapolated to the epoch. A
- * whole epoch of MNIST (5,600 examples) as a probe took 7.7 s in the e2e bench (22:29), a quarter
- * of the training it planned; 32 batches is a third of that epoch.
+ * Batches the probe times (after one untimed warm-up batch): one epoch or this many, whichever is
+ * less, extrapolated to the epoch. A whole epoch of MNIST (5,600 examples) as a probe took 7.7 s in
+ * the e2e bench (22:29), 32 batches 0.8-2.6 s (2026-11-21); the probe only has to say whether one
+ * epoch fits and rank tasks (epochs are then decided from the epochs measured while training), so
+ * a few batches do.
  */
-export const PROBE_BATCHES = 32;
+export const PROBE_BATCHES = 8;
 /** Epochs measured in the run whose slowest predicts the next one (the first also builds the model). */
 const EPOCH_WINDOW = 3;
 /** Seconds kept free for hashing, uploading and sending the commitment before this miner has measured them. */
@@ -153,7 +155,12 @@ export class Miner {
     this.market = TaskMarket__factory.connect(options.market, rt.chain.provider);
     this.#events = new EventDecoder([{ address: options.market, iface: this.market.interface }]);
     this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
-    this.#engine = options.engine ?? new TfjsWorkerEngine(options.backend);
+    if (options.engine === undefined) {
+      const engine = new TfjsWorkerEngine(options.backend);
+      // Started now, in the background: the first probe and training find their threads ready.
+      engine.warm(options.jobs ?? 1).catch((e: unknown) => rt.log.warn({ err: (e as Error).message }, `training worker did not start: ${(e as Error).message}`));
+      this.#engine = engine;
+    } else this.#engine = options.engine;
     this.#jobs = new TrainingJobs(options.jobs ?? 1, isRetryable, (taskId, e) =>
       this.#rt.log.warn({ taskId, err: e.message }, `task ${taskId}: ${e.message}; will retry`),
     );
@@ -173,7 +180,8 @@ export class Miner {
     });
     this.#jobs.check();
     for (const task of this.#open()) {
-      if (this.#jobs.has(task.taskId)) continue;
+      // A new task's prefetch and probe wait while every job slot trains: they would compete with it.
+      if (this.#jobs.has(task.taskId) || (task.phase === "posted" && this.#jobs.free === 0)) continue;
       try {
         await this.#advance(task.taskId, task.phase as MinerPhase, task.data as TaskData);
       } catch (e) {

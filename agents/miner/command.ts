@@ -21,7 +21,7 @@ export const MINER_IPFS_DIR = "ipfs-miner";
 export const minerConfigSchema = agentConfigSchema
   .extend({
     ...deploymentConfigShape,
-    strategy: z.enum(["dlbc", "pole"]).default("dlbc").describe("which task to train first: dlbc (the market's ranking) or pole (reward per expected second, from a probe of one epoch, at most 32 batches); default dlbc"),
+    strategy: z.enum(["dlbc", "pole"]).default("dlbc").describe("which task to train first: dlbc (the market's ranking) or pole (reward per expected second, from a probe of a few batches, at most 8); default dlbc"),
     backend: z.enum(BACKEND_NAMES).optional().describe("TensorFlow.js backend: tensorflow, webgpu, wasm or cpu (default: the first that works)"),
     maxParams: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model has more parameters"),
     maxFlops: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model needs more forward FLOPs per sample"),

@@ -35,6 +35,7 @@ describe("ml/engines/tfjs-worker: training in a worker thread behind the engine 
   it("starts wasm inside the worker and trains there until the watermark reads", async () => {
     const engine = new TfjsWorkerEngine("wasm");
     try {
+      await engine.warm(1);
       const run = await engine.train({ ...job, stop: { epochs: 1, maxEpochs: 100, untilWatermark: true } });
       expect(run.backend).to.equal("tfjs wasm, worker thread");
       expect(run.stopped).to.equal("epochs.max");

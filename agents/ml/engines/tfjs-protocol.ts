@@ -6,11 +6,13 @@ import type { TaskSpec } from "../spec.js";
 
 export type Request =
   | { type: "train"; id: number; backend: BackendName; job: TrainJob }
-  | { type: "throughput"; id: number; backend: BackendName; spec: TaskSpec; batches: number };
+  | { type: "throughput"; id: number; backend: BackendName; spec: TaskSpec; batches: number }
+  /** Loads and starts the backend, so that the first real request does not pay for it. */
+  | { type: "warm"; id: number; backend: BackendName };
 
 export type WorkerError = { name: string; message: string; code?: string; stack?: string };
 
 export type Reply =
   | { type: "event"; id: number; event: EngineEvent }
-  | { type: "done"; id: number; value: Omit<EngineResult, "checkpoints"> | Throughput }
+  | { type: "done"; id: number; value: Omit<EngineResult, "checkpoints"> | Throughput | null }
   | { type: "error"; id: number; error: WorkerError };

@@ -23,6 +23,7 @@ async function handle(request: Request): Promise<void> {
   try {
     backend ??= selectBackend({ force: request.backend }).then((c) => c.name);
     const name = await backend;
+    if (request.type === "warm") return post({ type: "done", id, value: null });
     if (request.type === "throughput") {
       const t = await measureThroughput(request.spec, name, request.batches * fixedOrMin(request.spec.batchSize));
       post({ type: "done", id, value: { samples: t.samples, seconds: t.seconds, samplesPerSecond: t.samplesPerSecond } });

@@ -47,6 +47,16 @@ export class TfjsWorkerEngine implements TrainingEngine {
     return (await this.#run({ type: "throughput", backend: this.#backend, spec, batches }, options.signal, () => {})) as Throughput;
   }
 
+  /**
+   * Starts workers until `count` are alive, each with its backend loaded (in the background: the
+   * promise is for callers that want to wait). A miner warms its job slots at start-up, so that
+   * neither its first probe nor its first training pays for starting a thread.
+   */
+  async warm(count: number): Promise<void> {
+    const missing = Math.max(0, count - this.#all.size);
+    await Promise.all(Array.from({ length: missing }, () => this.#run({ type: "warm", backend: this.#backend }, undefined, () => {})));
+  }
+
   async close(): Promise<void> {
     const all = [...this.#all];
     this.#all.clear();
