@@ -15,11 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { runDemo, type DemoOptions } from "./demo/run.js";
+import { CNN_DEMO_TASKS, runDemo, type DemoOptions } from "./demo/run.js";
 
 const USAGE = `Usage: npm run demo [-- options]
 
   --mnist-examples N   MNIST images the publisher shards (default 2000)
+  --cnn                the MNIST task uses the mnistCnn preset (convolutional SML, conv layers) on wasm
   --timeout S          give up after S seconds (default 900)
   --keep               keep the run's folder (agent states, IPFS blocks, JSON logs)
   --verbose            also print the agents' debug and timing lines
@@ -28,6 +29,7 @@ const USAGE = `Usage: npm run demo [-- options]
 const { values } = parseArgs({
   options: {
     "mnist-examples": { type: "string" },
+    cnn: { type: "boolean" },
     timeout: { type: "string" },
     keep: { type: "boolean" },
     verbose: { type: "boolean" },
@@ -49,6 +51,7 @@ const options: DemoOptions = {
   timeoutMs: Number(values.timeout ?? 900) * 1000,
   verbose: values.verbose === true,
   print: (line) => process.stdout.write(`${line}\n`),
+  ...(values.cnn === true ? { tasks: CNN_DEMO_TASKS } : {}),
 };
 
 const controller = new AbortController();
