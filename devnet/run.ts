@@ -53,6 +53,13 @@ export const DEMO_TASKS: readonly DemoTask[] = [
   { label: "mnist", dataset: "mnist", spec: "mnistMlp", reward: "2", threshold: 6000, trainWindow: 60 },
 ];
 
+/**
+ * `npm run demo -- --cnn`: the MNIST task with the mnistCnn preset (convolutional SML, conv and
+ * pooling layers), which trains on wasm with the registered convolution gradients; a CNN epoch costs
+ * several MLP epochs, so its window is longer.
+ */
+export const CNN_DEMO_TASKS: readonly DemoTask[] = [DEMO_TASKS[0]!, { label: "mnist-cnn", dataset: "mnist", spec: "mnistCnn", reward: "2", threshold: 6000, trainWindow: 150 }];
+
 const POLL_MS = 500;
 
 export interface TaskSummary {

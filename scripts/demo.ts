@@ -15,11 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { runDemo, type DemoOptions } from "../devnet/run.js";
+import { CNN_DEMO_TASKS, runDemo, type DemoOptions } from "../devnet/run.js";
 
 const USAGE = `Usage: npm run demo [-- options]
 
   --mnist-examples N   MNIST images the publisher shards (default 2000)
+  --cnn                the MNIST task uses the mnistCnn preset (convolutional SML, conv layers) on wasm
   --timeout S          give up after S seconds (default 900)
   --no-explorer        do not serve the web explorer (default: on a free loopback port)
   --explorer-port N    serve the explorer on this port
@@ -31,6 +32,7 @@ const USAGE = `Usage: npm run demo [-- options]
 const { values } = parseArgs({
   options: {
     "mnist-examples": { type: "string" },
+    cnn: { type: "boolean" },
     timeout: { type: "string" },
     engine: { type: "string" },
     keep: { type: "boolean" },
@@ -61,6 +63,7 @@ const options: DemoOptions = {
   ...(values["no-explorer"] === true ? {} : { explorer: { port: values["explorer-port"] === undefined ? undefined : Number(values["explorer-port"]) } }),
   ...(values.engine === undefined ? {} : { engine: values.engine }),
   print: (line) => process.stdout.write(`${line}\n`),
+  ...(values.cnn === true ? { tasks: CNN_DEMO_TASKS } : {}),
 };
 
 const controller = new AbortController();

@@ -8,6 +8,8 @@ import { fetchTaskDocument, isSubmissionError } from "../protocol/submission.js"
 import type { TaskDocument } from "../protocol/task-document.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 import { COMMIT_RPC_CALLS } from "../chain/latency.js";
+import type { TrainingEngine } from "../ml/engine.js";
+import { TfjsWorkerEngine } from "../ml/engines/tfjs-worker.js";
 import type { MinerContext, MinerOptions, MinerPhase, TaskData } from "./context.js";
 import { onEvent } from "./intake.js";
 import { finish } from "./payout.js";
@@ -15,6 +17,7 @@ import { FINAL_PHASES, TRANSITIONS } from "./phases.js";
 import { trainTask } from "./schedule.js";
 import { choose, maybeStart } from "./selection.js";
 import { submit } from "./submission.js";
+import { TrainingJobs, startJobs } from "./jobs.js";
 
 export { MODEL_SALT, type MinerOptions, type MinerPhase, type Strategy } from "./context.js";
 export { PROBE_BATCHES } from "./intake.js";
@@ -32,8 +35,9 @@ export interface StepReport {
 
 /**
  * The miner's state machine. Each step follows the market's events, brings every open task up to
- * date with the chain (evaluate, reconcile a commitment, reveal, withdraw), then trains at most one
- * task: the best candidate by the strategy. The opening of a commitment is in the state before
+ * date with the chain (evaluate, reconcile a commitment, reveal, withdraw), then starts training the
+ * best candidates by the strategy, one per free job slot (--jobs), on the training engine (worker
+ * threads by default), while its loop keeps following the chain and serving IPFS. The opening of a commitment is in the state before
  * `commitModel` is sent, so a miner killed at any point reveals after a restart.
  */
 export class Miner {
@@ -43,6 +47,7 @@ export class Miner {
   readonly #events: EventDecoder;
   readonly #cursor: EventCursor;
   readonly #ctx: MinerContext;
+  readonly #jobs: TrainingJobs;
   #report: string[] = [];
 
   constructor(rt: AgentRuntime, options: MinerOptions) {
@@ -52,7 +57,17 @@ export class Miner {
     this.#events = new EventDecoder([{ address: options.market, iface: this.market.interface }]);
     this.#cursor = rt.cursor("market", { address: this.#events.addresses, startBlock: options.startBlock });
     const documents = new Map<string, TaskDocument>();
+    let engine: TrainingEngine;
+    if (options.engine === undefined) {
+      const tfjs = new TfjsWorkerEngine(options.backend);
+      // Started now, in the background: the first probe and training find their threads ready.
+      tfjs.warm(options.jobs ?? 1).catch((e: unknown) => rt.log.warn({ err: (e as Error).message }, `training worker did not start: ${(e as Error).message}`));
+      engine = tfjs;
+    } else engine = options.engine;
+    this.#jobs = new TrainingJobs(options.jobs ?? 1, isRetryable, (taskId, e) => rt.log.warn({ taskId, err: e.message }, `task ${taskId}: ${e.message}; will retry`));
     this.#ctx = {
+      engine,
+      jobs: this.#jobs,
       rt,
       o: options,
       market: this.market,
@@ -78,13 +93,22 @@ export class Miner {
     };
   }
 
+  /** Stops training (the tasks stay eligible for a restart) and ends the engine's workers. */
+  async close(): Promise<void> {
+    await this.#jobs.close();
+    if (this.#ctx.o.engine === undefined) await this.#ctx.engine.close();
+  }
+
   async step(): Promise<StepReport> {
     this.#report = [];
     await this.#cursor.poll(async (log) => {
       const event = this.#events.decode(log);
       if (event !== undefined) onEvent(this.#ctx, event.name, event.args);
     });
+    this.#jobs.check();
     for (const task of this.#open()) {
+      // A new task's prefetch and probe wait while every job slot trains: they would compete with it.
+      if (this.#jobs.has(task.taskId) || (task.phase === "posted" && this.#jobs.free === 0)) continue;
       try {
         await this.#advance(task.taskId, task.phase as MinerPhase, task.data as TaskData);
       } catch (e) {
@@ -93,16 +117,11 @@ export class Miner {
         this.#rt.log.warn({ taskId: task.taskId, err: (e as Error).message }, `task ${task.taskId}: ${(e as Error).message}; will retry`);
       }
     }
-    const candidate = await choose(this.#ctx);
-    if (candidate !== undefined) {
-      try {
-        await this.#mine(candidate.taskId, candidate.data);
-      } catch (e) {
-        if (!isRetryable(e)) throw e;
-        this.#rt.log.warn({ taskId: candidate.taskId, err: (e as Error).message }, `task ${candidate.taskId}: ${(e as Error).message}; will retry`);
-      }
-    } else if (this.#ctx.o.startTasks) {
-      await maybeStart(this.#ctx);
+    const started = await startJobs(this.#jobs, () => choose(this.#ctx), (c, signal) => this.#mine(c.taskId, c.data, signal));
+    if (started.length === 0 && this.#ctx.o.startTasks) await maybeStart(this.#ctx);
+    if (!this.#ctx.o.background) {
+      await Promise.all(started);
+      this.#jobs.check();
     }
     const all = this.#rt.store.listTasks();
     const ended = all.filter((t) => FINAL_PHASES.has(t.phase)).length;
@@ -122,10 +141,10 @@ export class Miner {
   }
 
   /** Decrypt, train, upload, store the opening, commit. */
-  async #mine(taskId: bigint, data: TaskData): Promise<void> {
+  async #mine(taskId: bigint, data: TaskData, signal: AbortSignal): Promise<void> {
     const t = await this.market.getTask(taskId);
     const doc = await this.#ctx.document(data.specCid);
-    const run = await trainTask(this.#ctx, taskId, data, t, doc);
+    const run = await trainTask(this.#ctx, taskId, data, t, doc, signal);
     if (run !== undefined) await submit(this.#ctx, taskId, data, t, doc.spec, run);
   }
 }

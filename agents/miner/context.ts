@@ -1,7 +1,8 @@
 import type { AgentRuntime } from "../core/runtime.js";
 import type { createProgress } from "../log/progress.js";
 import type { BackendName } from "../ml/backend.js";
-import type { MinerEngine } from "./engine.js";
+import type { TrainingEngine } from "../ml/engine.js";
+import type { TrainingJobs } from "./jobs.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import type { ContentStore } from "../storage/index.js";
 import type { TaskMarket } from "../../types/index.js";
@@ -24,8 +25,12 @@ export interface MinerOptions {
   market: string;
   startBlock: number;
   store: ContentStore;
-  /** Which engine trains (agents/miner/engine.ts); tfjs when absent. */
-  engine?: MinerEngine;
+  /** What trains (agents/ml/engine.ts; default: TensorFlow.js on `backend` in worker threads; --engine torch: engines/torch-engine.ts). */
+  engine?: TrainingEngine;
+  /** Tasks trained at once (default 1). */
+  jobs?: number;
+  /** Training runs in the background while step() returns (the agent's loop); default false: step() waits for it. */
+  background?: boolean;
   /** The active TensorFlow.js backend (chosen once at start-up). */
   backend: BackendName;
   strategy: Strategy;
@@ -72,6 +77,10 @@ export interface MinerContext {
   readonly o: MinerOptions;
   readonly market: TaskMarket;
   readonly address: string;
+  /** The training engine (the option's, or TensorFlow.js worker threads on the backend). */
+  readonly engine: TrainingEngine;
+  /** Tasks training now, one per job slot. */
+  readonly jobs: TrainingJobs;
   /** Seconds the last commitment took after training (hash, upload, transaction); 0 until measured. */
   postSeconds: number;
   /** Records a task's phase and data in the state. */

@@ -1,7 +1,7 @@
 import { ZeroAddress, getAddress, type Result } from "ethers";
 import { tokenBalance } from "../core/erc20.js";
 import { createProgress } from "../log/progress.js";
-import { measureThroughput, missingKernels } from "../ml/backend.js";
+import { missingKernels } from "../ml/backend.js";
 import { countModel, fixedOrMin } from "../ml/spec.js";
 import { isSubmissionError, prefetchShards } from "../protocol/submission.js";
 import type { TaskDocument } from "../protocol/task-document.js";
@@ -11,11 +11,13 @@ import type { ChainTask, MinerContext, TaskData } from "./context.js";
 /** Gas kept in reserve for one task's transactions (approve, commit, reveal, withdraw), in gas units. */
 const GAS_RESERVE = 600_000n;
 /**
- * Batches the probe times: one epoch or this many, whichever is less, extrapolated to the epoch. A
- * whole epoch of MNIST (5,600 examples) as a probe took 7.7 s in the e2e bench (22:29), a quarter
- * of the training it planned; 32 batches is a third of that epoch.
+ * Batches the probe times (after one untimed warm-up batch): one epoch or this many, whichever is
+ * less, extrapolated to the epoch. A whole epoch of MNIST (5,600 examples) as a probe took 7.7 s in
+ * the e2e bench (22:29), 32 batches 0.8-2.6 s (2026-11-21); the probe only has to say whether one
+ * epoch fits and rank tasks (epochs are then decided from the epochs measured while training), so
+ * a few batches do.
  */
-export const PROBE_BATCHES = 32;
+export const PROBE_BATCHES = 8;
 /** Follows the market's events into the state: a posted task to evaluate, the training keys of one followed. */
 export function onEvent(ctx: MinerContext, name: string, args: Result): void {
   const { store } = ctx.rt;
@@ -69,7 +71,7 @@ export async function evaluate(ctx: MinerContext, taskId: bigint, data: TaskData
 
   const trainExamples = trainingExamples(doc);
   const probeStarted = performance.now();
-  const probe = await measureThroughput(spec, ctx.o.backend, Math.min(trainExamples, PROBE_BATCHES * fixedOrMin(spec.batchSize)));
+  const probe = await ctx.engine.throughput(spec, Math.max(1, Math.min(PROBE_BATCHES, Math.ceil(trainExamples / fixedOrMin(spec.batchSize)))));
   ctx.timing(taskId, "probe", probeStarted, { samples: probe.samples });
   const epochSeconds = probe.seconds * (trainExamples / probe.samples);
   const workload = declaredWorkload(spec, trainExamples, doc.shards.reduce((n, s) => n + s.bytes, 0));

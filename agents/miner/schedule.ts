@@ -6,7 +6,7 @@ import { checkDatasetCommitment } from "../protocol/dataset-tree.js";
 import { isProtocolError } from "../protocol/errors.js";
 import { splitShards } from "../protocol/split.js";
 import { fetchShards } from "../protocol/submission.js";
-import { trainWithEngine, type EngineRun } from "./engine.js";
+import type { EngineResult } from "../ml/engine.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import type { ChainTask, MinerContext, TaskData } from "./context.js";
 
@@ -33,7 +33,7 @@ export function plannedEpochs(ctx: MinerContext, data: TaskData, t: ChainTask, n
  * epoch fits the time left before the commit margin, and reads the model's own watermark. Returns
  * the run, or undefined when the task ended here (missed or skipped, with the reason in the state).
  */
-export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, doc: TaskDocument): Promise<EngineRun | undefined> {
+export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, doc: TaskDocument, signal: AbortSignal): Promise<EngineResult | undefined> {
   const { spec } = doc;
   if (plannedEpochs(ctx, data, t, await ctx.nextTimestamp()) < 1) {
     ctx.set(taskId, "missed", { ...data, reason: "not one epoch fits before the commit deadline" });
@@ -68,49 +68,33 @@ export async function trainTask(ctx: MinerContext, taskId: bigint, data: TaskDat
   const budgetMs = (Number(t.commitDeadline - (await ctx.nextTimestamp())) - ctx.commitMargin()) * 1000 - postMs;
   started = performance.now();
   ctx.say(taskId, `training task ${taskId} ("${spec.name}") for up to ${cap} epoch(s) on ${dataset.n} examples`, "info", { cap, backend: ctx.o.backend, commitMarginSeconds: ctx.commitMargin() });
-  let run: EngineRun;
+  let run: EngineResult;
   const perEpoch = stepsPerEpoch(dataset.n, fixedOrMin(spec.batchSize));
   const progress = createProgress({ label: `train task ${taskId}`, total: perEpoch * cap, unit: "steps", log: ctx.rt.log, ...ctx.stream() });
   // Epochs are decided as they go, from the epochs measured in this run (the probe only said one
   // fits): another one starts while the slowest of the last few, with the safety factor, fits the
   // budget. A model whose watermark does not read scores 0 (verifySubmission, reason watermark): at
-  // the cap the miner reads its own watermark and trains on, up to the spec's epochs.max, until it reads.
+  // the cap the engine reads the miner's own watermark and trains on, up to the spec's epochs.max,
+  // until it reads. The engine is cancelled outright when the commitment could no longer be sent.
   const readWatermark = watermarkReader(spec, t.seed, ctx.address);
-  const epochMs: number[] = [];
-  let last = started;
-  let stopped = "epochs.max";
+  const hardMs = Number(t.commitDeadline - (await ctx.nextTimestamp()) - BigInt(ctx.commitMargin())) * 1000;
+  const cancel = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, hardMs))]);
   try {
-    run = await trainWithEngine(ctx.o.engine ?? { name: "tfjs" }, spec, {
-      seed: t.seed,
-      miner: ctx.address,
-      data: dataset,
-      hyper: { epochs: spec.epochs.max },
-      onProgress: (e) => {
-        if (e.type === "epoch") progress.update(e.step, `loss ${e.loss.toFixed(4)}`);
-      },
-      onFallback: (reason) => ctx.say(taskId, `task ${taskId}: training with tfjs instead of torch: ${reason}`, "warn"),
-      stopAfterEpoch: async ({ epoch, weights }) => {
-        const now = performance.now();
-        epochMs.push(now - last);
-        last = now;
-        const trained = epoch + 1;
-        const fits = now - started + Math.max(...epochMs.slice(-EPOCH_WINDOW)) * TIME_SAFETY <= budgetMs;
-        if (trained < cap && fits) return false;
-        const reading = readWatermark(await weights());
-        last = performance.now();
-        if (!fits) stopped = "deadline";
-        if (reading.detected || !fits) return true;
-        if (trained === cap) {
-          ctx.rt.log.info({ taskId, epochs: trained, matches: reading.matches, bits: reading.bits }, `task ${taskId}: watermark not embedded after ${trained} epoch(s) (${reading.matches}/${reading.bits} bits); training on`);
-        }
-        return false;
-      },
-    });
+    run = await ctx.engine.train(
+      { spec, data: dataset, seed: t.seed, miner: ctx.address, stop: { epochs: cap, maxEpochs: spec.epochs.max, deadline: Date.now() + budgetMs, epochWindow: EPOCH_WINDOW, safety: TIME_SAFETY, untilWatermark: true } },
+      { signal: cancel, onEvent: (e) => e.type === "epoch" && progress.update(e.step, `loss ${e.loss.toFixed(4)}`) },
+    );
+  } catch (e) {
+    if (signal.aborted || !cancel.aborted) throw e;
+    ctx.set(taskId, "missed", { ...data, reason: "training was cancelled at the commit deadline" });
+    ctx.say(taskId, `missed task ${taskId}: training was cancelled at the commit deadline`, "warn");
+    return;
   } finally {
     progress.finish();
   }
+  const { stopped } = run;
   const trainSeconds = (performance.now() - started) / 1000;
-  ctx.timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss });
+  ctx.timing(taskId, "train", started, { steps: run.steps, epochs: run.hyper.epochs, cap, stopped, loss: run.history.at(-1)?.loss, engine: run.backend });
   ctx.rt.log.info({ taskId, epochs: run.hyper.epochs, cap, stopped, seconds: trainSeconds }, `task ${taskId}: trained ${run.hyper.epochs} epoch(s) in ${trainSeconds.toFixed(1)} s; stopped: ${stopped}`);
 
   const watermark = readWatermark(run.weights);

@@ -10,7 +10,7 @@ export async function choose(ctx: MinerContext): Promise<{ taskId: bigint; data:
   const ready: { taskId: bigint; data: TaskData; t: ChainTask }[] = [];
   for (const task of ctx.rt.store.listTasks("eligible")) {
     const data = task.data as TaskData;
-    if (data.keys === undefined) continue;
+    if (data.keys === undefined || ctx.jobs.has(task.taskId)) continue;
     const t = await ctx.market.getTask(task.taskId);
     if (t.phase !== PHASE.Committing || next + BigInt(ctx.commitMargin()) > t.commitDeadline) continue;
     ready.push({ taskId: task.taskId, data, t });

@@ -4,14 +4,14 @@ import { isAgentError } from "../config/errors.js";
 import { approveIfNeeded } from "../core/erc20.js";
 import { tryMarketCall } from "../keeper/index.js";
 import type { TaskSpec } from "../ml/spec.js";
-import type { EngineRun } from "./engine.js";
+import type { EngineResult } from "../ml/engine.js";
 import { modelCommitment } from "../protocol/commitments.js";
 import { PHASE } from "../protocol/phases.js";
 import { uploadSubmission } from "../protocol/submission.js";
 import { MODEL_SALT, type ChainTask, type MinerContext, type TaskData } from "./context.js";
 
 /** Uploads the trained model and its checkpoints, stores the commitment's opening, then commits. */
-export async function submit(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, spec: TaskSpec, run: EngineRun): Promise<void> {
+export async function submit(ctx: MinerContext, taskId: bigint, data: TaskData, t: ChainTask, spec: TaskSpec, run: EngineResult): Promise<void> {
   const state = ctx.rt.store;
   const postStarted = performance.now();
   const up = await uploadSubmission(ctx.o.store, spec, run, { taskId, seed: t.seed, miner: ctx.address });

@@ -50,7 +50,11 @@ export function checkpointTree(entries: readonly ManifestEntry[]): StandardMerkl
 }
 
 export function buildManifest(checkpoints: readonly Checkpoint[], every: number): CheckpointManifest {
-  const entries = checkpoints.map((cp) => ({ i: cp.i, step: cp.step, weightsHash: weightsHash(cp) }));
+  return manifestOf(checkpoints.map((cp) => ({ i: cp.i, step: cp.step, weightsHash: weightsHash(cp) })), every);
+}
+
+/** The manifest of checkpoints already hashed (training hashes each as it is taken). */
+export function manifestOf(entries: ManifestEntry[], every: number): CheckpointManifest {
   checkSchedule(entries, every);
   return { format: "podl-checkpoints/1", every, root: checkpointTree(entries).root, entries };
 }

@@ -18,7 +18,7 @@ export type MlErrorCode =
   | "DATASET_INVALID" // a dataset source (CSV, image folder, bundled set) cannot be loaded
   | "MODEL_INVALID" // an exported model folder (model.json, weights, labels, preprocessing) cannot be loaded
   | "ENGINE_UNAVAILABLE" // no Python that imports torch was found, or the spec needs what the torch engine lacks
-  | "ENGINE_FAILED"; // the torch worker reported an error or exited mid-command
+  | "ENGINE_FAILED"; // a training engine's worker (a tfjs thread, the torch process) could not start, reported an error or died
 
 /** The one error type that leaves agents/ml. */
 export class MlError extends PodlError<MlErrorCode> {

@@ -4,8 +4,8 @@ import { initialWeights } from "./init.js";
 import type { NamedTensors } from "./init.js";
 import { ARTIFACT_FORMAT } from "./artifact.js";
 import type { ArtifactV1 } from "./artifact.js";
-import { buildManifest } from "./checkpoints.js";
-import type { Checkpoint, CheckpointManifest } from "./checkpoints.js";
+import { manifestOf, weightsHash } from "./checkpoints.js";
+import type { Checkpoint, CheckpointManifest, ManifestEntry } from "./checkpoints.js";
 import { batchIndices, stepsPerEpoch } from "./order.js";
 import { generateSml } from "./sml.js";
 import { fixedOrMin, weightLayout } from "./spec.js";
@@ -29,7 +29,8 @@ export type Hyper = { batchSize: number; learningRate: number; epochs: number };
 
 export type ProgressEvent =
   | { type: "step"; step: number; epoch: number; loss: number | undefined }
-  | { type: "checkpoint"; i: number; step: number }
+  /** The checkpoint itself rides along (a worker transfers its buffers; its hash is already in the manifest). */
+  | { type: "checkpoint"; i: number; step: number; checkpoint: Checkpoint }
   | { type: "epoch"; epoch: number; step: number; loss: number; elapsedMs: number; model: tf.LayersModel };
 
 export type TrainOptions = {
@@ -83,8 +84,17 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
   const { data } = opts;
   const perEpoch = stepsPerEpoch(data.n, hyper.batchSize);
   const total = perEpoch * hyper.epochs;
-  const checkpoints: Checkpoint[] = [await session.snapshot(0, 0)];
-  await opts.onProgress?.({ type: "checkpoint", i: 0, step: 0 });
+  const checkpoints: Checkpoint[] = [];
+  // Hashed as taken: a listener may hand the checkpoint's buffers away (to another thread).
+  const entries: ManifestEntry[] = [];
+  const checkpoint = async (step: number): Promise<void> => {
+    const i = checkpoints.length;
+    const cp = await session.snapshot(i, step);
+    checkpoints.push(cp);
+    entries.push({ i, step, weightsHash: weightsHash(cp) });
+    await opts.onProgress?.({ type: "checkpoint", i, step, checkpoint: cp });
+  };
+  await checkpoint(0);
   const history: { epoch: number; loss: number }[] = [];
   let epochs = hyper.epochs;
   try {
@@ -100,11 +110,7 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
         if (opts.lossEvery && done % opts.lossEvery === 0) {
           await opts.onProgress?.({ type: "step", step: done, epoch, loss: (await lossSum.data())[0]! / (s + 1) });
         }
-        if (done % spec.checkpointEvery === 0 || done === total) {
-          const i = checkpoints.length;
-          checkpoints.push(await session.snapshot(i, done));
-          await opts.onProgress?.({ type: "checkpoint", i, step: done });
-        }
+        if (done % spec.checkpointEvery === 0 || done === total) await checkpoint(done);
       }
       const loss = (await lossSum.data())[0]! / perEpoch;
       lossSum.dispose();
@@ -113,11 +119,7 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
       await opts.onProgress?.({ type: "epoch", epoch, step: done, loss, elapsedMs: performance.now() - started, model: session.model });
       if (epoch + 1 < epochs && (await opts.stopAfterEpoch?.({ epoch, step: done, model: session.model }))) {
         epochs = epoch + 1;
-        if (checkpoints.at(-1)!.step !== done) {
-          const i = checkpoints.length;
-          checkpoints.push(await session.snapshot(i, done));
-          await opts.onProgress?.({ type: "checkpoint", i, step: done });
-        }
+        if (checkpoints.at(-1)!.step !== done) await checkpoint(done);
       }
     }
   } catch (e) {
@@ -130,7 +132,7 @@ export async function train(spec: TaskSpec, opts: TrainOptions): Promise<TrainRe
     model: session.model,
     weights,
     checkpoints,
-    manifest: buildManifest(checkpoints, spec.checkpointEvery),
+    manifest: manifestOf(entries, spec.checkpointEvery),
     steps: epochs * perEpoch,
     hyper: { ...hyper, epochs },
     history,

@@ -9,7 +9,7 @@ import { loadConfig } from "../../config/load.js";
 import { flag, int } from "../../config/fields.js";
 import { agentConfigSchema } from "../../config/schema.js";
 import { BACKEND_NAMES } from "../../ml/backend.js";
-import { chooseEngine, ENGINE_NAMES } from "../../miner/engine.js";
+import { buildEngine, chooseEngine, ENGINE_NAMES } from "../../miner/engine.js";
 import { EmbeddedStore, type ContentStore } from "../../storage/index.js";
 import { TaskMarket__factory } from "../../../types/index.js";
 import { Miner, isRetryable } from "../../miner/agent.js";
@@ -20,7 +20,7 @@ export const MINER_IPFS_DIR = "ipfs-miner";
 export const minerConfigSchema = agentConfigSchema
   .extend({
     ...deploymentConfigShape,
-    strategy: z.enum(["dlbc", "pole"]).default("dlbc").describe("which task to train first: dlbc (the market's ranking) or pole (reward per expected second, from a probe of one epoch, at most 32 batches); default dlbc"),
+    strategy: z.enum(["dlbc", "pole"]).default("dlbc").describe("which task to train first: dlbc (the market's ranking) or pole (reward per expected second, from a probe of a few batches, at most 8); default dlbc"),
     backend: z.enum(BACKEND_NAMES).optional().describe("TensorFlow.js backend: tensorflow, webgpu, wasm or cpu (default: the first that works)"),
     engine: z.enum(ENGINE_NAMES).optional().describe("training engine: torch (PyTorch in a Python worker) or tfjs (default: torch when a CUDA-enabled PyTorch is importable, else tfjs)"),
     python: z.string().min(1).optional().describe("the Python the torch engine runs (default: $PODL_PYTHON, python3, /usr/bin/python3, the first that imports torch)"),
@@ -28,6 +28,7 @@ export const minerConfigSchema = agentConfigSchema
     maxFlops: int(1, Number.MAX_SAFE_INTEGER).optional().describe("skip tasks whose model needs more forward FLOPs per sample"),
     maxBond: z.string().regex(/^\d+(\.\d+)?$/, "must be a decimal amount").optional().describe("skip tasks whose miner bond is higher, in ETH or whole tokens (e.g. 0.05)"),
     maxEpochs: int(1, 1_000_000).optional().describe("train at most this many epochs (the spec's epochs.max and the time left also cap them); training goes on past them, up to the spec's epochs.max and while time is left, only while the model's watermark does not read yet"),
+    jobs: int(1, 64).default(1).describe("tasks trained at once, each in its own worker thread (default 1; more only when the cores allow)"),
     commitMargin: int(0, 86_400).default(30).describe("seconds before the commit deadline by which the commitment is sent (default 30)"),
     fetchTimeoutMs: int(100, 600_000).default(30_000).describe("longest wait for the next block of a fetch, ms (default 30000)"),
     startTasks: flag.default(true).describe("call startNext when a task it wants is queued and the market has room (default true)"),
@@ -78,10 +79,12 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   let store: ContentStore | undefined;
+  let running: Miner | undefined;
   try {
     const backend = await chooseBackend(config.backend, rt);
-    const { engine, note } = await chooseEngine(config.engine, config.python);
-    rt.log.info({ engine: engine.name }, note);
+    const { engine: choice, note } = await chooseEngine(config.engine, config.python);
+    rt.log.info({ engine: choice.name }, note);
+    const engine = buildEngine(choice, backend, (reason) => rt.log.warn({ engine: "tfjs" }, `training with tfjs instead of torch: ${reason}`));
     store = await openAgentStore(config, MINER_IPFS_DIR, rt);
     const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
@@ -89,7 +92,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
       startBlock: book.startBlock,
       store,
       backend,
-      engine,
+      ...(engine === undefined ? {} : { engine }),
       strategy: config.strategy,
       ...(config.maxParams === undefined ? {} : { maxParams: config.maxParams }),
       ...(config.maxFlops === undefined ? {} : { maxFlops: config.maxFlops }),
@@ -99,10 +102,13 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
       commitMarginSeconds: config.commitMargin,
       fetchTimeoutMs: config.fetchTimeoutMs,
       startTasks: config.startTasks,
+      jobs: config.jobs,
+      background: true,
       dial: async (addresses) => {
         if (store instanceof EmbeddedStore) await dialAll(store, [...new Set([...peers, ...addresses])], rt);
       },
     });
+    running = miner;
     const ipfs = store instanceof EmbeddedStore ? `; IPFS ${store.addresses().join(",")}` : "";
     io.out(`miner ${miner.address} on ${backend}, strategy ${config.strategy}; following market ${book.market}${ipfs}`);
 
@@ -134,6 +140,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
     io.out("stopped; run `podl miner` again with the same --data-dir to carry on");
     return 0;
   } finally {
+    await running?.close();
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
     await store?.close();

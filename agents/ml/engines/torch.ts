@@ -42,6 +42,8 @@ export type TorchTrainOptions = PythonOptions & {
   onProgress?: (e: { type: "checkpoint"; i: number; step: number } | { type: "epoch"; epoch: number; step: number; loss: number; elapsedMs: number; cpuMs: number }) => void | Promise<void>;
   /** As train()'s, given the epoch's weights (SML excluded) instead of a live tf model. */
   stopAfterEpoch?: (e: { epoch: number; step: number; weights: NamedTensors }) => boolean | Promise<boolean>;
+  /** Ends the worker and rejects with the signal's reason (the miner's commit deadline). */
+  signal?: AbortSignal;
 };
 
 export type TorchTrainResult = {
@@ -71,7 +73,10 @@ export async function trainTorch(spec: TaskSpec, opts: TorchTrainOptions): Promi
   const python = await findPython(opts);
   const dir = await mkdtemp(join(tmpdir(), "podl-torch-"));
   const worker = new TorchWorker(python.python, opts);
+  const abort = () => worker.close();
+  opts.signal?.addEventListener("abort", abort, { once: true });
   try {
+    opts.signal?.throwIfAborted();
     const { data } = opts;
     const input = sessionInputs(spec, opts, hyper, data, data.n, Array.from({ length: hyper.epochs }, (_, e) => e));
     input.set("sml.kernel", f32(generateSml(opts.seed, spec.sml, spec.input.shape)));
@@ -110,7 +115,11 @@ export async function trainTorch(spec: TaskSpec, opts: TorchTrainOptions): Promi
         };
       } else throw new MlError("ENGINE_FAILED", `torch worker: unexpected message ${m.type}`);
     }
+  } catch (e) {
+    opts.signal?.throwIfAborted();
+    throw e;
   } finally {
+    opts.signal?.removeEventListener("abort", abort);
     worker.close();
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { chooseEngine, trainWithEngine } from "../../../agents/miner/engine.js";
+import { buildEngine, chooseEngine } from "../../../agents/miner/engine.js";
+import { TfjsWorkerEngine } from "../../../agents/ml/engines/tfjs-worker.js";
 import { checkPython, pythonCandidates } from "../../../agents/ml/engines/torch-python.js";
-import { watermarkReader } from "../../../agents/ml/watermark.js";
 import { irisDataset, IRIS_SPEC, MINER, SEED } from "../ml/helpers/iris-run.js";
 import { torchOrSkip } from "../ml/helpers/torch.js";
 
@@ -37,14 +37,19 @@ describe("miner/engine: choosing and running the training engine", function () {
     if (!choice.check.cuda) expect(auto.note).to.match(/has no CUDA \(--engine torch/);
   });
 
-  it("hands the stop rule the epoch's weights from torch, as from tfjs", async function () {
+  it("applies the same stop rule on torch as on tfjs worker threads: the epochs trained until the watermark reads", async function () {
     const choice = await torchOrSkip(this);
-    const read = watermarkReader(IRIS_SPEC, SEED, MINER);
-    const runs = [];
-    for (const engine of [{ name: "tfjs" as const }, { name: "torch" as const, python: choice.python, device: "cpu" }]) {
-      runs.push(await trainWithEngine(engine, IRIS_SPEC, { seed: SEED, miner: MINER, data: irisDataset(), hyper: { epochs: 12 }, stopAfterEpoch: async ({ epoch, weights }) => epoch >= 3 && read(await weights()).detected }));
+    const tfjs = new TfjsWorkerEngine("cpu");
+    const torch = buildEngine({ name: "torch", python: choice.python, device: "cpu" }, "cpu", (reason) => expect.fail(`fell back to tfjs: ${reason}`))!;
+    try {
+      const job = { spec: IRIS_SPEC, data: irisDataset(), seed: SEED, miner: MINER, stop: { epochs: 4, maxEpochs: 12, untilWatermark: true } };
+      const runs = [await tfjs.train(job), await torch.train(job)];
+      expect(runs[1]!.hyper.epochs).to.equal(runs[0]!.hyper.epochs).and.be.below(12);
+      expect(runs[1]!.stopped).to.equal(runs[0]!.stopped);
+      expect(runs[1]!.manifest.entries.length).to.equal(runs[0]!.manifest.entries.length);
+      expect(runs[1]!.backend).to.match(/^torch /);
+    } finally {
+      await Promise.all([tfjs.close(), torch.close()]);
     }
-    expect(runs[1]!.hyper.epochs).to.equal(runs[0]!.hyper.epochs).and.be.below(12);
-    expect(runs[1]!.manifest.entries.length).to.equal(runs[0]!.manifest.entries.length);
   });
 });

@@ -3,11 +3,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { expect } from "chai";
 import { MaxUint256, Wallet, ZeroHash, parseEther, toUtf8Bytes, type JsonRpcProvider } from "ethers";
 import { openRuntime, type AgentRuntime } from "../../../agents/core/runtime.js";
 import { loadConfig } from "../../../agents/config/load.js";
 import { selectBackend } from "../../../agents/ml/backend.js";
+import { TfjsWorkerEngine } from "../../../agents/ml/engines/tfjs-worker.js";
 import { loadIris } from "../../../agents/ml/datasets/bundled.js";
 import { canonicalJson, parseSpec, presets } from "../../../agents/ml/spec.js";
 import { MODEL_SALT, Miner, type MinerOptions } from "../../../agents/miner/agent.js";
@@ -214,7 +216,61 @@ describe("miner agent", function () {
     await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
   });
 
-  it("reveals in time after being SIGKILLed between commit and reveal", async () => {
+  it("trains in a worker: its loop steps and its IPFS node serves while a task trains; close() cancels the training, a restart carries on", async () => {
+    const taskId = await publishIris();
+    const wallet = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    const engine = new TfjsWorkerEngine("cpu");
+    // 100 epochs of Iris: seconds of training, long enough to watch the loop during it.
+    const options: Partial<MinerOptions> = { background: true, engine, maxEpochs: 100 };
+    const m = await miner(new Wallet(wallet.privateKey), join(dir, "background"), options);
+    await m.agent.step(); // evaluates (the probe runs in the worker), starts the task
+    await mineToSeed(provider);
+    await publisher.step(); // training keys
+    const specCid = m.rt.store.getTask(taskId)!.data.specCid as string;
+    const peer = await EmbeddedStore.open({ dataDir: join(dir, "peer-of-background"), peers: m.store.addresses() });
+    stores.push(peer);
+    const training = () => m.capture.lines().some((l) => String(l.msg).startsWith(`training task ${taskId}`)) && !m.capture.lines().some((l) => l.stopped !== undefined);
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const started = performance.now();
+    await m.agent.step(); // starts the job (decrypt, then train in the worker) and returns
+    for (let i = 0; i < 400 && !training(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(training(), m.capture.text()).to.equal(true);
+    // Another node fetches the task document from the miner's node, and the loop steps, while the worker trains.
+    const fetched = await peer.get(specCid, { timeoutMs: 10_000 });
+    expect(fetched.byteLength).to.be.greaterThan(0);
+    expect(training(), "still training after the fetch").to.equal(true);
+    let steps = 0;
+    for (; steps < 3; steps++) await m.agent.step();
+    expect(training(), "still training after three steps").to.equal(true);
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("eligible");
+    await m.agent.close(); // cancels the job: its worker ends, the task stays eligible
+    const elapsed = performance.now() - started;
+    delay.disable();
+    expect(engine.workers).to.equal(0);
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("eligible");
+    // Structural: the loop never waited for the training thread (its longest stall is a small part of the time trained).
+    expect(delay.max / 1e6).to.be.below(elapsed / 4);
+
+    // A restart on the same state trains (5 epochs) and commits, in the foreground this time.
+    const restarted = new Miner(m.rt, { market: await market.getAddress(), startBlock, store: m.store, backend: "cpu", strategy: "dlbc", maxEpochs: 5, commitMarginSeconds: 5, fetchTimeoutMs: 5_000, startTasks: false, engine });
+    await restarted.step();
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
+    await engine.close();
+
+    // End the task so that the market's two active slots are free for the next tests.
+    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
+    await publisher.step(); // test keys
+    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
+    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
+    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
+    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+  });
+
+  it("reveals in time after being SIGKILLed between commit and reveal", async function () {
+    // The child also starts a training worker (2 CPU-s: tsx, TensorFlow.js), 5-10 s at load 30 on two cores.
+    this.timeout(240_000);
     const taskId = await publishIris();
     const wallet = account(6);
     const dataDir = join(dir, "killed");
@@ -230,7 +286,7 @@ describe("miner agent", function () {
     child.stderr!.on("data", (b: Buffer) => (output += b.toString()));
     const exited = new Promise<string | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
     // The child starts the task itself; the publisher unlocks the keys; kill the child once its commitment is on chain.
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 150_000;
     while (!(await market.isMiner(taskId, wallet.address))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the miner never committed:\n${output}`);
       if ((await market.getTask(taskId)).phase === 2n) await mineToSeed(provider); // started: the seed's randomness
@@ -336,4 +392,5 @@ describe("miner agent", function () {
     expect(record.data.reason).to.include(`cannot afford the miner bond: ${bond} wei`);
     expect(record.data.reason).to.include(`holds ${parseEther("0.001")} wei`);
   });
+
 });
