@@ -2,6 +2,7 @@ import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result }
 import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { claimPayouts } from "../chain/payouts.js";
 import { isTransientRpcError } from "../chain/retry.js";
 import { isAgentError } from "../config/errors.js";
 import { createProgress } from "../log/progress.js";
@@ -546,6 +547,7 @@ export class Miner {
     const ended = PHASE_NAMES[Number(t.phase)]!;
     if (phase === "committed" || phase === "revealed") {
       if (t.phase === PHASE.Defaulted) await this.#claimDefaultShare(taskId);
+      else await claimPayouts(this.market, this.#rt.sender, taskId, this.address);
       const credit = await this.market.creditOf(this.address, t.token);
       if (credit > 0n) {
         const started = performance.now();

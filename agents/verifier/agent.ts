@@ -2,6 +2,7 @@ import { Interface, ZeroAddress, getAddress, hexlify, randomBytes, type Result }
 import type { AgentRuntime } from "../cli/runtime.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
+import { claimPayouts } from "../chain/payouts.js";
 import { revertData } from "../chain/revert.js";
 import { AgentError, isAgentError } from "../config/errors.js";
 import {
@@ -310,6 +311,7 @@ export class Verifier {
     const block = BigInt(head!.number);
 
     if (TERMINAL.has(t.phase)) {
+      await claimPayouts(this.market, this.#rt.sender, taskId, this.#me);
       await this.#withdrawAll(data.token ?? t.token);
       const phase = PHASE_NAMES[Number(t.phase)]!;
       this.#rt.store.putTask(taskId, "done", { ...data, ended: phase });
