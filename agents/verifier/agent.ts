@@ -14,6 +14,7 @@ import {
   type ValidatorRegistry,
 } from "../../types/index.js";
 import { TaskDataUnavailable } from "./errors.js";
+import { escapeDue } from "./escape.js";
 import { scoresCommitment } from "./scores.js";
 
 /** Market phases as `ITaskMarket.Phase` numbers them. */
@@ -370,6 +371,8 @@ export class Verifier {
     const [status, roundBig] = await this.settlement.statusOf(taskId);
     if (status === STATUS.Finalized) return;
     const finalize = () => this.#keep(taskId, tlog, "finalize", () => sender.call(this.settlement, "finalize", [taskId], { label: `finalize task ${taskId}` }));
+    // a stalled attestation (finalize cannot end it): the escape hatch settles it as unvalidated
+    if (this.#o.keeper && (await escapeDue(this.settlement, taskId, t, now))) return void (await this.#keep(taskId, tlog, "escape", () => sender.call(this.settlement, "escape", [taskId], { label: `escape task ${taskId}` })));
     if (t.revealedCount === 0n) {
       // Nothing to attest: finalize refunds the publisher at once.
       if (this.#o.keeper) await finalize();
