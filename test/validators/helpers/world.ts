@@ -242,17 +242,10 @@ export function bySigner<T extends Actor>(all: T[], addresses: string[]): T[] {
 }
 
 /**
- * Claims every posted payout (market credits) and block reward (PODL) of `taskId` for its payees, as a
- * keeper would (anyone may claim; each entry goes to the account it names). A no-op before settlement.
+ * Claims every posted payout (market credits) and block reward (PODL) of every task posted so far for
+ * its payees, as a keeper would (anyone may claim; each entry goes to the account it names); tests read
+ * credits and PODL balances after it.
  */
-export async function claimAll(w: Pick<World, "market" | "rewardToken">, taskId: bigint): Promise<void> {
-  const due = await unclaimedPayouts(w.market, taskId);
-  if (due !== undefined) await (await w.market.claimPayouts(taskId, due.payouts, due.indices)).wait();
-  const mints = await unclaimedMints(w.rewardToken, taskId);
-  if (mints !== undefined) await (await w.rewardToken.claimMints(taskId, mints.payouts, mints.indices)).wait();
-}
-
-/** `claimAll` for every task posted so far (tests read credits and PODL balances after it). */
 export async function claimAllPosted(w: { market: TaskMarket; rewardToken?: RewardToken }): Promise<void> {
   for (const e of await w.market.queryFilter(w.market.filters.PayoutsPosted())) {
     const due = await unclaimedPayouts(w.market, e.args.taskId);
