@@ -6,7 +6,9 @@
  * Keys: stake (first stake), stakeTopUp, requestUnbond, withdrawStake, drawRequest_5of5 (the first
  * `drawCommittee` call, which requests the draw), drawCommittee_5of5 (the call that draws),
  * commitScores, revealScores (16 submissions), revealScores_64, finalize_5x16, finalize_15x64,
- * drawCommittee_15of15, and the counts used.
+ * drawCommittee_15of15, claimPayouts_one_5x16 (a payee claims its entry after finalize_5x16),
+ * claimPayouts_rest_5x16 (a keeper claims the other entries at once), claimMints_one_5x16 (a block
+ * reward claimed), and the counts used.
  *
  * Run alone (`npx hardhat run bench/gas-validators.ts`) it merges its figures into
  * bench/results/gas.json, keeping the other keys there.
@@ -27,6 +29,7 @@ import {
   taskToAttesting,
   type World,
 } from "../test/validators/helpers/world.js";
+import { unclaimedMints, unclaimedPayouts } from "../agents/chain/payouts.js";
 
 async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
   const receipt = await (await tx).wait();
@@ -76,7 +79,17 @@ async function scenario(conn: NetworkConnection, s: Scenario) {
   }
   const tx = await w.settlement.finalize(run.taskId);
   const finalize = await gasOf(Promise.resolve(tx));
-  return { w, requestGas, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize, finalizeHash: tx.hash };
+  // pull payouts: a payee claims its own entry, then a keeper claims the rest for everyone; the winner
+  // claims its block reward
+  const posted = (await unclaimedPayouts(w.market, run.taskId))!;
+  const claimOne = await gasOf(w.market.claimPayouts(run.taskId, posted.payouts, [1]));
+  const claimRest = await gasOf(w.market.claimPayouts(run.taskId, posted.payouts, posted.indices.filter((i) => i !== 1)));
+  const mints = (await unclaimedMints(w.rewardToken, run.taskId))!;
+  const claimMint = await gasOf(w.rewardToken.claimMints(run.taskId, mints.payouts, [mints.indices[0]!]));
+  return {
+    w, requestGas, drawGas, commit: Math.max(...commit), reveal: Math.max(...reveal), finalize, finalizeHash: tx.hash,
+    claimOne, claimRest, claimRestCount: posted.indices.length - 1, claimMint,
+  };
 }
 
 /**
@@ -118,6 +131,10 @@ export async function measureValidatorGas(conn: NetworkConnection): Promise<Reco
     commitScores: small.commit,
     revealScores: small.reveal,
     finalize_5x16: small.finalize,
+    claimPayouts_one_5x16: small.claimOne,
+    claimPayouts_rest_5x16: small.claimRest,
+    claimPayouts_restCount_5x16: small.claimRestCount,
+    claimMints_one_5x16: small.claimMint,
     drawCommittee_15of15: large.drawGas,
     commitScores_15: large.commit,
     revealScores_64: large.reveal,

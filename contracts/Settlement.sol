@@ -635,14 +635,16 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
         (uint256 publisherAmount, uint256 winnerAmount, uint256 ommerAmount) = _blockAmounts(t.taskId, task, t.ommers.length);
         emit BlockRewarded(t.taskId, publisherAmount, winnerAmount, ommerAmount);
-        if (publisherAmount != 0) _REWARD_TOKEN.mint(task.publisher, publisherAmount);
-        if (winnerAmount != 0) _REWARD_TOKEN.mint(winner, winnerAmount);
-        if (ommerAmount == 0) return;
+        // posted, not minted: one hash instead of a fresh balance per recipient; they claim (claimMints)
+        IRewardToken.Mint[] memory mints = new IRewardToken.Mint[](2 + t.ommers.length);
+        mints[0] = IRewardToken.Mint(task.publisher, publisherAmount);
+        mints[1] = IRewardToken.Mint(winner, winnerAmount);
         for (uint256 i = 0; i < t.ommers.length; ++i) {
             address ommer = subs[t.ommers[i]].miner;
             // the publisher's own ommer submissions earn nothing either
-            if (ommer != task.publisher) _REWARD_TOKEN.mint(ommer, ommerAmount);
+            mints[2 + i] = IRewardToken.Mint(ommer, ommer != task.publisher ? ommerAmount : 0);
         }
+        _REWARD_TOKEN.postMints(t.taskId, mints);
     }
 
     /// @dev The block reward amounts of `Rewards.amounts`: the publisher's share at the queue length

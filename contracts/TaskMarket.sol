@@ -55,8 +55,10 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint40 testKeyDeadline;
         uint40 testUnlockedAt;
         uint64 testUnlockBlock;
-        // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock
-        bytes32 testLeavesHash;
+        // slot 7: keccak256 of the test shards' leaves in index order, fixed at the training unlock; once
+        // settled (the leaves are no longer needed), keccak256 of the posted payout list: a non-zero
+        // slot rewritten instead of a fresh one per task
+        bytes32 listHash;
         // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards), and the
         // queue length at the start (so that startNext writes a slot postTask made non-zero); windows are
         // at most 30 days, under 2**24 s
@@ -114,6 +116,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
     mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
     mapping(address account => mapping(address token => uint256 amount)) private _credits;
+    /// @dev Bit i set once entry i of the task's posted payout list was claimed (lists have ≤ 256 entries).
+    mapping(uint256 taskId => uint256 bitmap) private _claimedPayouts;
     mapping(address token => RewardTokenTerms) private _rewardTokens;
 
     /// @param initialOwner Owner (may change parameters and set the settlement module once).
@@ -249,7 +253,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
             if (status != IRandomnessSource.RandomnessStatus.Ready) revert SeedNotReady(taskId, t.randomnessId);
             _storeSeed(taskId, t, seed);
         }
-        t.testLeavesHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
+        t.listHash = _checkTrainingKeys(taskId, t, keys, testLeaves);
 
         uint40 commitDeadline = uint40(block.timestamp + t.trainWindow);
         t.phase = Phase.Committing;
@@ -403,16 +407,43 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
         uint256 pool = uint256(t.reward) + t.publisherBond + t.totalMinerBonds;
         uint256 total;
-        address token = t.token;
-        for (uint256 i = 0; i < s.payouts.length; ++i) {
+        uint256 count = s.payouts.length;
+        if (count > 256) revert PayoutIndexOutOfBounds(count, 256);
+        for (uint256 i = 0; i < count; ++i) {
             Payout calldata payout = s.payouts[i];
             if (payout.account == address(0)) revert PayoutAccountZero();
             total += payout.amount;
-            _credit(payout.account, token, payout.amount);
         }
         if (total != pool) revert PayoutMismatch(total, pool);
+        // posted, not credited: one hash instead of a credit slot per payee; payees claim against it
+        bytes32 hash = keccak256(abi.encode(s.payouts));
+        t.listHash = hash;
+        emit PayoutsPosted(taskId, hash, s.payouts);
         emit TaskSettled(taskId, s.outcome, pool);
         if (validated) _appendBlock(taskId, t, s);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function claimPayouts(uint256 taskId, Payout[] calldata payouts, uint256[] calldata indices)
+        external
+        nonReentrant
+    {
+        TaskData storage t = _task(taskId);
+        if (t.phase != Phase.Settled && t.phase != Phase.Unvalidated) revert PayoutsNotPosted(taskId);
+        if (keccak256(abi.encode(payouts)) != t.listHash) revert PayoutsNotPosted(taskId);
+        uint256 claimed = _claimedPayouts[taskId];
+        address token = t.token;
+        for (uint256 i = 0; i < indices.length; ++i) {
+            uint256 index = indices[i];
+            if (index >= payouts.length) revert PayoutIndexOutOfBounds(index, payouts.length);
+            uint256 bit = 1 << index;
+            if (claimed & bit != 0) revert PayoutAlreadyClaimed(taskId, index);
+            claimed |= bit;
+            Payout calldata payout = payouts[index];
+            emit PayoutClaimed(taskId, index, payout.account, payout.amount);
+            _credit(payout.account, token, payout.amount);
+        }
+        _claimedPayouts[taskId] = claimed;
     }
 
     /// @inheritdoc ITaskMarket
@@ -549,6 +580,17 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function creditOf(address account, address token) external view returns (uint256) {
         return _credits[account][token];
+    }
+
+    /// @inheritdoc ITaskMarket
+    function claimedPayouts(uint256 taskId) external view returns (uint256) {
+        return _claimedPayouts[taskId];
+    }
+
+    /// @inheritdoc ITaskMarket
+    function payoutsHash(uint256 taskId) external view returns (bytes32) {
+        TaskData storage t = _task(taskId);
+        return t.phase == Phase.Settled || t.phase == Phase.Unvalidated ? t.listHash : bytes32(0);
     }
 
     /// @inheritdoc ITaskMarket
@@ -840,7 +882,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
                 }
             }
         }
-        if (keccak256(abi.encodePacked(leaves)) != t.testLeavesHash) revert DatasetRootMismatch(taskId);
+        if (keccak256(abi.encodePacked(leaves)) != t.listHash) revert DatasetRootMismatch(taskId);
     }
 
     /// @dev The leaf of `key`, which must name shard `index` (the next one in index order).

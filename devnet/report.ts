@@ -161,6 +161,10 @@ export async function readTask(c: Contracts, taskId: bigint): Promise<TaskReport
       if (getAddress(log.address) !== marketAddress) continue;
       const parsed = market.interface.parseLog(log);
       if (parsed?.name === "Credited") report.payouts.push({ account: getAddress(parsed.args.account as string), amount: parsed.args.amount as bigint });
+      // a settlement posts its payouts (claimed later); the non-zero ones are what each payee is owed
+      if (parsed?.name === "PayoutsPosted") {
+        for (const p of parsed.args.payouts as { account: string; amount: bigint }[]) if (p.amount > 0n) report.payouts.push({ account: getAddress(p.account), amount: p.amount });
+      }
     }
   }
   return report;

@@ -80,10 +80,10 @@ const s = (v: unknown) => String(v);
 const n = (v: unknown) => Number(v);
 
 /**
- * A task from its own events and the credits of its settlement transaction (`settleTx`), with
- * the phase as the market derives it from time (`now`, the chain's time at the indexed block).
+ * A task from its own events (its posted payouts included), with the phase as the market derives
+ * it from time (`now`, the chain's time at the indexed block).
  */
-export function deriveTask(events: readonly Ev[], settleTx: readonly Ev[], live: LiveViews | undefined, now: number): TaskView | undefined {
+export function deriveTask(events: readonly Ev[], live: LiveViews | undefined, now: number): TaskView | undefined {
   const posted = events.find((e) => e.name === "TaskPosted");
   if (posted === undefined) return undefined;
   const a = posted.args;
@@ -213,7 +213,8 @@ export function deriveTask(events: readonly Ev[], settleTx: readonly Ev[], live:
     markOmmers(t, live);
   }
   if (t.outcome !== undefined) {
-    t.payouts = payoutsOf(settleTx, {
+    t.payouts = payoutsOf(events, {
+      token: t.token,
       publisher: t.publisher,
       winner: t.winner,
       ommers: t.submissions.filter((x) => x.ommer).map((x) => x.miner),

@@ -6,9 +6,13 @@ export interface PayoutView {
   token: string;
   amount: string;
   role: "winner" | "ommer" | "miner" | "validator" | "publisher" | "other";
+  /** Whether the entry has been claimed into the account's market credit. */
+  claimed: boolean;
 }
 
 export interface PayoutRoles {
+  /** The task's reward token (address(0) = ETH): every entry is paid in it. */
+  token: string;
   publisher: string;
   winner?: string | undefined;
   ommers: readonly string[];
@@ -17,12 +21,12 @@ export interface PayoutRoles {
 }
 
 /**
- * A task's payouts: the `Credited` events of the transaction that emitted its `TaskSettled`
- * (settlement credits the pool in that transaction). This is the one place that knows how payouts
- * appear on the chain: when settlement moves to posted payouts (`PayoutsPosted(taskId, hash,
- * payouts)`), read them from that event here instead.
+ * A task's payouts: the list its settlement posted (`PayoutsPosted(taskId, hash, payouts)`, pull
+ * payouts: each entry is credited to its account when someone claims it), with the role each
+ * account played and whether its entry has been claimed (`PayoutClaimed`). This is the one place
+ * that knows how payouts appear on the chain.
  */
-export function payoutsOf(settleTx: readonly EventRow[], roles: PayoutRoles): PayoutView[] {
+export function payoutsOf(events: readonly EventRow[], roles: PayoutRoles): PayoutView[] {
   const roleOf = (account: string): PayoutView["role"] => {
     if (account === roles.winner) return "winner";
     if (roles.ommers.includes(account)) return "ommer";
@@ -31,7 +35,9 @@ export function payoutsOf(settleTx: readonly EventRow[], roles: PayoutRoles): Pa
     if (roles.miners.includes(account)) return "miner";
     return "other";
   };
-  return settleTx
-    .filter((e) => e.contract === "market" && e.name === "Credited")
-    .map((e) => ({ account: String(e.args.account), token: String(e.args.token), amount: String(e.args.amount), role: roleOf(String(e.args.account)) }));
+  const posted = events.find((e) => e.contract === "market" && e.name === "PayoutsPosted");
+  if (posted === undefined) return [];
+  const claimed = new Set(events.filter((e) => e.contract === "market" && e.name === "PayoutClaimed").map((e) => Number(e.args.index)));
+  const list = posted.args.payouts as { account: string; amount: string }[];
+  return list.map((p, index) => ({ account: String(p.account), token: roles.token, amount: String(p.amount), role: roleOf(String(p.account)), claimed: claimed.has(index) }));
 }

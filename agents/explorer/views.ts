@@ -73,10 +73,7 @@ export class ExplorerViews {
   }
 
   task(taskId: number): TaskView | undefined {
-    const events = this.#db.events({ taskId });
-    const settled = events.find((e) => e.name === "TaskSettled");
-    const settleTx = settled ? this.#db.events({ tx: settled.tx }) : [];
-    return deriveTask(events, settleTx, this.live, this.now);
+    return deriveTask(this.#db.events({ taskId }), this.live, this.now);
   }
 
   tasks(options: { offset: number; limit: number; phase?: Phase | undefined }): Page<TaskView> {
@@ -146,15 +143,10 @@ export class ExplorerViews {
     if (this.#cache?.key === key) return this.#cache;
     const events = this.#db.events();
     const byTask = new Map<number, Ev[]>();
-    const byTx = new Map<string, Ev[]>();
-    for (const e of events) {
-      if (e.taskId !== null) push(byTask, e.taskId, e);
-      if (e.name === "Credited") push(byTx, e.tx, e);
-    }
+    for (const e of events) if (e.taskId !== null) push(byTask, e.taskId, e);
     const tasks = new Map<number, TaskView>();
     for (const [id, list] of byTask) {
-      const settled = list.find((e) => e.name === "TaskSettled");
-      const t = deriveTask(list, settled ? (byTx.get(settled.tx) ?? []) : [], this.live, this.now);
+      const t = deriveTask(list, this.live, this.now);
       if (t) tasks.set(id, t);
     }
     this.#cache = { key, tasks, events };

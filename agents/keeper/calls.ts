@@ -20,6 +20,11 @@ export async function finalize(sender: TxSender, settlement: Settlement, taskId:
   return await sender.call(settlement, "finalize", [taskId], { label: `finalize task ${taskId}` });
 }
 
+/** `Settlement.escape`: settles a task whose attestation stalled past `escapeDelay` as Unvalidated (keeper/escape.ts says when). */
+export async function escape(sender: TxSender, settlement: Settlement, taskId: bigint): Promise<SentTx> {
+  return await sender.call(settlement, "escape", [taskId], { label: `escape task ${taskId}` });
+}
+
 /**
  * Whether `fixSeed` would do something for a started task: store a seed whose randomness is ready (so
  * that it can no longer expire and be requested again), or renew randomness that expired unread.

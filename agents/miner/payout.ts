@@ -1,3 +1,4 @@
+import { claimPayouts } from "../chain/payouts.js";
 import { ZeroAddress } from "ethers";
 import { isAgentError } from "../config/errors.js";
 import { PHASE, PHASE_NAMES } from "../protocol/phases.js";
@@ -8,6 +9,7 @@ export async function finish(ctx: MinerContext, taskId: bigint, phase: MinerPhas
   const ended = PHASE_NAMES[Number(t.phase)]!;
   if (phase === "committed" || phase === "revealed") {
     if (t.phase === PHASE.Defaulted) await claimDefaultShare(ctx, taskId);
+    else await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.address);
     const credit = await ctx.market.creditOf(ctx.address, t.token);
     if (credit > 0n) {
       const started = performance.now();

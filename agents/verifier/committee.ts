@@ -1,7 +1,7 @@
 import { getAddress } from "ethers";
 import { AgentError, isAgentError } from "../config/errors.js";
 import type { AgentRuntime } from "../core/runtime.js";
-import { drawCommittee, finalize, roundFinalizable } from "../keeper/index.js";
+import { drawCommittee, escape, escapeDue, finalize, roundFinalizable } from "../keeper/index.js";
 import type { Settlement, TaskMarket } from "../../types/index.js";
 import type { RoundRecord, TaskData, VerifierContext } from "./context.js";
 import { scoresCommitment } from "./scores.js";
@@ -29,6 +29,8 @@ export async function attesting(
   const [status, roundBig] = await ctx.settlement.statusOf(taskId);
   if (status === STATUS.Finalized) return;
   const finalizeCall = () => ctx.keeper.keep(taskId, tlog, "finalize", () => finalize(sender, ctx.settlement, taskId));
+  // A stalled attestation (finalize cannot end it): the escape hatch settles it as unvalidated.
+  if (ctx.o.keeper && (await escapeDue(ctx.settlement, taskId, t, now))) return void (await ctx.keeper.keep(taskId, tlog, "escape", () => escape(sender, ctx.settlement, taskId)));
   if (t.revealedCount === 0n) {
     // Nothing to attest: finalize refunds the publisher at once.
     if (ctx.o.keeper) await finalizeCall();

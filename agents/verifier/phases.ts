@@ -1,3 +1,4 @@
+import { claimPayouts } from "../chain/payouts.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import { dueMarketCall, seedDue, sendMarketCall } from "../keeper/index.js";
 import { PHASE_NAMES, type PhaseName } from "../protocol/phases.js";
@@ -21,8 +22,9 @@ export interface TaskView {
 /** What a step does for a followed task; true when the verifier is done with it. */
 export type Duty = (ctx: VerifierContext, task: TaskView) => Promise<boolean>;
 
-/** Ended on chain: withdraw the credits, then `watching` → `done`. */
+/** Ended on chain: claim its posted payouts, withdraw the credits, then `watching` → `done`. */
 const ended: Duty = async (ctx, { taskId, data, t, tlog }) => {
+  await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.me);
   await withdrawAll(ctx, data.token ?? t.token);
   const phase = PHASE_NAMES[Number(t.phase)]!;
   ctx.rt.store.putTask(taskId, "done", { ...data, ended: phase });

@@ -294,6 +294,20 @@ interface ITaskMarket {
     /// @param outcome How it ended.
     /// @param pool Amount distributed.
     event TaskSettled(uint256 indexed taskId, Outcome outcome, uint256 pool);
+
+    /// @notice Emitted when a task's payouts are posted at settlement: the market stores only their hash,
+    /// each payee's credit waits for `claimPayouts` with this list.
+    /// @param taskId The task.
+    /// @param payoutsHash keccak256(abi.encode(payouts)).
+    /// @param payouts The list, in the settlement module's order (amounts in the task's token).
+    event PayoutsPosted(uint256 indexed taskId, bytes32 payoutsHash, Payout[] payouts);
+
+    /// @notice Emitted when a posted payout is credited to its account.
+    /// @param taskId The task.
+    /// @param index Its index in the posted list.
+    /// @param account The payee credited.
+    /// @param amount The amount credited.
+    event PayoutClaimed(uint256 indexed taskId, uint256 index, address indexed account, uint256 amount);
     /// @notice Emitted when a settled task with a winner appends a learning block.
     /// @param height New chain height.
     /// @param taskId The task.
@@ -488,6 +502,20 @@ interface ITaskMarket {
     error PayoutMismatch(uint256 total, uint256 pool);
     /// @notice Thrown when a payout goes to address(0).
     error PayoutAccountZero();
+
+    /// @notice Thrown when a claim's payout list is not the one posted for the task (or none was).
+    /// @param taskId The task.
+    error PayoutsNotPosted(uint256 taskId);
+
+    /// @notice Thrown when a claim names an index past the posted list.
+    /// @param index The index.
+    /// @param length The list's length.
+    error PayoutIndexOutOfBounds(uint256 index, uint256 length);
+
+    /// @notice Thrown when a posted payout was already claimed.
+    /// @param taskId The task.
+    /// @param index Its index in the posted list.
+    error PayoutAlreadyClaimed(uint256 taskId, uint256 index);
     /// @notice Thrown when the winner index does not fit the outcome.
     /// @param winner The index.
     /// @param revealed Revealed submissions.
@@ -594,8 +622,16 @@ interface ITaskMarket {
     /// @notice Settles a task awaiting attestation; the task's own settlement module only (`settlementOf`),
     /// once.
     /// @param taskId The task.
-    /// @param s Outcome, payouts (summing to `taskPool`) and the winner.
+    /// @param s Outcome, payouts (summing to `taskPool`) and the winner. The payouts are posted, not
+    /// credited: the market stores their hash and emits them (`PayoutsPosted`); see `claimPayouts`.
     function settle(uint256 taskId, Settlement calldata s) external;
+
+    /// @notice Credits posted payouts of a settled task to their accounts (anyone may claim on a payee's
+    /// behalf: the credit always goes to the account the list names); once per index.
+    /// @param taskId The task.
+    /// @param payouts The list of its `PayoutsPosted` event.
+    /// @param indices The entries to credit.
+    function claimPayouts(uint256 taskId, Payout[] calldata payouts, uint256[] calldata indices) external;
 
     /// @notice Pays out the caller's credit in `token` (address(0) = ETH).
     /// @param token The token.
@@ -696,6 +732,16 @@ interface ITaskMarket {
     /// @param token The token (address(0) = ETH).
     /// @return The credit.
     function creditOf(address account, address token) external view returns (uint256);
+
+    /// @notice The claimed payouts of a settled task: bit i set once entry i of its posted list was claimed.
+    /// @param taskId The task.
+    /// @return bitmap The bitmap.
+    function claimedPayouts(uint256 taskId) external view returns (uint256 bitmap);
+
+    /// @notice keccak256 of a settled task's posted payout list (zero before settlement).
+    /// @param taskId The task.
+    /// @return The hash.
+    function payoutsHash(uint256 taskId) external view returns (bytes32);
 
     /// @notice Learning chain head.
     /// @return The head.

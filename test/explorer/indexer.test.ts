@@ -44,6 +44,7 @@ describe("explorer indexer", function () {
     expect(t.submissions.filter((s) => s.ommer).map((s) => s.miner)).to.deep.equal([revealed[1]!.miner]);
     // Nobody withdrew: each account's credit is what the settlement paid it.
     expect(t.payouts.length).to.be.greaterThan(0);
+    expect(t.payouts.every((p) => p.claimed), "every posted payout shows as claimed").to.equal(true);
     const paid = new Map<string, bigint>();
     for (const p of t.payouts) paid.set(p.account, (paid.get(p.account) ?? 0n) + BigInt(p.amount));
     for (const [account, amount] of paid) expect(await market.creditOf(account, ETH), account).to.equal(amount);

@@ -33,6 +33,10 @@ contract MarketHandler {
     uint256 public calls;
     /// @dev Ghost: default shares already claimed.
     mapping(uint256 taskId => mapping(address miner => bool)) public claimed;
+    /// @dev Ghost: each settled task's posted payout list, as the handler (the settlement module) built it.
+    mapping(uint256 taskId => ITaskMarket.Payout[]) private _posted;
+    /// @dev Ghost: a claim the market should have refused (a forged list, a second claim) went through.
+    bool public badClaimAccepted;
 
     constructor(TaskMarket market_, PlainTokenDouble token_) {
         market = market_;
@@ -161,6 +165,8 @@ contract MarketHandler {
         payouts[0] = ITaskMarket.Payout({account: t.publisher, amount: first});
         payouts[1] = ITaskMarket.Payout({account: actors[2 + part % 3], amount: pool - first});
         bool winner = t.revealedCount > 0;
+        _posted[taskId].push(payouts[0]);
+        _posted[taskId].push(payouts[1]);
         market.settle(
             taskId,
             ITaskMarket.Settlement({
@@ -182,6 +188,33 @@ contract MarketHandler {
         try market.claimDefaultShare(taskId) {
             claimed[taskId][miner] = true;
         } catch {}
+    }
+
+    /// @dev Anyone (a random actor) claims one posted payout of a settled task, with the true list or a
+    /// forged one (an amount raised by one); the forged list and a second claim of an index must revert.
+    function claimPayout(uint256 task, uint256 who, uint256 index, bool forge) external {
+        ++calls;
+        uint256 taskId = _taskId(task);
+        ITaskMarket.Payout[] memory list = _posted[taskId];
+        if (list.length == 0) return;
+        index %= list.length;
+        bool wasClaimed = market.claimedPayouts(taskId) & (1 << index) != 0;
+        if (forge) list[index].amount += 1;
+        uint256[] memory indices = new uint256[](1);
+        indices[0] = index;
+        VM.prank(actors[who % actors.length]);
+        try market.claimPayouts(taskId, list, indices) {
+            if (forge || wasClaimed) badClaimAccepted = true;
+        } catch {}
+    }
+
+    /// @dev The posted payouts of `taskId` not claimed yet (zero for a task the handler did not settle).
+    function unclaimedPayouts(uint256 taskId) external view returns (uint256 owed) {
+        ITaskMarket.Payout[] storage list = _posted[taskId];
+        uint256 bitmap = market.claimedPayouts(taskId);
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (bitmap & (1 << i) == 0) owed += list[i].amount;
+        }
     }
 
     function withdraw(uint256 who, uint256 useToken) external {
@@ -325,9 +358,23 @@ contract MarketInvariantsTest {
         _handler.warp(200);
         _handler.settle(0, 7);
         if (_market.chainHeight() != 1) revert Unaccounted(address(3), 0, 0);
+        // posted, not credited: the winner's payout (entry 1, to actor 2 + 7 % 3 = 3) waits for a claim
+        if (_market.creditOf(_handler.actors(3), address(0)) != 0) revert Unaccounted(address(6), 0, 0);
+        _handler.claimPayout(0, 5, 1, true);
+        _handler.claimPayout(0, 5, 1, false);
+        _handler.claimPayout(0, 5, 1, false);
+        if (_handler.badClaimAccepted() || _market.claimedPayouts(1) != 2) revert Unaccounted(address(7), 0, 0);
+        if (_market.creditOf(_handler.actors(3), address(0)) == 0) revert Unaccounted(address(8), 0, 0);
         uint256 before = address(_market).balance;
-        _handler.withdraw(0, 0);
+        VM.prank(_handler.actors(3));
+        _market.withdraw(address(0));
         if (address(_market).balance >= before) revert Unaccounted(address(4), address(_market).balance, before);
+    }
+
+    /// @dev Claims are checked against the posted hash and a claimed bitmap: forged lists and second
+    /// claims never credit anything.
+    function invariant_claimsOnlyPostedUnclaimedPayouts() public view {
+        if (_handler.badClaimAccepted()) revert Unaccounted(address(5), 0, 0);
     }
 
     function invariant_marketIsSolvent() public view {
@@ -348,6 +395,8 @@ contract MarketInvariantsTest {
             ITaskMarket.Task memory t = _market.getTask(id);
             if (t.token != token) continue;
             if (t.phase == ITaskMarket.Phase.Defaulted) owed += _unclaimedDefaultShares(id, t);
+            // settled: the pool was posted as payouts; what is not claimed yet is still owed
+            owed += _handler.unclaimedPayouts(id);
             if (uint8(t.phase) >= uint8(ITaskMarket.Phase.Settled)) continue;
             owed += _market.taskPool(id);
         }

@@ -24,6 +24,7 @@ import {
   ZERO,
   type Deployed,
 } from "./helpers/market.js";
+import { claimAllPosted } from "../validators/helpers/world.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
@@ -94,6 +95,7 @@ describe("TaskMarket attack: see-then-default with sybil miners (finding 6)", ()
 
     const bond = minerBondFor(reward);
     const publisherBond = escrowFor(reward) - reward;
+    await claimAllPosted(d);
     const credit = async (s: { getAddress(): Promise<string> }) => d.market.creditOf(await s.getAddress(), ZERO);
     // The coalition (publisher + two sybils) paid reward + publisher bond + two miner bonds.
     const paid = escrowFor(reward) + 2n * bond;
@@ -111,6 +113,7 @@ describe("TaskMarket attack: see-then-default with sybil miners (finding 6)", ()
     const task = await d.market.getTask(taskId);
     await timeTo(conn, task.testKeyDeadline + 1n);
     await d.market.connect(d.publisher).timeoutTestKeys(taskId);
+    await claimAllPosted(d);
     const got = await d.market.creditOf(await d.publisher.getAddress(), ZERO);
     expect(got < escrowFor(ONE)).to.equal(true);
   });
@@ -184,6 +187,7 @@ describe("TaskMarket attack: a publisher who abandons its started task (finding 
     // It used to call the timeout itself and take its own bond back: griefing the active set for gas.
     await d.market.connect(d.publisher).timeoutTrainingKeys(taskId);
     const bond = escrowFor(ONE) - ONE;
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE + bond / 10n);
     expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(bond - bond / 10n);
   });

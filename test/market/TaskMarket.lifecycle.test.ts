@@ -27,6 +27,7 @@ import {
   ZERO,
   type Deployed,
 } from "./helpers/market.js";
+import { claimAllPosted } from "../validators/helpers/world.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
@@ -375,6 +376,7 @@ describe("TaskMarket: unlockTrainingData", () => {
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Cancelled);
     // The reward goes back; the bond is forfeited: a 10 % keeper tip, the rest to the treasury (the owner).
     const bond = escrowFor(ONE) - ONE;
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
     expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(bond / 10n);
     expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(bond - bond / 10n);
@@ -682,11 +684,13 @@ describe("TaskMarket: timeoutTestKeys (Defaulted)", () => {
     const bond = minerBondFor(ONE);
     const publisherBond = escrowFor(ONE) - ONE;
     const share = publisherBond / 3n;
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
     expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(0n);
     expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - 3n * share); // treasury: dust
     for (const m of [d.minerA, d.minerB, d.minerC]) {
       await d.market.connect(m).claimDefaultShare(d.taskId);
+      await claimAllPosted(d);
       expect(await d.market.creditOf(await m.getAddress(), ZERO)).to.equal(bond + share);
     }
     await expect(d.market.connect(d.minerA).claimDefaultShare(d.taskId))
@@ -711,6 +715,7 @@ describe("TaskMarket: timeoutTestKeys (Defaulted)", () => {
     await timeTo(conn, task.testKeyDeadline + 1n);
     await d.market.connect(d.keeper).timeoutTestKeys(d.taskId);
     const publisherBond = escrowFor(ONE) - ONE;
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(ONE);
     expect(await d.market.creditOf(await d.keeper.getAddress(), ZERO)).to.equal(publisherBond / 10n);
     expect(await d.market.creditOf(await d.owner.getAddress(), ZERO)).to.equal(publisherBond - publisherBond / 10n);
@@ -761,6 +766,7 @@ describe("TaskMarket: settle (seam)", () => {
       .withArgs(1n, d.taskId, a, head, opening("A").modelHash, 9100n);
     expect(await d.market.chainHead()).to.equal(head);
     expect(await d.market.chainHeight()).to.equal(1n);
+    await claimAllPosted(d);
     expect(await d.market.creditOf(a, ZERO)).to.equal(pool - 5n);
     expect((await d.market.getTask(d.taskId)).phase).to.equal(Phase.Settled);
     await expect(d.market.connect(d.settlementAccount).settle(d.taskId, s))
@@ -869,6 +875,7 @@ describe("TaskMarket: withdraw", () => {
     const amount = escrowFor(ONE);
     const publisher = await d.publisher.getAddress();
     await expect(d.market.connect(d.publisher).withdraw(ZERO)).to.changeEtherBalances(ethers, [d.publisher, d.market], [amount, -amount]);
+    await claimAllPosted(d);
     expect(await d.market.creditOf(publisher, ZERO)).to.equal(0n);
     await expect(d.market.connect(d.publisher).withdraw(ZERO))
       .to.be.revertedWithCustomError(d.market, "NothingToWithdraw")
@@ -908,6 +915,83 @@ describe("TaskMarket: withdraw", () => {
     expect(successes).to.equal(0n);
     expect(await ethers.provider.getBalance(await attacker.getAddress())).to.equal(amount);
     expect(await ethers.provider.getBalance(market)).to.equal(0n);
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await attacker.getAddress(), ZERO)).to.equal(0n);
+  });
+});
+
+describe("TaskMarket: pull payouts (claimPayouts)", () => {
+  async function settled() {
+    const d = await attesting();
+    const pool = await d.market.taskPool(d.taskId);
+    const a = await d.minerA.getAddress();
+    const p = await d.publisher.getAddress();
+    const payouts = [{ account: a, amount: pool - 5n }, { account: p, amount: 5n }];
+    await d.market.connect(d.settlementAccount).settle(d.taskId, { outcome: 0n, payouts, winner: 0n, winnerScore: 9100n, ommersHash: ethers.ZeroHash });
+    return { ...d, payouts, pool, a, p };
+  }
+
+  it("test_settle_postsTheListAndItsHash_creditsNobody", async () => {
+    const d = await attesting();
+    const pool = await d.market.taskPool(d.taskId);
+    const payouts = [{ account: await d.minerA.getAddress(), amount: pool }];
+    const hash = keccak256(coder.encode(["tuple(address account, uint256 amount)[]"], [payouts.map((x) => [x.account, x.amount])]));
+    await expect(d.market.connect(d.settlementAccount).settle(d.taskId, { outcome: 0n, payouts, winner: 0n, winnerScore: 9100n, ommersHash: ethers.ZeroHash }))
+      .to.emit(d.market, "PayoutsPosted")
+      .withArgs(d.taskId, hash, [[payouts[0]!.account, pool]])
+      .and.to.not.emit(d.market, "Credited");
+    expect(await d.market.payoutsHash(d.taskId)).to.equal(hash);
+    expect(await d.market.creditOf(payouts[0]!.account, ZERO)).to.equal(0n);
+  });
+
+  it("test_claimPayouts_byAnyoneForAnotherPayee_creditsTheNamedAccountOnly", async () => {
+    const d = await networkHelpers.loadFixture(settled);
+    const outsider = await d.outsider.getAddress();
+    await expect(d.market.connect(d.outsider).claimPayouts(d.taskId, d.payouts, [0n]))
+      .to.emit(d.market, "PayoutClaimed")
+      .withArgs(d.taskId, 0n, d.a, d.pool - 5n);
+    expect(await d.market.creditOf(d.a, ZERO)).to.equal(d.pool - 5n);
+    expect(await d.market.creditOf(outsider, ZERO)).to.equal(0n);
+    expect(await d.market.creditOf(d.p, ZERO)).to.equal(0n);
+    expect(await d.market.claimedPayouts(d.taskId)).to.equal(1n);
+  });
+
+  it("test_claimPayouts_payeeClaimsTwice_revertsAndIsCreditedOnce", async () => {
+    const d = await networkHelpers.loadFixture(settled);
+    await d.market.connect(d.minerA).claimPayouts(d.taskId, d.payouts, [0n]);
+    await expect(d.market.connect(d.minerA).claimPayouts(d.taskId, d.payouts, [0n]))
+      .to.be.revertedWithCustomError(d.market, "PayoutAlreadyClaimed")
+      .withArgs(d.taskId, 0n);
+    // the same index twice in one call
+    await expect(d.market.connect(d.publisher).claimPayouts(d.taskId, d.payouts, [1n, 1n]))
+      .to.be.revertedWithCustomError(d.market, "PayoutAlreadyClaimed")
+      .withArgs(d.taskId, 1n);
+    expect(await d.market.creditOf(d.a, ZERO)).to.equal(d.pool - 5n);
+  });
+
+  it("test_claimPayouts_forgedList_reverts", async () => {
+    const d = await networkHelpers.loadFixture(settled);
+    const outsider = await d.outsider.getAddress();
+    const forged = [{ account: outsider, amount: d.pool - 5n }, d.payouts[1]!];
+    await expect(d.market.connect(d.outsider).claimPayouts(d.taskId, forged, [0n]))
+      .to.be.revertedWithCustomError(d.market, "PayoutsNotPosted")
+      .withArgs(d.taskId);
+    const inflated = [{ account: d.a, amount: d.pool }, d.payouts[1]!];
+    await expect(d.market.connect(d.minerA).claimPayouts(d.taskId, inflated, [0n])).to.be.revertedWithCustomError(d.market, "PayoutsNotPosted");
+    await expect(d.market.claimPayouts(d.taskId, d.payouts, [2n]))
+      .to.be.revertedWithCustomError(d.market, "PayoutIndexOutOfBounds")
+      .withArgs(2n, 2n);
+  });
+
+  it("test_claimPayouts_beforeSettlement_reverts", async () => {
+    const d = await networkHelpers.loadFixture(attesting);
+    await expect(d.market.claimPayouts(d.taskId, [], [])).to.be.revertedWithCustomError(d.market, "PayoutsNotPosted").withArgs(d.taskId);
+  });
+
+  it("test_claimPayouts_thenWithdraw_paysThePayeeAndEmptiesThePool", async () => {
+    const d = await networkHelpers.loadFixture(settled);
+    await d.market.claimPayouts(d.taskId, d.payouts, [0n, 1n]);
+    await expect(d.market.connect(d.minerA).withdraw(ZERO)).to.changeEtherBalances(ethers, [d.minerA, d.market], [d.pool - 5n, -(d.pool - 5n)]);
+    await expect(d.market.connect(d.publisher).withdraw(ZERO)).to.changeEtherBalances(ethers, [d.publisher], [5n]);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { deployMarket, escrowFor, ETH_MIN_REWARD, makeDataset, ONE, post, taskRequest, testParams, ZERO, type Deployed } from "./helpers/market.js";
+import { claimAllPosted } from "../validators/helpers/world.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
@@ -150,6 +151,7 @@ describe("TaskMarket: postTask", () => {
     // Of equal scores the worst is the highest task id (ties start the lower id first).
     await expect(tx).to.emit(d.market, "TaskEvicted").withArgs(testParams.maxQueue, testParams.maxQueue + 1n);
     expect((await d.market.getTask(testParams.maxQueue)).phase).to.equal(7n); // Cancelled
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await griefer.getAddress(), ZERO)).to.equal(escrowFor(2000n));
     expect(await d.market.queueLength()).to.equal(testParams.maxQueue);
     const [ids] = await d.lens.queuePage(0n, 1n);
@@ -166,6 +168,7 @@ describe("TaskMarket: queue cancellation", () => {
     const taskId = await post(d, dataset);
     await expect(d.market.connect(d.publisher).cancelQueued(taskId)).to.emit(d.market, "TaskCancelled");
     expect((await d.market.getTask(taskId)).phase).to.equal(7n); // Cancelled
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(escrowFor(ONE));
     expect(await d.market.queueLength()).to.equal(0n);
   });
@@ -187,6 +190,7 @@ describe("TaskMarket: queue cancellation", () => {
       .withArgs(taskId, deadline);
     await networkHelpers.time.increaseTo(deadline + 1n);
     await d.market.connect(d.keeper).expireQueued(taskId);
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), ZERO)).to.equal(escrowFor(ONE));
     await expect(d.market.connect(d.keeper).expireQueued(taskId))
       .to.be.revertedWithCustomError(d.market, "TaskNotInPhase")

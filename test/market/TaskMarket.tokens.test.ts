@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { queueExponent, rankingScore, referenceReward } from "../../agents/protocol/ranking.js";
 import { deployMarket, escrowFor, makeDataset, ONE, post, taskRequest, testParams, trainKeysFor, ZERO, type Deployed } from "./helpers/market.js";
+import { claimAllPosted } from "../validators/helpers/world.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
@@ -146,6 +147,7 @@ describe("TaskMarket attack: rewards compared across tokens by raw units (issue 
     expect(await d.usd.balanceOf(market)).to.equal(escrowFor(100n * USD) + escrowFor(50n * USD) + minerBond);
     // Cancelling the queued task refunds it in its token.
     await d.market.connect(d.publisher).cancelQueued(queued);
+    await claimAllPosted(d);
     expect(await d.market.creditOf(await d.publisher.getAddress(), usd)).to.equal(escrowFor(50n * USD));
   });
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import { attest, bySigner, deployWorld, draw, ONE, stakeAll, taskToAttesting } from "./helpers/world.js";
+import { claimAllPosted } from "./helpers/world.js";
 
 const conn = await network.create();
 const { ethers } = conn;
@@ -87,6 +88,7 @@ describe("Full task with a five-validator committee", () => {
     ];
     let sum = 0n;
     for (const [account, amount] of credits) {
+      await claimAllPosted(w);
       expect(await w.market.creditOf(account, ETH), account).to.equal(amount);
       sum += amount;
     }
@@ -108,6 +110,7 @@ describe("Full task with a five-validator committee", () => {
 
     // block rewards: 100 PODL at the queue length recorded when the task started (empty: the four tasks
     // were queued after it), so the publisher 100, the winner 0 (issue 9 item 10); one ommer 10 % of 100
+    await claimAllPosted(w);
     expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(100n * ONE);
     expect(await w.rewardToken.balanceOf(m1.address)).to.equal(0n);
     expect(await w.rewardToken.balanceOf(m2.address)).to.equal(10n * ONE);

@@ -16,6 +16,7 @@ import {
   taskToAttesting,
   type World,
 } from "./helpers/world.js";
+import { claimAllPosted } from "./helpers/world.js";
 
 const conn = await network.create();
 const { ethers, networkHelpers } = conn;
@@ -263,6 +264,7 @@ describe("Settlement", () => {
       const vPart = (P * 500n) / 10_000n / 5n;
       const oPart = (P * 1000n) / 10_000n;
       const forfeitPart = run.minerBond / 5n;
+      await claimAllPosted(w);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond);
       expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + P - 5n * vPart - oPart);
       expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + oPart);
@@ -270,6 +272,7 @@ describe("Settlement", () => {
       expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n);
       for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart + forfeitPart);
       // queue empty: DLBC eq. 5 gives the publisher the whole block reward
+      await claimAllPosted(w);
       expect(await w.rewardToken.balanceOf(publisher.address)).to.equal(100n * ONE);
       expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(0n);
       expect(await w.rewardToken.balanceOf(miners[1]!.address)).to.equal(10n * ONE);
@@ -292,6 +295,7 @@ describe("Settlement", () => {
         .withArgs(run.taskId, v4!.address, (2n * ONE * 500n) / 10_000n, [v0!.address, v1!.address, v2!.address, v3!.address]);
       expect(await w.registry.wasSlashed(run.taskId, v3!.address)).to.equal(false);
       // the fee from the reward, plus a quarter of the unrevealed miner's forfeited bond
+      await claimAllPosted(w);
       expect(await w.market.creditOf(v3!.address, ethers.ZeroAddress)).to.equal((run.reward * 500n) / 10_000n / 4n + run.minerBond / 4n);
       expect(await w.market.creditOf(v4!.address, ethers.ZeroAddress)).to.equal(0n);
     });
@@ -314,13 +318,16 @@ describe("Settlement", () => {
       // median 0 go to the validators who agreed (issue 9 finding 7), not back to the publisher
       const P = run.reward;
       const vPart = (P * 500n) / 10_000n / 5n;
+      await claimAllPosted(w);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.publisherBond + P - 5n * vPart);
       for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart + (2n * run.minerBond) / 5n);
       // weak but valid (medians 100 and 7999) keep their bonds; median 0 forfeits it
+      await claimAllPosted(w);
       expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect(await w.market.creditOf(miners[1]!.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect(await w.market.creditOf(miners[2]!.address, ethers.ZeroAddress)).to.equal(0n);
       expect(await w.market.chainHeight()).to.equal(0n);
+      await claimAllPosted(w);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
     });
 
@@ -352,6 +359,7 @@ describe("Settlement", () => {
       ];
       let sum = 0n;
       for (const [account, amount] of credits) {
+        await claimAllPosted(w);
         expect(await w.market.creditOf(account, ethers.ZeroAddress), account).to.equal(amount);
         sum += amount;
       }
@@ -431,9 +439,11 @@ describe("Settlement", () => {
       // at most once per validator and task: the second round took nothing more
       for (const m of members) expect((await w.registry.getValidator(m.address)).stake).to.equal(2n * ONE - (2n * ONE) / 10n);
       // the reward and bond back; the unrevealed miner's bond to the treasury (nobody agreed), not the publisher
+      await claimAllPosted(w);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
       expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       // no medians, nobody judged the models: every revealed bond comes back
+      await claimAllPosted(w);
       for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect((await w.market.getTask(run.taskId)).phase).to.equal(9n);
     });
@@ -453,6 +463,7 @@ describe("Settlement", () => {
       await expect(w.settlement.drawCommittee(run.taskId)).to.be.revertedWithCustomError(w.settlement, "NothingToAttest");
       await w.settlement.finalize(run.taskId);
       // the unrevealed bond goes to the treasury, never to the publisher (issue 9 finding 7)
+      await claimAllPosted(w);
       expect(await w.market.creditOf(a[0]!.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
       expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond);
     });
@@ -464,6 +475,7 @@ describe("Settlement", () => {
       const members = bySigner(a, await draw(w, run.taskId));
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9500n], reveal: true })));
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewardWithheld").withArgs(run.taskId, 1n, true);
+      await claimAllPosted(w);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
       expect(await w.market.chainHeight()).to.equal(1n);
     });
@@ -478,6 +490,7 @@ describe("Settlement", () => {
       await expect(w.settlement.finalize(run.taskId))
         .to.emit(w.settlement, "BlockRewarded")
         .withArgs(run.taskId, 100n * ONE, 0n, 10n * ONE);
+      await claimAllPosted(w);
       expect(await w.rewardToken.balanceOf(miners[0]!.address)).to.equal(0n);
     });
 
@@ -496,6 +509,7 @@ describe("Settlement", () => {
       await expect(w.settlement.finalize(run.taskId))
         .to.emit(w.settlement, "BlockRewarded")
         .withArgs(run.taskId, 93_750_000_000_000_000_000n, 6_250_000_000_000_000_000n, 10n * ONE);
+      await claimAllPosted(w);
       expect(await w.rewardToken.balanceOf(a[1]!.address)).to.equal(6_250_000_000_000_000_000n);
     });
   });
@@ -601,6 +615,7 @@ describe("Settlement", () => {
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [1n, 1n], reveal: true })));
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewarded");
       const bound = (reward * ETH_MINT_RATE) / ONE;
+      await claimAllPosted(w);
       const minted = await w.rewardToken.totalSupply();
       expect(minted).to.be.lessThanOrEqual(bound);
       // scaled down proportionally, not withheld: the bound is nearly reached (rounding only)
@@ -616,6 +631,7 @@ describe("Settlement", () => {
       const members = bySigner(a, await draw(w, run.taskId));
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: [9000n, 8500n], reveal: true })));
       await expect(w.settlement.finalize(run.taskId)).to.emit(w.settlement, "BlockRewarded").withArgs(run.taskId, 0n, 0n, 0n);
+      await claimAllPosted(w);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
       await expect(w.settlement.connect(a[13]!).setMintRate(ethers.ZeroAddress, 1n)).to.be.revertedWithCustomError(
         w.settlement,
@@ -640,12 +656,15 @@ describe("Settlement", () => {
       await w.settlement.finalize(run.taskId);
       const fee = (run.reward * 500n) / 10_000n;
       // the winner gets its bond and the reward less the fee: nothing of the sybils' three bonds
+      await claimAllPosted(w);
       expect(await w.market.creditOf(attacker.address, ethers.ZeroAddress)).to.equal(run.minerBond + run.reward - fee);
       for (const s of sybils) expect(await w.market.creditOf(s.address, ethers.ZeroAddress)).to.equal(0n);
       // the forfeits went to the validators who evaluated
+      await claimAllPosted(w);
       for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(fee / 5n + (3n * run.minerBond) / 5n);
       // the attacker's side paid 4 bonds and got 1 back: the slots cost it 3 bonds
       const paidIn = 4n * run.minerBond;
+      await claimAllPosted(w);
       const got = await w.market.creditOf(attacker.address, ethers.ZeroAddress);
       expect(paidIn - (got - (run.reward - fee))).to.equal(3n * run.minerBond);
     });
@@ -665,12 +684,14 @@ describe("Settlement", () => {
       const fee = (run.reward * 500n) / 10_000n;
       const pool = run.reward - fee + run.publisherBond;
       const part = pool / 3n;
+      await claimAllPosted(w);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(0n);
       expect(await w.market.creditOf(miners[0]!.address, ethers.ZeroAddress)).to.equal(run.minerBond + part + (pool - 3n * part));
       for (const m of miners.slice(1, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond + part);
       expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n); // never revealed
       for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(fee / 5n + run.minerBond / 5n);
       expect(await w.market.chainHeight()).to.equal(0n);
+      await claimAllPosted(w);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
     });
 
@@ -710,11 +731,13 @@ describe("Settlement", () => {
       await expect(tx).to.emit(w.settlement, "TaskFinalized").withArgs(run.taskId, 2n, NONE, []);
       await expect(tx).to.not.emit(w.registry, "Slashed");
       expect((await w.market.getTask(run.taskId)).phase).to.equal(9n); // Unvalidated
+      await claimAllPosted(w);
       expect(await w.market.creditOf(publisher.address, ethers.ZeroAddress)).to.equal(run.reward + run.publisherBond);
       for (const m of miners.slice(0, 3)) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(run.minerBond);
       expect(await w.market.creditOf(miners[3]!.address, ethers.ZeroAddress)).to.equal(0n);
       expect(await w.market.creditOf(w.owner.address, ethers.ZeroAddress)).to.equal(run.minerBond); // the unrevealed bond
       for (const m of members) expect((await w.registry.getValidator(m.address)).openCommittees).to.equal(0n);
+      await claimAllPosted(w);
       expect(await w.rewardToken.totalSupply()).to.equal(0n);
       await expect(w.settlement.finalize(run.taskId)).to.be.revertedWithCustomError(w.settlement, "TaskAlreadyFinalized");
       await expect(w.settlement.escape(run.taskId)).to.be.revertedWithCustomError(w.settlement, "TaskAlreadyFinalized");
@@ -754,6 +777,7 @@ describe("Settlement", () => {
       await attest(w, run.taskId, members.map((m) => ({ signer: m, scores: honest, reveal: true })));
       await w.settlement.finalize(run.taskId);
       const vPart = (run.reward * 500n) / 10_000n / 5n + run.minerBond / 5n;
+      await claimAllPosted(w);
       for (const m of members) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
 
       // the next task gets the new parameters: a 7-day commit window and no validators' fee
@@ -765,6 +789,7 @@ describe("Settlement", () => {
       expect(r.commitDeadline - BigInt(await networkHelpers.time.latest())).to.equal(7n * 86_400n);
       await attest(w, next.taskId, second.map((m) => ({ signer: m, scores: [9000n, 8500n], reveal: true })));
       await w.settlement.finalize(next.taskId);
+      await claimAllPosted(w);
       for (const m of second) expect(await w.market.creditOf(m.address, ethers.ZeroAddress)).to.equal(vPart);
     });
   });

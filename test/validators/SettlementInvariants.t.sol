@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {ITaskMarket} from "../../contracts/interfaces/ITaskMarket.sol";
+import {IRewardToken} from "../../contracts/interfaces/IRewardToken.sol";
 import {ISettlement} from "../../contracts/interfaces/ISettlement.sol";
 import {IValidatorRegistry} from "../../contracts/interfaces/IValidatorRegistry.sol";
 import {Commitments} from "../../contracts/libraries/Commitments.sol";
@@ -21,6 +22,14 @@ interface Vm {
     function deal(address account, uint256 balance) external;
     function prevrandao(bytes32 value) external;
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
+
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
 }
 
 /// @dev Drives one task at a time through the real market, registry and settlement with random
@@ -55,6 +64,11 @@ contract SettlementHandler {
     mapping(address token => mapping(address account => uint256)) private _lastMarketCredit;
     mapping(address account => uint256) private _lastRegistryCredit;
     uint256 public finalized;
+    // posted payout lists (from the market's PayoutsPosted events), the tasks that have one, and claims
+    // that credited other amounts than the list names (a claimer is never credited another's entry)
+    mapping(uint256 taskId => ITaskMarket.Payout[]) private _posted;
+    uint256[] private _postedTasks;
+    uint256 public claimViolations;
     // coverage ghosts: finalizations with medians (Settled), miner bonds forfeited there, validator slashes
     uint256 public finalizedWithScores;
     uint256 public forfeitures;
@@ -278,29 +292,25 @@ contract SettlementHandler {
     function finalize(uint256 who) external {
         if (currentTask == 0) return;
         bool due = _finalizeDue(currentTask);
-        uint256 supplyBefore = podl.totalSupply();
         uint256[] memory stakes = new uint256[](actors.length);
         for (uint256 i = 0; i < actors.length; ++i) {
             stakes[i] = registry.getValidator(actors[i]).stake;
         }
-        address t = market.getTask(currentTask).token;
-        uint256[3] memory minerCredits;
-        for (uint256 i = 0; i < 3; ++i) {
-            minerCredits[i] = market.creditOf(actors[2 + i], t);
-        }
+        VM.recordLogs();
         VM.prank(actors[who % actors.length]);
         try settlement.finalize(currentTask) {
             ++finalized;
-            uint256 minted = podl.totalSupply() - supplyBefore;
+            // block rewards are posted, minted when claimed: the posted list is what the task mints
+            uint256 minted = _capturePosted(currentTask);
             ITaskMarket.Task memory done = market.getTask(currentTask);
             if (minted != 0) ++mintedTasks;
             if (minted > done.reward * settlement.mintRate(done.token) / 1e18) ++mintViolations;
             if (market.getTask(currentTask).phase == ITaskMarket.Phase.Settled) {
                 ++finalizedWithScores;
-                // a miner of the task credited nothing at settlement forfeited its bond
+                // a miner of the task posted nothing at settlement forfeited its bond
                 for (uint256 i = 0; i < 3; ++i) {
                     address m = actors[2 + i];
-                    if (market.isMiner(currentTask, m) && market.creditOf(m, t) == minerCredits[i]) ++forfeitures;
+                    if (market.isMiner(currentTask, m) && _postedTo(currentTask, m) == 0) ++forfeitures;
                 }
             }
         } catch (bytes memory reason) {
@@ -319,6 +329,41 @@ contract SettlementHandler {
             if (stakes[i] - after_ > stakes[i] * 1000 / 10_000) ++slashViolations;
             if (++slashCount[currentTask][actors[i]] > 1) ++slashViolations;
             if (!registry.wasSlashed(currentTask, actors[i])) ++slashViolations;
+        }
+        _recordCredits();
+    }
+
+    /// @dev A random actor claims every unclaimed posted payout of a random settled task (anyone may
+    ///      claim for the payees): each named account's credit grows by exactly its entries, the
+    ///      claimer's by nothing else.
+    function claimPayouts(uint256 who, uint256 seed) external {
+        if (_postedTasks.length == 0) return;
+        uint256 id = _postedTasks[seed % _postedTasks.length];
+        ITaskMarket.Payout[] memory list = _posted[id];
+        uint256 bitmap = market.claimedPayouts(id);
+        uint256[] memory indices = new uint256[](list.length);
+        uint256 n = 0;
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (bitmap & (1 << i) == 0) indices[n++] = i;
+        }
+        if (n == 0) return;
+        assembly ("memory-safe") {
+            mstore(indices, n)
+        }
+        address t = market.getTask(id).token;
+        _recordCredits();
+        uint256[] memory before = new uint256[](actors.length);
+        for (uint256 i = 0; i < actors.length; ++i) {
+            before[i] = market.creditOf(actors[i], t);
+        }
+        VM.prank(actors[who % actors.length]);
+        market.claimPayouts(id, list, indices);
+        for (uint256 i = 0; i < actors.length; ++i) {
+            uint256 expected = 0;
+            for (uint256 k = 0; k < n; ++k) {
+                if (list[indices[k]].account == actors[i]) expected += list[indices[k]].amount;
+            }
+            if (market.creditOf(actors[i], t) != before[i] + expected) ++claimViolations;
         }
         _recordCredits();
     }
@@ -346,8 +391,18 @@ contract SettlementHandler {
         return actors.length;
     }
 
-    /// @dev Everything the market owes in `t`: credits of every actor plus the pools of live tasks in `t`.
+    /// @dev Everything the market owes in `t`: credits of every actor, the posted payouts not claimed
+    ///      yet and the pools of live tasks in `t`.
     function marketOwed(address t) external view returns (uint256 owed) {
+        for (uint256 k = 0; k < _postedTasks.length; ++k) {
+            uint256 id = _postedTasks[k];
+            if (market.getTask(id).token != t) continue;
+            uint256 bitmap = market.claimedPayouts(id);
+            ITaskMarket.Payout[] storage list = _posted[id];
+            for (uint256 i = 0; i < list.length; ++i) {
+                if (bitmap & (1 << i) == 0) owed += list[i].amount;
+            }
+        }
         for (uint256 i = 0; i < actors.length; ++i) {
             owed += market.creditOf(actors[i], t);
         }
@@ -557,6 +612,33 @@ contract SettlementHandler {
         } catch {}
     }
 
+    /// @dev Stores the payout list the market posted in the recorded logs (a finalize, or an escape);
+    ///      returns the PODL the reward token's posted mints add up to.
+    function _capturePosted(uint256 id) private returns (uint256 minted) {
+        Vm.Log[] memory logs = VM.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter == address(podl) && logs[i].topics[0] == IRewardToken.MintsPosted.selector) {
+                (, IRewardToken.Mint[] memory mints) = abi.decode(logs[i].data, (bytes32, IRewardToken.Mint[]));
+                for (uint256 k = 0; k < mints.length; ++k) {
+                    minted += mints[k].amount;
+                }
+            }
+            if (logs[i].emitter != address(market) || logs[i].topics[0] != ITaskMarket.PayoutsPosted.selector) continue;
+            (, ITaskMarket.Payout[] memory list) = abi.decode(logs[i].data, (bytes32, ITaskMarket.Payout[]));
+            for (uint256 k = 0; k < list.length; ++k) {
+                _posted[id].push(list[k]);
+            }
+            _postedTasks.push(id);
+        }
+    }
+
+    function _postedTo(uint256 id, address account) private view returns (uint256 amount) {
+        ITaskMarket.Payout[] storage list = _posted[id];
+        for (uint256 i = 0; i < list.length; ++i) {
+            if (list[i].account == account) amount += list[i].amount;
+        }
+    }
+
     function _recordCredits() private {
         for (uint256 i = 0; i < actors.length; ++i) {
             address a = actors[i];
@@ -734,6 +816,12 @@ contract SettlementInvariants {
         }
         h.finalize(0);
         if (h.finalized() != 1) revert Insolvent("not finalized", h.finalized(), 1);
+        invariant_marketHoldsExactlyWhatItOwes();
+        // posted, not credited: a keeper (the publisher, actor 0) claims every payee's entry for them
+        if (_market.creditOf(h.actors(3), address(0)) != 0) revert Insolvent("credited before the claim", 1, 0);
+        h.claimPayouts(0, 0);
+        if (_market.creditOf(h.actors(3), address(0)) == 0) revert Insolvent("not credited by the claim", 0, 1);
+        invariant_payoutsClaimedIntoTheNamedAccounts();
         // the first submission is the copy (median 0): its miner is credited nothing, not even its bond
         uint256 copierCredit = _market.creditOf(h.actors(2), address(0));
         if (copierCredit != 0) revert Insolvent("copier credited", copierCredit, 0);
@@ -771,6 +859,7 @@ contract SettlementInvariants {
         }
         h.finalize(0);
         if (h.finalized() != 1) revert Insolvent("not finalized", h.finalized(), 1);
+        h.claimPayouts(7, 0);
         uint256 copierCredit = _market.creditOf(h.actors(2), address(_token));
         if (copierCredit != 0) revert Insolvent("copier credited", copierCredit, 0);
         for (uint256 i = 0; i < 20; ++i) {
@@ -796,6 +885,9 @@ contract SettlementInvariants {
         if (h.finalizedWithScores() < 20) revert CoverageShort("finalizations with scores", h.finalizedWithScores(), 20);
         if (h.forfeitures() < 10) revert CoverageShort("forfeitures", h.forfeitures(), 10);
         if (h.slashes() < 10) revert CoverageShort("slashes", h.slashes(), 10);
+        for (uint256 i = 0; i < 60; ++i) {
+            h.claimPayouts(i, i);
+        }
         for (uint256 i = 0; i < 20; ++i) {
             h.withdrawMarket(i);
             h.withdrawRegistryCredit(i);
@@ -804,14 +896,14 @@ contract SettlementInvariants {
         invariant_nobodyWithdrawsMoreThanCredited();
     }
 
-    /// A seeded random walk like the fuzzer's (each call one of the 19 handler actions, chosen uniformly,
+    /// A seeded random walk like the fuzzer's (each call one of the 20 handler actions, chosen uniformly,
     /// random arguments), 1,000 calls: it settles tasks with scores, forfeits bonds and slashes.
     function test_randomWalk_reachesScoredSettlements() public {
         SettlementHandler h = _handler;
         for (uint256 i = 0; i < 1000; ++i) {
             uint256 r = uint256(keccak256(abi.encode("random walk", i)));
             // a handler call that reverts is skipped, as the fuzzer does (failOnRevert = false)
-            try this.callAction(h, r % 19, r >> 8, r >> 128) {} catch {}
+            try this.callAction(h, r % 20, r >> 8, r >> 128) {} catch {}
         }
         console.log("walk finalized", h.finalized(), "with scores", h.finalizedWithScores());
         console.log("walk forfeitures", h.forfeitures(), "slashes", h.slashes());
@@ -844,6 +936,7 @@ contract SettlementInvariants {
         else if (action == 16) h.warp(a, b);
         else if (action == 17) h.advance(a);
         else if (action == 18) h.setShares(a);
+        else if (action == 19) h.claimPayouts(a, b);
     }
 
     /// After each random run: the coverage ghosts are consistent, and the summary shows what the run reached.
@@ -936,6 +1029,11 @@ contract SettlementInvariants {
             uint256 registryIn = _handler.registryPaidIn(a) + _handler.registryCredited(a);
             if (_handler.registryWithdrawn(a) > registryIn) revert Overpaid(a, _handler.registryWithdrawn(a), registryIn);
         }
+    }
+
+    /// (g) A claim credits each account exactly the posted entries it names, whoever claims.
+    function invariant_payoutsClaimedIntoTheNamedAccounts() public view {
+        if (_handler.claimViolations() != 0) revert Insolvent("claim credited another amount", _handler.claimViolations(), 0);
     }
 
     /// (c) Slashing never exceeds the stake and happens at most once per validator and task.

@@ -2,6 +2,7 @@ import { ZeroAddress, formatEther, formatUnits, getAddress, isAddress, type Json
 import { z } from "zod";
 import { connectContracts, type PodlContracts } from "../../chain/contracts.js";
 import { PHASE_NAMES } from "../../protocol/phases.js";
+import { unclaimedByToken } from "../../chain/payouts.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { isAgentError } from "../../config/errors.js";
 import { loadWallet } from "../../config/keys.js";
@@ -68,6 +69,8 @@ export interface AccountStatus {
   rewardToken?: string;
   /** Market credits by token address (address(0) = ETH). */
   marketCredits: Record<string, string>;
+  /** Posted payouts of settled tasks not yet claimed into credits, by token (`podl withdraw` claims them). */
+  unclaimedPayouts: Record<string, string>;
   registry: { stakeToken: string; stake: string; bonded: boolean; unbondingAt: number; withdrawableAt: number; openCommittees: number; credit: string };
 }
 
@@ -222,6 +225,7 @@ async function readAccount(provider: JsonRpcProvider, c: PodlContracts, who: str
   const creditTokens = [ZeroAddress, ...(c.rewardToken ? [await c.rewardToken.getAddress()] : []), ...tokens.map((t) => getAddress(t))];
   const marketCredits: Record<string, string> = {};
   for (const token of new Set(creditTokens)) marketCredits[token] = (await c.market.creditOf(who, token, at)).toString();
+  const unclaimedPayouts = Object.fromEntries([...(await unclaimedByToken(c.market, who))].map(([token, wei]) => [token, wei.toString()]));
   const [v, params, credit, stakeToken, eth] = await Promise.all([
     c.registry.getValidator(who, at),
     c.registry.params(at),
@@ -233,6 +237,7 @@ async function readAccount(provider: JsonRpcProvider, c: PodlContracts, who: str
     address: who,
     eth: eth.toString(),
     marketCredits,
+    unclaimedPayouts,
     registry: {
       stakeToken,
       stake: v.stake.toString(),
@@ -276,6 +281,8 @@ export function formatStatus(s: MarketStatus): string[] {
   if (a) {
     lines.push(`account ${a.address}: ${formatEther(a.eth)} ETH${a.rewardToken !== undefined ? `, ${formatEther(a.rewardToken)} reward token` : ""}`);
     lines.push(`  market credits: ${Object.entries(a.marketCredits).map(([token, wei]) => amount(wei, token)).join(", ")}`);
+    const unclaimed = Object.entries(a.unclaimedPayouts);
+    if (unclaimed.length > 0) lines.push(`  unclaimed payouts (podl withdraw claims them): ${unclaimed.map(([token, wei]) => amount(wei, token)).join(", ")}`);
     const r = a.registry;
     const stake = `${formatEther(r.stake)} ${r.stakeToken === ZeroAddress ? "ETH" : `of ${short(r.stakeToken)}`}`;
     const state = r.bonded ? "bonded" : r.unbondingAt !== 0 ? `unbonding, withdrawable ${r.withdrawableAt <= s.time ? "now" : `in ${r.withdrawableAt - s.time} s`}` : "not bonded";

@@ -1,5 +1,6 @@
 import { ZeroAddress, formatEther, getAddress } from "ethers";
 import { connectContracts } from "../../chain/contracts.js";
+import { claimAllMints, claimAllPayouts } from "../../chain/payouts.js";
 import { addressBook, deploymentConfigShape } from "../../config/deployment.js";
 import { loadConfig } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
@@ -57,7 +58,13 @@ export const withdrawCommand: Command = {
       const { sender, wallet } = rt;
       const me = wallet.address;
       const done: WithdrawResult[] = [];
-      const tokens = new Set([ZeroAddress, ...(c.rewardToken ? [await c.rewardToken.getAddress()] : []), ...(config.tokens ?? []).map((t) => getAddress(t))]);
+      // settled tasks post their payouts; claiming them turns ours into market credits
+      const claimed = await claimAllPayouts(c.market, sender, me, book.startBlock);
+      if (c.rewardToken) {
+        const minted = await claimAllMints(c.rewardToken, sender, me, book.startBlock);
+        if (minted > 0n) io.out(`claimed ${formatEther(minted)} PODL of block rewards`);
+      }
+      const tokens = new Set([ZeroAddress, ...(c.rewardToken ? [await c.rewardToken.getAddress()] : []), ...(config.tokens ?? []).map((t) => getAddress(t)), ...claimed]);
       for (const token of tokens) {
         const credit = await c.market.creditOf(me, token);
         if (credit === 0n) continue;

@@ -72,7 +72,7 @@ async function taskPage(id) {
     const role = s.winner ? badge("winner") : s.ommer ? badge("ommer") : "";
     return `<tr data-submission="${s.index}"><td class="n">${s.index}</td><td data-test="${s.winner ? "winner" : "miner"}">${short(s.miner)}</td><td class="n">${s.commitSeq}</td><td>${short(s.modelCid)}</td>${cells.join("")}<td class="n" data-test="median">${bps(s.median)}</td><td>${role}</td></tr>`;
   });
-  const payouts = t.payouts.map((p) => `<tr><td>${short(p.account)}</td><td>${badge(p.role)}</td><td class="n" data-test="payout" data-account="${esc(p.account)}" data-amount="${esc(p.amount)}">${amount(p.amount, p.token)}</td></tr>`);
+  const payouts = t.payouts.map((p) => `<tr><td>${short(p.account)}</td><td>${badge(p.role)}</td><td class="n" data-test="payout" data-account="${esc(p.account)}" data-amount="${esc(p.amount)}">${amount(p.amount, p.token)}</td><td>${p.claimed ? "claimed" : "unclaimed"}</td></tr>`);
   const committees = t.committees.map((c) => `<tr><td class="n">${c.round}</td><td>${c.members.map((m) => short(m)).join(", ")}</td><td class="n">${c.committed.length}</td><td class="n">${c.revealed.length}</td><td>${time(c.commitDeadline)}</td><td>${time(c.revealDeadline)}</td></tr>`);
   const steps = t.timeline.map((e) => `<tr><td>${esc(e.step)}</td><td>${time(e.time)}</td><td class="n">${e.block}</td><td>${short(e.tx)}</td></tr>`);
   const r = t.request;
@@ -94,7 +94,7 @@ async function taskPage(id) {
     <h2>Submissions and scores</h2>
     <div id="submissions">${table(["#", "miner", "#commit", "model", ...columns.map((v) => `#${short(v, false)}`), "#median", ""], subs, "no model revealed yet")}</div>
     <div class="plot" id="plot-scores"></div>
-    <h2>Payouts</h2><div id="payouts">${table(["account", "role", "#amount"], payouts, t.outcome ? "nothing paid" : "paid at settlement")}</div>
+    <h2>Payouts</h2><div id="payouts">${table(["account", "role", "#amount", "claim"], payouts, t.outcome ? "nothing paid" : "posted at settlement")}</div>
     ${t.slashes.length ? `<h2>Slashes</h2>${table(["validator", "#amount"], t.slashes.map((x) => `<tr><td>${short(x.validator)}</td><td class="n">${amount(x.amount)}</td></tr>`))}` : ""}
     <h2>Committees</h2>${table(["#round", "members", "#committed", "#revealed", "commit by", "reveal by"], committees, "not drawn yet")}
     <h2>Timeline</h2>${table(["step", "time", "#block", "tx"], steps)}`;

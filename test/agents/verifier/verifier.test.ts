@@ -33,6 +33,7 @@ import { captureLogger } from "../helpers/log.js";
 import { DEEP, nested, openContainer, sealContainer } from "../ml/helpers/hostile.js";
 import { accounts, deployContracts, passTime, type Contracts } from "./helpers/world.js";
 import { drawDelay } from "../../validators/helpers/world.js";
+import { claimAllPosted } from "../../validators/helpers/world.js";
 
 const ONE = parseEther("1");
 const THRESHOLD = 5_000n;
@@ -302,6 +303,9 @@ describe("verifier agent", function () {
     expect(forfeited).to.equal(4n);
     const fee = (task.reward * 500n) / 10_000n; // validatorShareBps of the reward, shared by the two agreeing members
     const share = fee / 2n + (forfeited * task.minerBond) / 2n;
+    // the verifier claimed only its own posted payout; the others' wait for a claim (anyone may send it)
+    expect(await c.market.creditOf(honest.address, ZERO)).to.equal(0n);
+    await claimAllPosted({ market: c.market.connect(accounts.scripted.connect(provider)) });
     expect(await c.market.creditOf(honest.address, ZERO)).to.equal(task.minerBond + task.reward - fee);
     expect(await c.market.creditOf(accounts.copier.address, ZERO)).to.equal(0n);
     const [withdrawn] = await c.market.queryFilter(c.market.filters.Withdrawn(accounts.verifier.address));

@@ -3,7 +3,7 @@ import { ExplorerDb } from "../../../agents/explorer/db.js";
 import { ExplorerIndexer } from "../../../agents/explorer/indexer.js";
 import { captureLogger } from "../../agents/helpers/log.js";
 import { FAST_RETRY } from "../../agents/helpers/chain.js";
-import { attest, bySigner, deployWorld, draw, ONE, stakeAll, taskToAttesting, type World } from "../../validators/helpers/world.js";
+import { attest, bySigner, claimAllPosted, deployWorld, draw, ONE, stakeAll, taskToAttesting, type World } from "../../validators/helpers/world.js";
 
 /** Each committee member's scores for the two submissions (reveal order), by the member's account index. */
 export const SCORES: Record<number, [bigint, bigint]> = { 5: [9000n, 8500n], 6: [9200n, 8600n], 7: [8800n, 8400n] };
@@ -19,7 +19,8 @@ export interface SettledMarket {
 /**
  * One task settled on the real contracts of the in-process network (the validators tests' world):
  * two miners reveal, a committee of three staked validators scores them (the first wins, the second
- * is an ommer), finalize credits the payouts and appends a learning block; one more task waits in
+ * is an ommer), finalize posts the payouts and appends a learning block, and every payout is
+ * claimed into its account's credit (pull payouts); one more task waits in
  * the queue. Models and scores are scripted: the explorer reads what the chain holds, whatever the
  * training behind it.
  */
@@ -37,6 +38,7 @@ export async function settledMarket(conn: NetworkConnection): Promise<SettledMar
   const round = await w.settlement.getRound(run.taskId, 0n);
   await w.helpers.time.increaseTo(round.revealDeadline + 1n);
   await (await w.settlement.finalize(run.taskId)).wait();
+  await claimAllPosted(w);
   const queuedId = await postQueued(w, "bafkreiqueued");
   return { w, conn, taskId: run.taskId, queuedId };
 }

@@ -2,6 +2,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import type { Signer } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { RewardToken, Settlement, TaskMarket, ValidatorRegistry } from "../../../types/index.js";
+import { unclaimedMints, unclaimedPayouts } from "../../../agents/chain/payouts.js";
 
 type Conn = NetworkConnection;
 type Ethers = Conn["ethers"];
@@ -238,4 +239,21 @@ export async function attest(
 /** Signer objects for committee members, by address. */
 export function bySigner<T extends Actor>(all: T[], addresses: string[]): T[] {
   return addresses.map((a) => all.find((s) => s.address === a)!);
+}
+
+/**
+ * Claims every posted payout (market credits) and block reward (PODL) of every task posted so far for
+ * its payees, as a keeper would (anyone may claim; each entry goes to the account it names); tests read
+ * credits and PODL balances after it.
+ */
+export async function claimAllPosted(w: { market: TaskMarket; rewardToken?: RewardToken }): Promise<void> {
+  for (const e of await w.market.queryFilter(w.market.filters.PayoutsPosted())) {
+    const due = await unclaimedPayouts(w.market, e.args.taskId);
+    if (due !== undefined) await (await w.market.claimPayouts(due.taskId, due.payouts, due.indices)).wait();
+  }
+  if (w.rewardToken === undefined) return;
+  for (const e of await w.rewardToken.queryFilter(w.rewardToken.filters.MintsPosted())) {
+    const due = await unclaimedMints(w.rewardToken, e.args.taskId);
+    if (due !== undefined) await (await w.rewardToken.claimMints(due.taskId, due.payouts, due.indices)).wait();
+  }
 }

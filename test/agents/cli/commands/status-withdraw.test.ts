@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet, ZeroAddress, formatEther, formatUnits, parseEther, type JsonRpcProvider } from "ethers";
+import { unclaimedByToken } from "../../../../agents/chain/payouts.js";
 import { main } from "../../../../agents/cli/podl.js";
 import type { MarketStatus } from "../../../../agents/cli/commands/status.js";
 import { shardKeys, trainingUnlock } from "../../../../agents/protocol/dataset-tree.js";
@@ -134,7 +135,9 @@ describe("podl status and podl withdraw", function () {
     expect(s.learningChain).to.deep.include({ height: "1", head: await market.chainHead() });
     expect(s.learningChain.blocks).to.deep.equal([{ height: "1", taskId: String(light), winner: miner.address, score: 9300, modelHash: o.modelHash }]);
     expect(s.recent).to.deep.equal([{ taskId: String(light), phase: "settled", winner: miner.address, score: 9300 }]);
-    expect(s.account!.marketCredits).to.deep.equal({ [ZeroAddress]: pool.toString(), [token]: "0" });
+    // posted, not yet credited: the payout waits for a claim (podl withdraw claims it)
+    expect(s.account!.marketCredits).to.deep.equal({ [ZeroAddress]: "0", [token]: "0" });
+    expect(s.account!.unclaimedPayouts).to.deep.equal({ [ZeroAddress]: pool.toString() });
     expect(s.account!.eth).to.equal((await provider.getBalance(miner.address)).toString());
     expect(s.account!.registry).to.include({ stake: "0", bonded: false, credit: "0" });
 
@@ -146,12 +149,13 @@ describe("podl status and podl withdraw", function () {
     expect(lines).to.contain(`  1. task ${middle}: score `);
     expect(lines).to.contain(`task ${light}: settled, winner ${miner.address} at 93.00 %`);
     expect(lines).to.contain(`account ${miner.address}:`);
-    expect(lines).to.contain(`market credits: ${formatEther(pool)} ETH`);
+    expect(lines).to.contain(`unclaimed payouts (podl withdraw claims them): ${formatEther(pool)} ETH`);
   });
 
-  it("withdraws the market credit once and then has nothing to withdraw", async () => {
+  it("claims the posted payout, withdraws the market credit once and then has nothing to withdraw", async () => {
     const miner = accounts.miner;
-    const credit = await market.creditOf(miner.address, ZeroAddress);
+    expect(await market.creditOf(miner.address, ZeroAddress)).to.equal(0n);
+    const credit = (await unclaimedByToken(market, miner.address)).get(ZeroAddress)!;
     expect(credit).to.be.greaterThan(0n);
     const before = await provider.getBalance(miner.address);
     const first = await podl(["withdraw"], miner);
@@ -159,7 +163,12 @@ describe("podl status and podl withdraw", function () {
     expect(first.out[0]).to.match(new RegExp(`^withdrew ${formatEther(credit)} \\(market credit in ETH\\), tx 0x[0-9a-f]{64}$`));
     expect(await market.creditOf(miner.address, ZeroAddress)).to.equal(0n);
     const receipt = await provider.getTransactionReceipt(first.out[0]!.split("tx ")[1]!);
-    expect(await provider.getBalance(miner.address)).to.equal(before + credit - receipt!.gasUsed * receipt!.gasPrice);
+    // the miner's own claim transaction (podl withdraw claimed the posted payout first) costs gas too
+    const [claimed] = await market.queryFilter(market.filters.PayoutClaimed(undefined, undefined, miner.address));
+    expect(claimed!.args.amount).to.equal(credit);
+    const claim = await provider.getTransactionReceipt(claimed!.transactionHash);
+    const gas = receipt!.gasUsed * receipt!.gasPrice + claim!.gasUsed * claim!.gasPrice;
+    expect(await provider.getBalance(miner.address)).to.equal(before + credit - gas);
 
     const second = await podl(["withdraw"], miner);
     expect(second.out).to.deep.equal([`nothing to withdraw for ${miner.address}`]);
