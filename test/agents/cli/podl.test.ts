@@ -90,7 +90,7 @@ describe("agents/cli podl", function () {
       expect(html.err).to.contain(`http://127.0.0.1:${port} does not answer JSON-RPC`).and.contain("[RPC_UNAVAILABLE]").and.not.contain("secret-api-key");
       const refused = await podl(["check", "--rpc-url", `http://127.0.0.1:${port}`, "--rpc-retries", "1", "--rpc-backoff-ms", "1", "--log-level", "silent"]);
       expect(refused.code).to.equal(1);
-      expect(refused.err).to.contain("eth_chainId: the RPC endpoint failed 2 times").and.contain("[RPC_UNAVAILABLE]");
+      expect(refused.err).to.contain(`http://127.0.0.1:${port} does not answer JSON-RPC eth_chainId`).and.contain("[RPC_UNAVAILABLE]");
     });
   });
 
