@@ -40,6 +40,10 @@ export class TorchEngine implements TrainingEngine {
         ...(job.watermarkStrength === undefined ? {} : { watermarkStrength: job.watermarkStrength }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         onProgress: (e) => {
+          // The first epoch is timed from checkpoint 0, not from the spawn: Python's start and
+          // torch's import (seconds) are no epoch, and counted as one they stopped a 30 s Iris task
+          // after one epoch ("deadline") in the torch demo.
+          if (e.type === "checkpoint" && e.i === 0) stopper.start();
           if (e.type === "epoch") options.onEvent?.({ type: "epoch", epoch: e.epoch, step: e.step, loss: e.loss, elapsedMs: e.elapsedMs });
         },
         stopAfterEpoch: async ({ epoch, weights }) => {
