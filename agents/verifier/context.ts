@@ -90,23 +90,6 @@ export interface VerifierOptions {
   keeperGraceMs: number;
 }
 
-export interface VerifierOptions {
-  market: string;
-  settlement: string;
-  registry: string;
-  startBlock: number;
-  scorer: Scorer;
-  /** Runs in the background once per task and process, from the start of the task on. */
-  prefetch?: Prefetcher;
-  /** Act as keeper: draw, finalize and call the market's timeouts when they are due. */
-  keeper: boolean;
-  /**
-   * How long a keeper call must have been due before a validator other than the task's designated
-   * keeper sends it (ms). Keepers that all send at once pay for reverts; 0 sends at once.
-   */
-  keeperGraceMs: number;
-}
-
 /** What every duty of the verifier works with: its runtime, options, contracts and state helpers. */
 export interface VerifierContext {
   readonly rt: AgentRuntime;

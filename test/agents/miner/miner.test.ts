@@ -97,6 +97,16 @@ describe("miner agent", function () {
   }
 
   /** Posts a task whose document says whatever `doc` says, with a made-up dataset (it is never started). */
+  /** Ends a task with no submission (test keys, then a settlement that refunds the publisher), freeing a market slot. */
+  async function endWithoutSubmission(taskId: bigint): Promise<void> {
+    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
+    await publisher.step(); // test keys
+    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
+    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
+    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
+    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+  }
+
   async function postDocument(doc: unknown): Promise<bigint> {
     const specCid = (await publisherIpfs.add(toUtf8Bytes(canonicalJson(doc)))).toString();
     const request = taskRequest(makeDataset(10, specCid.slice(-8)), { specCid, reward: TERMS.reward, token: ZERO });
@@ -176,12 +186,7 @@ describe("miner agent", function () {
     expect(await provider.getBalance(wallet.address)).to.equal(parseEther("10"));
 
     // End the task (no submission) so that the market's two active slots are free for the next tests.
-    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
-    await publisher.step(); // test keys
-    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
-    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
-    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
-    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+    await endWithoutSubmission(taskId);
   });
 
   it("stops training at the commit deadline, far short of its epoch cap, when the window is short", async () => {
@@ -208,12 +213,7 @@ describe("miner agent", function () {
     if (record.phase !== "committed") expect(record.data.reason).to.match(/watermark did not embed|after the commit deadline/);
 
     // End the task so that the market's two active slots are free for the next tests.
-    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
-    await publisher.step(); // test keys
-    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
-    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
-    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
-    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+    await endWithoutSubmission(taskId);
   });
 
   it("trains in a worker: its loop steps and its IPFS node serves while a task trains; close() cancels the training, a restart carries on", async () => {
@@ -260,12 +260,7 @@ describe("miner agent", function () {
     await engine.close();
 
     // End the task so that the market's two active slots are free for the next tests.
-    await passTime(provider, (await market.getTask(taskId)).commitDeadline);
-    await publisher.step(); // test keys
-    await passTime(provider, (await market.getTask(taskId)).revealDeadline);
-    const payouts = [{ account: accounts.publisher.address, amount: await market.taskPool(taskId) }];
-    const settlement = { outcome: 1, payouts, winner: MaxUint256, winnerScore: 0, ommersHash: ZeroHash };
-    await (await market.connect(accounts.settlement.connect(provider)).settle(taskId, settlement)).wait();
+    await endWithoutSubmission(taskId);
   });
 
   it("reveals in time after being SIGKILLed between commit and reveal", async function () {

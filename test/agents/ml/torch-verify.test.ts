@@ -1,39 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
-import { encodeArtifact, modelHash } from "../../../agents/ml/artifact.js";
 import { buildManifest } from "../../../agents/ml/checkpoints.js";
 import type { Checkpoint } from "../../../agents/ml/checkpoints.js";
 import { replayTorch, trainTorch } from "../../../agents/ml/engines/torch.js";
 import type { TorchTrainResult } from "../../../agents/ml/engines/torch.js";
 import { DEFAULT_TOLERANCE, normalisedDistance, segmentDistance } from "../../../agents/ml/replay.js";
-import { artifactOf } from "../../../agents/ml/train.js";
-import type { TrainResult } from "../../../agents/ml/train.js";
 import { verifySubmission } from "../../../agents/ml/verify.js";
-import type { VerifyInput } from "../../../agents/ml/verify.js";
 import { watermarkReader } from "../../../agents/ml/watermark.js";
 import { irisDataset, irisRun, IRIS_EPOCHS, IRIS_SPEC, MINER, SEED } from "./helpers/iris-run.js";
+import { honestInput, REPLAY_SEED2, type Run } from "./helpers/hostile.js";
 import { torchOrSkip } from "./helpers/torch.js";
 
-const SEED2 = `0x${"77".repeat(32)}`;
-type Run = Pick<TrainResult, "weights" | "manifest" | "checkpoints" | "hyper">;
+const SEED2 = REPLAY_SEED2;
 
-function submission(run: Run, overrides: Partial<VerifyInput> = {}): VerifyInput {
-  const artifact = encodeArtifact(artifactOf(IRIS_SPEC, run, { taskId: "7", seed: SEED, miner: MINER }));
-  return {
-    taskId: "7",
-    spec: IRIS_SPEC,
-    seed: SEED,
-    miner: MINER,
-    test: irisDataset(),
-    train: irisDataset(),
-    artifact,
-    expectedModelHash: modelHash(artifact),
-    manifest: run.manifest,
-    fetchCheckpoint: async (i: number) => run.checkpoints[i]!,
-    replay: { seed2: SEED2 },
-    ...overrides,
-  };
-}
 
 /** The run with checkpoint `i` scaled by 1.01 and the manifest rebuilt: consistent hashes, forged training. */
 function forge(run: Run, i: number): Run {
@@ -62,14 +41,14 @@ describe("ml/engines/torch: a PyTorch-trained submission under a TensorFlow.js v
   });
 
   it("is accepted with replay by the tfjs verifier (every segment replayed) and scores like the tfjs run", async () => {
-    const r = await verifySubmission(submission(torchRun, { replay: { seed2: SEED2, r: torchRun.checkpoints.length - 1 } }));
+    const r = await verifySubmission(honestInput(torchRun, { replay: { seed2: SEED2, r: torchRun.checkpoints.length - 1 } }));
     expect(r.reason, JSON.stringify(r)).to.equal(undefined);
     expect(r.scoreBps).to.be.above(8500);
     if (r.reason === undefined) for (const s of r.replay!) expect(s.distance).to.be.below(DEFAULT_TOLERANCE / 10);
   });
 
   it("is rejected (reason replay) when one of its checkpoints is forged", async () => {
-    const r = await verifySubmission(submission(forge(torchRun, 5), { replay: { seed2: SEED2, r: torchRun.checkpoints.length - 1 } }));
+    const r = await verifySubmission(honestInput(forge(torchRun, 5), { replay: { seed2: SEED2, r: torchRun.checkpoints.length - 1 } }));
     expect(r).to.include({ scoreBps: 0, reason: "replay" });
   });
 
@@ -88,7 +67,7 @@ describe("ml/engines/torch: a PyTorch-trained submission under a TensorFlow.js v
     });
     expect(run.hyper.epochs).to.equal(seen.length).and.be.below(30);
     expect(run.steps).to.equal(run.manifest.entries.at(-1)!.step);
-    const r = await verifySubmission(submission(run));
+    const r = await verifySubmission(honestInput(run));
     expect(r.reason, JSON.stringify(r)).to.equal(undefined);
   });
 

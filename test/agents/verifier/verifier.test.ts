@@ -152,6 +152,22 @@ describe("verifier agent", function () {
   }
 
   /** Commits for `miner` and returns its reveal. */
+  /** A task whose document is `doc` (bytes on the publisher's node) and fake shards, with one revealed submission, past its reveal deadline. */
+  async function revealedOnDocument(doc: string): Promise<bigint> {
+    const junkCid = (await publisherNode.add(new TextEncoder().encode(doc))).toString();
+    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
+    const id = await post(buildDatasetCommitment(shards).root, junkCid, pub.workload);
+    const t = await c.market.getTask(id);
+    const split = splitShards(t.seed, 10, 3);
+    await unlock("unlockTrainingData", id, shards, split.train);
+    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
+    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
+    await unlock("unlockTestData", id, shards, split.test);
+    await reveal("bafkreirevealedbutneverchecked");
+    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+    return id;
+  }
+
   async function commit(miner: Wallet, id: bigint, modelHash: string, checkpointRoot: string): Promise<(cid: string) => Promise<void>> {
     const signer = miner.connect(provider);
     const salt = hexlify(randomBytes(32));
@@ -354,17 +370,7 @@ describe("verifier agent", function () {
 
   it("scores every submission 0 (reason task) when the publisher's task document is invalid, and still attests and settles", async () => {
     const { rt, verifier } = await openVerifier();
-    const junkCid = (await publisherNode.add(new TextEncoder().encode('{"format":"podl-task/1","spec":{"layers":"lstm"}}'))).toString();
-    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
-    const id = await post(buildDatasetCommitment(shards).root, junkCid, pub.workload);
-    const t = await c.market.getTask(id);
-    const split = splitShards(t.seed, 10, 3);
-    await unlock("unlockTrainingData", id, shards, split.train);
-    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
-    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
-    await unlock("unlockTestData", id, shards, split.test);
-    await reveal("bafkreirevealedbutneverchecked");
-    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+    const id = await revealedOnDocument('{"format":"podl-task/1","spec":{"layers":"lstm"}}');
 
     const stored = await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
     expect(stored.data.scores).to.deep.equal([0]);
@@ -551,17 +557,7 @@ describe("verifier agent", function () {
 
   it("after a missed quorum (the other member silent) it finalizes each round as keeper and withdraws its share of the slashed stake from the registry", async () => {
     const { rt, verifier } = await openVerifier();
-    const junkCid = (await publisherNode.add(new TextEncoder().encode("not a task document"))).toString();
-    const shards: ShardSecret[] = Array.from({ length: 10 }, (_, i) => ({ cid: `bafkreifakeshard${i}`, key: keccak256(randomBytes(32)) }));
-    const id = await post(buildDatasetCommitment(shards).root, junkCid, pub.workload);
-    const t = await c.market.getTask(id);
-    const split = splitShards(t.seed, 10, 3);
-    await unlock("unlockTrainingData", id, shards, split.train);
-    const reveal = await commit(honest, id, keccak256(randomBytes(32)), keccak256(randomBytes(32)));
-    await passTime(provider, (await c.market.getTask(id)).commitDeadline);
-    await unlock("unlockTestData", id, shards, split.test);
-    await reveal("bafkreirevealedbutneverchecked");
-    await passTime(provider, (await c.market.getTask(id)).revealDeadline);
+    const id = await revealedOnDocument("not a task document");
 
     await stepUntil(verifier, "its commitment", async () => rt.store.getSalt(id, "scores:0"));
     const round0 = await c.settlement.getRound(id, 0n);
