@@ -5,6 +5,7 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {UD60x18} from "@prb/math/src/UD60x18.sol";
 import {IRandomnessSource} from "./interfaces/IRandomnessSource.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
@@ -12,14 +13,16 @@ import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Commitments} from "./libraries/Commitments.sol";
 import {Ranking} from "./libraries/Ranking.sol";
 import {Split} from "./libraries/Split.sol";
+import {TaskQueue} from "./libraries/TaskQueue.sol";
 
 /// @title TaskMarket
 /// @notice Queue, escrow, task phases, model commitments and reveals, the credit ledger and the learning
 /// chain of PoDL. Settlement is a separate module (see `settle`).
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using TaskQueue for TaskQueue.Queue;
 
-    /// @dev One task in ten slots. `deadline` is the queue expiry while queued, the training-key
+    /// @dev One task in nine slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
     /// are Queued, Started, Committing (training keys out), Revealing (test keys out) and the terminal
     /// ones; `_phaseOf` derives Revealing and Attesting from time.
@@ -59,17 +62,18 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         // settled (the leaves are no longer needed), keccak256 of the posted payout list: a non-zero
         // slot rewritten instead of a fresh one per task
         bytes32 listHash;
-        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards), and the
-        // queue length at the start (so that startNext writes a slot postTask made non-zero); windows are
-        // at most 30 days, under 2**24 s
-        address settlement;
+        // slot 8: the terms fixed at post (a parameter change applies to tasks posted afterwards: the
+        // settlement module as a 1-based index into `_settlements`, 0 for none set yet), then what startNext
+        // fixes (so that it writes a slot postTask made non-zero instead of a fresh one): the queue length
+        // and the randomness request behind the seed (request ids fit 128 bits, IRandomnessSource); windows
+        // are at most 30 days, under 2**24 s
+        uint32 settlementIndex;
         uint24 keyWindow;
         uint24 testKeyWindow;
         uint24 revealWindow;
         uint16 queueLengthAtStart;
         bool seedFixed;
-        // slot 9: the randomness request behind the seed (a VRF request id is a full word)
-        uint256 randomnessId;
+        uint128 randomnessId;
     }
 
     /// @dev A miner's live commitment; `hash` becomes the model hash at reveal.
@@ -95,23 +99,26 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant BPS = 10_000;
     /// @dev Share of a forfeited publisher bond that pays whoever triggers the timeout.
     uint256 private constant KEEPER_TIP_BPS = 1000;
+    /// @dev Head of the learning chain before its first block; non-zero, so that the seed slot a task's start
+    /// writes (the head) is never cleared and rewritten from zero when the seed is fixed.
+    bytes32 private constant GENESIS_HEAD = keccak256("PoDL learning chain genesis");
 
     IValidatorRegistry private immutable _registry;
     /// @dev The registry's randomness source (immutable there), read once at deployment.
     IRandomnessSource private immutable _RANDOMNESS;
 
     MarketParams private _params;
-    address private _settlement;
+    /// @dev Every settlement module set, in order; the last one takes new tasks.
+    address[] private _settlements;
     address private _treasury;
     bytes32 private _chainHead;
     uint32 private _taskCount;
     uint32 private _activeCount;
     uint64 private _chainHeight;
+    /// @dev Tasks in `_queue`, in the counters' slot (maxQueue ≤ 128).
+    uint8 private _queueLength;
     /// @dev Queued tasks as `Ranking.pack` words (task id, dn, log2 dc, reward), unordered.
-    uint256[] private _queue;
-    /// @dev `Ranking.keyOf(_queue[i])` at the same positions, four to a slot (maxQueue ≤ 128); keys at or
-    /// past `_queue.length` are stale and never read.
-    uint64[128] private _keys;
+    TaskQueue.Queue private _queue;
     mapping(uint256 taskId => TaskData) private _tasks;
     mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
     mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
@@ -130,6 +137,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _registry = registry_;
         _RANDOMNESS = IRandomnessSource(registry_.randomnessSource());
         _treasury = initialOwner;
+        _chainHead = GENESIS_HEAD;
         _setParams(params_);
         // ETH is the reference unit (the wei), listed from the start.
         _setRewardToken(address(0), 1, 1e18);
@@ -153,7 +161,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _pull(request.token, reward + publisherBond);
         taskId = ++_taskCount;
         entryTerms |= taskId << 224;
-        uint256 queued = _queue.length;
+        uint256 queued = _queueLength;
         // A full queue takes a task that ranks strictly better than its worst one, which leaves refunded.
         if (queued >= p.maxQueue) queued = _evictWorst(queued, p, entryTerms, taskId);
 
@@ -172,11 +180,13 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.minerBond = uint128(minerBond);
         t.datasetRoot = request.datasetRoot;
         // Snapshot: later parameter or settlement changes do not touch this task.
-        t.settlement = _settlement;
+        t.settlementIndex = uint32(_settlements.length);
         t.keyWindow = uint24(p.keyWindow);
         t.testKeyWindow = uint24(p.testKeyWindow);
         t.revealWindow = uint24(p.revealWindow);
-        _enqueue(t, queued, entryTerms);
+        t.seed = bytes32(entryTerms);
+        _queue.push(queued, entryTerms);
+        _queueLength = uint8(queued + 1);
         emit TaskPosted(taskId, msg.sender, request.token, reward, publisherBond, request.datasetRoot, request.specCid);
     }
 
@@ -196,7 +206,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function startNext() external nonReentrant returns (uint256 taskId) {
-        uint256 length = _queue.length;
+        uint256 length = _queueLength;
         if (length == 0) revert QueueEmpty();
         // A storage pointer reads only the two parameter slots used here.
         MarketParams storage p = _params;
@@ -204,9 +214,10 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 bonded = _registry.bondedCount();
         if (bonded < p.minCommittee) revert NotEnoughValidators(bonded, p.minCommittee);
 
-        (uint256 position, uint256 bestScore) = _lowestScore(length, p.maxQueue, p.rankScale);
-        taskId = Ranking.taskIdOf(_queue[position]);
-        _removeFromQueue(position, length);
+        (uint256 position, uint256 bestScore) = _queue.lowest(length, Ranking.exponent(length, p.maxQueue, p.rankScale));
+        taskId = Ranking.taskIdOf(_queue.words[position]);
+        _queue.removeAt(position, length);
+        _queueLength = uint8(length - 1);
 
         TaskData storage t = _tasks[taskId];
         // the key window the task was posted with (a parameter change applies to tasks posted afterwards)
@@ -217,8 +228,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         t.seed = _chainHead;
         t.queueLengthAtStart = uint16(length - 1);
         ++_activeCount;
-        uint256 randomnessId = _RANDOMNESS.request();
-        t.randomnessId = randomnessId;
+        uint256 randomnessId = _requestRandomness(t);
         emit TaskStarted(taskId, randomnessId, keyDeadline, bestScore);
     }
 
@@ -231,8 +241,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         (status, seed) = _pendingSeed(taskId, t);
         if (status == IRandomnessSource.RandomnessStatus.Pending) revert SeedNotReady(taskId, t.randomnessId);
         if (status == IRandomnessSource.RandomnessStatus.Expired) {
-            uint256 randomnessId = _RANDOMNESS.request();
-            t.randomnessId = randomnessId;
+            uint256 randomnessId = _requestRandomness(t);
             emit TaskRandomnessRenewed(taskId, randomnessId);
             return bytes32(0);
         }
@@ -464,7 +473,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function setSettlement(address settlement_) external onlyOwner {
         if (settlement_ == address(0)) revert SettlementZero();
-        _settlement = settlement_;
+        _settlements.push(settlement_);
         emit SettlementSet(settlement_);
     }
 
@@ -567,14 +576,14 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     function rankOf(uint256 taskId) external view returns (uint256) {
         TaskData storage t = _task(taskId);
         if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
-        UD60x18 q = Ranking.exponent(_queue.length, _params.maxQueue, _params.rankScale);
+        UD60x18 q = Ranking.exponent(_queueLength, _params.maxQueue, _params.rankScale);
         // While queued the seed slot holds the task's queue word.
         return Ranking.scoreOf(uint256(t.seed), q);
     }
 
     /// @inheritdoc ITaskMarket
     function queueWords() external view returns (uint256[] memory) {
-        return _queue;
+        return _queue.wordsOf(_queueLength);
     }
 
     /// @inheritdoc ITaskMarket
@@ -605,7 +614,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function queueLength() external view returns (uint256) {
-        return _queue.length;
+        return _queueLength;
     }
 
     /// @inheritdoc ITaskMarket
@@ -630,7 +639,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function settlement() external view returns (address) {
-        return _settlement;
+        return _currentSettlement();
     }
 
     /// @inheritdoc ITaskMarket
@@ -655,7 +664,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     function _cancelQueued(uint256 taskId, TaskData storage t) private {
         if (t.phase != Phase.Queued) revert TaskNotInPhase(taskId, _phaseOf(t));
-        _removeFromQueue(_queuePosition(taskId), _queue.length);
+        uint256 length = _queueLength;
+        _queue.removeAt(_queue.positionOf(taskId), length);
+        _queueLength = uint8(length - 1);
         // Terminal before crediting.
         t.phase = Phase.Cancelled;
         t.seed = bytes32(0);
@@ -670,17 +681,9 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         returns (uint256)
     {
         UD60x18 q = Ranking.exponent(length, p.maxQueue, p.rankScale);
-        uint256 worst = 0;
-        uint256 worstScore = 0;
-        uint256 worstId = 0;
-        for (uint256 i = 0; i < length; ++i) {
-            uint256 word = _queue[i];
-            uint256 score = Ranking.scoreOf(word, q);
-            uint256 id = Ranking.taskIdOf(word);
-            if (score > worstScore || (score == worstScore && id > worstId)) (worst, worstScore, worstId) = (i, score, id);
-        }
+        (uint256 worst, uint256 worstScore, uint256 worstId) = _queue.highest(length, q);
         if (Ranking.scoreOf(entry, q) >= worstScore) revert QueueFull(length, p.maxQueue);
-        _removeFromQueue(worst, length);
+        _queue.removeAt(worst, length);
         TaskData storage evicted = _tasks[worstId];
         // Terminal before crediting; the evicted publisher is refunded in full.
         evicted.phase = Phase.Cancelled;
@@ -688,6 +691,12 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         _credit(evicted.publisher, evicted.token, uint256(evicted.reward) + evicted.publisherBond);
         emit TaskEvicted(worstId, taskId);
         return length - 1;
+    }
+
+    /// @dev Requests the randomness behind the task's seed and keeps the request id (below 2**128).
+    function _requestRandomness(TaskData storage t) private returns (uint256 randomnessId) {
+        randomnessId = _RANDOMNESS.request();
+        t.randomnessId = SafeCast.toUint128(randomnessId);
     }
 
     /// @dev The seed once its randomness is ready, stored or not; 0 before (and for tasks never started).
@@ -742,21 +751,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         if (amount == 0) return;
         _credits[account][token] += amount;
         emit Credited(account, token, amount);
-    }
-
-    function _enqueue(TaskData storage t, uint256 position, uint256 entry) private {
-        t.seed = bytes32(entry);
-        _queue.push(entry);
-        _keys[position] = uint64(Ranking.keyOf(entry));
-    }
-
-    function _removeFromQueue(uint256 position, uint256 length) private {
-        uint256 last = length - 1;
-        if (position != last) {
-            _queue[position] = _queue[last];
-            _keys[position] = _keys[last];
-        }
-        _queue.pop();
     }
 
     function _setParams(MarketParams memory p) private {
@@ -891,67 +885,6 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         return Commitments.shardLeaf(index, key.cidHash, key.key);
     }
 
-    /// @dev Lowest (score, task id) in the queue. First pass: one cold slot per four tasks (`_keys`) and a
-    /// cheap lower bound each; the task with the lowest bound gets its exact score. Second pass: exact
-    /// scores (one cold `_queue` word each) only for tasks whose bound does not exceed the best so far (a
-    /// higher bound cannot win or tie).
-    function _lowestScore(uint256 length, uint256 maxQueue, uint256 rankScale)
-        private
-        view
-        returns (uint256 position, uint256 bestScore)
-    {
-        UD60x18 q = Ranking.exponent(length, maxQueue, rankScale);
-        uint256[] memory bounds = new uint256[](length);
-        uint256 lowest = type(uint256).max;
-        uint256 keysSlot;
-        uint256 queueBase;
-        // The queue's words start at keccak256(slot); every read below is inside the array or the
-        // fixed-size key array (this skips the length reads and bounds checks of `_queue[i]`).
-        assembly ("memory-safe") {
-            keysSlot := _keys.slot
-            mstore(0, _queue.slot)
-            queueBase := keccak256(0, 32)
-        }
-        // Unchecked: i, j < length ≤ 128.
-        unchecked {
-            for (uint256 i = 0; i < length; i += 4) {
-                uint256 four;
-                assembly ("memory-safe") {
-                    four := sload(add(keysSlot, shr(2, i)))
-                }
-                uint256 end = length - i < 4 ? length : i + 4;
-                for (uint256 j = i; j < end; ++j) {
-                    uint256 bound = Ranking.boundOf(uint64(four), q);
-                    four >>= 64;
-                    assembly ("memory-safe") {
-                        mstore(add(bounds, shl(5, add(j, 1))), bound)
-                    }
-                    if (bound < lowest) (lowest, position) = (bound, j);
-                }
-            }
-        }
-        uint256 entry;
-        assembly ("memory-safe") {
-            entry := sload(add(queueBase, position))
-        }
-        bestScore = Ranking.scoreOf(entry, q);
-        uint256 bestId = Ranking.taskIdOf(entry);
-        for (uint256 i = 0; i < length; ++i) {
-            if (i == position || bounds[i] > bestScore) continue;
-            assembly ("memory-safe") {
-                entry := sload(add(queueBase, i))
-            }
-            uint256 s = Ranking.scoreOf(entry, q);
-            uint256 id = Ranking.taskIdOf(entry);
-            if (s < bestScore || (s == bestScore && id < bestId)) (position, bestScore, bestId) = (i, s, id);
-        }
-    }
-
-    /// @dev Position of a queued task in `_queue` (the caller checked that it is queued).
-    function _queuePosition(uint256 taskId) private view returns (uint256 position) {
-        while (Ranking.taskIdOf(_queue[position]) != taskId) ++position;
-    }
-
     function _task(uint256 taskId) private view returns (TaskData storage t) {
         t = _tasks[taskId];
         if (t.phase == Phase.None) revert TaskUnknown(taskId);
@@ -959,9 +892,14 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The task's settlement module, fixed at post; a task posted before any module was set takes the
     /// current one.
-    function _settlementOf(TaskData storage t) private view returns (address s) {
-        s = t.settlement;
-        if (s == address(0)) s = _settlement;
+    function _settlementOf(TaskData storage t) private view returns (address) {
+        uint256 index = t.settlementIndex;
+        return index == 0 ? _currentSettlement() : _settlements[index - 1];
+    }
+
+    function _currentSettlement() private view returns (address) {
+        uint256 count = _settlements.length;
+        return count == 0 ? address(0) : _settlements[count - 1];
     }
 
     function _phaseOf(TaskData storage t) private view returns (Phase) {

@@ -23,7 +23,8 @@ interface IRandomnessSource {
     event RandomnessRequested(uint256 indexed requestId, address indexed requester);
 
     /// @notice Requests a value that nobody, the caller included, can know in this transaction.
-    /// @return requestId The request, for `randomness`.
+    /// @return requestId The request, for `randomness`; below 2**128, so that a consumer packs it with
+    /// other fields (the market does, to start a task without a fresh storage slot).
     function request() external returns (uint256 requestId);
 
     /// @notice The value of a request, once it is available.

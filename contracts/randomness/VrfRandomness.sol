@@ -87,7 +87,7 @@ contract VrfRandomness is IRandomnessSource, Ownable2Step {
     /// @inheritdoc IRandomnessSource
     function request() external returns (uint256 requestId) {
         if (!_consumers[msg.sender]) revert RandomnessConsumerNotAllowed(msg.sender);
-        requestId = _COORDINATOR.requestRandomWords(
+        uint256 coordinatorId = _COORDINATOR.requestRandomWords(
             IVrfCoordinatorV2Plus.RandomWordsRequest({
                 keyHash: _KEY_HASH,
                 subId: _SUB_ID,
@@ -97,6 +97,9 @@ contract VrfRandomness is IRandomnessSource, Ownable2Step {
                 extraArgs: abi.encodeWithSelector(_EXTRA_ARGS_V1_TAG, false)
             })
         );
+        // The coordinator's ids are keccak256 hashes; their low 128 bits identify a request just as well
+        // (a collision among n requests has probability about n²/2**129) and fit the consumers' packing.
+        requestId = uint128(coordinatorId);
         _requests[requestId].requestedAt = uint64(block.number);
         emit RandomnessRequested(requestId, msg.sender);
     }
@@ -108,11 +111,11 @@ contract VrfRandomness is IRandomnessSource, Ownable2Step {
     function rawFulfillRandomWords(uint256 requestId, uint256[] calldata randomWords) external {
         if (msg.sender != address(_COORDINATOR)) revert RandomnessCallerNotCoordinator(msg.sender);
         if (randomWords.length == 0) revert RandomnessAnswerEmpty(requestId);
-        Request storage r = _requests[requestId];
+        Request storage r = _requests[uint128(requestId)];
         if (r.requestedAt == 0 || r.answered || block.number > r.requestedAt + _TIMEOUT_BLOCKS) return;
         r.answered = true;
         r.value = bytes32(randomWords[0]);
-        emit RandomnessFulfilled(requestId, r.value);
+        emit RandomnessFulfilled(uint128(requestId), r.value);
     }
 
     /// @inheritdoc IRandomnessSource

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { AbiCoder, keccak256 } from "ethers";
+import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import { network } from "hardhat";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { splitShards } from "../../agents/protocol/split.js";
@@ -38,6 +38,9 @@ const coder = AbiCoder.defaultAbiCoder();
  * request (the hash of the request's target block, mixed with the request id) mixed with the chain head
  * at the start and the task id.
  */
+/** The learning chain's head before its first block (TaskMarket's GENESIS_HEAD). */
+const GENESIS_HEAD = keccak256(toUtf8Bytes("PoDL learning chain genesis"));
+
 async function sourceSeed(d: Deployed, taskId: bigint, head: string): Promise<string> {
   const { randomnessId } = await d.market.getTask(taskId);
   const target = await ethers.provider.getBlock(Number(randomnessId));
@@ -104,7 +107,7 @@ describe("TaskMarket: task seed", () => {
     const task = await d.market.getTask(1n);
     expect(task.randomnessId).to.be.greaterThan(BigInt(receipt!.blockNumber));
     await d.mineToSeed();
-    const seed = await sourceSeed(d, 1n, ethers.ZeroHash);
+    const seed = await sourceSeed(d, 1n, GENESIS_HEAD);
     expect((await d.market.getTask(1n)).seed).to.equal(seed);
     const { test } = splitShards(seed, 12, 3);
     expect(await d.market.testShardBitmap(1n)).to.equal(test.reduce((b, i) => b | (1n << BigInt(i)), 0n));
@@ -133,7 +136,7 @@ describe("TaskMarket: task seed", () => {
     const d = await networkHelpers.loadFixture(started);
     const shown = (await d.market.getTask(d.taskId)).seed;
     const bitmap = await d.market.testShardBitmap(d.taskId);
-    expect(shown).to.equal(await sourceSeed(d, d.taskId, ethers.ZeroHash));
+    expect(shown).to.equal(await sourceSeed(d, d.taskId, GENESIS_HEAD));
     await expect(d.market.connect(d.outsider).fixSeed(d.taskId)).to.emit(d.market, "TaskSeeded").withArgs(d.taskId, shown);
     // Stored: it stays even once the source can no longer answer.
     await networkHelpers.mine(300);
@@ -158,7 +161,7 @@ describe("TaskMarket: task seed", () => {
       .to.be.revertedWithCustomError(d.market, "SeedNotReady")
       .withArgs(d.taskId, renewed);
     await d.mineToSeed();
-    await expect(d.market.fixSeed(d.taskId)).to.emit(d.market, "TaskSeeded").withArgs(d.taskId, await sourceSeed(d, d.taskId, ethers.ZeroHash));
+    await expect(d.market.fixSeed(d.taskId)).to.emit(d.market, "TaskSeeded").withArgs(d.taskId, await sourceSeed(d, d.taskId, GENESIS_HEAD));
   });
 
   it("test_unlockTrainingData_beforeTheSeed_revertsSeedNotReady", async () => {
@@ -203,7 +206,7 @@ describe("TaskMarket: startNext", () => {
     expect(task.deadline).to.equal(BigInt(block!.timestamp) + testParams.keyWindow);
     await expect(tx).to.emit(d.market, "TaskStarted").withArgs(2n, task.randomnessId, task.deadline, anyValue);
     await d.mineToSeed();
-    expect((await d.market.getTask(2n)).seed).to.equal(await sourceSeed(d, 2n, ethers.ZeroHash));
+    expect((await d.market.getTask(2n)).seed).to.equal(await sourceSeed(d, 2n, GENESIS_HEAD));
     expect(await d.market.queueLength()).to.equal(2n);
     expect(await d.market.activeCount()).to.equal(1n);
     // A queued task has no seed and no split yet (its seed slot holds the queue word), nor once cancelled.
@@ -750,6 +753,8 @@ describe("TaskMarket: settle (seam)", () => {
 
   it("credits the payouts and appends the learning block", async () => {
     const d = await networkHelpers.loadFixture(attesting);
+    // before its first block the chain's head is the genesis constant, never zero
+    expect(await d.market.chainHead()).to.equal(GENESIS_HEAD);
     const pool = await d.market.taskPool(d.taskId);
     const a = await d.minerA.getAddress();
     const ommersHash = ethers.id("ommers");
@@ -758,7 +763,7 @@ describe("TaskMarket: settle (seam)", () => {
     const head = keccak256(
       coder.encode(
         ["bytes32", "uint256", "uint256", "address", "bytes32", "uint16", "bytes32", "bytes32"],
-        [ethers.ZeroHash, 1n, d.taskId, a, opening("A").modelHash, 9100n, ommersHash, task.datasetRoot],
+        [GENESIS_HEAD, 1n, d.taskId, a, opening("A").modelHash, 9100n, ommersHash, task.datasetRoot],
       ),
     );
     await expect(d.market.connect(d.settlementAccount).settle(d.taskId, s))

@@ -103,7 +103,7 @@ describe("Committee draw on an OP-stack L2 (VRF randomness)", () => {
     const word = 0x5eedn;
     await coordinator.fulfill(randomnessId, word);
     const seed = ethers.keccak256(
-      ethers.AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [ethers.ZeroHash, ethers.toBeHex(word, 32), 1n]),
+      ethers.AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "uint256"], [ethers.keccak256(ethers.toUtf8Bytes("PoDL learning chain genesis")), ethers.toBeHex(word, 32), 1n]),
     );
     expect((await market.getTask(1n)).seed).to.equal(seed);
     await expect(market.fixSeed(1n)).to.emit(market, "TaskSeeded").withArgs(1n, seed);
