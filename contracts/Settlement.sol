@@ -9,6 +9,7 @@ import {ISettlement} from "./interfaces/ISettlement.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Median} from "./libraries/Median.sol";
+import {Payouts} from "./libraries/Payouts.sol";
 import {Rewards} from "./libraries/Rewards.sol";
 import {Tally} from "./libraries/Tally.sol";
 
@@ -367,11 +368,8 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
             revert TaskNotAwaitingAttestation(taskId);
         }
         _states[taskId].status = Status.Finalized;
-        // the reward and bond back to the publisher; unrevealed miners' bonds to the treasury, never to
-        // the publisher (who could fill the slots with sybils that never reveal)
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2);
-        payouts[0] = ITaskMarket.Payout(task.publisher, task.reward + task.publisherBond);
-        payouts[1] = ITaskMarket.Payout(_MARKET.treasury(), task.totalMinerBonds);
+        // the reward and bond back to the publisher, unrevealed miners' bonds to the treasury
+        ITaskMarket.Payout[] memory payouts = Payouts.withoutSubmissions(_terms(task, _paramsOf(taskId)));
         _MARKET.settle(
             taskId,
             ITaskMarket.Settlement({
@@ -520,109 +518,48 @@ contract Settlement is ISettlement, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Payouts: the publisher's bond back, each revealed miner's bond back unless its median is 0,
-    ///      the validators' fee and the forfeited miner bonds (unrevealed, or median 0) in equal parts to
-    ///      the validators who agreed (to the treasury when nobody did), the ommers' share to the ommers,
-    ///      the rest of the reward to the winner, or to the publisher when there is none. Forfeits never
-    ///      reach the winner: a slot filler whose own model wins gains nothing from its sybils' bonds.
+    /// @dev Posts the payouts (`Payouts.settled`: the split rules live there) and, with a winner, the block.
     function _settle(
         Verdict memory t,
         ITaskMarket.Task memory task,
         ITaskMarket.Submission[] memory subs,
         ITaskMarket.Outcome outcome
     ) private {
-        uint256 n = subs.length;
-        uint256 k = t.agreeing.length;
-        // [publisher, miners in reveal order, agreeing validators, treasury]
-        ITaskMarket.Payout[] memory payouts = new ITaskMarket.Payout[](2 + n + k);
-        uint256 forfeited = task.totalMinerBonds - _payBonds(t, subs, payouts, task.minerBond);
-        uint256 rest = task.reward;
-        rest -= _payValidators(t, payouts, 1 + n, task.reward * _paramsOf(t.taskId).validatorShareBps / _BPS, forfeited);
-        // nobody agreed: the forfeits go to the treasury
-        payouts[1 + n + k] = ITaskMarket.Payout(_MARKET.treasury(), k == 0 ? forfeited : 0);
+        SettlementParams storage p = _paramsOf(t.taskId);
+        // the committee found the task's test data invalid: the publisher's fault, never the miners'
+        bool invalidData = t.winner == _NONE && t.medians.length != 0 && t.medians[0] == Tally.INVALID_DATA;
         ITaskMarket.Settlement memory s;
         s.outcome = outcome;
-        s.payouts = payouts;
+        s.payouts = Payouts.settled(
+            _terms(task, p),
+            Payouts.Verdict(_minersOf(subs), t.medians, t.agreeing, t.winner, t.ommers, invalidData)
+        );
         s.winner = t.winner;
         if (t.winner != _NONE) {
-            rest -= _payOmmers(t, payouts, task.reward * _paramsOf(t.taskId).ommerShareBps / _BPS);
-            payouts[1 + t.winner].amount += rest;
-            payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond);
             s.ommersHash = _ommersHash(t);
             s.winnerScore = t.medians[t.winner];
-        } else if (t.medians.length != 0 && t.medians[0] == Tally.INVALID_DATA) {
-            // the committee found the task's test data invalid: the publisher's fault, never the miners'.
-            // Every revealed miner shares the reward and the publisher's bond (less the validators' fee)
-            uint256 pool = rest + task.publisherBond;
-            uint256 part = pool / n;
-            for (uint256 j = 0; j < n; ++j) {
-                payouts[1 + j].amount += part;
-            }
-            payouts[1].amount += pool - part * n;
-            payouts[0].account = task.publisher;
-            emit TaskDataInvalid(t.taskId);
-        } else {
-            payouts[0] = ITaskMarket.Payout(task.publisher, task.publisherBond + rest);
         }
+        if (invalidData) emit TaskDataInvalid(t.taskId);
         _MARKET.settle(t.taskId, s);
         emit TaskFinalized(t.taskId, uint8(outcome), t.winner, t.medians);
     }
 
-    /// @dev Each revealed miner's bond back into `payouts[1 + j]`, unless its median is 0 (only a
-    ///      committee's medians can forfeit a revealed bond; unvalidated returns them all); returns the
-    ///      total returned.
-    function _payBonds(
-        Verdict memory t,
-        ITaskMarket.Submission[] memory subs,
-        ITaskMarket.Payout[] memory payouts,
-        uint256 bond
-    ) private pure returns (uint256 returned) {
-        uint16[] memory medians = t.medians;
-        for (uint256 j = 0; j < subs.length; ++j) {
-            ITaskMarket.Payout memory payout = payouts[1 + j];
-            payout.account = subs[j].miner;
-            // median 0: the committee found the model invalid (a copy, a failed check), its bond is forfeited
-            if (medians.length != 0 && medians[j] == 0) continue;
-            payout.amount = bond;
-            returned += bond;
-        }
-    }
-
-    /// @dev Equal parts of `fee` and of `forfeited` to the validators who agreed (the forfeits' rounding
-    ///      dust to the first); returns the part of the fee handed out.
-    function _payValidators(
-        Verdict memory t,
-        ITaskMarket.Payout[] memory payouts,
-        uint256 offset,
-        uint256 fee,
-        uint256 forfeited
-    ) private pure returns (uint256 paid) {
-        uint256 count = t.agreeing.length;
-        if (count == 0) return 0;
-        // every reserved entry names its validator, even when its part rounds to 0 (a 1-wei task, a 0 %
-        // share): an unnamed entry would make the market's settle revert, and finalize with it, forever
-        uint256 part = fee / count;
-        uint256 forfeitPart = forfeited / count;
-        for (uint256 i = 0; i < count; ++i) {
-            payouts[offset + i] = ITaskMarket.Payout(t.agreeing[i], part + forfeitPart);
-        }
-        payouts[offset].amount += forfeited - forfeitPart * count;
-        return part * count;
-    }
-
-    /// @dev Equal parts of `share` added to the ommers' payouts; returns what was handed out.
-    function _payOmmers(Verdict memory t, ITaskMarket.Payout[] memory payouts, uint256 share)
+    /// @dev The task's amounts and the shares it was posted under, for `Payouts`.
+    function _terms(ITaskMarket.Task memory task, SettlementParams storage p)
         private
-        pure
-        returns (uint256 paid)
+        view
+        returns (Payouts.Terms memory)
     {
-        uint256 count = t.ommers.length;
-        if (count == 0 || share == 0) return 0;
-        uint256 part = share / count;
-        for (uint256 i = 0; i < count; ++i) {
-            payouts[1 + t.ommers[i]].amount += part;
-        }
-        return part * count;
+        return Payouts.Terms(
+            task.publisher,
+            _MARKET.treasury(),
+            task.reward,
+            task.publisherBond,
+            task.minerBond,
+            task.totalMinerBonds,
+            p.validatorShareBps,
+            p.ommerShareBps
+        );
     }
 
     /// @dev Block rewards (DLBC eq. 5–6, PoLe's ommer reward), unless the self-dealing guard withholds them.

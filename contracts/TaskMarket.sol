@@ -11,6 +11,8 @@ import {IRandomnessSource} from "./interfaces/IRandomnessSource.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IValidatorRegistry} from "./interfaces/IValidatorRegistry.sol";
 import {Commitments} from "./libraries/Commitments.sol";
+import {CreditLedger} from "./libraries/CreditLedger.sol";
+import {Payouts} from "./libraries/Payouts.sol";
 import {Ranking} from "./libraries/Ranking.sol";
 import {Split} from "./libraries/Split.sol";
 import {TaskQueue} from "./libraries/TaskQueue.sol";
@@ -21,6 +23,7 @@ import {TaskQueue} from "./libraries/TaskQueue.sol";
 contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using TaskQueue for TaskQueue.Queue;
+    using CreditLedger for CreditLedger.Ledger;
 
     /// @dev One task in nine slots. `deadline` is the queue expiry while queued, the training-key
     /// deadline once started and the commit deadline once the training keys are out. Stored phases
@@ -122,7 +125,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 taskId => TaskData) private _tasks;
     mapping(uint256 taskId => mapping(address miner => CommitData)) private _commits;
     mapping(uint256 taskId => mapping(uint256 revealIndex => RevealData)) private _reveals;
-    mapping(address account => mapping(address token => uint256 amount)) private _credits;
+    /// @dev What each account may withdraw, per token (the pull-payment ledger).
+    CreditLedger.Ledger private _ledger;
     /// @dev Bit i set once entry i of the task's posted payout list was claimed (lists have ≤ 256 entries).
     mapping(uint256 taskId => uint256 bitmap) private _claimedPayouts;
     mapping(address token => RewardTokenTerms) private _rewardTokens;
@@ -383,7 +387,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
             _credit(msg.sender, token, tip);
             _credit(_treasury, token, bond - tip);
         } else {
-            _credit(_treasury, token, bond % committers);
+            (, uint256 dust) = Payouts.defaultShares(bond, committers);
+            _credit(_treasury, token, dust);
         }
         emit TaskDefaulted(taskId, msg.sender, committers);
     }
@@ -397,7 +402,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
         // A Defaulted task has no reveals, so `revealed` marks the claim; set before crediting.
         if (c.revealed) revert AlreadyClaimed(taskId, msg.sender);
         c.revealed = true;
-        _credit(msg.sender, t.token, uint256(t.minerBond) + t.publisherBond / t.submissionCount);
+        (uint256 share,) = Payouts.defaultShares(t.publisherBond, t.submissionCount);
+        _credit(msg.sender, t.token, uint256(t.minerBond) + share);
     }
 
     /// @inheritdoc ITaskMarket
@@ -457,10 +463,8 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function withdraw(address token) external nonReentrant {
-        uint256 amount = _credits[msg.sender][token];
-        if (amount == 0) revert NothingToWithdraw(msg.sender, token);
-        // Zero the credit before paying out.
-        _credits[msg.sender][token] = 0;
+        // The ledger zeroes the credit before paying out.
+        uint256 amount = _ledger.take(msg.sender, token);
         emit Withdrawn(msg.sender, token, amount);
         if (token == address(0)) {
             (bool ok,) = msg.sender.call{value: amount}("");
@@ -588,7 +592,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc ITaskMarket
     function creditOf(address account, address token) external view returns (uint256) {
-        return _credits[account][token];
+        return _ledger.creditOf(account, token);
     }
 
     /// @inheritdoc ITaskMarket
@@ -748,9 +752,7 @@ contract TaskMarket is ITaskMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     function _credit(address account, address token, uint256 amount) private {
-        if (amount == 0) return;
-        _credits[account][token] += amount;
-        emit Credited(account, token, amount);
+        _ledger.credit(account, token, amount);
     }
 
     function _setParams(MarketParams memory p) private {

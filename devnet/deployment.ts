@@ -16,6 +16,7 @@ import {
   ValidatorRegistry__factory,
   VrfRandomness__factory,
 } from "../types/index.js";
+import { deployPayoutsLibrary } from "./settlement-library.js";
 
 const ONE = 10n ** 18n;
 const MINUTE = 60n;
@@ -208,7 +209,7 @@ export async function deployPodl(
   const token = await (await new RewardToken__factory(deployer).deploy(owner)).waitForDeployment();
   const tokenAddress = await token.getAddress();
   const settlement = await (
-    await new Settlement__factory(deployer).deploy(owner, marketAddress, registryAddress, tokenAddress, params.settlement)
+    await new Settlement__factory(await deployPayoutsLibrary(deployer), deployer).deploy(owner, marketAddress, registryAddress, tokenAddress, params.settlement)
   ).waitForDeployment();
   const settlementAddress = await settlement.getAddress();
 

@@ -32,7 +32,11 @@ function podl(m: ModuleBuilder, randomness: ArgumentType) {
   const market = m.contract("TaskMarket", [owner, registry, marketParams]);
   const queueLens = m.contract("QueueLens", [market]);
   const rewardToken = m.contract("RewardToken", [owner]);
-  const settlement = m.contract("Settlement", [owner, market, registry, rewardToken, parameters(m, "settlement")]);
+  // Settlement calls the payout rules in the Payouts library (linked, to stay under 24 KiB)
+  const payouts = m.library("Payouts");
+  const settlement = m.contract("Settlement", [owner, market, registry, rewardToken, parameters(m, "settlement")], {
+    libraries: { Payouts: payouts },
+  });
   // The settlement module is set once on each contract it drives; ETH is the reference unit.
   m.call(market, "setSettlement", [settlement]);
   m.call(registry, "setSettlement", [settlement]);

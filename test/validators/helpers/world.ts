@@ -76,13 +76,18 @@ export async function deployWorld(
     { ...marketParams, ...overrides.market },
   ]);
   const rewardToken = await ethers.deployContract("RewardToken", [owner!.address]);
-  const settlement = await ethers.deployContract("Settlement", [
-    owner!.address,
-    await market.getAddress(),
-    await registry.getAddress(),
-    await rewardToken.getAddress(),
-    { ...settlementParams, ...overrides.settlement },
-  ]);
+  const payouts = await ethers.deployContract("Payouts");
+  const settlement = await ethers.deployContract(
+    "Settlement",
+    [
+      owner!.address,
+      await market.getAddress(),
+      await registry.getAddress(),
+      await rewardToken.getAddress(),
+      { ...settlementParams, ...overrides.settlement },
+    ],
+    { libraries: { Payouts: await payouts.getAddress() } },
+  );
   await market.setSettlement(await settlement.getAddress());
   await registry.setSettlement(await settlement.getAddress());
   await rewardToken.setMinter(await settlement.getAddress());

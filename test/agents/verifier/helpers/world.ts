@@ -2,6 +2,7 @@ import { ContractFactory, type JsonRpcProvider, type Wallet } from "ethers";
 import { artifacts } from "hardhat";
 import { RewardToken__factory, Settlement__factory, TaskMarket__factory, ValidatorRegistry__factory } from "../../../../types/index.js";
 import type { Settlement, TaskMarket, ValidatorRegistry } from "../../../../types/index.js";
+import { deployPayoutsLibrary } from "../../../../devnet/settlement-library.js";
 import { account } from "../../helpers/chain.js";
 import { drawDelay, marketParams, registryParams, settlementParams } from "../../../validators/helpers/world.js";
 
@@ -42,7 +43,10 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Contra
   const registry = await deploy("ValidatorRegistry", [owner.address, "0x0000000000000000000000000000000000000000", randomness, registryParams], owner);
   const market = await deploy("TaskMarket", [owner.address, registry, { ...marketParams, minCommittee: 2n }], owner);
   const rewardToken = await deploy("RewardToken", [owner.address], owner);
-  const settlement = await deploy("Settlement", [owner.address, market, registry, rewardToken, { ...settlementParams, committeeSize: 2n }], owner);
+  const settlementContract = await new Settlement__factory(await deployPayoutsLibrary(owner), owner).deploy(
+    owner.address, market, registry, rewardToken, { ...settlementParams, committeeSize: 2n },
+  );
+  const settlement = await (await settlementContract.waitForDeployment()).getAddress();
   await (await TaskMarket__factory.connect(market, owner).setSettlement(settlement)).wait();
   await (await ValidatorRegistry__factory.connect(registry, owner).setSettlement(settlement)).wait();
   await (await RewardToken__factory.connect(rewardToken, owner).setMinter(settlement)).wait();
