@@ -1,6 +1,7 @@
 import { getAddress } from "ethers";
 import type { RewardToken, TaskMarket } from "../../types/index.js";
-import { isAgentError } from "../config/errors.js";
+import { AgentError, isAgentError } from "../config/errors.js";
+import { queryInRanges, type HeadSource } from "./log-ranges.js";
 import type { TxSender } from "./sender.js";
 
 /**
@@ -26,7 +27,8 @@ export interface UnclaimedPayouts {
 
 /** The payout list posted for `taskId`, or undefined when the task is not settled (yet). */
 export async function postedPayouts(market: TaskMarket, taskId: bigint, fromBlock = 0): Promise<Payout[] | undefined> {
-  const [event] = await market.queryFilter(market.filters.PayoutsPosted(taskId), fromBlock);
+  const filter = market.filters.PayoutsPosted(taskId);
+  const [event] = await queryInRanges(headOf(market), fromBlock, (from, to) => market.queryFilter(filter, from, to), { first: true });
   if (event === undefined) return undefined;
   return event.args.payouts.map((p) => ({ account: getAddress(p.account), amount: p.amount }));
 }
@@ -71,7 +73,8 @@ export async function claimPayouts(market: TaskMarket, sender: TxSender, taskId:
 /** Every task with a posted payout to `account` still unclaimed (for `podl withdraw` and `podl status`). */
 export async function allUnclaimedPayouts(market: TaskMarket, account: string, fromBlock = 0): Promise<UnclaimedPayouts[]> {
   const who = getAddress(account);
-  const events = await market.queryFilter(market.filters.PayoutsPosted(), fromBlock);
+  const filter = market.filters.PayoutsPosted();
+  const events = await queryInRanges(headOf(market), fromBlock, (from, to) => market.queryFilter(filter, from, to));
   const out: UnclaimedPayouts[] = [];
   for (const event of events) {
     const payouts = event.args.payouts.map((p) => ({ account: getAddress(p.account), amount: p.amount }));
@@ -108,7 +111,8 @@ export async function claimAllPayouts(market: TaskMarket, sender: TxSender, acco
  * `taskId`'s posted mints is unclaimed for `account` (all recipients when undefined).
  */
 export async function unclaimedMints(rewardToken: RewardToken, taskId: bigint, account?: string, fromBlock = 0): Promise<UnclaimedPayouts | undefined> {
-  const [event] = await rewardToken.queryFilter(rewardToken.filters.MintsPosted(taskId), fromBlock);
+  const filter = rewardToken.filters.MintsPosted(taskId);
+  const [event] = await queryInRanges(headOf(rewardToken), fromBlock, (from, to) => rewardToken.queryFilter(filter, from, to), { first: true });
   if (event === undefined) return undefined;
   const mints = event.args.mints.map((m) => ({ account: getAddress(m.account), amount: m.amount }));
   const indices = unclaimedIndices(mints, await rewardToken.claimedMints(taskId), account).filter((i) => mints[i]!.amount > 0n);
@@ -119,7 +123,8 @@ export async function unclaimedMints(rewardToken: RewardToken, taskId: bigint, a
 /** Every task with a posted block reward to `account` still unclaimed. */
 export async function allUnclaimedMints(rewardToken: RewardToken, account: string, fromBlock = 0): Promise<UnclaimedPayouts[]> {
   const out: UnclaimedPayouts[] = [];
-  for (const event of await rewardToken.queryFilter(rewardToken.filters.MintsPosted(), fromBlock)) {
+  const filter = rewardToken.filters.MintsPosted();
+  for (const event of await queryInRanges(headOf(rewardToken), fromBlock, (from, to) => rewardToken.queryFilter(filter, from, to))) {
     if (!event.args.mints.some((m) => getAddress(m.account) === getAddress(account))) continue;
     const due = await unclaimedMints(rewardToken, event.args.taskId, account, fromBlock);
     if (due !== undefined) out.push(due);
@@ -135,4 +140,11 @@ export async function claimAllMints(rewardToken: RewardToken, sender: TxSender, 
     total += due.amount;
   }
   return total;
+}
+
+/** The provider behind a contract, for the head of a lookup. */
+function headOf(contract: TaskMarket | RewardToken): HeadSource {
+  const provider = contract.runner?.provider;
+  if (provider == null) throw new AgentError("CONFIG_INVALID", "the contract is not connected to a provider");
+  return provider;
 }

@@ -9,7 +9,8 @@ export async function finish(ctx: MinerContext, taskId: bigint, phase: MinerPhas
   const ended = PHASE_NAMES[Number(t.phase)]!;
   if (phase === "committed" || phase === "revealed") {
     if (t.phase === PHASE.Defaulted) await claimDefaultShare(ctx, taskId);
-    else await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.address);
+    // a list is posted at settle, after the test unlock: the lookup starts there, not at block 0
+    else await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.address, Number(t.testUnlockBlock));
     const credit = await ctx.market.creditOf(ctx.address, t.token);
     if (credit > 0n) {
       const started = performance.now();

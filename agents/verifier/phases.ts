@@ -24,7 +24,8 @@ export type Duty = (ctx: VerifierContext, task: TaskView) => Promise<boolean>;
 
 /** Ended on chain: claim its posted payouts, withdraw the credits, then `watching` → `done`. */
 const ended: Duty = async (ctx, { taskId, data, t, tlog }) => {
-  await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.me);
+  // a list is posted at settle, after the test unlock: the lookup starts there, not at block 0
+  await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.me, Number(t.testUnlockBlock));
   await withdrawAll(ctx, data.token ?? t.token);
   const phase = PHASE_NAMES[Number(t.phase)]!;
   ctx.rt.store.putTask(taskId, "done", { ...data, ended: phase });
