@@ -8,7 +8,8 @@ import type { Reply, Request, WorkerError } from "./tfjs-protocol.js";
 
 type Unnumbered = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never;
 
-const BOOT = new URL("./tfjs-worker-boot.mjs", import.meta.url);
+// Compiled (dist/, .js), the worker runs its compiled module; from source (.ts), it first registers tsx.
+const BOOT = import.meta.url.endsWith(".ts") ? new URL("./tfjs-worker-boot.mjs", import.meta.url) : new URL("./tfjs-worker-main.js", import.meta.url);
 
 /**
  * TensorFlow.js in worker threads (node:worker_threads): the agent's event loop stays free while a
