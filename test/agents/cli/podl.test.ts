@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { COMMANDS, main } from "../../../agents/cli/podl.js";
+import { COMMAND_INDEX, loadCommands } from "../../../agents/cli/command-index.js";
+import { main } from "../../../agents/cli/podl.js";
 import type { CommandIO } from "../../../agents/cli/command.js";
 import { account, startChain } from "../helpers/chain.js";
 
@@ -24,7 +25,10 @@ describe("agents/cli podl", function () {
   it("lists every subcommand in --help, and each answers --help with its options", async () => {
     const top = await podl(["--help"]);
     expect(top.code).to.equal(0);
-    for (const command of COMMANDS) {
+    const commands = await loadCommands();
+    // The index's names and summaries (what --help prints without loading a command) are the commands' own.
+    expect(COMMAND_INDEX.map((e) => [e.name, e.summary])).to.deep.equal(commands.map((c) => [c.name, c.summary]));
+    for (const command of commands) {
       expect(top.out).to.contain(`  ${command.name}`).and.contain(command.summary);
       const help = await podl([...command.name.split(" "), "--help"]);
       expect(help.code, command.name).to.equal(0);
