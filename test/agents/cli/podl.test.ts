@@ -98,18 +98,18 @@ describe("agents/cli podl", function () {
     });
   });
 
-  it("runs as a program through its launcher: keystore create, then address", async function () {
+  it("runs as a program through its bin: keystore create, then address", async function () {
     const dir = mkdtempSync(join(tmpdir(), "podl-cli-"));
     try {
-      const launcher = join(import.meta.dirname, "..", "..", "..", "agents", "cli", "podl.mjs");
+      const bin = join(import.meta.dirname, "..", "..", "..", "bin", "podl");
       const env = { ...process.env, PODL_KEYSTORE_PASSWORD: "a long keystore password" };
       const file = join(dir, "key.json");
-      const created = await run(process.execPath, [launcher, "keystore", "create", file], { env });
+      const created = await run(bin, ["keystore", "create", file], { env });
       const address = /^(0x[0-9a-fA-F]{40}) written to /.exec(created.stdout)?.[1];
       expect(address, created.stdout).to.be.a("string");
-      const shown = await run(process.execPath, [launcher, "keystore", "address", file], { env });
+      const shown = await run(bin, ["keystore", "address", file], { env });
       expect(shown.stdout.trim()).to.equal(address);
-      const wrong = await run(process.execPath, [launcher, "keystore", "address", file], { env: { ...env, PODL_KEYSTORE_PASSWORD: "nope" } }).catch(
+      const wrong = await run(bin, ["keystore", "address", file], { env: { ...env, PODL_KEYSTORE_PASSWORD: "nope" } }).catch(
         (e: { code: number; stderr: string }) => e,
       );
       expect(wrong).to.include({ code: 1 });
