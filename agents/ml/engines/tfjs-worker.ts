@@ -17,8 +17,8 @@ const BOOT = import.meta.url.endsWith(".ts") ? new URL("./tfjs-worker-boot.mjs",
  * TensorFlow.js and the backend: about a second); idle workers do not keep the process alive.
  * Cancelling terminates that job's worker at once: a training step cannot be interrupted midway,
  * and a dead worker holds no memory. A worker idle for `idleMs` is ended too: its own TensorFlow.js
- * and wasm memory (~50 MB resident, bench/results/agent-rss.md) is more than a waiting agent should
- * hold, and starting the next one costs a second.
+ * and wasm memory (76 MB resident for a warmed wasm worker) is more than a waiting agent should hold,
+ * and starting the next one costs a second.
  */
 export class TfjsWorkerEngine implements TrainingEngine {
   readonly name: string;
