@@ -6,7 +6,8 @@
  * market phase, per agent the seconds in fetch / probe / decrypt / train / hash / upload /
  * transactions / verify, the miners' non-training overhead as a fraction of their training time
  * (whole task, and after the key unlock), and a verifier's cost per submission as a fraction of that
- * submission's training time (its own work, and with its network fetches).
+ * submission's training time (its own work, and with its network fetches), and each agent's peak
+ * resident memory (VmHWM of its processes, sampled from /proc every second: bench/rss.ts).
  * Writes bench/results/e2e.json and bench/results/e2e.md.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -17,6 +18,7 @@ import { parseArgs } from "node:util";
 import { presets } from "../agents/ml/spec.js";
 import { runDemo, type DemoTask, type TaskSummary } from "../devnet/run.js";
 import type { LogLine } from "../devnet/supervisor.js";
+import { RssTracker } from "./rss.js";
 
 const { values } = parseArgs({
   options: { "mnist-examples": { type: "string" }, "mnist-train-window": { type: "string" }, "mnist-epochs": { type: "string" }, keep: { type: "boolean" } },
@@ -201,6 +203,8 @@ const started = new Date();
 const controller = new AbortController();
 process.once("SIGINT", () => controller.abort());
 process.once("SIGTERM", () => controller.abort());
+const memory = new RssTracker(folder);
+memory.start(1000);
 const summary = await runDemo({
   signal: controller.signal,
   repoRoot,
@@ -213,6 +217,7 @@ const summary = await runDemo({
   tasks: TASKS,
   params: { market: { revealWindow: REVEAL_WINDOW } },
 });
+memory.stop();
 if (values.keep === true) process.stderr.write(`run folder kept: ${folder}\n`);
 else await rm(folder, { recursive: true, force: true });
 if (summary.demo !== "ok") {
@@ -251,6 +256,7 @@ const result = {
     verifierVerifyOnlyDefinition: "per verifier and submission: verify (checks, evaluation, replay) / that miner's train seconds; worst",
   },
   demoSeconds: summary.seconds,
+  peakRssMbByAgent: Object.fromEntries([...memory.memory].sort(([a], [b]) => a.localeCompare(b)).map(([agent, m]) => [agent, Math.round(m.peakKb / 1024)])),
   tasks,
   minerOverheadFraction: worst("minerOverheadFraction"),
   minerOverheadAfterKeysFraction: worst("minerOverheadAfterKeysFraction"),
@@ -293,6 +299,8 @@ function markdown(r: typeof result): string {
     `| verification alone (checks, evaluation, replay) | ${m?.verifierVerifyOnlyFraction ?? "-"} | | |`,
     "",
     `Worst over both tasks (Iris included): miner overhead ${r.minerOverheadFraction} (after the keys ${r.minerOverheadAfterKeysFraction}); verifier cost ${r.verifierCostFraction} (with fetches ${r.verifierCostWithFetchFraction}, verification alone ${r.verifierVerifyOnlyFraction}).`,
+    "",
+    `Peak resident memory per agent (MB; VmHWM summed over its processes, sampled every second): ${Object.entries(r.peakRssMbByAgent).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     "",
     `Definitions: ${r.setup.overheadDefinition}. ${r.setup.overheadAfterKeysDefinition}. ${r.setup.verifierCostDefinition}. ${r.setup.verifierCostWithFetchDefinition}. ${r.setup.verifierVerifyOnlyDefinition}.`,
   ];

@@ -1,6 +1,6 @@
 /**
- * Runs agents as separate processes through the `podl` launcher and keeps them on a short leash:
- * each in its own process group (so the launcher's Node child goes down with it), its output turned
+ * Runs agents as separate processes through the `podl` bin (bin/podl: one Node process per agent) and
+ * keeps them on a short leash: each in its own process group, its output turned
  * into prefixed plain-words lines, its JSON log lines kept in `<logDir>/<name>.jsonl` and handed to
  * listeners (timings, progress), and every one of them killed on `stopAll` whatever happened.
  */
@@ -27,12 +27,12 @@ export interface AgentProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Last lines of its output, for error messages. */
   tail: string[];
-  /** Signals its whole process group (the launcher and the CLI process it runs). */
+  /** Signals its whole process group (the agent and any process it started). */
   kill(signal: NodeJS.Signals): void;
 }
 
 export interface SupervisorOptions {
-  /** Repository root: where `agents/cli/podl.mjs` lives. */
+  /** Repository root: where `bin/podl` lives. */
   root: string;
   logDir: string;
   /** Where plain-words lines go (stdout in the demo). */
@@ -88,13 +88,11 @@ export class Supervisor {
   }
 
   spawn(spec: AgentSpec): AgentProcess {
-    const launcher = join(this.#options.root, "agents", "cli", "podl.mjs");
-    const child = spawn(process.execPath, [launcher, ...spec.args], {
+    const child = spawn(join(this.#options.root, "bin", "podl"), spec.args, {
       cwd: this.#options.root,
       env: { ...process.env, ...spec.env, FORCE_COLOR: "0" },
       stdio: ["ignore", "pipe", "pipe"],
-      // Own process group: the launcher runs the CLI in a second Node process, and a group kill
-      // reaches both even when the launcher itself is killed without forwarding.
+      // Own process group: a group kill also reaches what the agent started (a torch worker).
       detached: true,
     });
     const file = createWriteStream(join(this.#options.logDir, `${spec.name}.jsonl`));
@@ -155,7 +153,7 @@ export class Supervisor {
     }, graceMs);
     await Promise.all(running.map((p) => p.exited));
     clearTimeout(timer);
-    // A launcher that exited first may leave its CLI child behind: make sure the groups are gone.
+    // An agent that exited first may leave a child behind (a torch worker): make sure the groups are gone.
     for (const p of this.processes) signalGroup(p.child, "SIGKILL");
     await Promise.all(this.#files.map((f) => new Promise<void>((resolve) => f.end(() => resolve()))));
   }

@@ -1,33 +1,19 @@
 import { parseArgs } from "node:util";
 import { isAgentError } from "../config/errors.js";
 import { isPodlError } from "../errors/podl-error.js";
-import { commandHelp, type Command, type CommandIO } from "./command.js";
-import { checkCommand } from "./commands/check.js";
-import { explorerCommand } from "./commands/explorer.js";
-import { keystoreAddressCommand, keystoreCreateCommand } from "./commands/keystore.js";
-import { modelGetCommand } from "./commands/model.js";
-import { predictCommand } from "./commands/predict.js";
-import { specCheckCommand, specInitCommand } from "./commands/spec.js";
-import { statusCommand } from "./commands/status.js";
-import { withdrawCommand } from "./commands/withdraw.js";
+import { COMMAND_INDEX, type CommandEntry } from "./command-index.js";
+import { commandHelp, type CommandIO } from "./command.js";
 import { podlVersion } from "./version.js";
-import { publishCommand } from "./commands/publish.js";
-import { verifierCommand } from "./commands/verifier.js";
-import { minerCommand } from "./commands/miner.js";
-import { ipfsAddCommand, ipfsGetCommand } from "./commands/ipfs.js";
-
-/** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, specInitCommand, specCheckCommand, ipfsAddCommand, ipfsGetCommand, explorerCommand];
 
 export function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const width = Math.max(...COMMAND_INDEX.map((c) => c.name.length));
   return [
     "podl: agents of the PoDL proof-of-deep-learning task market",
     "",
     "Usage: podl <command> [options]    (podl --version prints the version)",
     "",
     "Commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...COMMAND_INDEX.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Run `podl <command> --help` for a command's options. Configuration comes from flags, PODL_*",
     "environment variables and a JSON file (--config), in that order of precedence.",
@@ -38,7 +24,7 @@ export function mainHelp(): string {
 export async function main(argv: readonly string[], io: CommandIO): Promise<number> {
   if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     const named = argv[0] === "help" ? findCommand(argv.slice(1)) : undefined;
-    io.out(named ? commandHelp(named.command) : mainHelp());
+    io.out(named ? commandHelp(await named.entry.load()) : mainHelp());
     return 0;
   }
   if (argv[0] === "--version" || argv[0] === "-V") {
@@ -50,7 +36,8 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
     io.err(`podl: unknown command "${argv.filter((a) => !a.startsWith("-")).slice(0, 2).join(" ")}"\n\n${mainHelp()}`);
     return 2;
   }
-  const { command, rest } = found;
+  const command = await found.entry.load();
+  const { rest } = found;
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -83,11 +70,11 @@ export async function main(argv: readonly string[], io: CommandIO): Promise<numb
   }
 }
 
-function findCommand(argv: readonly string[]): { command: Command; rest: readonly string[] } | undefined {
+function findCommand(argv: readonly string[]): { entry: CommandEntry; rest: readonly string[] } | undefined {
   for (const words of [2, 1]) {
     const name = argv.slice(0, words).join(" ");
-    const command = COMMANDS.find((c) => c.name === name);
-    if (command) return { command, rest: argv.slice(words) };
+    const entry = COMMAND_INDEX.find((c) => c.name === name);
+    if (entry) return { entry, rest: argv.slice(words) };
   }
   return undefined;
 }

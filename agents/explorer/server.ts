@@ -4,9 +4,10 @@ import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { createApi, notFound, type ApiOptions } from "./api.js";
 
-const WEB = join(import.meta.dirname, "web");
+const WEB = join(PACKAGE_ROOT, "agents", "explorer", "web");
 const UPLOT = join(dirname(createRequire(import.meta.url).resolve("uplot")));
 
 /** Everything the page loads, from this package (no CDN): name → file and content type. */

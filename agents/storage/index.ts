@@ -1,6 +1,5 @@
 import { EmbeddedStore } from "./embedded.js";
 import type { EmbeddedStoreOptions } from "./embedded.js";
-import { KuboStore } from "./kubo.js";
 import type { ContentStore } from "./content-store.js";
 
 export { CID, IMPORT_OPTIONS, parseCid, verifyBlock } from "./cid.js";
@@ -8,7 +7,7 @@ export { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS } from "./content-store.js";
 export type { AddInput, ContentStore, GetOptions } from "./content-store.js";
 export { EmbeddedStore } from "./embedded.js";
 export type { EmbeddedStoreOptions } from "./embedded.js";
-export { KuboStore } from "./kubo.js";
+export type { KuboStore } from "./kubo.js";
 export { STORAGE_ERROR_CODES, StorageError, isStorageError } from "./errors.js";
 export type { StorageErrorCode } from "./errors.js";
 
@@ -17,9 +16,13 @@ export interface OpenStoreOptions extends EmbeddedStoreOptions {
   ipfsApi?: string;
 }
 
-/** The embedded node by default; Kubo's RPC when `ipfsApi` is given (checked to answer). */
+/**
+ * The embedded node by default; Kubo's RPC when `ipfsApi` is given (checked to answer). Kubo's
+ * client is loaded only then: it weighs ~50 MB resident that an agent on the embedded node never uses.
+ */
 export async function openContentStore(options: OpenStoreOptions): Promise<ContentStore> {
   if (options.ipfsApi !== undefined) {
+    const { KuboStore } = await import("./kubo.js");
     const kubo = new KuboStore(options.ipfsApi);
     await kubo.ping();
     return kubo;

@@ -8,24 +8,30 @@ import type { Reply, Request, WorkerError } from "./tfjs-protocol.js";
 
 type Unnumbered = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never;
 
-const BOOT = new URL("./tfjs-worker-boot.mjs", import.meta.url);
+// Compiled (dist/, .js), the worker runs its compiled module; from source (.ts), it first registers tsx.
+const BOOT = import.meta.url.endsWith(".ts") ? new URL("./tfjs-worker-boot.mjs", import.meta.url) : new URL("./tfjs-worker-main.js", import.meta.url);
 
 /**
  * TensorFlow.js in worker threads (node:worker_threads): the agent's event loop stays free while a
  * model trains. One worker per concurrent job, kept for the next (starting one loads tsx,
  * TensorFlow.js and the backend: about a second); idle workers do not keep the process alive.
  * Cancelling terminates that job's worker at once: a training step cannot be interrupted midway,
- * and a dead worker holds no memory.
+ * and a dead worker holds no memory. A worker idle for `idleMs` is ended too: its own TensorFlow.js
+ * and wasm memory (76 MB resident for a warmed wasm worker) is more than a waiting agent should hold,
+ * and starting the next one costs a second.
  */
 export class TfjsWorkerEngine implements TrainingEngine {
   readonly name: string;
   readonly #backend: BackendName;
   readonly #idle: Worker[] = [];
   readonly #all = new Set<Worker>();
+  readonly #retire = new Map<Worker, NodeJS.Timeout>();
+  readonly #idleMs: number;
   #ids = 0;
 
-  constructor(backend: BackendName) {
+  constructor(backend: BackendName, options: { idleMs?: number } = {}) {
     this.#backend = backend;
+    this.#idleMs = options.idleMs ?? 60_000;
     this.name = `tfjs-worker (${backend})`;
   }
 
@@ -58,6 +64,8 @@ export class TfjsWorkerEngine implements TrainingEngine {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.#retire.values()) clearTimeout(timer);
+    this.#retire.clear();
     const all = [...this.#all];
     this.#all.clear();
     this.#idle.length = 0;
@@ -67,7 +75,7 @@ export class TfjsWorkerEngine implements TrainingEngine {
   #run(request: Unnumbered, signal: AbortSignal | undefined, onEvent: (e: EngineEvent) => void): Promise<unknown> {
     signal?.throwIfAborted();
     const id = ++this.#ids;
-    const worker = this.#idle.pop() ?? this.#spawn();
+    const worker = this.#unpark() ?? this.#spawn();
     worker.ref();
     return new Promise((resolve, reject) => {
       const cleanup = () => {
@@ -87,7 +95,7 @@ export class TfjsWorkerEngine implements TrainingEngine {
         if (reply.type === "event") return onEvent(reply.event);
         cleanup();
         worker.unref();
-        this.#idle.push(worker);
+        this.#park(worker);
         if (reply.type === "done") resolve(reply.value);
         else reject(rebuild(reply.error));
       };
@@ -100,6 +108,29 @@ export class TfjsWorkerEngine implements TrainingEngine {
       signal?.addEventListener("abort", onAbort, { once: true });
       worker.postMessage({ ...request, id } as Request);
     });
+  }
+
+  /** Keeps a worker for the next job, and ends it if none comes within idleMs. */
+  #park(worker: Worker): void {
+    this.#idle.push(worker);
+    const timer = setTimeout(() => {
+      this.#retire.delete(worker);
+      const at = this.#idle.indexOf(worker);
+      if (at >= 0) this.#idle.splice(at, 1);
+      this.#all.delete(worker);
+      void worker.terminate();
+    }, this.#idleMs);
+    timer.unref();
+    this.#retire.set(worker, timer);
+  }
+
+  #unpark(): Worker | undefined {
+    const worker = this.#idle.pop();
+    if (worker !== undefined) {
+      clearTimeout(this.#retire.get(worker));
+      this.#retire.delete(worker);
+    }
+    return worker;
   }
 
   #spawn(): Worker {

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { dirname, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../../package-root.js";
 import { MlError } from "../errors.js";
 
 /**
@@ -12,7 +12,7 @@ import { MlError } from "../errors.js";
  * need not be the first python3 on PATH). The first whose `python -m podl_torch --check` answers wins.
  */
 
-export const TORCH_ENGINE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../../engines/torch");
+export const TORCH_ENGINE_DIR = join(PACKAGE_ROOT, "engines", "torch");
 const CHECK_TIMEOUT_MS = 60_000;
 
 export type TorchCheck = {

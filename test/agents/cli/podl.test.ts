@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
-import { COMMANDS, main } from "../../../agents/cli/podl.js";
+import { COMMAND_INDEX, loadCommands } from "../../../agents/cli/command-index.js";
+import { main } from "../../../agents/cli/podl.js";
 import type { CommandIO } from "../../../agents/cli/command.js";
 import { account, startChain } from "../helpers/chain.js";
 
@@ -24,7 +25,10 @@ describe("agents/cli podl", function () {
   it("lists every subcommand in --help, and each answers --help with its options", async () => {
     const top = await podl(["--help"]);
     expect(top.code).to.equal(0);
-    for (const command of COMMANDS) {
+    const commands = await loadCommands();
+    // The index's names and summaries (what --help prints without loading a command) are the commands' own.
+    expect(COMMAND_INDEX.map((e) => [e.name, e.summary])).to.deep.equal(commands.map((c) => [c.name, c.summary]));
+    for (const command of commands) {
       expect(top.out).to.contain(`  ${command.name}`).and.contain(command.summary);
       const help = await podl([...command.name.split(" "), "--help"]);
       expect(help.code, command.name).to.equal(0);
@@ -94,18 +98,18 @@ describe("agents/cli podl", function () {
     });
   });
 
-  it("runs as a program through its launcher: keystore create, then address", async function () {
+  it("runs as a program through its bin: keystore create, then address", async function () {
     const dir = mkdtempSync(join(tmpdir(), "podl-cli-"));
     try {
-      const launcher = join(import.meta.dirname, "..", "..", "..", "agents", "cli", "podl.mjs");
+      const bin = join(import.meta.dirname, "..", "..", "..", "bin", "podl");
       const env = { ...process.env, PODL_KEYSTORE_PASSWORD: "a long keystore password" };
       const file = join(dir, "key.json");
-      const created = await run(process.execPath, [launcher, "keystore", "create", file], { env });
+      const created = await run(bin, ["keystore", "create", file], { env });
       const address = /^(0x[0-9a-fA-F]{40}) written to /.exec(created.stdout)?.[1];
       expect(address, created.stdout).to.be.a("string");
-      const shown = await run(process.execPath, [launcher, "keystore", "address", file], { env });
+      const shown = await run(bin, ["keystore", "address", file], { env });
       expect(shown.stdout.trim()).to.equal(address);
-      const wrong = await run(process.execPath, [launcher, "keystore", "address", file], { env: { ...env, PODL_KEYSTORE_PASSWORD: "nope" } }).catch(
+      const wrong = await run(bin, ["keystore", "address", file], { env: { ...env, PODL_KEYSTORE_PASSWORD: "nope" } }).catch(
         (e: { code: number; stderr: string }) => e,
       );
       expect(wrong).to.include({ code: 1 });

@@ -49,6 +49,20 @@ describe("ml/engines/tfjs-worker: training in a worker thread behind the engine 
     }
   });
 
+  it("ends a worker left idle for idleMs (a waiting agent holds no TensorFlow.js thread), and the next job starts a new one", async () => {
+    const engine = new TfjsWorkerEngine("cpu", { idleMs: 100 });
+    try {
+      await engine.warm(1);
+      expect(engine.workers, "warmed").to.equal(1);
+      while (engine.workers > 0) await new Promise((r) => setTimeout(r, 50));
+      const t = await engine.throughput(IRIS_SPEC, 2);
+      expect(t.samples).to.equal(2 * 16);
+      expect(engine.workers, "a new worker").to.equal(1);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("leaves this thread's event loop free while it trains, and a cancel ends the worker", async () => {
     const engine = new TfjsWorkerEngine("cpu");
     const delay = monitorEventLoopDelay({ resolution: 10 });
