@@ -51,7 +51,7 @@ export class ContentRouting {
   announce(cid: CID): Promise<number> {
     const job = (async () => {
       // remembered for the next start only: a read-only or full disk must not stop the announcement
-      await this.#datastore.put(new Key(`${ANNOUNCED}/${cid.toString()}`), new Uint8Array()).catch(() => undefined);
+      await Promise.resolve(this.#datastore.put(new Key(`${ANNOUNCED}/${cid.toString()}`), new Uint8Array())).catch(() => undefined);
       return await this.#provideUntilTaken(cid);
     })();
     this.#pending.add(job);
