@@ -14,10 +14,10 @@ import { podlVersion } from "./version.js";
 import { publishCommand } from "./commands/publish.js";
 import { verifierCommand } from "./commands/verifier.js";
 import { minerCommand } from "./commands/miner.js";
-import { ipfsAddCommand, ipfsGetCommand } from "./commands/ipfs.js";
+import { ipfsAddCommand, ipfsGetCommand, ipfsIdCommand } from "./commands/ipfs.js";
 
 /** Every subcommand; the agents (publisher, miner, verifier, status, withdraw) join here as they land. */
-export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, specInitCommand, specCheckCommand, ipfsAddCommand, ipfsGetCommand, explorerCommand];
+export const COMMANDS: readonly Command[] = [checkCommand, keystoreCreateCommand, keystoreAddressCommand, publishCommand, minerCommand, verifierCommand, statusCommand, withdrawCommand, modelGetCommand, predictCommand, specInitCommand, specCheckCommand, ipfsAddCommand, ipfsGetCommand, ipfsIdCommand, explorerCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
