@@ -68,6 +68,8 @@ class BlockFiles extends FsBlockstore {
 }
 
 const DEFAULT_REDIAL_INTERVAL_MS = 5_000;
+/** How long the start waits for each bootstrap node. */
+const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000;
 /** A redial round's limit: a peer on a host that drops packets must not hold the next round back for long. */
 const REDIAL_TIMEOUT_MS = 10_000;
 
@@ -112,7 +114,8 @@ export class EmbeddedStore implements ContentStore {
   async #joinNetwork(bootstrap: readonly string[]): Promise<void> {
     const self = this.peerId();
     const others = bootstrap.filter((a) => !a.endsWith(`/p2p/${self}`));
-    await Promise.allSettled(others.map((address) => this.dial(address)));
+    // a bootstrap node that is down or unreachable must not hold the start back: it is redialled later
+    await Promise.allSettled(others.map((address) => this.dial(address, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) })));
     void this.#routing.reannounce();
   }
 

@@ -67,4 +67,21 @@ describe("storage: embedded nodes find each other through a bootstrap node and t
     const cid = await provider.add(bytes);
     expect(Buffer.from(await fetcher.get(cid, { timeoutMs: 30_000 })).equals(bytes)).to.equal(true);
   });
+
+  it("starts while its bootstrap node is down, and joins through it once it is up", async () => {
+    const late = await EmbeddedStore.open({ dataDir: join(root, "late-bootstrap") });
+    const address = late.addresses()[0]!;
+    await late.close();
+    const options = (name: string) => ({ dataDir: join(root, name), bootstrap: [address], redialIntervalMs: 200 });
+    const provider = await EmbeddedStore.open(options("late-provider"));
+    open.push(provider);
+    const fetcher = await EmbeddedStore.open(options("late-fetcher"));
+    open.push(fetcher);
+    const bytes = randomBytes(100_000);
+    const cid = await provider.add(bytes);
+
+    open.push(await EmbeddedStore.open({ dataDir: join(root, "late-bootstrap"), listen: [address.slice(0, address.indexOf("/p2p/"))] }));
+    expect(await provider.announce(cid)).to.be.greaterThan(0);
+    expect(Buffer.from(await fetcher.get(cid, { timeoutMs: 30_000 })).equals(bytes)).to.equal(true);
+  });
 });
