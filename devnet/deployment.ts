@@ -176,6 +176,8 @@ export interface DeploymentRecord {
     market: Record<string, string>;
     settlement: Record<string, string>;
   };
+  /** IPFS nodes every agent dials to join the others (devnet/bootstrap.ts). */
+  bootstrap?: string[];
 }
 
 /**

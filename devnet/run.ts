@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress } from "ethers";
 import { deployPodl, defaults, localWindows, withOverrides, type DeploymentRecord, type ParamOverrides } from "./deployment.js";
+import { nameBootstrapPeers } from "./bootstrap.js";
 import { ROLES, account, agentEnv, eth, fund, minerArgs, postArgs, prepareAgent, serveArgs, verifierArgs, type AgentSetup } from "./network.js";
 import { startHardhatNode, waitForPort, type LocalNode } from "./node.js";
 import { TERMINAL_PHASES, contractsOf, phaseOf, readLearningChain, readTask, type LearningChain, type TaskReport } from "./report.js";
@@ -137,6 +138,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     // The cast, with their state folders and IPFS identities.
     const publisher = await prepareAgent(options.folder, "publisher", "publisher", account(ROLES.publisher));
+    // the publisher's node introduces the others: no agent is given another's address
+    await nameBootstrapPeers(deploymentFile, [publisher.ipfsAddress]);
     const miners: AgentSetup[] = [];
     for (const [i, index] of ROLES.miners.entries()) miners.push(await prepareAgent(options.folder, `miner-${i + 1}`, "miner", account(index)));
     const validators: AgentSetup[] = [];
@@ -161,15 +164,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       tasks.push({ label: t.label, taskId, phaseTimes: { queued: elapsed() } });
     }
     supervisor.spawn({ name: "publisher", args: serveArgs(publisher, deploymentFile, ["--exit-when-done"]), env: env(publisher) });
-    // Miners dial the publisher's node when they start: it must be listening by then.
+    // Miners join through the publisher's node (the address book's bootstrap): it must be listening by then.
     await waitForNode(publisher, guard);
 
     // 2. Miners first (they prefetch while the tasks wait), then the validators, whose stakes let
     //    the tasks start.
-    for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [publisher], ["--exit-when-idle", ...(options.engine === undefined ? [] : ["--engine", options.engine])]), env: env(m) });
-    // Validators dial the miners' nodes when they start (to fetch the models later): wait for them to listen.
+    for (const m of miners) supervisor.spawn({ name: m.name, args: minerArgs(m, deploymentFile, [], ["--exit-when-idle", ...(options.engine === undefined ? [] : ["--engine", options.engine])]), env: env(m) });
+    // Validators find the miners' models through the DHT; the miners' nodes listen before the validators start.
     for (const m of miners) await waitForNode(m, guard);
-    for (const v of validators) supervisor.spawn({ name: v.name, args: verifierArgs(v, deploymentFile, [publisher, ...miners], ["--exit-when-idle"]), env: env(v) });
+    for (const v of validators) supervisor.spawn({ name: v.name, args: verifierArgs(v, deploymentFile, [], ["--exit-when-idle"]), env: env(v) });
 
     // 3. Follow both tasks to their end, narrating phase changes.
     const last = new Map<bigint, string>();

@@ -19,9 +19,12 @@
  * PodlTimelock (OpenZeppelin TimelockController) with that minimum delay; the deployer stays proposer
  * and executor. The timelock's acceptances are queued; with a delay > 0, run the printed
  * `executeBatch` after it (docs/market.md).
+ * `PODL_IPFS_BOOTSTRAP=<multiaddr>,…` names the IPFS nodes every agent dials to join the others
+ * (the address book's `bootstrap`, e.g. the publisher's node; docs/publishing.md).
  */
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
+import { parseBootstrap } from "../devnet/bootstrap.js";
 import { deployOverrides } from "../devnet/deploy-params.js";
 import { defaults, handOverToTimelock, withOverrides } from "../devnet/deployment.js";
 import { writeAddressBook } from "../ignition/address-book.js";
@@ -36,7 +39,7 @@ process.stdout.write(`parameters: ${why}\n`);
 const randomnessSource = process.env.PODL_RANDOMNESS_SOURCE?.trim() || undefined;
 const perNetwork = fileURLToPath(new URL(`../ignition/parameters/${conn.networkName}.json`, import.meta.url));
 const params = withOverrides(defaults, await networkOverrides(perNetwork, randomnessSource === undefined ? "Podl" : "PodlL2"), overrides);
-const record = await deployWithIgnition(conn, params, { randomnessSource });
+const record = { ...(await deployWithIgnition(conn, params, { randomnessSource })), bootstrap: parseBootstrap(process.env.PODL_IPFS_BOOTSTRAP) };
 const file = fileURLToPath(new URL(`../deployments/${conn.networkName}.json`, import.meta.url));
 await writeAddressBook(file, record);
 

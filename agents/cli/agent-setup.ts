@@ -24,10 +24,14 @@ export interface StoreFlags {
   ipfsPeers?: string | undefined;
 }
 
-/** Kubo when --ipfs-api is set, else an embedded node in `<data-dir>/<folder>` that dials --ipfs-peers. */
-export async function openAgentStore(config: StoreFlags, folder: string, rt: AgentRuntime): Promise<ContentStore> {
+/**
+ * Kubo when --ipfs-api is set, else an embedded node in `<data-dir>/<folder>` that joins the agents'
+ * network through `bootstrap` (the address book's) and dials --ipfs-peers.
+ */
+export async function openAgentStore(config: StoreFlags, folder: string, rt: AgentRuntime, bootstrap: readonly string[] = []): Promise<ContentStore> {
   const store = await openContentStore({
     dataDir: join(config.dataDir, folder),
+    bootstrap: [...bootstrap],
     ...(config.ipfsApi !== undefined ? { ipfsApi: config.ipfsApi } : {}),
     ...(config.ipfsListen !== undefined ? { listen: config.ipfsListen.split(",") } : {}),
   });

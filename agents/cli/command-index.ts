@@ -28,6 +28,7 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   { name: "spec check", summary: "validate a task spec file", load: async () => (await import("./commands/spec.js")).specCheckCommand },
   { name: "ipfs add", summary: "add a file or folder to IPFS and print its CID", load: async () => (await import("./commands/ipfs.js")).ipfsAddCommand },
   { name: "ipfs get", summary: "fetch a CID to a file (every block checked against its CID)", load: async () => (await import("./commands/ipfs.js")).ipfsGetCommand },
+  { name: "ipfs id", summary: "print the embedded node's multiaddrs (with its peer id), e.g. for PODL_IPFS_BOOTSTRAP", load: async () => (await import("./commands/ipfs.js")).ipfsIdCommand },
   { name: "explorer", summary: "index the market and serve a web explorer (queue, tasks, scores, validators, learning chain)", load: async () => (await import("./commands/explorer.js")).explorerCommand },
 ];
 

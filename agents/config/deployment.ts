@@ -30,16 +30,19 @@ export interface AddressBook {
   rewardToken?: string;
   /** Where event cursors start. */
   startBlock: number;
+  /** IPFS nodes that introduce an agent's node to the others (multiaddrs with /p2p/<peer id>); may be empty. */
+  bootstrap: string[];
 }
 
 const DeploymentFileSchema = z.object({
   block: z.number().int().min(0).optional(),
   contracts: z.record(z.string(), address).default({}),
+  bootstrap: z.array(z.string().startsWith("/", "must be a multiaddr, e.g. /ip4/10.0.0.5/tcp/4001/p2p/12D3…")).default([]),
 });
 
 /** Flags win over the deployment file; CONFIG_INVALID when the file is unreadable or no market is known. */
 export function addressBook(config: Partial<DeploymentConfig>): AddressBook {
-  let file: z.infer<typeof DeploymentFileSchema> = { contracts: {} };
+  let file: z.infer<typeof DeploymentFileSchema> = { contracts: {}, bootstrap: [] };
   if (config.deployment !== undefined) {
     let json: unknown;
     try {
@@ -57,7 +60,7 @@ export function addressBook(config: Partial<DeploymentConfig>): AddressBook {
   const c = file.contracts;
   const market = config.market ?? c.TaskMarket;
   if (market === undefined) throw new AgentError("CONFIG_INVALID", "no market: use --market <address> or --deployment deployments/<network>.json");
-  const book: AddressBook = { market, startBlock: config.startBlock ?? file.block ?? 0 };
+  const book: AddressBook = { market, startBlock: config.startBlock ?? file.block ?? 0, bootstrap: file.bootstrap };
   const optional = { registry: config.registry ?? c.ValidatorRegistry, settlement: config.settlement ?? c.Settlement, queueLens: config.queueLens ?? c.QueueLens, rewardToken: config.rewardToken ?? c.RewardToken };
   for (const [key, value] of Object.entries(optional)) if (value !== undefined) book[key as keyof typeof optional] = value;
   return book;

@@ -6,6 +6,7 @@ import { withBitswap } from "@helia/bitswap";
 import type { HeliaWithLibp2p } from "@helia/libp2p";
 import { createLibp2p } from "libp2p";
 import type { Libp2pOptions } from "libp2p";
+import type { ServiceMap } from "@libp2p/interface";
 import { loadOrCreateSelfKey } from "@libp2p/config";
 import type { Helia, HeliaInit } from "helia";
 import { tcp } from "@libp2p/tcp";
@@ -24,6 +25,7 @@ import { parseCid } from "./cid.js";
 import { DEFAULT_TIMEOUT_MS, UnixfsContent, wrapWriteError } from "./content-store.js";
 import type { AddInput, ContentStore, GetOptions } from "./content-store.js";
 import { StorageError, fsErrorCode, isStorageError } from "./errors.js";
+import { ContentRouting, dialDiscovered, routingServices } from "./routing.js";
 
 export interface EmbeddedStoreOptions {
   /** Blocks go to `<dataDir>/blocks`, the node's key and pins to `<dataDir>/datastore`. */
@@ -34,7 +36,12 @@ export interface EmbeddedStoreOptions {
   peers?: string[];
   /** How often peers given to `dial` that are not connected are dialled again (ms); default 5000. */
   redialIntervalMs?: number;
-  /** Local discovery by mDNS (off by default: tests and single-host runs don't need it). */
+  /**
+   * Nodes that introduce this one to the others (the address book's `bootstrap`): dialled at start
+   * and again whenever not connected, like `peers`, but one that does not answer is not an error.
+   */
+  bootstrap?: string[];
+  /** Local discovery by mDNS; default: on when a listen address is not loopback (the node serves a LAN). */
   mdns?: boolean;
 }
 
@@ -61,6 +68,8 @@ class BlockFiles extends FsBlockstore {
 }
 
 const DEFAULT_REDIAL_INTERVAL_MS = 5_000;
+/** How long the start waits for each bootstrap node. */
+const BOOTSTRAP_DIAL_TIMEOUT_MS = 5_000;
 /** A redial round's limit: a peer on a host that drops packets must not hold the next round back for long. */
 const REDIAL_TIMEOUT_MS = 10_000;
 
@@ -68,6 +77,7 @@ const REDIAL_TIMEOUT_MS = 10_000;
 export class EmbeddedStore implements ContentStore {
   readonly #helia: Awaited<ReturnType<typeof startHelia>>;
   readonly #content: UnixfsContent;
+  readonly #routing: ContentRouting;
   readonly #blocksDir: string;
   /** Every address given to `dial`, by the peer id it names (an address without one is not kept). */
   readonly #peers = new Map<string, string>();
@@ -78,6 +88,8 @@ export class EmbeddedStore implements ContentStore {
   private constructor(helia: Awaited<ReturnType<typeof startHelia>>, options: EmbeddedStoreOptions) {
     this.#helia = helia;
     this.#content = new UnixfsContent(helia.blockstore);
+    this.#routing = new ContentRouting(helia.libp2p, helia.datastore, this.#closing.signal);
+    if (discoversByMdns(options)) dialDiscovered(helia.libp2p, this.#closing.signal);
     this.#blocksDir = join(options.dataDir, "blocks");
     this.#timer = setInterval(() => this.#redial(), options.redialIntervalMs ?? DEFAULT_REDIAL_INTERVAL_MS).unref();
   }
@@ -91,7 +103,20 @@ export class EmbeddedStore implements ContentStore {
       await store.close();
       throw e;
     }
+    await store.#joinNetwork(options.bootstrap ?? []);
     return store;
+  }
+
+  /**
+   * Dials the bootstrap nodes (not this node itself, which may be one of them) and announces again
+   * what this node announced before; a bootstrap node that does not answer is dialled again later.
+   */
+  async #joinNetwork(bootstrap: readonly string[]): Promise<void> {
+    const self = this.peerId();
+    const others = bootstrap.filter((a) => !a.endsWith(`/p2p/${self}`));
+    // a bootstrap node that is down or unreachable must not hold the start back: it is redialled later
+    await Promise.allSettled(others.map((address) => this.dial(address, { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS) })));
+    void this.#routing.reannounce();
   }
 
   /** Multiaddrs other nodes can dial, each ending in /p2p/<peer id>. */
@@ -126,12 +151,35 @@ export class EmbeddedStore implements ContentStore {
     }
   }
 
+  /** Adds and announces the root in the DHT (in the background). */
   async add(input: AddInput, options?: { signal?: AbortSignal }): Promise<CID> {
-    return await this.#diagnose(() => this.#content.add(input, options));
+    return this.#announced(await this.#diagnose(() => this.#content.add(input, options)));
   }
 
   async addPath(path: string, options?: { signal?: AbortSignal }): Promise<CID> {
-    return await this.#diagnose(() => this.#content.addPath(path, options));
+    return this.#announced(await this.#diagnose(() => this.#content.addPath(path, options)));
+  }
+
+  #announced(cid: CID): CID {
+    void this.#routing.announce(cid).catch(() => undefined);
+    return cid;
+  }
+
+  /** Resolves once the DHT holds at least one provider record of `cid` from this node (the number of peers that took it). */
+  announce(cidInput: CID | string): Promise<number> {
+    return this.#routing.announce(parseCid(cidInput));
+  }
+
+  /**
+   * Unless `cid` is here already, looks its providers up in the DHT and dials them until the
+   * returned function is called (when the fetch has ended).
+   */
+  async #lookUp(cid: CID | string): Promise<() => void> {
+    const parsed = parseCid(cid);
+    if (await this.#content.has(parsed)) return () => undefined;
+    const fetched = new AbortController();
+    void this.#routing.seek(parsed, AbortSignal.any([fetched.signal, this.#closing.signal]));
+    return () => fetched.abort();
   }
 
   /**
@@ -172,19 +220,34 @@ export class EmbeddedStore implements ContentStore {
     });
   }
 
-  get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
+  async get(cid: CID | string, options?: GetOptions): Promise<Uint8Array> {
     this.#redial();
-    return this.#content.get(cid, options);
+    const stop = await this.#lookUp(cid);
+    try {
+      return await this.#content.get(cid, options);
+    } finally {
+      stop();
+    }
   }
 
-  stream(cid: CID | string, options?: GetOptions): AsyncIterable<Uint8Array> {
+  async *stream(cid: CID | string, options?: GetOptions): AsyncIterable<Uint8Array> {
     this.#redial();
-    return this.#content.stream(cid, options);
+    const stop = await this.#lookUp(cid);
+    try {
+      yield* this.#content.stream(cid, options);
+    } finally {
+      stop();
+    }
   }
 
-  getToFile(cid: CID | string, path: string, options?: GetOptions): Promise<number> {
+  async getToFile(cid: CID | string, path: string, options?: GetOptions): Promise<number> {
     this.#redial();
-    return this.#content.getToFile(cid, path, options);
+    const stop = await this.#lookUp(cid);
+    try {
+      return await this.#content.getToFile(cid, path, options);
+    } finally {
+      stop();
+    }
   }
 
   has(cid: CID | string): Promise<boolean> {
@@ -195,19 +258,25 @@ export class EmbeddedStore implements ContentStore {
     const cid = parseCid(cidInput);
     const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.#redial();
+    const stop = await this.#lookUp(cid);
     try {
       if (await this.#helia.pins.isPinned(cid, { signal })) return;
       for await (const _ of this.#helia.pins.add(cid, { signal }));
     } catch (e) {
       if (signal.aborted) throw new StorageError("NOT_FOUND", `could not fetch all of ${cid} to pin it in time`, { cause: e, context: { cid: cid.toString() } });
       throw wrapWriteError(e, `pin ${cid}`);
+    } finally {
+      stop();
     }
+    // a pinned root is served for good: say so
+    this.#announced(cid);
   }
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#closing.abort();
     await this.#redialing;
+    await this.#routing.close();
     await this.#helia.stop();
   }
 }
@@ -236,7 +305,7 @@ async function createHeliaLight(init: HeliaInit): Promise<Helia> {
  * What @helia/libp2p's withLibp2pLight does (the node's key from Helia's datastore, libp2p started and
  * stopped with Helia), without importing @helia/libp2p (see createHeliaLight).
  */
-function withLibp2p(helia: Helia, options: Libp2pOptions): HeliaWithLibp2p {
+function withLibp2p<S extends ServiceMap>(helia: Helia, options: Libp2pOptions<S>): HeliaWithLibp2p {
   let libp2p: Awaited<ReturnType<typeof createLibp2p>> | undefined;
   Object.defineProperty(helia, "libp2p", {
     enumerable: true,
@@ -279,10 +348,10 @@ async function startHelia(options: EmbeddedStoreOptions) {
       // assumed, not negotiated, and would overrun a Kubo peer's; wider windows granted by update, and
       // other bitswap message sizes, debounce and read-ahead values measured no better (docs/storage.md)
       streamMuxers: [yamux()],
-      peerDiscovery: options.mdns === true ? [mdns()] : [],
-      services: { identify: identify() },
-      // peer records stay in memory: peers come from the task spec or mDNS, and a read-only or full
-      // data directory must not stop the node from starting or serving
+      peerDiscovery: discoversByMdns(options) ? [mdns()] : [],
+      services: { identify: identify(), ...routingServices() },
+      // peer and DHT records stay in memory: peers come from the address book, the task document, the
+      // DHT or mDNS, and a read-only or full data directory must not stop the node from starting or serving
       datastore: new MemoryDatastore(),
     }),
   );
@@ -296,4 +365,9 @@ async function startHelia(options: EmbeddedStoreOptions) {
     });
   }
   return helia;
+}
+
+/** `mdns` when given, else whether a listen address is not loopback (e.g. /ip4/0.0.0.0/tcp/4001): the node serves a LAN. */
+function discoversByMdns(options: EmbeddedStoreOptions): boolean {
+  return options.mdns ?? (options.listen ?? []).some((a) => !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a));
 }

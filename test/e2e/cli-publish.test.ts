@@ -4,6 +4,7 @@ import { expect } from "chai";
 import { Wallet, type Result } from "ethers";
 import { podl } from "../agents/helpers/podl-io.js";
 import { tabularCsv } from "../agents/helpers/tabular.js";
+import { nameBootstrapPeers } from "../../devnet/bootstrap.js";
 import { ROLES, minerArgs, postArgs, serveArgs, verifierArgs, type AgentSetup } from "../../devnet/network.js";
 import { waitForPort } from "../../devnet/node.js";
 import { TERMINAL_PHASES, phaseOf } from "../../devnet/report.js";
@@ -51,6 +52,8 @@ maybe("end to end through the CLI: a publisher's own CSV to a model in its hands
     await writeFile(csv.holdout, `${[lines[0], ...lines.slice(641)].join("\n")}\n`);
     keeper = new TimeKeeper(w);
     publisher = await w.agent("publisher", "publisher", ROLES.publisher);
+    // No --ipfs-peers anywhere: the address book names the publisher's node as the bootstrap.
+    await nameBootstrapPeers(w.deploymentFile, [publisher.ipfsAddress]);
     miners = [await w.agent("miner-1", "miner", ROLES.miners[0]), await w.agent("miner-2", "miner", ROLES.miners[1])];
     validators = [];
     for (const [i, index] of ROLES.validators.slice(0, 3).entries()) validators.push(await w.agent(`validator-${i + 1}`, "verifier", index));
@@ -102,9 +105,9 @@ maybe("end to end through the CLI: a publisher's own CSV to a model in its hands
     expect((await posted.exited).code, posted.tail.join("\n")).to.equal(0);
     w.spawn(publisher, serveArgs(publisher, w.deploymentFile));
     await waitForPort(Number(publisher.ipfsListen.split("/").at(-1)), 60_000);
-    const minerProcesses = miners.map((m) => w.spawn(m, minerArgs(m, w.deploymentFile, [publisher])));
+    const minerProcesses = miners.map((m) => w.spawn(m, minerArgs(m, w.deploymentFile, [])));
     for (const m of miners) await waitForPort(Number(m.ipfsListen.split("/").at(-1)), 90_000);
-    for (const v of validators) w.spawn(v, verifierArgs(v, w.deploymentFile, [publisher, ...miners]));
+    for (const v of validators) w.spawn(v, verifierArgs(v, w.deploymentFile, []));
     keeper.watch({ taskId, committers: 2, revealers: 2, actingMembers: 3 });
     keeper.start();
     await w.until("waiting for the task to end", async () => TERMINAL_PHASES.has(await phaseOf(w.c, taskId)), 300_000);
@@ -121,7 +124,7 @@ maybe("end to end through the CLI: a publisher's own CSV to a model in its hands
     for (const p of minerProcesses) p.kill("SIGTERM");
     await Promise.all(minerProcesses.map((p) => p.exited));
     const modelDir = join(dir, "model");
-    const got = await cli(["model", "get", "1", "--deployment", w.deploymentFile, "--ipfs-peers", publisher.ipfsAddress, "--out", modelDir, "--fetch-timeout-ms", "20000"], publisher, join(dir, "getter"));
+    const got = await cli(["model", "get", "1", "--deployment", w.deploymentFile, "--out", modelDir, "--fetch-timeout-ms", "20000"], publisher, join(dir, "getter"));
     expect(got.code, got.err).to.equal(0);
     expect(JSON.parse(await readFile(join(modelDir, "labels.json"), "utf8"))).to.deep.equal(csv.classes);
 

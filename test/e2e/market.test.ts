@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { expect } from "chai";
 import { getAddress, parseEther } from "ethers";
+import { nameBootstrapPeers } from "../../devnet/bootstrap.js";
 import { ROLES, account, minerArgs, postArgs, serveArgs, verifierArgs, type AgentSetup } from "../../devnet/network.js";
 import { waitForPort } from "../../devnet/node.js";
 import { TERMINAL_PHASES, phaseOf, readTask, type TaskReport } from "../../devnet/report.js";
@@ -57,6 +58,8 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
     w = await startWorld({ seed: 0x506f444c, verbose: process.env.PODL_E2E_VERBOSE === "1" });
     keeper = new TimeKeeper(w);
     publisher = await w.agent("publisher", "publisher", ROLES.publisher);
+    // No agent is given another's address: the address book names the publisher's node, the DHT does the rest.
+    await nameBootstrapPeers(w.deploymentFile, [publisher.ipfsAddress]);
     miners = [await w.agent("miner-1", "miner", ROLES.miners[0]), await w.agent("miner-2", "miner", ROLES.miners[1])];
     validators = [];
     for (const [i, index] of ROLES.validators.slice(0, 3).entries()) validators.push(await w.agent(`validator-${i + 1}`, "verifier", index));
@@ -69,10 +72,10 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
 
     await post(IRIS);
     serving = await servePublisher();
-    for (const m of miners) w.spawn(m, minerArgs(m, w.deploymentFile, [publisher]));
-    // Validators dial the miners' nodes at start: wait until they listen.
+    for (const m of miners) w.spawn(m, minerArgs(m, w.deploymentFile, []));
+    // The miners' nodes listen (and announce their models later) before the validators start.
     for (const m of miners) await waitForPort(Number(m.ipfsListen.split("/").at(-1)), 90_000);
-    for (const v of validators) w.spawn(v, verifierArgs(v, w.deploymentFile, [publisher, ...miners]));
+    for (const v of validators) w.spawn(v, verifierArgs(v, w.deploymentFile, []));
     keeper.watch({ taskId: taskA, committers: 3, revealers: 3, actingMembers: 3 });
     keeper.start();
 

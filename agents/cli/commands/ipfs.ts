@@ -69,6 +69,25 @@ export const ipfsGetCommand: Command = {
   },
 };
 
+/**
+ * `podl ipfs id`: the embedded node's multiaddrs (creating its key on first use), comma-separated on
+ * one line: what the deploy script's PODL_IPFS_BOOTSTRAP takes, before the node's agent ever ran.
+ */
+export const ipfsIdCommand: Command = {
+  name: "ipfs id",
+  summary: "print the embedded node's multiaddrs (with its peer id), e.g. for PODL_IPFS_BOOTSTRAP",
+  description:
+    "Starts the embedded node in --ipfs-dir (creating its key the first time) on --ipfs-listen, prints its multiaddrs, each ending in /p2p/<peer id>, comma-separated on one line, and stops it. An agent later started on the same folder and listen address has these addresses: name them in the address book (PODL_IPFS_BOOTSTRAP=… npm run deploy) and the other agents join through that node.",
+  args: "",
+  options: { "ipfs-dir": STORE_OPTIONS["ipfs-dir"]!, "ipfs-listen": STORE_OPTIONS["ipfs-listen"]! },
+  async run(input) {
+    if (input.positionals.length !== 0) return usage(input, ipfsIdCommand, `expected no arguments, got ${input.positionals.length}`);
+    return await withStore(input, ipfsIdCommand, async (store) => {
+      if (store instanceof EmbeddedStore) input.io.out(store.addresses().join(","));
+    });
+  },
+};
+
 function usage({ io }: CommandInput, command: Command, why: string): number {
   io.err(`podl ${command.name}: ${why}; see podl ${command.name} --help`);
   return 2;

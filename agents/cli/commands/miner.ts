@@ -85,7 +85,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
     const { engine: choice, note } = await chooseEngine(config.engine, config.python);
     rt.log.info({ engine: choice.name }, note);
     const engine = buildEngine(choice, backend, (reason) => rt.log.warn({ engine: "tfjs" }, `training with tfjs instead of torch: ${reason}`));
-    store = await openAgentStore(config, MINER_IPFS_DIR, rt);
+    store = await openAgentStore(config, MINER_IPFS_DIR, rt, book.bootstrap);
     const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
       market: book.market,

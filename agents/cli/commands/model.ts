@@ -61,6 +61,7 @@ export const modelGetCommand: Command = {
         ...(config.ipfsApi !== undefined ? { ipfsApi: config.ipfsApi } : {}),
         ...(config.ipfsListen !== undefined ? { listen: config.ipfsListen.split(",") } : {}),
         peers,
+        bootstrap: book.bootstrap,
       });
       const { bytes, artifact, document } = await fetchWinningModel(store, win, { timeoutMs: config.fetchTimeoutMs, onDocument: async (doc) => dialProviders(store!, doc.providers, log) });
       await selectBackend({ force: "cpu" });

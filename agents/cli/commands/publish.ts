@@ -158,7 +158,7 @@ async function openStore(config: PublisherConfig, io: CommandIO, publisher: Publ
   const dataDir = join(config.dataDir, "ipfs-publisher");
   if (config.ipfsApi !== undefined) return await openContentStore({ dataDir, ipfsApi: config.ipfsApi });
   const listen = config.ipfsListen?.split(",") ?? publisher.previousListen();
-  const store = await EmbeddedStore.open({ dataDir, ...(listen.length > 0 ? { listen } : {}) });
+  const store = await EmbeddedStore.open({ dataDir, ...(listen.length > 0 ? { listen } : {}), bootstrap: addressBook(config).bootstrap });
   // Miners dial one of these to fetch the task document and the shards.
   io.out(`IPFS node: ${store.addresses().join(" ")}`);
   return store;

@@ -90,7 +90,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
     if (settlement === ZeroAddress) throw new AgentError("CONFIG_INVALID", `market ${book.market} has no settlement module yet`);
 
     const backend = await chooseBackend(config.backend, rt);
-    store = await openAgentStore(config, VERIFIER_IPFS_DIR, rt);
+    store = await openAgentStore(config, VERIFIER_IPFS_DIR, rt, book.bootstrap);
     const fetching = {
       store,
       fetchTimeoutMs: config.fetchTimeoutMs,
