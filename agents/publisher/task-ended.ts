@@ -1,5 +1,6 @@
 import { Interface, ZeroAddress, formatUnits } from "ethers";
 import type { TaskMarket, Settlement } from "../../types/index.js";
+import { claimPayouts } from "../chain/payouts.js";
 import type { TxSender } from "../chain/sender.js";
 import type { Logger } from "../log/logger.js";
 import type { ContentStore } from "../storage/index.js";
@@ -27,7 +28,7 @@ export interface TaskEndedContext {
 
 export async function afterTaskEnded(ctx: TaskEndedContext, taskId: bigint): Promise<void> {
   // Credits first: pinning may wait for a slow peer.
-  if (!ctx.keepCredits) await withdrawCredits(ctx, (await ctx.market.getTask(taskId)).token);
+  if (!ctx.keepCredits) await collectCredits(ctx, taskId);
   if (ctx.store !== undefined && ctx.settlement !== undefined) {
     const pinned = await pinTaskModels({ market: ctx.market, settlement: ctx.settlement, fromBlock: ctx.startBlock }, ctx.store, taskId, { timeoutMs: ctx.pinTimeoutMs, log: ctx.log });
     if (pinned.length > 0) ctx.out(`task ${taskId}: pinned ${pinned.length} model(s) on this node: ${pinned.join(" ")}`);
@@ -35,9 +36,18 @@ export async function afterTaskEnded(ctx: TaskEndedContext, taskId: bigint): Pro
 }
 
 /**
- * Withdraws the publisher's market credit in `token`. The one place that knows how a publisher
- * collects what it is owed (pull payouts may add a claim step here).
+ * Claims what a settled task's posted payout list owes the publisher (its bond back; payouts are
+ * pulled, so without this claim the bond never reaches its credit), then withdraws the credit in
+ * the task's token. A timed-out or cancelled task credits directly and has no list to claim.
  */
+export async function collectCredits(ctx: Pick<TaskEndedContext, "market" | "sender" | "me" | "out" | "startBlock">, taskId: bigint): Promise<bigint> {
+  const task = await ctx.market.getTask(taskId);
+  const fromBlock = task.testUnlockBlock > 0n ? Number(task.testUnlockBlock) : ctx.startBlock;
+  await claimPayouts(ctx.market, ctx.sender, taskId, ctx.me, fromBlock);
+  return await withdrawCredits(ctx, task.token);
+}
+
+/** Withdraws the publisher's market credit in `token`. */
 export async function withdrawCredits(ctx: Pick<TaskEndedContext, "market" | "sender" | "me" | "out">, token: string): Promise<bigint> {
   const credit = await ctx.market.creditOf(ctx.me, token);
   if (credit === 0n) return 0n;
