@@ -1,83 +1,176 @@
 /**
- * How long presets.mnistCnn takes on wasm to reach 98.5 % test accuracy on the bundled MNIST
- * digits (issue 13, part 5's first figure): train() with the preset as published (SML,
- * watermark, Adam 1e-3, batch 32) for its epochs.max, test accuracy after every epoch, with the
- * cumulative wall and CPU seconds of training (evaluation excluded). Measures only; the preset
- * is not changed. Writes bench/results/mnist-cnn.json and .md.
+ * presets.mnistCnn on wasm, issue 13 part 5's figures (PoLe Table 2/3, CNN row): for each of
+ * three miners of one task, the preset trained as published (SML, watermark) with test accuracy
+ * and the watermark reading after every epoch, and cumulative wall and CPU seconds of training
+ * (evaluation excluded); the same miner's plain CNN (no SML, no watermark: PoLe's baseline, same
+ * seeds and batch order); the secure model with another task's SML in place of its own; and every
+ * final model read with foreign watermark keys (other miners of the task, the same miner on other
+ * seeds) for false matches. Writes bench/results/mnist-cnn.json and .md and the `cnnPreset` rows
+ * of bench/results/ml.json.
  *
- *   npx tsx bench/mnist-cnn-preset.ts [train=7000] [test=1600] (bench:ml's split) [epochs=presets.mnistCnn.epochs.max]
+ *   npx tsx bench/mnist-cnn-preset.ts [train=7000] [test=1600] (bench:ml's split, all the bundled
+ *   data of the rarest digit allows) [epochs=presets.mnistCnn.epochs.max] [miners=3]
  */
 import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
+import { AbiCoder, keccak256 } from "ethers";
 import { selectBackend } from "../agents/ml/backend.js";
 import { loadMnist } from "../agents/ml/datasets/index.js";
-import { presets } from "../agents/ml/spec.js";
+import type { Dataset } from "../agents/ml/datasets/index.js";
+import { getNamedWeights, setNamedWeights } from "../agents/ml/model.js";
+import { generateSml } from "../agents/ml/sml.js";
+import { countModel, presets } from "../agents/ml/spec.js";
 import { evaluate, train } from "../agents/ml/train.js";
+import type { TrainResult } from "../agents/ml/train.js";
+import { extractWatermark, watermarkKey, watermarkReader, watermarkTensorName } from "../agents/ml/watermark.js";
 
+const spec = presets.mnistCnn;
 const TARGET = 0.985;
-const [nTrain, nTest, nEpochs] = [Number(process.argv[2] ?? 7000), Number(process.argv[3] ?? 1600), Number(process.argv[4] ?? presets.mnistCnn.epochs.max)];
+const STRANGERS = 100;
+const [nTrain, nTest, nEpochs, nMiners] = [Number(process.argv[2] ?? 7000), Number(process.argv[3] ?? 1600), Number(process.argv[4] ?? spec.epochs.max), Number(process.argv[5] ?? 3)];
+const abi = AbiCoder.defaultAbiCoder();
+const SEED = `0x${"a1".repeat(32)}`;
+const OTHER_SEED = `0x${"a7".repeat(32)}`;
+const minerOf = (k: number) => `0x${keccak256(abi.encode(["string", "uint256"], ["cnn-bench-miner", k])).slice(26)}`;
+const seedOf = (k: number) => keccak256(abi.encode(["string", "uint256"], ["cnn-bench-seed", k]));
 const log = (m: string) => process.stderr.write(`bench:mnist-cnn ${m}\n`);
-const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
 const cpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
 const uptime = async () => (await promisify(execFile)("uptime")).stdout.trim();
 
-async function main(): Promise<void> {
-  const started = new Date();
-  const uptimeStart = await uptime();
-  await selectBackend({ force: "wasm", spec: presets.mnistCnn });
-  const { train: data, test } = loadMnist({ train: nTrain, test: nTest, image: true });
-  const epochs: { epoch: number; loss: number; testAccuracy: number; trainWallSeconds: number; trainCpuSeconds: number }[] = [];
-  let wall = 0;
-  let cpu = 0;
-  let w0 = performance.now();
-  let c0 = cpuSeconds();
-  const run = await train(presets.mnistCnn, {
-    seed: `0x${"a1".repeat(32)}`,
-    miner: `0x${"b2".repeat(20)}`,
+type Epoch = { epoch: number; loss: number; testAccuracy: number; watermark: string | null; trainWallSeconds: number; trainCpuSeconds: number };
+
+type Row = {
+  miner: string;
+  plainAccuracy: number;
+  secureAccuracy: number;
+  replacedAccuracy: number;
+  watermark: { matches: string; detected: boolean; detectedFromEpoch: number | null };
+  reached: number | null;
+  secure: Epoch[];
+  plain: Epoch[];
+};
+
+/** One training run with per-epoch test accuracy (and watermark reading when secure). */
+async function run(miner: string, data: Dataset, test: Dataset, plain: boolean): Promise<{ result: TrainResult; epochs: Epoch[] }> {
+  const read = watermarkReader(spec, SEED, miner);
+  const epochs: Epoch[] = [];
+  let [wall, cpu, w0, c0] = [0, 0, performance.now(), cpuSeconds()];
+  const result = await train(spec, {
+    seed: SEED,
+    miner,
     data,
     hyper: { epochs: nEpochs },
+    ...(plain ? { plain: true, watermarkStrength: 0 } : {}),
     onProgress: async (e) => {
       if (e.type !== "epoch") return;
       wall += (performance.now() - w0) / 1000;
       cpu += cpuSeconds() - c0;
       const testAccuracy = await evaluate(e.model, test);
-      epochs.push({ epoch: e.epoch + 1, loss: round(e.loss, 4), testAccuracy: round(testAccuracy, 4), trainWallSeconds: round(wall, 1), trainCpuSeconds: round(cpu, 1) });
-      log(JSON.stringify(epochs.at(-1)));
-      w0 = performance.now();
-      c0 = cpuSeconds();
+      const reading = plain ? null : read(await getNamedWeights(e.model));
+      epochs.push({ epoch: e.epoch + 1, loss: round(e.loss), testAccuracy: round(testAccuracy), watermark: reading && `${reading.matches}/${reading.bits}`, trainWallSeconds: round(wall, 1), trainCpuSeconds: round(cpu, 1) });
+      log(`${plain ? "plain" : "secure"} ${miner.slice(0, 8)} ${JSON.stringify(epochs.at(-1))}`);
+      [w0, c0] = [performance.now(), cpuSeconds()];
     },
   });
-  run.model.dispose();
-  const first = epochs.find((e) => e.testAccuracy >= TARGET) ?? null;
+  return { result, epochs };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const uptimeStart = await uptime();
+  await selectBackend({ force: "wasm", spec });
+  const { train: data, test } = loadMnist({ train: nTrain, test: nTest, image: true });
+  const miners = Array.from({ length: nMiners }, (_, k) => minerOf(k));
+  const kernelName = watermarkTensorName(spec);
+  const rows: Row[] = [];
+  let falseMatches = 0;
+  let readings = 0;
+  for (const [k, miner] of miners.entries()) {
+    const secure = await run(miner, data, test, false);
+    const replacedAccuracy = await (async () => {
+      setNamedWeights(secure.result.model, new Map([...secure.result.weights, ["sml.kernel", generateSml(OTHER_SEED, spec.sml, spec.input.shape)]]));
+      return evaluate(secure.result.model, test);
+    })();
+    const kernel = secure.result.weights.get(kernelName)!;
+    const own = extractWatermark(watermarkKey(SEED, miner, spec.watermark.bits, kernel.shape), kernel.data, kernel.shape);
+    for (let j = 1; j <= STRANGERS; j++) {
+      const foreign = j % 2 === 0 ? watermarkKey(SEED, minerOf(1000 + k * STRANGERS + j), spec.watermark.bits, kernel.shape) : watermarkKey(seedOf(k * STRANGERS + j), miner, spec.watermark.bits, kernel.shape);
+      readings++;
+      if (extractWatermark(foreign, kernel.data, kernel.shape).detected) falseMatches++;
+    }
+    secure.result.model.dispose();
+    const plain = await run(miner, data, test, true);
+    plain.result.model.dispose();
+    const last = (e: Epoch[]) => e.at(-1)!;
+    rows.push({
+      miner,
+      plainAccuracy: last(plain.epochs).testAccuracy,
+      secureAccuracy: last(secure.epochs).testAccuracy,
+      replacedAccuracy: round(replacedAccuracy),
+      watermark: { matches: `${own.matches}/${own.bits}`, detected: own.detected, detectedFromEpoch: secure.epochs.findIndex((e, i) => secure.epochs.slice(i).every((x) => x.watermark === `${spec.watermark.bits}/${spec.watermark.bits}`)) + 1 || null },
+      reached: secure.epochs.find((e) => e.testAccuracy >= TARGET)?.epoch ?? null,
+      secure: secure.epochs,
+      plain: plain.epochs,
+    });
+    log(`miner ${k}: plain ${pct(last(plain.epochs).testAccuracy)} secure ${pct(last(secure.epochs).testAccuracy)} replaced ${pct(replacedAccuracy)} watermark ${own.matches}/${own.bits}`);
+  }
+  const summary = {
+    plainAccuracy: round(mean(rows.map((r) => r.plainAccuracy))),
+    secureAccuracy: round(mean(rows.map((r) => r.secureAccuracy))),
+    replacedAccuracy: round(mean(rows.map((r) => r.replacedAccuracy))),
+    bestSecureAccuracy: round(Math.max(...rows.flatMap((r) => r.secure.map((e) => e.testAccuracy)))),
+    watermarkDetectionRate: rows.filter((r) => r.watermark.detected).length / rows.length,
+    watermarkMatches: rows.map((r) => r.watermark.matches),
+    falseMatches,
+    falseMatchTrials: readings,
+    trainCpuSecondsPerEpoch: round(mean(rows.map((r) => r.secure.at(-1)!.trainCpuSeconds)) / nEpochs, 2),
+  };
   const out = {
     date: started.toISOString(),
-    command: `npx tsx bench/mnist-cnn-preset.ts ${nTrain} ${nTest} ${nEpochs}`,
+    command: `npx tsx bench/mnist-cnn-preset.ts ${nTrain} ${nTest} ${nEpochs} ${nMiners}`,
     backend: "wasm",
-    preset: presets.mnistCnn.name,
+    preset: spec.name,
+    spec: { sml: spec.sml, layers: spec.layers, optimizer: spec.optimizer, batchSize: spec.batchSize, epochs: spec.epochs, watermark: spec.watermark, ...countModel(spec) },
     data: { source: "bundled mnist (loadMnist)", train: data.n, test: test.n },
     target: TARGET,
-    reached: first,
-    epochs,
+    summary,
+    miners: rows,
     uptime: { start: uptimeStart, end: await uptime() },
   };
   await writeFile("bench/results/mnist-cnn.json", `${JSON.stringify(out, null, 2)}\n`);
+  const ml = JSON.parse(await readFile("bench/results/ml.json", "utf8")) as Record<string, unknown>;
+  ml.cnnPreset = { source: "bench/results/mnist-cnn.json", date: out.date, command: out.command, data: out.data, ...summary, loadAverage: out.uptime };
+  await writeFile("bench/results/ml.json", `${JSON.stringify(ml, null, 2)}\n`);
+  const s = summary;
   await writeFile(
     "bench/results/mnist-cnn.md",
-    `# presets.mnistCnn on wasm: epochs to ${TARGET * 100} % test accuracy
+    `# presets.mnistCnn on wasm: accuracy, SML and watermark (issue 13, part 5)
 
-Produced by \`${out.command}\` on ${out.date}; bundled MNIST, ${data.n} training and ${test.n} test images;
-the preset as published (SML, watermark, Adam 1e-3, batch 32). Training seconds exclude evaluation.
+Produced by \`${out.command}\` on ${out.date}; bundled MNIST, ${data.n} training and ${test.n} test images
+(per digit the first 700 train, the next 160 test: the rarest digit, 5, has 863); ${nEpochs} epochs (the preset's
+epochs.max), ${nMiners} miners of one task. Plain = the same CNN without SML and watermark, same seeds;
+SML replaced = the secure model with another task's SML. Training seconds exclude evaluation.
 Shared machine: \`${out.uptime.start}\` at the start, \`${out.uptime.end}\` at the end.
 
-| epoch | loss | test accuracy | training wall s | training CPU s |
-| --- | --- | --- | --- | --- |
-${epochs.map((e) => `| ${e.epoch} | ${e.loss} | ${(e.testAccuracy * 100).toFixed(2)} % | ${e.trainWallSeconds} | ${e.trainCpuSeconds} |`).join("\n")}
+| | plain | secure (SML + watermark) | SML replaced | watermark read | target ${pct(TARGET)} reached |
+| --- | --- | --- | --- | --- | --- |
+${rows.map((r, k) => `| miner ${k} | ${pct(r.plainAccuracy)} | ${pct(r.secureAccuracy)} | ${pct(r.replacedAccuracy)} | ${r.watermark.matches}${r.watermark.detected ? "" : " (not detected)"} | ${r.reached === null ? "no" : `epoch ${r.reached}`} |`).join("\n")}
+| mean | ${pct(s.plainAccuracy)} | ${pct(s.secureAccuracy)} | ${pct(s.replacedAccuracy)} | ${s.watermarkDetectionRate * 100} % detected | best epoch: ${pct(s.bestSecureAccuracy)} |
 
-${first === null ? `Not reached within ${nEpochs} epochs.` : `Reached after epoch ${first.epoch}: ${first.trainWallSeconds} s wall, ${first.trainCpuSeconds} s CPU.`}
+False matches: ${s.falseMatches} of ${s.falseMatchTrials} readings of the final models with foreign keys. Training: ${s.trainCpuSecondsPerEpoch} CPU s per epoch.
+
+Per epoch (miner 0, secure): test accuracy, watermark bits read, cumulative training CPU s:
+
+| epoch | loss | test accuracy | watermark | training wall s | training CPU s | plain test accuracy |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows[0]!.secure.map((e, i) => `| ${e.epoch} | ${e.loss} | ${pct(e.testAccuracy)} | ${e.watermark} | ${e.trainWallSeconds} | ${e.trainCpuSeconds} | ${pct(rows[0]!.plain[i]!.testAccuracy)} |`).join("\n")}
 `,
   );
 }

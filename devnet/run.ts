@@ -59,7 +59,7 @@ export const DEMO_TASKS: readonly DemoTask[] = [
  * pooling layers), which trains on wasm with the registered convolution gradients; a CNN epoch costs
  * several MLP epochs, so its window is longer.
  */
-export const CNN_DEMO_TASKS: readonly DemoTask[] = [DEMO_TASKS[0]!, { label: "mnist-cnn", dataset: "mnist", spec: "mnistCnn", reward: "2", threshold: 6000, trainWindow: 150 }];
+export const CNN_DEMO_TASKS: readonly DemoTask[] = [DEMO_TASKS[0]!, { label: "mnist-cnn", dataset: "mnist", spec: "mnistCnn", reward: "2", threshold: 6000, trainWindow: 240 }];
 
 const POLL_MS = 500;
 

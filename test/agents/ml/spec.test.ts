@@ -151,7 +151,7 @@ describe("ml/spec", () => {
 
       const noFlatten = raw(presets.mnistCnn);
       noFlatten.layers.splice(4, 1);
-      expect(specError(noFlatten, "SPEC_INVALID").message).to.match(/layers\.4: dense needs a flat input, got \[5,5,16\]/);
+      expect(specError(noFlatten, "SPEC_INVALID").message).to.match(/layers\.4: dense needs a flat input, got \[5,5,32\]/);
 
       const tooSmall = raw(presets.mnistCnn);
       tooSmall.input.shape = [4, 4, 1];
