@@ -6,6 +6,9 @@
  * With a budget a failing call is retried (same back-off) until the next attempt would start after
  * the budget; the agents' loops keep their count, since their next step retries anyway.
  */
+import { isAgentError } from "../config/errors.js";
+import type { Logger } from "../log/logger.js";
+
 /** The part of retry.ts's RetryPolicy that decides when to give up (structural: retry.ts imports this file). */
 interface RetryPolicy {
   retries: number;
@@ -36,4 +39,25 @@ export function withBudget<P extends RetryPolicy>(policy: P, budgetMs: number | 
 
 function seconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
+}
+
+/**
+ * Runs a one-shot step of an agent's start-up (reading its contracts, staking, settling the journal)
+ * again while it fails with RPC_UNAVAILABLE (its calls spent their retries), until `budgetMs` is
+ * spent: at 50 % loss a validator exited at its start-up stake with "eth_getBalance: the RPC
+ * endpoint failed 6 times", where its main loop would have ridden the same failure out. `before`
+ * runs before each new try (settle the journal: a transaction of the failed try may have landed).
+ */
+export async function retryStep<T>(what: string, fn: () => Promise<T>, o: { budgetMs: number; pauseMs: number; log?: Logger; before?: () => Promise<unknown> }): Promise<T> {
+  const started = Date.now();
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isAgentError(e, "RPC_UNAVAILABLE") || Date.now() - started + o.pauseMs > o.budgetMs) throw e;
+      o.log?.warn({ what, tries, err: e.message }, `${what}: ${e.message}; trying again in ${o.pauseMs} ms (for up to ${seconds(o.budgetMs)} s, --rpc-retry-budget-ms)`);
+      await new Promise((r) => setTimeout(r, o.pauseMs));
+      await o.before?.();
+    }
+  }
 }

@@ -4,7 +4,7 @@ import { EventCursor, type CursorOptions } from "../chain/cursor.js";
 import { connectChain, redactUrl, type ChainConnection } from "../chain/provider.js";
 import { StallWatch } from "../chain/stall.js";
 import type { RetryPolicy } from "../chain/retry.js";
-import { withBudget } from "../chain/retry-budget.js";
+import { retryStep, withBudget } from "../chain/retry-budget.js";
 import { TxSender } from "../chain/sender.js";
 import { loadWallet } from "../config/keys.js";
 import type { AgentConfig } from "../config/schema.js";
@@ -80,7 +80,8 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
     log,
   });
   log.info({ address: wallet.address, chainId: chain.chainId, rpc: redactUrl(config.rpcUrl), state: store.path }, "agent started");
-  const resumed = await sender.resumePending();
+  // One-shot at start: rides out a lossy endpoint for the retry budget (a failure here would end the agent).
+  const resumed = await retryStep("settling the journal", () => sender.resumePending(), { budgetMs: config.rpcRetryBudgetMs, pauseMs: config.rpcBackoffMaxMs, log });
   for (const tx of resumed) log.info({ txHash: tx.hash, tx: tx.label, status: tx.status }, "settled a transaction from the previous run");
   const stall = new StallWatch({ source: chain.provider, chainId: chain.chainId, log }).start();
   return {

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { expect } from "chai";
 import type { JsonRpcProvider } from "ethers";
 import { withRetry, type RetryPolicy } from "../../agents/chain/retry.js";
+import { retryStep } from "../../agents/chain/retry-budget.js";
 import { main } from "../../agents/cli/podl.js";
-import { isAgentError } from "../../agents/config/errors.js";
+import { AgentError, isAgentError } from "../../agents/config/errors.js";
 import { StateStore } from "../../agents/state/store.js";
 import type { TaskMarket } from "../../types/index.js";
 import { startChain } from "../agents/helpers/chain.js";
@@ -41,6 +42,24 @@ describe("faults: one-shot commands retry for a time budget, not a count", funct
     const said = /^eth_call: the RPC endpoint failed (\d+) times in [\d.]+ s \(its retry budget is 2 s, --rpc-retry-budget-ms\)$/.exec((failure as Error).message);
     expect(said, (failure as Error).message).to.not.equal(null);
     expect(Number(said![1])).to.equal(calls);
+  });
+
+  it("a start-up step (a validator's stake) that spent its retries is tried again for the budget, settling the journal before each new try; other errors pass at once", async () => {
+    const { log, lines } = captureLogger();
+    const unavailable = () => new AgentError("RPC_UNAVAILABLE", "eth_getBalance: the RPC endpoint failed 6 times");
+    let tries = 0;
+    let settled = 0;
+    const o = { budgetMs: 60_000, pauseMs: 1, log, before: async () => void settled++ };
+    expect(await retryStep("staking", async () => (++tries < 3 ? Promise.reject(unavailable()) : "bonded"), o)).to.equal("bonded");
+    expect([tries, settled]).to.deep.equal([3, 2]);
+    expect(lines().filter((l) => l.level === 40).map((l) => l.msg)).to.deep.equal([
+      "staking: eth_getBalance: the RPC endpoint failed 6 times; trying again in 1 ms (for up to 60 s, --rpc-retry-budget-ms)",
+      "staking: eth_getBalance: the RPC endpoint failed 6 times; trying again in 1 ms (for up to 60 s, --rpc-retry-budget-ms)",
+    ]);
+    const other = await retryStep("staking", () => Promise.reject(new AgentError("INSUFFICIENT_FUNDS", "poor")), o).catch((e: unknown) => e);
+    expect(isAgentError(other, "INSUFFICIENT_FUNDS")).to.equal(true);
+    const spent = await retryStep("staking", () => Promise.reject(unavailable()), { ...o, budgetMs: 0 }).catch((e: unknown) => e);
+    expect(isAgentError(spent, "RPC_UNAVAILABLE")).to.equal(true);
   });
 
   describe("podl publish through a proxy that fails 50 % of the requests", () => {
