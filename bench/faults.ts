@@ -13,8 +13,10 @@
  * window, so the bench gives the task 90 s (--train-window) to measure the faults, not the load.
  *
  * Options: --loss 0,0.1,0.3,0.5  --seed 15  --delay 0.1  --train-window 90  --timeout-s 480
+ * With --loss naming only some rates (e.g. `--loss 0,0.5`), the rows of the others are kept from
+ * the previous results file, each with the date of the run that measured it (`measured`).
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,6 +38,18 @@ for (const loss of LOSSES) if (!(loss >= 0 && loss + DELAY <= 1)) throw new Erro
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const IRIS = { ...DEMO_TASKS.find((t) => t.label === "iris")!, trainWindow: TRAIN_WINDOW };
+const RUN_DATE = new Date().toISOString();
+
+/** Rows of the previous results at loss rates this run does not measure, each dated by its run. */
+const FILE = join(repoRoot, "bench/results/faults.json");
+const kept: Record<string, unknown>[] = await readFile(FILE, "utf8").then(
+  (text) => {
+    const old = JSON.parse(text) as { date: string; runs: (Record<string, unknown> & { loss: number })[] };
+    return old.runs.filter((r) => !LOSSES.includes(r.loss)).map((r) => ({ measured: old.date, ...r }));
+  },
+  () => [],
+);
+
 
 interface RunResult {
   loss: number;
@@ -167,7 +181,7 @@ for (const loss of LOSSES) {
 }
 
 async function write(): Promise<void> {
-  const baseline = runs.find((r) => r.loss === 0 && r.settleSeconds !== null);
+  const baseline = runs.find((r) => r.loss === 0 && r.settleSeconds !== null) ?? (kept.find((r) => r.loss === 0 && r.settleSeconds !== null) as { settleSeconds: number } | undefined);
   const out = {
     bench: "faults",
     date: new Date().toISOString(),
@@ -175,8 +189,11 @@ async function write(): Promise<void> {
     seed: SEED,
     task: IRIS,
     plan: "loss split evenly: drop-request, drop-answer, http-503, closed-socket; plus delay of 2-5 s on `delay` of the requests (none at loss 0)",
-    runs: runs.map((r) => ({ ...r, settleVsBaseline: baseline && r.settleSeconds !== null ? Math.round((r.settleSeconds / baseline.settleSeconds!) * 100) / 100 : null })),
+    runs: [
+      ...runs.map((r) => ({ measured: RUN_DATE, ...r, settleVsBaseline: baseline && r.settleSeconds !== null ? Math.round((r.settleSeconds / baseline.settleSeconds!) * 100) / 100 : null })),
+      ...kept,
+    ].sort((a, b) => (a.loss as number) - (b.loss as number)),
   };
-  await writeFile(join(repoRoot, "bench/results/faults.json"), `${JSON.stringify(out, null, 2)}\n`);
+  await writeFile(FILE, `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write(`wrote bench/results/faults.json\n`);
 }

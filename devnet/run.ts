@@ -35,6 +35,8 @@ export interface DemoOptions {
   agentRpc?: (nodeUrl: string) => Promise<string>;
   /** The miners' training engine (`podl miner --engine`); their own choice when absent. */
   engine?: "torch" | "tfjs";
+  /** How many of the demo's miners and validators to start (default all: 3 and 4); a shorter run starts fewer. */
+  cast?: { miners?: number; validators?: number };
 }
 
 export interface DemoTask {
@@ -141,9 +143,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     // the publisher's node introduces the others: no agent is given another's address
     await nameBootstrapPeers(deploymentFile, [publisher.ipfsAddress]);
     const miners: AgentSetup[] = [];
-    for (const [i, index] of ROLES.miners.entries()) miners.push(await prepareAgent(options.folder, `miner-${i + 1}`, "miner", account(index)));
+    for (const [i, index] of ROLES.miners.slice(0, options.cast?.miners).entries()) miners.push(await prepareAgent(options.folder, `miner-${i + 1}`, "miner", account(index)));
     const validators: AgentSetup[] = [];
-    for (const [i, index] of ROLES.validators.entries()) validators.push(await prepareAgent(options.folder, `validator-${i + 1}`, "verifier", account(index)));
+    for (const [i, index] of ROLES.validators.slice(0, options.cast?.validators).entries()) validators.push(await prepareAgent(options.folder, `validator-${i + 1}`, "verifier", account(index)));
     const cast = [publisher, ...miners, ...validators];
     names = new Map(cast.map((a) => [a.wallet.address, a.name]));
     const balances = await fund(provider, account(ROLES.deployer), cast.map((a) => a.wallet));

@@ -121,7 +121,7 @@ export class RetryingProvider extends JsonRpcProvider {
     } catch (e) {
       if (e instanceof AgentError && e.code === "RPC_UNAVAILABLE" && this.health.downSince === undefined) {
         this.health.down();
-        this.#log?.error({ what }, `RPC endpoint unreachable: ${what} failed ${this.#retry.retries + 1} times; the agent keeps trying and will say when it is back`);
+        this.#log?.error({ what }, `RPC endpoint unreachable: ${e.message}; the agent keeps trying and will say when it is back`);
       }
       throw e;
     }

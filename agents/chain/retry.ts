@@ -2,6 +2,7 @@ import { isError } from "ethers";
 import { AgentError, isAgentError } from "../config/errors.js";
 import type { Logger } from "../log/logger.js";
 import { logLimited } from "../log/rate-limit.js";
+import { attemptText, gaveUpText, retriesSpent } from "./retry-budget.js";
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -9,6 +10,8 @@ export interface RetryPolicy {
   /** First back-off; doubles per attempt up to `maxMs`, with jitter. */
   baseMs: number;
   maxMs: number;
+  /** One-shot commands: retry for this long (ms) instead of `retries` times (retry-budget.ts). */
+  budgetMs?: number;
 }
 
 /** JSON-RPC error codes that mean "try again": rate limits and overloaded nodes. */
@@ -46,31 +49,31 @@ export function isTransientRpcError(e: unknown): boolean {
 
 /**
  * Runs `fn`, retrying transient RPC failures with exponential back-off and jitter. Gives up with
- * RPC_UNAVAILABLE after `policy.retries` retries; other errors pass through untouched. `what` names
+ * RPC_UNAVAILABLE after `policy.retries` retries (or `policy.budgetMs`); other errors pass through untouched. `what` names
  * the call or transaction in the logs: each retry warns "attempt k of n failed; retrying in d ms",
  * a call that got through after failing says so once, and identical lines are rate-limited
  * (logLimited).
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, policy: RetryPolicy, log?: Logger): Promise<T> {
-  const attempts = policy.retries + 1;
+  const attempts = policy.budgetMs === undefined ? policy.retries + 1 : undefined; // with a budget the count is not known
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       const result = await fn();
       if (attempt > 0 && log !== undefined) {
         const ms = Date.now() - started;
-        logLimited(log, "info", `recovered ${what}`, { what, attempt: attempt + 1, of: attempts, ms }, `${what}: recovered at attempt ${attempt + 1} of ${attempts}, ${ms} ms after its first attempt`);
+        logLimited(log, "info", `recovered ${what}`, { what, attempt: attempt + 1, of: attempts, ms }, `${what}: recovered at ${attemptText(policy, attempt + 1)}, ${ms} ms after its first attempt`);
       }
       return result;
     } catch (e) {
       if (!isTransientRpcError(e)) throw e;
-      if (attempt >= policy.retries) {
-        throw new AgentError("RPC_UNAVAILABLE", `${what}: the RPC endpoint failed ${attempt + 1} times`, { cause: e, context: { what } });
-      }
       const delay = backoffMs(policy, attempt);
+      if (retriesSpent(policy, attempt, Date.now() - started, delay)) {
+        throw new AgentError("RPC_UNAVAILABLE", `${what}: the RPC endpoint ${gaveUpText(policy, attempt + 1, Date.now() - started)}`, { cause: e, context: { what } });
+      }
       if (log !== undefined) {
         const err = shortMessage(e);
-        logLimited(log, "warn", `retry ${what} ${attempt} ${err}`, { what, attempt: attempt + 1, of: attempts, delayMs: delay, err }, `${what}: attempt ${attempt + 1} of ${attempts} failed (${err}); retrying in ${delay} ms`);
+        logLimited(log, "warn", `retry ${what} ${attempt} ${err}`, { what, attempt: attempt + 1, of: attempts, budgetMs: policy.budgetMs, delayMs: delay, err }, `${what}: ${attemptText(policy, attempt + 1)} failed (${err}); retrying in ${delay} ms`);
       }
       await sleep(delay);
     }

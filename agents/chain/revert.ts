@@ -17,12 +17,14 @@ export function revertData(e: unknown): string | undefined {
 /**
  * Revert data in a node's answer to eth_sendRawTransaction. Hardhat (automine) mines a failing
  * transaction and answers with JSON-RPC error 3 and its revert data, which ethers cannot classify
- * ("could not coalesce error") and keeps in `error`.
+ * ("could not coalesce error") and keeps in `error`. A revert without data ("0x": out of gas, a
+ * reason-less require; seen at 50 % loss when a keeper's draw went out with a gas estimate made
+ * before the draw's randomness arrived) is a revert too, not an unexpected error.
  */
 export function broadcastRevertData(e: unknown): string | undefined {
   type Answer = { code?: unknown; data?: unknown };
   const answer = (e as { error?: Answer } | null)?.error ?? (e as { info?: { error?: Answer } } | null)?.info?.error;
-  if (answer?.code === 3 && typeof answer.data === "string" && answer.data !== "0x") return answer.data;
+  if (answer?.code === 3 && typeof answer.data === "string") return answer.data;
   return undefined;
 }
 

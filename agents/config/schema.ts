@@ -36,6 +36,7 @@ export const agentConfigSchema = z
     rpcRetries: int(0, 20).default(5).describe("retries of a failing RPC call (default 5)"),
     rpcBackoffMs: int(1, 60_000).default(250).describe("first retry delay, doubled per retry (default 250)"),
     rpcBackoffMaxMs: int(1, 600_000).default(8_000).describe("longest retry delay (default 8000)"),
+    rpcRetryBudgetMs: int(0, 86_400_000).default(180_000).describe("how long a one-shot command (publish, withdraw) retries a failing RPC call, ms, instead of --rpc-retries times; 0 counts (default 180000)"),
     rpcStartupWaitMs: int(0, 86_400_000).default(300_000).describe("how long an agent waits at start for an RPC endpoint that does not answer, ms (default 300000)"),
     txTimeoutMs: int(1_000, 3_600_000).default(180_000).describe("how long to wait for a receipt (default 180000)"),
     keystore: z.string().min(1).optional().describe("encrypted JSON keystore (password: PODL_KEYSTORE_PASSWORD)"),

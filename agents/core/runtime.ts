@@ -4,6 +4,7 @@ import { EventCursor, type CursorOptions } from "../chain/cursor.js";
 import { connectChain, redactUrl, type ChainConnection } from "../chain/provider.js";
 import { StallWatch } from "../chain/stall.js";
 import type { RetryPolicy } from "../chain/retry.js";
+import { retryStep, withBudget } from "../chain/retry-budget.js";
 import { TxSender } from "../chain/sender.js";
 import { loadWallet } from "../config/keys.js";
 import type { AgentConfig } from "../config/schema.js";
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   /** ABIs whose custom errors the sender should decode (market, registry, settlement). */
   errorInterfaces?: readonly Interface[];
   log?: Logger;
+  /** A one-shot command (publish, withdraw): retries RPC calls for `--rpc-retry-budget-ms`, not `--rpc-retries` times. */
+  oneShot?: boolean;
 }
 
 /**
@@ -46,7 +49,7 @@ export interface RuntimeOptions {
 export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime> {
   const { agent, config } = options;
   const log = options.log ?? createLogger({ agent, level: config.logLevel });
-  const retry: RetryPolicy = { retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs };
+  const retry: RetryPolicy = withBudget({ retries: config.rpcRetries, baseMs: config.rpcBackoffMs, maxMs: config.rpcBackoffMaxMs }, options.oneShot === true ? config.rpcRetryBudgetMs : undefined);
   const wallet = await loadWallet({ keystore: config.keystore, keystorePasswordFile: config.keystorePasswordFile, env: options.env });
   const chain = await connectChain({
     rpcUrl: config.rpcUrl,
@@ -77,7 +80,8 @@ export async function openRuntime(options: RuntimeOptions): Promise<AgentRuntime
     log,
   });
   log.info({ address: wallet.address, chainId: chain.chainId, rpc: redactUrl(config.rpcUrl), state: store.path }, "agent started");
-  const resumed = await sender.resumePending();
+  // One-shot at start: rides out a lossy endpoint for the retry budget (a failure here would end the agent).
+  const resumed = await retryStep("settling the journal", () => sender.resumePending(), { budgetMs: config.rpcRetryBudgetMs, pauseMs: config.rpcBackoffMaxMs, log });
   for (const tx of resumed) log.info({ txHash: tx.hash, tx: tx.label, status: tx.status }, "settled a transaction from the previous run");
   const stall = new StallWatch({ source: chain.provider, chainId: chain.chainId, log }).start();
   return {

@@ -96,7 +96,7 @@ export async function runPublish(config: PublisherConfig, io: CommandIO, mode: P
   // Everything that can be checked offline is checked before a node, a key or a byte is touched.
   const prepared = config.dataset === undefined ? undefined : await loadInputs(config);
 
-  const rt = await openRuntime({ agent: "publisher", config, env: io.env });
+  const rt = await openRuntime({ agent: "publisher", config, env: io.env , oneShot: true });
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once("SIGINT", stop);

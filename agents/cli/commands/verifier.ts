@@ -1,6 +1,7 @@
 import { Interface, ZeroAddress, parseUnits } from "ethers";
 import { z } from "zod";
 import { backoffMs, sleep } from "../../chain/retry.js";
+import { retryStep } from "../../chain/retry-budget.js";
 import { configFlags, configOptions, type Command, type CommandIO } from "../command.js";
 import { chooseBackend, dialAll, openAgentStore } from "../agent-setup.js";
 import { openRuntime, type AgentRuntime } from "../../core/runtime.js";
@@ -85,8 +86,10 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
   let pinning: Promise<void> = Promise.resolve();
   try {
     const market = TaskMarket__factory.connect(book.market, rt.chain.provider);
-    const registry = book.registry ?? (await market.registry());
-    const settlement = book.settlement ?? (await market.settlement());
+    // Start-up is one-shot: its calls ride out a lossy endpoint for the retry budget, like `podl publish`.
+    const startup = { budgetMs: config.rpcRetryBudgetMs, pauseMs: config.rpcBackoffMaxMs, log: rt.log, before: () => rt.sender.resumePending() };
+    const registry = book.registry ?? (await retryStep("reading the market's registry", () => market.registry(), startup));
+    const settlement = book.settlement ?? (await retryStep("reading the market's settlement", () => market.settlement(), startup));
     if (settlement === ZeroAddress) throw new AgentError("CONFIG_INVALID", `market ${book.market} has no settlement module yet`);
 
     const backend = await chooseBackend(config.backend, rt);
@@ -117,7 +120,7 @@ export async function runVerifier(config: VerifierConfig, io: CommandIO): Promis
       keeper: config.keeper,
       keeperGraceMs: config.keeperGraceMs,
     });
-    await verifier.ensureStake(config.stake === undefined ? 0n : await stakeUnits(config.stake, registry, rt));
+    await retryStep("staking", async () => verifier.ensureStake(config.stake === undefined ? 0n : await stakeUnits(config.stake, registry, rt)), startup);
     io.out(`verifier ${verifier.address} bonded; backend ${backend}; following market ${book.market}${config.keeper ? " (keeper on)" : ""}`);
 
     let outages = 0;

@@ -52,7 +52,7 @@ export const withdrawCommand: Command = {
       ...(typeof values.config === "string" ? { file: values.config } : {}),
     });
     const book = addressBook(config);
-    const rt = await openRuntime({ agent: "withdraw", config, env: io.env });
+    const rt = await openRuntime({ agent: "withdraw", config, env: io.env , oneShot: true });
     try {
       const c = await connectContracts(book, rt.chain.provider);
       const { sender, wallet } = rt;
