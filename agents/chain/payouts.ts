@@ -120,6 +120,22 @@ export async function unclaimedMints(rewardToken: RewardToken, taskId: bigint, a
   return { taskId, payouts: mints, indices, amount: indices.reduce((sum, i) => sum + mints[i]!.amount, 0n) };
 }
 
+/**
+ * Claims (mints) `account`'s unclaimed block reward of `taskId`; returns the amount minted (0n when
+ * none was posted to it, or someone claimed it on its behalf first: anyone may).
+ */
+export async function claimMints(rewardToken: RewardToken, sender: TxSender, taskId: bigint, account: string, fromBlock = 0): Promise<bigint> {
+  const due = await unclaimedMints(rewardToken, taskId, account, fromBlock);
+  if (due === undefined) return 0n;
+  try {
+    await sender.call(rewardToken, "claimMints", [taskId, due.payouts, due.indices], { label: `claimMints task ${taskId}` });
+  } catch (e) {
+    if (isAgentError(e, "TX_REVERTED") && (await unclaimedMints(rewardToken, taskId, account, fromBlock)) === undefined) return 0n;
+    throw e;
+  }
+  return due.amount;
+}
+
 /** Every task with a posted block reward to `account` still unclaimed. */
 export async function allUnclaimedMints(rewardToken: RewardToken, account: string, fromBlock = 0): Promise<UnclaimedPayouts[]> {
   const out: UnclaimedPayouts[] = [];

@@ -6,7 +6,7 @@ import type { AgentRuntime } from "../core/runtime.js";
 import { TERMINAL_PHASES } from "../protocol/phases.js";
 import { fetchTaskDocument, isSubmissionError } from "../protocol/submission.js";
 import type { TaskDocument } from "../protocol/task-document.js";
-import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
+import { RewardToken__factory, TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 import { COMMIT_RPC_CALLS } from "../chain/latency.js";
 import type { TrainingEngine } from "../ml/engine.js";
 import { TfjsWorkerEngine } from "../ml/engines/tfjs-worker.js";
@@ -71,6 +71,7 @@ export class Miner {
       rt,
       o: options,
       market: this.market,
+      rewardToken: options.rewardToken === undefined ? undefined : RewardToken__factory.connect(options.rewardToken, rt.chain.provider),
       address: this.address,
       postSeconds: 0,
       set: (taskId, phase, data) => rt.store.putTask(taskId, phase, data),

@@ -5,7 +5,7 @@ import type { TrainingEngine } from "../ml/engine.js";
 import type { TrainingJobs } from "./jobs.js";
 import type { TaskDocument } from "../protocol/task-document.js";
 import type { ContentStore } from "../storage/index.js";
-import type { TaskMarket } from "../../types/index.js";
+import type { RewardToken, TaskMarket } from "../../types/index.js";
 
 /**
  * The miner's record of a task (`tasks.phase` in its state). posted → eligible (document valid,
@@ -23,6 +23,8 @@ export type Strategy = "dlbc" | "pole";
 
 export interface MinerOptions {
   market: string;
+  /** The PODL block-reward token (the address book's RewardToken): claimed on its own when a task we won or ommered settles. */
+  rewardToken?: string;
   startBlock: number;
   store: ContentStore;
   /** What trains (agents/ml/engine.ts; default: TensorFlow.js on `backend` in worker threads; --engine torch: engines/torch-engine.ts). */
@@ -76,6 +78,8 @@ export interface MinerContext {
   readonly rt: AgentRuntime;
   readonly o: MinerOptions;
   readonly market: TaskMarket;
+  /** The block-reward token, when the deployment names one. */
+  readonly rewardToken: RewardToken | undefined;
   readonly address: string;
   /** The training engine (the option's, or TensorFlow.js worker threads on the backend). */
   readonly engine: TrainingEngine;

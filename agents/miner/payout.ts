@@ -1,5 +1,6 @@
-import { claimPayouts } from "../chain/payouts.js";
-import { ZeroAddress } from "ethers";
+import { claimMints, claimPayouts } from "../chain/payouts.js";
+import { ZeroAddress, formatEther } from "ethers";
+import type { RewardToken } from "../../types/index.js";
 import { isAgentError } from "../config/errors.js";
 import { PHASE, PHASE_NAMES } from "../protocol/phases.js";
 import type { ChainTask, MinerContext, MinerPhase, TaskData } from "./context.js";
@@ -11,6 +12,7 @@ export async function finish(ctx: MinerContext, taskId: bigint, phase: MinerPhas
     if (t.phase === PHASE.Defaulted) await claimDefaultShare(ctx, taskId);
     // a list is posted at settle, after the test unlock: the lookup starts there, not at block 0
     else await claimPayouts(ctx.market, ctx.rt.sender, taskId, ctx.address, Number(t.testUnlockBlock));
+    if (t.phase === PHASE.Settled && ctx.rewardToken !== undefined) await claimBlockReward(ctx, ctx.rewardToken, taskId, t);
     const credit = await ctx.market.creditOf(ctx.address, t.token);
     if (credit > 0n) {
       const started = performance.now();
@@ -29,6 +31,12 @@ export async function finish(ctx: MinerContext, taskId: bigint, phase: MinerPhas
     ctx.say(taskId, `task ${taskId} ${ended} before this miner committed`);
   }
   ctx.set(taskId, "done", { ...data, ended });
+}
+
+/** A settled task minted block rewards to its winner and ommers: claim ours (it is PODL in our wallet, nothing to withdraw). */
+async function claimBlockReward(ctx: MinerContext, rewardToken: RewardToken, taskId: bigint, t: ChainTask): Promise<void> {
+  const minted = await claimMints(rewardToken, ctx.rt.sender, taskId, ctx.address, Number(t.testUnlockBlock));
+  if (minted > 0n) ctx.say(taskId, `task ${taskId} settled: claimed a block reward of ${formatEther(minted)} PODL`, "info", { minted });
 }
 
 /** A defaulted task: our bond and our share of the publisher bond become a credit. */

@@ -6,7 +6,7 @@ import { ROLES, account, minerArgs, postArgs, serveArgs, verifierArgs, type Agen
 import { waitForPort } from "../../devnet/node.js";
 import { TERMINAL_PHASES, phaseOf, readTask, type TaskReport } from "../../devnet/report.js";
 import type { AgentProcess } from "../../devnet/supervisor.js";
-import { ValidatorRegistry__factory } from "../../types/index.js";
+import { RewardToken__factory, ValidatorRegistry__factory } from "../../types/index.js";
 import { CopyingMiner, leakedOpening } from "./helpers/copier.js";
 import { agreeingValidators, expectedDefault, expectedSettlement, lowerMedian, nextHead, winnerAndOmmers } from "./helpers/expected.js";
 import { TimeKeeper, startWorld, type World } from "./helpers/world.js";
@@ -155,6 +155,17 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
     expect(credits(report).has(copier.wallet.address)).to.equal(false);
     expect(await w.c.market.creditOf(copier.wallet.address, t.token)).to.equal(0n);
     expect(report.pool).to.equal(t.reward + t.publisherBond + 3n * t.minerBond);
+  });
+
+  it("has the winner claim its block reward on its own, without podl withdraw", async () => {
+    const winner = report.submissions.find((s) => s.winner)!;
+    const podl = RewardToken__factory.connect(w.deployment.contracts.RewardToken, w.provider);
+    const [posted] = await podl.queryFilter(podl.filters.MintsPosted(taskA));
+    const owed = posted!.args.mints.filter((m) => getAddress(m.account) === getAddress(winner.miner)).reduce((sum, m) => sum + m.amount, 0n);
+    expect(owed, "a block reward posted to the winner").to.be.greaterThan(0n);
+    await w.until("waiting for the winner to claim its block reward", async () => (await podl.balanceOf(winner.miner)) === owed, 60_000);
+    const claims = await podl.queryFilter(podl.filters.MintClaimed(taskA, undefined, winner.miner));
+    expect(claims.map((c) => c.args.amount)).to.deep.equal([owed]);
   });
 
   it("appends the winner's learning block", async () => {

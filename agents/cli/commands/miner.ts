@@ -89,6 +89,7 @@ export async function runMiner(config: MinerConfig, io: CommandIO): Promise<numb
     const peers = config.ipfsPeers?.split(",").map((p) => p.trim()) ?? [];
     const miner = new Miner(rt, {
       market: book.market,
+      ...(book.rewardToken === undefined ? {} : { rewardToken: book.rewardToken }),
       startBlock: book.startBlock,
       store,
       backend,
