@@ -1,6 +1,6 @@
 import { Interface, ZeroAddress, formatUnits } from "ethers";
-import type { TaskMarket, Settlement } from "../../types/index.js";
-import { claimPayouts } from "../chain/payouts.js";
+import type { RewardToken, TaskMarket, Settlement } from "../../types/index.js";
+import { claimMints, claimPayouts } from "../chain/payouts.js";
 import type { TxSender } from "../chain/sender.js";
 import type { Logger } from "../log/logger.js";
 import type { ContentStore } from "../storage/index.js";
@@ -14,6 +14,8 @@ import { pinTaskModels } from "../protocol/pin-settled.js";
 export interface TaskEndedContext {
   market: TaskMarket;
   settlement: Settlement | undefined;
+  /** The PODL block-reward token (the address book's RewardToken): the publisher's share is claimed when a task settles. */
+  rewardToken?: RewardToken;
   startBlock: number;
   sender: TxSender;
   me: string;
@@ -29,6 +31,7 @@ export interface TaskEndedContext {
 export async function afterTaskEnded(ctx: TaskEndedContext, taskId: bigint): Promise<void> {
   // Credits first: pinning may wait for a slow peer.
   if (!ctx.keepCredits) await collectCredits(ctx, taskId);
+  if (ctx.rewardToken !== undefined) await claimBlockReward(ctx, ctx.rewardToken, taskId);
   if (ctx.store !== undefined && ctx.settlement !== undefined) {
     const pinned = await pinTaskModels({ market: ctx.market, settlement: ctx.settlement, fromBlock: ctx.startBlock }, ctx.store, taskId, { timeoutMs: ctx.pinTimeoutMs, log: ctx.log });
     if (pinned.length > 0) ctx.out(`task ${taskId}: pinned ${pinned.length} model(s) on this node: ${pinned.join(" ")}`);
@@ -45,6 +48,14 @@ export async function collectCredits(ctx: Pick<TaskEndedContext, "market" | "sen
   const fromBlock = task.testUnlockBlock > 0n ? Number(task.testUnlockBlock) : ctx.startBlock;
   await claimPayouts(ctx.market, ctx.sender, taskId, ctx.me, fromBlock);
   return await withdrawCredits(ctx, task.token);
+}
+
+/** Claims the publisher's share of a settled task's block reward (PODL straight to its wallet; nothing to withdraw). */
+async function claimBlockReward(ctx: TaskEndedContext, rewardToken: RewardToken, taskId: bigint): Promise<void> {
+  const task = await ctx.market.getTask(taskId);
+  if (task.testUnlockBlock === 0n) return; // never reached settlement: no block reward was posted
+  const minted = await claimMints(rewardToken, ctx.sender, taskId, ctx.me, Number(task.testUnlockBlock));
+  if (minted > 0n) ctx.out(`task ${taskId}: claimed a block reward of ${formatUnits(minted, 18)} PODL`);
 }
 
 /** Withdraws the publisher's market credit in `token`. */

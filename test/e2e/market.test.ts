@@ -157,15 +157,19 @@ describe("end to end: publisher, two honest miners, a copier, four validators (o
     expect(report.pool).to.equal(t.reward + t.publisherBond + 3n * t.minerBond);
   });
 
-  it("has the winner claim its block reward on its own, without podl withdraw", async () => {
-    const winner = report.submissions.find((s) => s.winner)!;
+  it("has everyone posted a block reward (publisher, winner, ommers) claim it on its own, without podl withdraw", async () => {
     const podl = RewardToken__factory.connect(w.deployment.contracts.RewardToken, w.provider);
     const [posted] = await podl.queryFilter(podl.filters.MintsPosted(taskA));
-    const owed = posted!.args.mints.filter((m) => getAddress(m.account) === getAddress(winner.miner)).reduce((sum, m) => sum + m.amount, 0n);
-    expect(owed, "a block reward posted to the winner").to.be.greaterThan(0n);
-    await w.until("waiting for the winner to claim its block reward", async () => (await podl.balanceOf(winner.miner)) === owed, 60_000);
-    const claims = await podl.queryFilter(podl.filters.MintClaimed(taskA, undefined, winner.miner));
-    expect(claims.map((c) => c.args.amount)).to.deep.equal([owed]);
+    // DLBC eq. 5: with a short queue at start the publisher's share takes the whole block reward and the
+    // winner's is 0; the ommers' share is paid on top. Everyone posted a non-zero amount must claim it.
+    const owed = posted!.args.mints.map((m) => ({ account: getAddress(m.account), amount: m.amount })).filter((m) => m.amount > 0n);
+    expect(owed.map((m) => m.account), "block rewards posted to the publisher and a miner").to.include(getAddress(publisher.wallet.address));
+    expect(owed.length, "block rewards posted to the publisher and a miner").to.be.greaterThan(1);
+    for (const { account, amount } of owed) {
+      await w.until(`waiting for ${account} to claim its block reward`, async () => (await podl.balanceOf(account)) === amount, 60_000);
+      const claims = await podl.queryFilter(podl.filters.MintClaimed(taskA, undefined, account));
+      expect(claims.map((c) => c.args.amount)).to.deep.equal([amount]);
+    }
   });
 
   it("appends the winner's learning block", async () => {

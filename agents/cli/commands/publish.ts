@@ -169,10 +169,11 @@ export function describe(r: TaskReport): string {
   return `task ${r.taskId} settled: winner ${r.winner}, model ${r.modelCid ?? "(CID not seen)"}, accuracy ${((r.score ?? 0) / 100).toFixed(2)} %`;
 }
 async function taskEndedContext(config: PublisherConfig, mode: PublishMode, rt: AgentRuntime, publisher: Publisher, store: ContentStore | undefined, io: CommandIO): Promise<TaskEndedContext> {
-  const { settlement } = await connectContracts(addressBook(config), rt.chain.provider);
+  const { settlement, rewardToken } = await connectContracts(addressBook(config), rt.chain.provider);
   return {
     market: publisher.market,
     settlement,
+    ...(rewardToken === undefined ? {} : { rewardToken }),
     startBlock: addressBook(config).startBlock,
     sender: rt.sender,
     me: rt.wallet.address,
