@@ -6,9 +6,9 @@ import * as tf from "@tensorflow/tfjs";
  * TensorFlow.js keeps β₁ᵗ⁺¹ and β₂ᵗ⁺¹ in float32 variables that training multiplies by β once per
  * step, but `AdamOptimizer.setWeights` recomputes them with `pow`. The two differ in the last bits,
  * so a replay from a checkpoint started from a slightly different learning-rate correction than the
- * miner's run, and training's chaos grew that to a normalised distance of 4.4e-4 in 50 steps for one
- * honest MNIST CNN miner (past the 1e-3 tolerance in the demo). Restoring the product instead makes
- * a same-backend replay bit-exact.
+ * miner's run, and the MNIST CNN's training grew that to normalised distances up to 3.7e-2 in 50
+ * steps (past the 1e-3 tolerance: an honest demo miner failed replay). Restoring the product instead
+ * makes a same-backend replay bit-exact (docs/ml.md, "Replay").
  */
 
 /** β^(iterations+1) as training accumulates it: fround(β), multiplied by fround(β) once per step, each product rounded to float32. */
