@@ -3,7 +3,7 @@
  * given) on the demo's data size, in-thread or in a worker (TfjsWorkerEngine), for each miner, then
  * prints replayCheck's verdict for each seed2 and, with FULL=1, the distance of every segment
  * replayed on the same backend. Since Adam's powers are restored as training multiplied them
- * (adam-powers.ts) every segment replays at d = 0; before, one run in three had a segment past the
+ * (adam-powers.ts) every segment replays at d = 0; before, 2 of 12 runs had a segment past the
  * 1e-3 tolerance (docs/ml.md, "Replay").
  *
  *   FULL=1 SEED=d4 S2= nice -n 10 npx tsx bench/replay-honest.ts [every=50] [thread|worker] [epochs=10] [train=1400] [miners=7,a,3 | 0x…,0x…]
