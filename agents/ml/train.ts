@@ -12,6 +12,7 @@ import { fixedOrMin, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
 import type { Dataset } from "./datasets/dataset.js";
 import { watermarkKey, watermarkLoss, watermarkTensors } from "./watermark.js";
+import { restoreAdamPowers } from "./adam-powers.js";
 
 /**
  * The training loop: seeded init, keccak batch order, the watermark regulariser, checkpoints every
@@ -248,6 +249,7 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
       }));
       await optimizer.setWeights(values);
       tf.dispose(values.map((v) => v.tensor));
+      restoreAdamPowers(optimizer, cp.optimizer.get("optimizer.iterations")?.data[0] ?? 0);
     },
     dispose(withModel) {
       tf.dispose([features, y]);
