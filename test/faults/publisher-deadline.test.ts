@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { parseEther } from "ethers";
+import { connectChain, type RetryPolicy } from "../../agents/chain/index.js";
+import { chainClock } from "../../agents/core/clock.js";
+import { openRuntime, type AgentRuntime } from "../../agents/core/runtime.js";
+import { loadConfig } from "../../agents/config/load.js";
+import { publisherConfigSchema } from "../../agents/cli/commands/publish.js";
+import { loadIris } from "../../agents/ml/datasets/bundled.js";
+import { presets } from "../../agents/ml/spec.js";
+import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
+import { UNLOCK_RPC_CALLS, URGENT_BACKOFF_MAX_MS, unlockMarginSeconds, warnIfAtRisk, type DeadlineRuntime } from "../../agents/publisher/deadline.js";
+import { preparePublication } from "../../agents/publisher/prepare.js";
+import { EmbeddedStore } from "../../agents/storage/index.js";
+import type { TaskMarket } from "../../types/index.js";
+import { startChain } from "../agents/helpers/chain.js";
+import { captureLogger } from "../agents/helpers/log.js";
+import { accounts, deployMarket, mineToSeed, passTime } from "../agents/publisher/helpers/market.js";
+import { FaultProxy, lossPlan } from "./fault-proxy.js";
+
+const RETRY: RetryPolicy = { retries: 20, baseMs: 250, maxMs: 8_000 };
+const TERMS: PublishTerms = { reward: parseEther("1"), accuracyThreshold: 8000, maxSubmissions: 4, trainWindow: 120 };
+
+describe("faults: the publisher's key unlocks under RPC loss", function () {
+  this.timeout(120_000);
+  let chain: Awaited<ReturnType<typeof startChain>>;
+  before(async () => {
+    chain = await startChain();
+  });
+  after(async () => await chain?.close());
+
+  /** The slice of a runtime the deadline helpers read, on a real provider to `url`. */
+  async function deadlineRuntime(url: string): Promise<DeadlineRuntime & { lines: () => Record<string, unknown>[]; close: () => void }> {
+    const captured = captureLogger("publisher");
+    const connection = await connectChain({ rpcUrl: url, pollIntervalMs: 20, retry: RETRY });
+    return { chain: connection, retry: RETRY, clock: chainClock(connection.provider), log: captured.log, lines: captured.lines, close: () => connection.provider.destroy() };
+  }
+
+  it("keeps a margin before a key deadline that grows with the latency it measured (the miner's model), and warns plainly inside it", async () => {
+    const proxy = await FaultProxy.start(chain.url, { seed: 3, rates: { delay: 1 }, delayMs: [300, 300] });
+    const fast = await deadlineRuntime(chain.url);
+    const slow = await deadlineRuntime(proxy.url);
+    try {
+      for (const rt of [fast, slow]) for (let i = 0; i < 4; i++) await rt.chain.provider.getBlockNumber();
+      expect(unlockMarginSeconds(fast)).to.equal(1);
+      // 9 calls × ≥ 0.3 s × 1.5, rounded up.
+      expect(unlockMarginSeconds(slow)).to.be.at.least(Math.ceil(UNLOCK_RPC_CALLS * 0.3 * 1.5));
+
+      const next = await fast.clock.nextTimestamp();
+      expect(warnIfAtRisk(fast, 7n, "test-key", next, next + 2n)).to.equal(false);
+      expect(warnIfAtRisk(slow, 7n, "test-key", next, next + 2n)).to.equal(true);
+      const warning = slow.lines().find((l) => String(l.msg).includes("window closes"));
+      expect(warning?.msg).to.match(/^task 7: the test-key window closes in 2 s, less than the \d+ s its 9 RPC calls are expected to take \(mean latency \d+ ms/);
+      expect(fast.lines().some((l) => String(l.msg).includes("window closes"))).to.equal(false);
+    } finally {
+      fast.close();
+      slow.close();
+      await proxy.close();
+    }
+  });
+
+  it("at 50 % request loss, a restarted publisher unlocks the test keys in its first round after the commit deadline, its retries waiting at most the urgent ceiling", async () => {
+    const { market, block: startBlock } = await deployMarket(chain.provider);
+    const dir = mkdtempSync(join(tmpdir(), "podl-publisher-deadline-"));
+    const ipfs = await EmbeddedStore.open({ dataDir: join(dir, "ipfs") });
+    const runtimes: AgentRuntime[] = [];
+    const proxy = await FaultProxy.start(chain.url, lossPlan(15, 0.5, 0));
+    async function agent(url: string) {
+      const env = { PODL_RPC_URL: url, PODL_DATA_DIR: join(dir, "state"), PODL_POLL_INTERVAL_MS: "50", PODL_PRIVATE_KEY: accounts.publisher.privateKey, PODL_RPC_RETRIES: "20", PODL_LOG_LEVEL: "info" };
+      const captured = captureLogger("publisher");
+      const rt = await openRuntime({ agent: "publisher", config: loadConfig(publisherConfigSchema, { env }), env, log: captured.log });
+      runtimes.push(rt);
+      return { publisher: new Publisher(rt, { market: await market.getAddress(), startBlock }), lines: captured.lines };
+    }
+    try {
+      // Posted, started and training on a clean endpoint.
+      const first = await agent(chain.url);
+      const pub = await preparePublication({ spec: presets.irisMlp, dataset: loadIris(), shardCount: 10, testShards: 3, store: ipfs, providers: ipfs.addresses() });
+      const taskId = await first.publisher.publish(pub, TERMS);
+      await first.publisher.step();
+      await mineToSeed(chain.provider);
+      await first.publisher.step();
+      expect((await (market as TaskMarket).getTask(taskId)).phase).to.equal(3n); // Committing
+
+      // The commit deadline passes; a publisher restarted behind a lossy endpoint takes one round.
+      await passTime(chain.provider, (await market.getTask(taskId)).commitDeadline);
+      const lossy = await agent(proxy.url);
+      await lossy.publisher.step();
+      const unlocked = await market.queryFilter(market.filters.TestDataUnlocked(taskId));
+      expect(unlocked).to.have.length(1);
+      expect(proxy.counters.faults["drop-request"] + proxy.counters.faults["http-503"] + proxy.counters.faults["closed-socket"]).to.be.greaterThan(0);
+
+      const lines = lossy.lines();
+      const urgentAt = lines.findIndex((l) => String(l.msg).startsWith("a key window is open or about to open"));
+      expect(urgentAt, "the publisher says it shortened its retries").to.be.greaterThan(-1);
+      const retries = lines.slice(urgentAt).filter((l) => typeof l.delayMs === "number");
+      expect(retries.length, "the lossy endpoint made the unlock's calls retry").to.be.greaterThan(0);
+      for (const r of retries) expect(r.delayMs as number, String(r.msg)).to.be.at.most(URGENT_BACKOFF_MAX_MS);
+      // The round ended with the window closed behind it: back to the configured ceiling.
+      expect(lines.some((l, i) => i > urgentAt && String(l.msg).startsWith("no key window open"))).to.equal(true);
+    } finally {
+      for (const rt of runtimes) rt.close();
+      await proxy.close();
+      await ipfs.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
