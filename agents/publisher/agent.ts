@@ -13,7 +13,9 @@ import { splitShards } from "../protocol/split.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 import type { ITaskMarket } from "../../types/contracts/TaskMarket.js";
 import type { Publication } from "./prepare.js";
-import { setUrgent, unlockMarginSeconds, waitForOpening, warnIfAtRisk } from "./deadline.js";
+import { setUrgent, waitForOpening } from "../core/deadline.js";
+import { unlockMarginSeconds, warnUnlockAtRisk } from "./deadline.js";
+import { seedForUnlock } from "./seed.js";
 
 /** What a publisher asks for beyond the prepared data (DESIGN §3 step 1). */
 export interface PublishTerms {
@@ -229,10 +231,25 @@ export class Publisher {
    */
   async step(): Promise<TaskReport[]> {
     setUrgent(this.#rt, this.#urgent);
+    // With a key window open its unlock goes first: the event poll costs seconds on a lossy endpoint.
+    if (this.#urgent) {
+      const finished = await this.#advanceAll();
+      await this.#poll();
+      return finished;
+    }
+    await this.#poll();
+    return await this.#advanceAll();
+  }
+
+  async #poll(): Promise<void> {
     await this.#cursor.poll(async (log) => {
       const event = this.#events.decode(log);
       if (event !== undefined) this.#onEvent(event.name, event.args);
     });
+  }
+
+  /** Brings every unfinished task up to date with the chain; notes whether a key window is near. */
+  async #advanceAll(): Promise<TaskReport[]> {
     const finished: TaskReport[] = [];
     let urgent = false;
     for (const task of this.#rt.store.listTasks()) {
@@ -241,13 +258,13 @@ export class Publisher {
       try {
         const report = await this.#advance(task.taskId, task.phase as PublisherPhase, task.data);
         if (report !== undefined) finished.push(report);
-        urgent ||= this.#nearWindow;
       } catch (e) {
         // A refused unlock (a window that closed between our read and the block) must not stop the
         // other tasks; the next round reads the chain again (a refused estimate costs no gas).
         if (!isAgentError(e, "TX_REVERTED")) throw e;
         this.#rt.log.error({ taskId: task.taskId, err: e.message }, `task ${task.taskId}: ${e.message}`);
       }
+      urgent ||= this.#nearWindow;
     }
     this.#urgent = urgent;
     setUrgent(this.#rt, urgent);
@@ -318,6 +335,11 @@ export class Publisher {
     const { store, log } = this.#rt;
     let t = await this.market.getTask(taskId);
     if (t.phase === PHASE.Queued && this.#startTasks && (await this.#tryStart())) t = await this.market.getTask(taskId);
+    if (t.phase === PHASE.Started) {
+      // The training-key window is open: every call from here on is deadline-bound.
+      this.#nearWindow = true;
+      setUrgent(this.#rt, true);
+    }
     const now = await this.#rt.clock.chainNow();
     const tlog = log.child({ taskId });
     if (TERMINAL_PHASES.has(t.phase)) {
@@ -338,13 +360,13 @@ export class Publisher {
       // A transaction mined at `now` or later must still be inside the key window.
       if (now >= t.deadline) return this.#missed(taskId, data, "training keys", t.deadline);
       // The seed (and so the split) comes from randomness requested at the start: known a few blocks later.
-      this.#nearWindow = true;
-      setUrgent(this.#rt, true);
-      if (t.seed === ZeroHash) return this.#awaitSeed(taskId, tlog);
-      const { train, test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
+      const seed = await seedForUnlock(this.market, taskId, t.seed);
+      if (seed === "pending") return undefined;
+      if (seed === "expired") return this.#awaitSeed(taskId, tlog);
+      const { train, test } = splitShards(seed, Number(t.shardCount), Number(t.testShards));
       const shards = this.secrets(t.datasetRoot);
       const { keys, testLeaves } = trainingUnlock(shards, train, test);
-      warnIfAtRisk(this.#rt, taskId, "training-key", await this.#rt.clock.nextTimestamp(), t.deadline);
+      warnUnlockAtRisk(this.#rt, taskId, "training-key", now + 1n, t.deadline);
       await this.#send(taskId, "unlockTrainingData", await this.market.unlockTrainingData.populateTransaction(taskId, keys, testLeaves));
       store.putTask(taskId, "training", data);
       this.#nearWindow = false; // that window is done with
@@ -360,7 +382,7 @@ export class Publisher {
       const next = await waitForOpening(this.#rt, t.commitDeadline, margin + ROUND_SECONDS);
       if (next <= t.commitDeadline) return undefined;
       if (next > t.testKeyDeadline) return this.#missed(taskId, data, "test keys", t.testKeyDeadline);
-      warnIfAtRisk(this.#rt, taskId, "test-key", next, t.testKeyDeadline);
+      warnUnlockAtRisk(this.#rt, taskId, "test-key", next, t.testKeyDeadline);
       const { test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
       const keys = shardKeys(this.secrets(t.datasetRoot), test);
       await this.#send(taskId, "unlockTestData", await this.market.unlockTestData.populateTransaction(taskId, keys));

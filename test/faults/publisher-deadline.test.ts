@@ -11,7 +11,8 @@ import { publisherConfigSchema } from "../../agents/cli/commands/publish.js";
 import { loadIris } from "../../agents/ml/datasets/bundled.js";
 import { presets } from "../../agents/ml/spec.js";
 import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
-import { UNLOCK_RPC_CALLS, URGENT_BACKOFF_MAX_MS, unlockMarginSeconds, warnIfAtRisk, type DeadlineRuntime } from "../../agents/publisher/deadline.js";
+import { URGENT_BACKOFF_MAX_MS, type DeadlineRuntime } from "../../agents/core/deadline.js";
+import { UNLOCK_RPC_CALLS, unlockMarginSeconds, warnUnlockAtRisk } from "../../agents/publisher/deadline.js";
 import { preparePublication } from "../../agents/publisher/prepare.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
 import type { TaskMarket } from "../../types/index.js";
@@ -49,8 +50,8 @@ describe("faults: the publisher's key unlocks under RPC loss", function () {
       expect(unlockMarginSeconds(slow)).to.be.at.least(Math.ceil(UNLOCK_RPC_CALLS * 0.3 * 1.5));
 
       const next = await fast.clock.nextTimestamp();
-      expect(warnIfAtRisk(fast, 7n, "test-key", next, next + 2n)).to.equal(false);
-      expect(warnIfAtRisk(slow, 7n, "test-key", next, next + 2n)).to.equal(true);
+      expect(warnUnlockAtRisk(fast, 7n, "test-key", next, next + 2n)).to.equal(false);
+      expect(warnUnlockAtRisk(slow, 7n, "test-key", next, next + 2n)).to.equal(true);
       const warning = slow.lines().find((l) => String(l.msg).includes("window closes"));
       expect(warning?.msg).to.match(/^task 7: the test-key window closes in 2 s, less than the \d+ s its 9 RPC calls are expected to take \(mean latency \d+ ms/);
       expect(fast.lines().some((l) => String(l.msg).includes("window closes"))).to.equal(false);
@@ -68,7 +69,7 @@ describe("faults: the publisher's key unlocks under RPC loss", function () {
     const runtimes: AgentRuntime[] = [];
     const proxy = await FaultProxy.start(chain.url, lossPlan(15, 0.5, 0));
     async function agent(url: string) {
-      const env = { PODL_RPC_URL: url, PODL_DATA_DIR: join(dir, "state"), PODL_POLL_INTERVAL_MS: "50", PODL_PRIVATE_KEY: accounts.publisher.privateKey, PODL_RPC_RETRIES: "20", PODL_LOG_LEVEL: "info" };
+      const env = { PODL_RPC_URL: url, PODL_DATA_DIR: join(dir, "state"), PODL_POLL_INTERVAL_MS: "50", PODL_PRIVATE_KEY: accounts.publisher.privateKey, PODL_RPC_RETRIES: "20", PODL_RPC_BACKOFF_MAX_MS: "2000" };
       const captured = captureLogger("publisher");
       const rt = await openRuntime({ agent: "publisher", config: loadConfig(publisherConfigSchema, { env }), env, log: captured.log });
       runtimes.push(rt);
@@ -93,13 +94,13 @@ describe("faults: the publisher's key unlocks under RPC loss", function () {
       expect(proxy.counters.faults["drop-request"] + proxy.counters.faults["http-503"] + proxy.counters.faults["closed-socket"]).to.be.greaterThan(0);
 
       const lines = lossy.lines();
-      const urgentAt = lines.findIndex((l) => String(l.msg).startsWith("a key window is open or about to open"));
+      const urgentAt = lines.findIndex((l) => String(l.msg).startsWith("a deadline is near"));
       expect(urgentAt, "the publisher says it shortened its retries").to.be.greaterThan(-1);
       const retries = lines.slice(urgentAt).filter((l) => typeof l.delayMs === "number");
       expect(retries.length, "the lossy endpoint made the unlock's calls retry").to.be.greaterThan(0);
       for (const r of retries) expect(r.delayMs as number, String(r.msg)).to.be.at.most(URGENT_BACKOFF_MAX_MS);
       // The round ended with the window closed behind it: back to the configured ceiling.
-      expect(lines.some((l, i) => i > urgentAt && String(l.msg).startsWith("no key window open"))).to.equal(true);
+      expect(lines.some((l, i) => i > urgentAt && String(l.msg).startsWith("no deadline near"))).to.equal(true);
     } finally {
       for (const rt of runtimes) rt.close();
       await proxy.close();
