@@ -14,6 +14,7 @@ import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
 import { URGENT_BACKOFF_MAX_MS, type DeadlineRuntime } from "../../agents/core/deadline.js";
 import { UNLOCK_RPC_CALLS, unlockMarginSeconds, warnUnlockAtRisk } from "../../agents/publisher/deadline.js";
 import { preparePublication } from "../../agents/publisher/prepare.js";
+import { warnAttestAtRisk } from "../../agents/verifier/deadline.js";
 import { EmbeddedStore } from "../../agents/storage/index.js";
 import type { TaskMarket } from "../../types/index.js";
 import { startChain } from "../agents/helpers/chain.js";
@@ -24,7 +25,7 @@ import { FaultProxy, lossPlan } from "./fault-proxy.js";
 const RETRY: RetryPolicy = { retries: 20, baseMs: 250, maxMs: 8_000 };
 const TERMS: PublishTerms = { reward: parseEther("1"), accuracyThreshold: 8000, maxSubmissions: 4, trainWindow: 120 };
 
-describe("faults: the publisher's key unlocks under RPC loss", function () {
+describe("faults: the publisher's key unlocks (and the validator's attestations) under RPC loss", function () {
   this.timeout(120_000);
   let chain: Awaited<ReturnType<typeof startChain>>;
   before(async () => {
@@ -39,7 +40,7 @@ describe("faults: the publisher's key unlocks under RPC loss", function () {
     return { chain: connection, retry: RETRY, clock: chainClock(connection.provider), log: captured.log, lines: captured.lines, close: () => connection.provider.destroy() };
   }
 
-  it("keeps a margin before a key deadline that grows with the latency it measured (the miner's model), and warns plainly inside it", async () => {
+  it("keeps a margin before a key (or attestation) deadline that grows with the latency it measured (the miner's model), and warns plainly inside it", async () => {
     const proxy = await FaultProxy.start(chain.url, { seed: 3, rates: { delay: 1 }, delayMs: [300, 300] });
     const fast = await deadlineRuntime(chain.url);
     const slow = await deadlineRuntime(proxy.url);
@@ -54,6 +55,10 @@ describe("faults: the publisher's key unlocks under RPC loss", function () {
       expect(warnUnlockAtRisk(slow, 7n, "test-key", next, next + 2n)).to.equal(true);
       const warning = slow.lines().find((l) => String(l.msg).includes("window closes"));
       expect(warning?.msg).to.match(/^task 7: the test-key window closes in 2 s, less than the \d+ s its 9 RPC calls are expected to take \(mean latency \d+ ms/);
+      // The validator's commit and reveal windows use the same model.
+      expect(warnAttestAtRisk(fast, 7n, 0, "commit", next, next + 2n)).to.equal(false);
+      expect(warnAttestAtRisk(slow, 7n, 0, "commit", next, next + 2n)).to.equal(true);
+      expect(slow.lines().some((l) => /^task 7: the round 0 commit window closes in 2 s, less than the \d+ s its 9 RPC calls/.test(String(l.msg)))).to.equal(true);
       expect(fast.lines().some((l) => String(l.msg).includes("window closes"))).to.equal(false);
     } finally {
       fast.close();
