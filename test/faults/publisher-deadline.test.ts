@@ -11,7 +11,7 @@ import { publisherConfigSchema } from "../../agents/cli/commands/publish.js";
 import { loadIris } from "../../agents/ml/datasets/bundled.js";
 import { presets } from "../../agents/ml/spec.js";
 import { Publisher, type PublishTerms } from "../../agents/publisher/agent.js";
-import { URGENT_BACKOFF_MAX_MS, type DeadlineRuntime } from "../../agents/core/deadline.js";
+import { URGENT_BACKOFF_MAX_MS, setUrgent, type DeadlineRuntime } from "../../agents/core/deadline.js";
 import { UNLOCK_RPC_CALLS, unlockMarginSeconds, warnUnlockAtRisk } from "../../agents/publisher/deadline.js";
 import { preparePublication } from "../../agents/publisher/prepare.js";
 import { warnAttestAtRisk } from "../../agents/verifier/deadline.js";
@@ -63,6 +63,33 @@ describe("faults: the publisher's key unlocks (and the validator's attestations)
     } finally {
       fast.close();
       slow.close();
+      await proxy.close();
+    }
+  });
+
+  it("while a deadline is near, retries of a failing call wait at most the urgent ceiling; otherwise they grow to the configured one", async () => {
+    const proxy = await FaultProxy.start(chain.url, { seed: 1, rates: {} });
+    const captured = captureLogger("publisher");
+    const retry: RetryPolicy = { retries: 5, baseMs: 250, maxMs: 8_000 };
+    const connection = await connectChain({ rpcUrl: proxy.url, pollIntervalMs: 20, retry, log: captured.log });
+    const rt: DeadlineRuntime = { chain: connection, retry, clock: chainClock(connection.provider), log: captured.log };
+    const delays = () => captured.lines().flatMap((l) => (typeof l.delayMs === "number" ? [l.delayMs] : []));
+    try {
+      proxy.setOutage(true);
+      setUrgent(rt, true);
+      await connection.provider.getBlockNumber().then(() => expect.fail("answered in an outage"), () => undefined);
+      const urgent = delays();
+      expect(urgent).to.have.length(5);
+      for (const d of urgent) expect(d).to.be.at.most(URGENT_BACKOFF_MAX_MS);
+
+      setUrgent(rt, false);
+      // Another call: identical retry lines (same call, attempt and error) are rate-limited.
+      await connection.provider.getBalance(accounts.publisher.address).then(() => expect.fail("answered in an outage"), () => undefined);
+      // The 5th back-off's ceiling is 250 ms × 2⁴ = 4 s, drawn from its upper half.
+      expect(delays().slice(5)).to.have.length(5);
+      expect(delays()[9]).to.be.at.least(2_000);
+    } finally {
+      connection.provider.destroy();
       await proxy.close();
     }
   });
