@@ -1,4 +1,4 @@
-import { ZeroAddress, ZeroHash, formatEther, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, formatEther, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import { seedDue, sendMarketCall } from "../keeper/index.js";
