@@ -104,6 +104,8 @@ export class RetryingProvider extends JsonRpcProvider {
   readonly #retry: RetryPolicy;
   readonly #log: Logger | undefined;
   readonly health: RpcHealth;
+  /** A lower ceiling for retry delays while a deadline is close (set by the agent; publisher/deadline.ts). */
+  backoffCapMs: number | undefined;
 
   constructor(url: string, options: JsonRpcApiProviderOptions, retry: RetryPolicy, log?: Logger, health = new RpcHealth()) {
     super(url, undefined, options);
@@ -117,7 +119,8 @@ export class RetryingProvider extends JsonRpcProvider {
     if (calls.some((c) => NOT_RETRIED.has(c.method))) return await this.#timed(payload);
     const what = [...new Set(calls.map((c) => c.method))].join(",");
     try {
-      return await withRetry(what, () => this.#timed(payload, what), this.#retry, this.#log);
+      const retry = this.backoffCapMs === undefined ? this.#retry : { ...this.#retry, maxMs: Math.min(this.#retry.maxMs, this.backoffCapMs) };
+      return await withRetry(what, () => this.#timed(payload, what), retry, this.#log);
     } catch (e) {
       if (e instanceof AgentError && e.code === "RPC_UNAVAILABLE" && this.health.downSince === undefined) {
         this.health.down();

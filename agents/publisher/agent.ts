@@ -1,4 +1,4 @@
-import { ZeroAddress, ZeroHash, formatEther, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, formatEther, formatUnits, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import { approveIfNeeded, tokenBalance } from "../core/erc20.js";
 import type { AgentRuntime } from "../core/runtime.js";
 import { seedDue, sendMarketCall } from "../keeper/index.js";
@@ -13,6 +13,9 @@ import { splitShards } from "../protocol/split.js";
 import { TaskMarket__factory, type TaskMarket } from "../../types/index.js";
 import type { ITaskMarket } from "../../types/contracts/TaskMarket.js";
 import type { Publication } from "./prepare.js";
+import { setUrgent, waitForOpening } from "../core/deadline.js";
+import { unlockMarginSeconds, warnUnlockAtRisk } from "./deadline.js";
+import { seedForUnlock } from "./seed.js";
 
 /** What a publisher asks for beyond the prepared data (DESIGN §3 step 1). */
 export interface PublishTerms {
@@ -45,6 +48,9 @@ export interface TaskDraft {
 
 /** A CIDv1 (raw, sha2-256) as long as the task document's, for the dry run. */
 const DRY_RUN_CID = `b${"a".repeat(58)}`;
+
+/** Seconds a round of the serve loop may take on a slow endpoint, beyond the unlock's own margin. */
+const ROUND_SECONDS = 5;
 
 const OUTCOMES = ["validated", "no valid submission", "unvalidated"];
 
@@ -81,6 +87,10 @@ export class Publisher {
   readonly #startTasks: boolean;
   /** Why the last `startNext` attempt did not happen, so a repeated reason is logged once. */
   #startProblem: string | undefined;
+  /** Whether a key window of ours was open or about to open in the last round (shorter retry delays). */
+  #urgent = false;
+  /** Set by #advance when the task it stepped has a key window open or about to open. */
+  #nearWindow = false;
 
   constructor(rt: AgentRuntime, options: PublisherOptions) {
     this.#rt = rt;
@@ -220,13 +230,31 @@ export class Publisher {
    * of ours that is not finished up to date with the chain. Idempotent; returns the finished ones.
    */
   async step(): Promise<TaskReport[]> {
+    setUrgent(this.#rt, this.#urgent);
+    // With a key window open its unlock goes first: the event poll costs seconds on a lossy endpoint.
+    if (this.#urgent) {
+      const finished = await this.#advanceAll();
+      await this.#poll();
+      return finished;
+    }
+    await this.#poll();
+    return await this.#advanceAll();
+  }
+
+  async #poll(): Promise<void> {
     await this.#cursor.poll(async (log) => {
       const event = this.#events.decode(log);
       if (event !== undefined) this.#onEvent(event.name, event.args);
     });
+  }
+
+  /** Brings every unfinished task up to date with the chain; notes whether a key window is near. */
+  async #advanceAll(): Promise<TaskReport[]> {
     const finished: TaskReport[] = [];
+    let urgent = false;
     for (const task of this.#rt.store.listTasks()) {
       if (task.phase === "done") continue;
+      this.#nearWindow = false;
       try {
         const report = await this.#advance(task.taskId, task.phase as PublisherPhase, task.data);
         if (report !== undefined) finished.push(report);
@@ -236,7 +264,10 @@ export class Publisher {
         if (!isAgentError(e, "TX_REVERTED")) throw e;
         this.#rt.log.error({ taskId: task.taskId, err: e.message }, `task ${task.taskId}: ${e.message}`);
       }
+      urgent ||= this.#nearWindow;
     }
+    this.#urgent = urgent;
+    setUrgent(this.#rt, urgent);
     return finished;
   }
 
@@ -304,6 +335,11 @@ export class Publisher {
     const { store, log } = this.#rt;
     let t = await this.market.getTask(taskId);
     if (t.phase === PHASE.Queued && this.#startTasks && (await this.#tryStart())) t = await this.market.getTask(taskId);
+    if (t.phase === PHASE.Started) {
+      // The training-key window is open: every call from here on is deadline-bound.
+      this.#nearWindow = true;
+      setUrgent(this.#rt, true);
+    }
     const now = await this.#rt.clock.chainNow();
     const tlog = log.child({ taskId });
     if (TERMINAL_PHASES.has(t.phase)) {
@@ -324,21 +360,34 @@ export class Publisher {
       // A transaction mined at `now` or later must still be inside the key window.
       if (now >= t.deadline) return this.#missed(taskId, data, "training keys", t.deadline);
       // The seed (and so the split) comes from randomness requested at the start: known a few blocks later.
-      if (t.seed === ZeroHash) return this.#awaitSeed(taskId, tlog);
-      const { train, test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
+      const seed = await seedForUnlock(this.market, taskId, t.seed);
+      if (seed === "pending") return undefined;
+      if (seed === "expired") return this.#awaitSeed(taskId, tlog);
+      const { train, test } = splitShards(seed, Number(t.shardCount), Number(t.testShards));
       const shards = this.secrets(t.datasetRoot);
       const { keys, testLeaves } = trainingUnlock(shards, train, test);
+      warnUnlockAtRisk(this.#rt, taskId, "training-key", now + 1n, t.deadline);
       await this.#send(taskId, "unlockTrainingData", await this.market.unlockTrainingData.populateTransaction(taskId, keys, testLeaves));
       store.putTask(taskId, "training", data);
+      this.#nearWindow = false; // that window is done with
       tlog.info({ shards: train.length }, `task ${taskId}: training keys unlocked`);
     } else if (t.commitDeadline !== 0n && t.testUnlockedAt === 0n && (t.phase === PHASE.Committing || t.phase === PHASE.Revealing)) {
       if (phase === "posted") store.putTask(taskId, "training", data);
-      if (now < t.commitDeadline) return undefined;
-      if (now >= t.testKeyDeadline) return this.#missed(taskId, data, "test keys", t.testKeyDeadline);
+      // Sent as early as the protocol allows: in the first block after the commit deadline. Within the
+      // unlock's margin (plus a round) of it, wait here rather than for the next round.
+      const margin = unlockMarginSeconds(this.#rt);
+      if (now + BigInt(margin + ROUND_SECONDS) < t.commitDeadline) return undefined;
+      this.#nearWindow = true;
+      setUrgent(this.#rt, true);
+      const next = await waitForOpening(this.#rt, t.commitDeadline, margin + ROUND_SECONDS);
+      if (next <= t.commitDeadline) return undefined;
+      if (next > t.testKeyDeadline) return this.#missed(taskId, data, "test keys", t.testKeyDeadline);
+      warnUnlockAtRisk(this.#rt, taskId, "test-key", next, t.testKeyDeadline);
       const { test } = splitShards(t.seed, Number(t.shardCount), Number(t.testShards));
       const keys = shardKeys(this.secrets(t.datasetRoot), test);
       await this.#send(taskId, "unlockTestData", await this.market.unlockTestData.populateTransaction(taskId, keys));
       store.putTask(taskId, "testing", data);
+      this.#nearWindow = false; // that window is done with
       tlog.info({ shards: test.length }, `task ${taskId}: test keys unlocked`);
     } else if (t.testUnlockedAt !== 0n && phase !== "testing") {
       store.putTask(taskId, "testing", data);

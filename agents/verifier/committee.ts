@@ -6,6 +6,8 @@ import type { Settlement, TaskMarket } from "../../types/index.js";
 import type { RoundRecord, TaskData, VerifierContext } from "./context.js";
 import { scoresCommitment } from "./scores.js";
 import { scoreRound } from "./scoring.js";
+import { setUrgent } from "../core/deadline.js";
+import { warnAttestAtRisk } from "./deadline.js";
 
 /** `ISettlement.Status`. */
 const STATUS = { None: 0n, Attesting: 1n, Finalized: 2n } as const;
@@ -74,8 +76,17 @@ export async function attesting(
   if (ctx.o.keeper && roundFinalizable(await ctx.settlement.getRound(taskId, round), await ctx.rt.clock.chainNow())) await finalizeCall();
 }
 
-/** Scores, commits and reveals as a member of `round`, each when its window allows. */
-export async function attest(
+/** Scores, commits and reveals as a member of `round`, each when its window allows; RPC retries wait briefly meanwhile. */
+export async function attest(...args: Parameters<typeof attestInRound>): Promise<void> {
+  setUrgent(args[0].rt, true);
+  try {
+    await attestInRound(...args);
+  } finally {
+    setUrgent(args[0].rt, false);
+  }
+}
+
+async function attestInRound(
   ctx: VerifierContext,
   taskId: bigint,
   round: number,
@@ -99,7 +110,9 @@ export async function attest(
   const scores = stored.data.scores as number[];
 
   if (state().committed !== true) {
-    if ((await nowTs()) >= r.commitDeadline) return missed(ctx, taskId, round, "the commit window closed before the commitment was sent", tlog);
+    const commitNow = await nowTs();
+    if (commitNow >= r.commitDeadline) return missed(ctx, taskId, round, "the commit window closed before the commitment was sent", tlog);
+    warnAttestAtRisk(ctx.rt, taskId, round, "commit", commitNow + 1n, r.commitDeadline);
     try {
       await sender.call(ctx.settlement, "commitScores", [taskId, stored.commitment], { label: `commitScores task ${taskId} round ${round}` });
       tlog.info({ round, commitment: stored.commitment }, `task ${taskId}: scores committed`);
@@ -120,6 +133,7 @@ export async function attest(
     return;
   }
   if (now >= fresh.revealDeadline) return missed(ctx, taskId, round, "the reveal window closed", tlog);
+  warnAttestAtRisk(ctx.rt, taskId, round, "reveal", now + 1n, fresh.revealDeadline);
   // Reveal only what this agent computed and committed to: the stored scores must open the stored commitment.
   const again = scoresCommitment({ settlement: await ctx.settlement.getAddress(), chainId: ctx.rt.chain.chainId, taskId, round: BigInt(round), validator: ctx.me, scores, salt: stored.salt });
   if (again !== stored.commitment) {
