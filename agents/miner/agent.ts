@@ -1,3 +1,4 @@
+import type { EngineResult } from "../ml/engine.js";
 import { isTransientRpcError } from "../chain/retry.js";
 import type { EventCursor } from "../chain/cursor.js";
 import { EventDecoder } from "../chain/events.js";
@@ -48,6 +49,8 @@ export class Miner {
   readonly #cursor: EventCursor;
   readonly #ctx: MinerContext;
   readonly #jobs: TrainingJobs;
+  /** Models trained and not yet committed, by task (kept for a retry of the commitment). */
+  readonly #trained = new Map<bigint, EngineResult>();
   #report: string[] = [];
 
   constructor(rt: AgentRuntime, options: MinerOptions) {
@@ -137,7 +140,10 @@ export class Miner {
   async #advance(taskId: bigint, phase: MinerPhase, data: TaskData): Promise<void> {
     const t = await this.market.getTask(taskId);
     const next = await this.#ctx.nextTimestamp();
-    if (TERMINAL_PHASES.has(t.phase)) return await finish(this.#ctx, taskId, phase, data, t);
+    if (TERMINAL_PHASES.has(t.phase)) {
+      this.#trained.delete(taskId);
+      return await finish(this.#ctx, taskId, phase, data, t);
+    }
     await TRANSITIONS[phase]?.(this.#ctx, taskId, data, t, next);
   }
 
@@ -145,8 +151,16 @@ export class Miner {
   async #mine(taskId: bigint, data: TaskData, signal: AbortSignal): Promise<void> {
     const t = await this.market.getTask(taskId);
     const doc = await this.#ctx.document(data.specCid);
-    const run = await trainTask(this.#ctx, taskId, data, t, doc, signal);
-    if (run !== undefined) await submit(this.#ctx, taskId, data, t, doc.spec, run);
+    // A model trained by an earlier try of this job (the network failed after training) is committed,
+    // not trained again: by then the schedule finds no time left for training and would give it up.
+    let run = this.#trained.get(taskId);
+    if (run === undefined) {
+      run = await trainTask(this.#ctx, taskId, data, t, doc, signal);
+      if (run === undefined) return;
+      this.#trained.set(taskId, run);
+    }
+    await submit(this.#ctx, taskId, data, t, doc.spec, run);
+    this.#trained.delete(taskId);
   }
 }
 

@@ -216,6 +216,34 @@ describe("miner agent", function () {
     await endWithoutSubmission(taskId);
   });
 
+  it("commits a trained model on the next step when storing it failed once, without training again", async () => {
+    const taskId = await publishIris();
+    const wallet = Wallet.createRandom();
+    await (await accounts.owner.connect(provider).sendTransaction({ to: wallet.address, value: parseEther("10") })).wait();
+    const m = await miner(new Wallet(wallet.privateKey), join(dir, "retry-commit"), { startTasks: false });
+    await m.agent.step(); // evaluates and prefetches
+    await (await market.connect(accounts.keeper.connect(provider)).startNext()).wait();
+    await mineToSeed(provider);
+    await publisher.step(); // training keys
+    // Test double at the IPFS boundary: the node refuses the first write after training (a full disk,
+    // a restarting daemon), which the miner treats as a network failure and retries.
+    const add = m.store.add.bind(m.store);
+    let refusals = 1;
+    m.store.add = (async (...args: Parameters<typeof add>) => {
+      if (refusals-- > 0) throw new Error("test double: the node refused one write");
+      return await add(...args);
+    }) as typeof add;
+    await m.agent.step(); // trains; storing the model fails
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("eligible");
+    expect(m.capture.text()).to.match(/storing the .* failed: test double: the node refused one write; will retry/);
+    await m.agent.step(); // commits the model it trained
+    expect(m.rt.store.getTask(taskId)?.phase).to.equal("committed");
+    expect(await market.isMiner(taskId, m.agent.address)).to.equal(true);
+    const trainings = m.capture.lines().filter((l) => l.stopped !== undefined && l.phase === undefined);
+    expect(trainings, "trained once").to.have.length(1);
+    await endWithoutSubmission(taskId);
+  });
+
   it("trains in a worker: its loop steps and its IPFS node serves while a task trains; close() cancels the training, a restart carries on", async () => {
     const taskId = await publishIris();
     const wallet = Wallet.createRandom();
