@@ -58,16 +58,10 @@ export async function unclaimedPayouts(market: TaskMarket, taskId: bigint, accou
  * (0n when nothing was due or someone claimed it for us first).
  */
 export async function claimPayouts(market: TaskMarket, sender: TxSender, taskId: bigint, account: string, fromBlock = 0): Promise<bigint> {
-  const due = await unclaimedPayouts(market, taskId, account, fromBlock);
-  if (due === undefined) return 0n;
-  try {
-    await sender.call(market, "claimPayouts", [taskId, due.payouts, due.indices], { label: `claimPayouts task ${taskId}` });
-  } catch (e) {
-    // anyone may claim on a payee's behalf: a claim that raced ours leaves nothing unclaimed
-    if (isAgentError(e, "TX_REVERTED") && (await unclaimedPayouts(market, taskId, account, fromBlock)) === undefined) return 0n;
-    throw e;
-  }
-  return due.amount;
+  return claimDue(
+    () => unclaimedPayouts(market, taskId, account, fromBlock),
+    (due) => sender.call(market, "claimPayouts", [taskId, due.payouts, due.indices], { label: `claimPayouts task ${taskId}` }),
+  );
 }
 
 /** Every task with a posted payout to `account` still unclaimed (for `podl withdraw` and `podl status`). */
@@ -125,15 +119,10 @@ export async function unclaimedMints(rewardToken: RewardToken, taskId: bigint, a
  * none was posted to it, or someone claimed it on its behalf first: anyone may).
  */
 export async function claimMints(rewardToken: RewardToken, sender: TxSender, taskId: bigint, account: string, fromBlock = 0): Promise<bigint> {
-  const due = await unclaimedMints(rewardToken, taskId, account, fromBlock);
-  if (due === undefined) return 0n;
-  try {
-    await sender.call(rewardToken, "claimMints", [taskId, due.payouts, due.indices], { label: `claimMints task ${taskId}` });
-  } catch (e) {
-    if (isAgentError(e, "TX_REVERTED") && (await unclaimedMints(rewardToken, taskId, account, fromBlock)) === undefined) return 0n;
-    throw e;
-  }
-  return due.amount;
+  return claimDue(
+    () => unclaimedMints(rewardToken, taskId, account, fromBlock),
+    (due) => sender.call(rewardToken, "claimMints", [taskId, due.payouts, due.indices], { label: `claimMints task ${taskId}` }),
+  );
 }
 
 /** Every task with a posted block reward to `account` still unclaimed. */
@@ -156,6 +145,20 @@ export async function claimAllMints(rewardToken: RewardToken, sender: TxSender, 
     total += due.amount;
   }
   return total;
+}
+
+/** Sends the claim of what `read` finds due; returns its amount (0n when nothing was due). */
+async function claimDue(read: () => Promise<UnclaimedPayouts | undefined>, send: (due: UnclaimedPayouts) => Promise<unknown>): Promise<bigint> {
+  const due = await read();
+  if (due === undefined) return 0n;
+  try {
+    await send(due);
+  } catch (e) {
+    // anyone may claim on a payee's behalf: a claim that raced ours leaves nothing unclaimed
+    if (isAgentError(e, "TX_REVERTED") && (await read()) === undefined) return 0n;
+    throw e;
+  }
+  return due.amount;
 }
 
 /** The provider behind a contract, for the head of a lookup. */

@@ -19,7 +19,9 @@ import type { Hyper } from "./train.js";
  */
 
 export const DEFAULT_REPLAY_SEGMENTS = 5; // bench/results/cheaters.json: two uniform draws and the three jump picks
-export const DEFAULT_TOLERANCE = 1e-3; // measured: honest ≤ 2.5e-5 (cpu, wasm, webgpu; Adam moments ≤ 1.2e-5), forged ≥ 0.04 (docs/ml.md)
+// Measured (docs/ml.md): honest replay on the training backend is bit-exact (0; adam-powers.ts), across
+// backends ≤ 2.5e-5 (cpu, wasm, webgpu; Adam moments ≤ 1.2e-5); forgeries ≥ 0.04.
+export const DEFAULT_TOLERANCE = 1e-3;
 
 const ITERATIONS = "optimizer.iterations";
 

@@ -83,17 +83,25 @@ contract PayoutsTest {
         if (total != pool) revert Violated("payouts sum to the pool", total, pool);
     }
 
+    /// A settled task's split for fuzzed inputs: 1..64 submissions among up to 64 committers.
+    function _settledCase(uint256 seed, uint256 reward, uint256 n, uint256 extra)
+        private
+        view
+        returns (Payouts.Terms memory terms, Payouts.Verdict memory v, ITaskMarket.Payout[] memory list)
+    {
+        reward = _bound(reward, 1, 1e30);
+        n = _bound(n, 1, 64);
+        terms = _terms(seed, reward, n + _bound(extra, 0, 64 - n));
+        v = _verdict(seed, n);
+        list = _payouts.settled(terms, v);
+    }
+
     function testFuzz_settled_sumsToThePoolAndNamesEveryAccount(uint256 seed, uint256 reward, uint256 n, uint256 extra)
         public
         view
     {
-        reward = _bound(reward, 1, 1e30);
-        n = _bound(n, 1, 64);
-        uint256 committers = n + _bound(extra, 0, 64 - n);
-        Payouts.Terms memory terms = _terms(seed, reward, committers);
-        Payouts.Verdict memory v = _verdict(seed, n);
-        ITaskMarket.Payout[] memory list = _payouts.settled(terms, v);
-        if (list.length != 2 + n + v.agreeing.length) revert Violated("one entry per payee", list.length, n);
+        (Payouts.Terms memory terms, Payouts.Verdict memory v, ITaskMarket.Payout[] memory list) = _settledCase(seed, reward, n, extra);
+        if (list.length != 2 + v.miners.length + v.agreeing.length) revert Violated("one entry per payee", list.length, v.miners.length);
         _check(list, terms.reward + terms.publisherBond + terms.totalMinerBonds);
     }
 
@@ -101,12 +109,7 @@ contract PayoutsTest {
         public
         view
     {
-        reward = _bound(reward, 1, 1e30);
-        n = _bound(n, 1, 64);
-        uint256 committers = n + _bound(extra, 0, 64 - n);
-        Payouts.Terms memory terms = _terms(seed, reward, committers);
-        Payouts.Verdict memory v = _verdict(seed, n);
-        ITaskMarket.Payout[] memory list = _payouts.settled(terms, v);
+        (Payouts.Terms memory terms, Payouts.Verdict memory v, ITaskMarket.Payout[] memory list) = _settledCase(seed, reward, n, extra);
         // the publisher gets at most its reward and bond back; a winner at most its bond and the reward
         if (list[0].amount > terms.reward + terms.publisherBond) {
             revert Violated("publisher <= reward + bond", list[0].amount, terms.reward + terms.publisherBond);

@@ -3,6 +3,7 @@ import type { Signer } from "ethers";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { RewardToken, Settlement, TaskMarket, ValidatorRegistry } from "../../../types/index.js";
 import { unclaimedMints, unclaimedPayouts } from "../../../agents/chain/payouts.js";
+import { defaults } from "../../../devnet/deployment.js";
 
 type Conn = NetworkConnection;
 type Ethers = Conn["ethers"];
@@ -34,21 +35,8 @@ export const marketParams = {
   rankScale: ONE,
 };
 
-export const settlementParams = {
-  blockReward: 100n * ONE,
-  attestCommitWindow: 600n,
-  attestRevealWindow: 600n,
-  committeeSize: 5n,
-  epsilon: 10n,
-  maxOmmers: 3n,
-  validatorShareBps: 500n,
-  ommerShareBps: 1000n,
-  slashNoRevealBps: 1000n,
-  slashDeviationBps: 500n,
-  deviationTolerance: 500n,
-  ommerBlockShareBps: 1000n,
-  escapeDelay: 7n * 86_400n,
-};
+/** The deployed defaults (DESIGN §3): the tests' windows and shares are the ones users get. */
+export const settlementParams = defaults.settlement;
 
 export type World = {
   ethers: Ethers;
