@@ -134,12 +134,22 @@ class Session:
         return weights, optimizer
 
     def restore(self, weights, optimizer):
-        """Loads a checkpoint's weights and optimizer state (tfjs setWeights: β^(t+1) by pow)."""
+        """Loads a checkpoint's weights and optimizer state, Adam's powers as training holds them."""
         with torch.no_grad():
             for name, value in weights.items():
                 self.weights[name].copy_(value.to(self.device).reshape(self.weights[name].shape))
         self.iterations = int(optimizer["optimizer.iterations"].item())
         slots = sorted((int(k.split(".")[1]), v) for k, v in optimizer.items() if k != "optimizer.iterations")
         self.slots = [v.to(device=self.device, dtype=torch.float32).clone() for _, v in slots] or None
-        self.acc_beta1 = torch.pow(torch.tensor(0.9, dtype=torch.float32), self.iterations + 1)
-        self.acc_beta2 = torch.pow(torch.tensor(0.999, dtype=torch.float32), self.iterations + 1)
+        self.acc_beta1 = trained_power(0.9, self.iterations)
+        self.acc_beta2 = trained_power(0.999, self.iterations)
+
+
+def trained_power(beta, iterations):
+    """β^(iterations+1) as training accumulates it: one float32 product per step, not pow, which
+    differs in the last bits (agents/ml/adam-powers.ts: the CNN grew that past the replay tolerance)."""
+    b = torch.tensor(beta, dtype=torch.float32)
+    power = b.clone()
+    for _ in range(iterations):
+        power = power * b
+    return power

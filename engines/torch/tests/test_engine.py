@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from podl_torch import safetensors_io  # noqa: E402
 from podl_torch.model import UnsupportedSpec, _same_pads, check_trainable, max_pool_nhwc, weight_layout  # noqa: E402
-from podl_torch.session import Session  # noqa: E402
+from podl_torch.session import Session, trained_power  # noqa: E402
 from podl_torch.worker import Worker, check_report, configure  # noqa: E402
 
 SPEC = {
@@ -111,6 +111,28 @@ class SessionTest(unittest.TestCase):
         b.step(1)
         for name, t in a.snapshot()[0]:
             self.assertTrue(torch.allclose(t, dict(b.snapshot()[0])[name], atol=1e-7), name)
+
+    def test_restore_gives_adams_powers_as_training_multiplied_them(self):
+        # training multiplies float32 accumulators once per step; pow differs in the last bits at
+        # 65 of the first 100 step counts (β₂ at 5, 18, 19, …), which the CNN grew past tolerance
+        acc = torch.tensor(0.999, dtype=torch.float32)
+        differs = 0
+        for k in range(100):
+            if k > 0:
+                acc = acc * 0.999
+            self.assertEqual(trained_power(0.999, k).item(), acc.item(), k)
+            differs += torch.pow(torch.tensor(0.999, dtype=torch.float32), k + 1).item() != acc.item()
+        self.assertGreater(differs, 0)
+        # five steps (three epochs of two batches): where β₂'s pow first differs
+        more = dict(inputs(), **{"order.2": inputs()["order.0"]})
+        session = lambda: Session(SPEC, {"batchSize": 4, "learningRate": 0.1, "epochs": 3}, more, 0.5, torch.device("cpu"))
+        a = session()
+        for step in range(5):
+            a.step(step)
+        w, opt = a.snapshot()
+        b = session()
+        b.restore({n: t.clone() for n, t in w}, {n: t.clone() for n, t in opt})
+        self.assertEqual((b.acc_beta1.item(), b.acc_beta2.item()), (a.acc_beta1.item(), a.acc_beta2.item()))
 
     def test_a_subset_session_refuses_rows_it_lacks(self):
         s = self.session()
