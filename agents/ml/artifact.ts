@@ -1,7 +1,6 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
 import { describeError, describeList, describeValue, truncate } from "./describe.js";
 import { MlError, isMlError } from "./errors.js";
+import { keccak256Parts } from "./keccak.js";
 import type { MlErrorCode } from "./errors.js";
 import { HARD_LIMITS, canonicalJson, canonicalSpecJson, countModel, parseSpec, weightLayout } from "./spec.js";
 import type { TaskSpec } from "./spec.js";
@@ -165,7 +164,7 @@ function decode(bytes: Uint8Array, opts: { maxBytes?: number }): ArtifactV1 {
 
 /** keccak256 of the artifact file: the hash the chain trusts (the CID is only a locator). */
 export function modelHash(bytes: Uint8Array): `0x${string}` {
-  return `0x${bytesToHex(keccak_256(bytes))}`;
+  return keccak256Parts([bytes]);
 }
 
 function checkFields(taskId: string, miner: string, seed: string, root: string, invalid: (m: string) => MlError): void {

@@ -2,7 +2,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { describeList, describeValue } from "./describe.js";
 import { MlError } from "./errors.js";
 import type { NamedTensors } from "./init.js";
-import { keccakConcat } from "./seeds.js";
+import { keccak256Parts } from "./keccak.js";
 import { decodeTensors, encodeTensors } from "./tensors.js";
 import type { Tensor } from "./tensors.js";
 
@@ -38,7 +38,7 @@ const MAX_CHECKPOINT_HEADER_BYTES = 4 << 20;
 export function weightsHash(cp: Pick<Checkpoint, "weights" | "optimizer">): string {
   const parts: Uint8Array[] = [];
   for (const t of [...cp.weights.values(), ...cp.optimizer.values()]) parts.push(littleEndianBytes(t.data));
-  return keccakConcat(parts);
+  return keccak256Parts(parts);
 }
 
 export function checkpointLeaf(e: ManifestEntry): CheckpointLeaf {

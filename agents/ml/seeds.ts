@@ -98,9 +98,3 @@ export class KeccakStream {
   }
 }
 
-/** keccak256 over several byte arrays as if concatenated, without copying them together. */
-export function keccakConcat(parts: readonly Uint8Array[]): string {
-  const h = keccak_256.create();
-  for (const p of parts) h.update(p);
-  return hexlify(h.digest());
-}

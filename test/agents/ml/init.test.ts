@@ -1,13 +1,14 @@
 import { expect } from "chai";
 import { fans, initialWeights } from "../../../agents/ml/init.js";
-import { initSeed, keccakConcat, KeccakStream } from "../../../agents/ml/seeds.js";
+import { keccak256Parts } from "../../../agents/ml/keccak.js";
+import { initSeed, KeccakStream } from "../../../agents/ml/seeds.js";
 import { parseSpec, presets, weightLayout } from "../../../agents/ml/spec.js";
 import { AbiCoder, keccak256 } from "ethers";
 
 const SEED = `0x${"5e".repeat(32)}`;
 const MINER = "0x1111111111111111111111111111111111111111";
 const SKIP = new Set(["sml.kernel"]);
-const digest = (w: ReturnType<typeof initialWeights>) => keccakConcat([...w.values()].map((t) => new Uint8Array(t.data.buffer)));
+const digest = (w: ReturnType<typeof initialWeights>) => keccak256Parts([...w.values()].map((t) => new Uint8Array(t.data.buffer)));
 
 describe("ml/init: seeded initialisation", () => {
   it("derives its seed as keccak256(abi.encode(seed, miner))", () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { generateSml, smlKernelShape, smlMatches } from "../../../agents/ml/sml.js";
-import { keccakConcat, KeccakStream } from "../../../agents/ml/seeds.js";
+import { keccak256Parts } from "../../../agents/ml/keccak.js";
+import { KeccakStream } from "../../../agents/ml/seeds.js";
 import { presets } from "../../../agents/ml/spec.js";
 
 const SEED = `0x${"5e".repeat(32)}`;
@@ -10,7 +11,7 @@ describe("ml/sml: Secure Mapping Layer", () => {
   it("is bit-exact: the MNIST MLP's SML hashes to a pinned value", () => {
     const { shape, data } = generateSml(SEED, presets.mnistMlp.sml, [784]);
     expect(shape).to.deep.equal([784, 256]);
-    expect(keccakConcat([bytes(data)])).to.equal("0xd2427e85bf57c3b6ab4ec1a69541272918b794e089a1cd096d69739435a81d48");
+    expect(keccak256Parts([bytes(data)])).to.equal("0xd2427e85bf57c3b6ab4ec1a69541272918b794e089a1cd096d69739435a81d48");
   });
 
   it("draws k-bit integers from the stream's bits, most significant first, across word boundaries", () => {
