@@ -17,6 +17,7 @@ import { parseTaskDocument } from "./task-document.js";
 import type { TaskDocument } from "./task-document.js";
 import { isStorageError, parseCid } from "../storage/index.js";
 import type { ContentStore } from "../storage/index.js";
+import { mapConcurrently } from "./concurrently.js";
 import { SubmissionError } from "./submission-errors.js";
 
 export { SUBMISSION_ERROR_CODES, SubmissionError, isSubmissionError } from "./submission-errors.js";
@@ -262,6 +263,17 @@ export async function fetchTaskDocument(store: ContentStore, specCid: string, op
   return doc;
 }
 
+/**
+ * Checkpoints fetched at once by fetchAllCheckpoints: each is a round trip to the miner's node, and
+ * one at a time left a validator waiting on latency for most of its fetch (bench:e2e).
+ */
+export const CHECKPOINT_FETCH_CONCURRENCY = 8;
+
+/** Every checkpoint of a fetched submission, in order, CHECKPOINT_FETCH_CONCURRENCY at a time. */
+export async function fetchAllCheckpoints(submission: Pick<FetchedSubmission, "cids" | "fetchCheckpoint">, concurrency = CHECKPOINT_FETCH_CONCURRENCY): Promise<Checkpoint[]> {
+  return mapConcurrently(submission.cids, concurrency, (_, i) => submission.fetchCheckpoint(i));
+}
+
 /** Ciphertexts fetched at once by prefetchShards: keeps bitswap busy across shards, memory bounded by a few shards. */
 export const PREFETCH_CONCURRENCY = 4;
 
@@ -275,26 +287,12 @@ export async function prefetchShards(
   indices: readonly number[],
   options: FetchOptions & { onShard?: (index: number) => void; concurrency?: number } = {},
 ): Promise<number> {
-  const queue = [...indices];
   let total = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await ciphertext(store, doc, i, options);
-      } catch (e) {
-        queue.length = 0; // the other workers stop after their current shard
-        throw e;
-      }
-      total += bytes.byteLength;
-      options.onShard?.(i);
-    }
-  };
-  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? PREFETCH_CONCURRENCY, queue.length)) }, worker);
-  // Every worker has stopped before a failure is reported, so none is left fetching.
-  const results = await Promise.allSettled(workers);
-  const failed = results.find((r) => r.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
+  await mapConcurrently(indices, options.concurrency ?? PREFETCH_CONCURRENCY, async (i) => {
+    const bytes = await ciphertext(store, doc, i, options);
+    total += bytes.byteLength; // after the await: `total += await …` would add to a stale total
+    options.onShard?.(i);
+  });
   return total;
 }
 

@@ -5,7 +5,7 @@ import { describeError, truncate } from "../ml/describe.js";
 import { fixedOrMin } from "../ml/spec.js";
 import { verifySubmission } from "../ml/verify.js";
 import type { TaskDocument } from "../protocol/task-document.js";
-import { fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, prefetchShards } from "../protocol/submission.js";
+import { fetchAllCheckpoints, fetchShards, fetchSubmission, fetchTaskDocument, isSubmissionError, prefetchShards } from "../protocol/submission.js";
 import type { ContentStore } from "../storage/index.js";
 import type { Prefetcher, ScoringInput, Verdict } from "./agent.js";
 import { TaskDataUnavailable } from "./errors.js";
@@ -127,10 +127,9 @@ export function createScorer(options: ScorerOptions): (input: ScoringInput) => P
             maxCheckpoints: maxCheckpoints(doc),
             taskId: input.taskId,
           });
-          // Every checkpoint is needed (init, last, replay): fetch them here, so `verify` times only the checks.
-          const all: Checkpoint[] = [];
-          for (let c = 0; c < f.cids.length; c++) all.push(await f.fetchCheckpoint(c));
-          return [f, all] as const;
+          // Every checkpoint is needed (init, last, the replay's picks): fetch them here, several at
+          // once, so `verify` times only the checks.
+          return [f, await fetchAllCheckpoints(f)] as const;
         });
       } catch (e) {
         if (!isSubmissionError(e)) throw e;
