@@ -28,6 +28,21 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 /** Between two provider lookups while a fetch waits. */
 const LOOKUP_INTERVAL_MS = 3_000;
+/**
+ * Before a fetch looks its root up: bitswap asks the connected peers at once, and one of them
+ * usually holds it. A lookup per fetch from the start doubled the time of a validator's
+ * checkpoint fetches between connected nodes (docs/storage.md, "Routing costs").
+ */
+const LOOKUP_GRACE_MS = 1_000;
+/**
+ * Provider records written at once. Each is a DHT query, tens of milliseconds of CPU across the
+ * peers; a miner adds a checkpoint every few milliseconds, and announcing all 177 of an MNIST run at
+ * once made each add ten times slower. The newest root waiting goes first: it is the one about to
+ * be asked for (an artifact after its checkpoints, a task document after its shards).
+ */
+const ANNOUNCE_CONCURRENCY = 2;
+/** Announcements start once no root was added for this long: a burst of adds (an upload) runs first. */
+const ANNOUNCE_QUIET_MS = 500;
 
 type DhtNode = Libp2p<{ dht: KadDHT }>;
 
@@ -37,11 +52,17 @@ export class ContentRouting {
   readonly #closing: AbortSignal;
   /** Announcements in flight, awaited on close. */
   readonly #pending = new Set<Promise<number>>();
+  /** Provide attempts running, and those waiting for a slot (the last waiting is served first). */
+  #running = 0;
+  readonly #waiting: Array<() => void> = [];
+  #lastAnnounced = 0;
 
   constructor(libp2p: Libp2p, datastore: Datastore, closing: AbortSignal) {
     this.#libp2p = libp2p as DhtNode;
     this.#datastore = datastore;
     this.#closing = closing;
+    // on close, waiting attempts run at once and end on the aborted signal
+    closing.addEventListener("abort", () => this.#waiting.splice(0).forEach((go) => go()), { once: true });
   }
 
   /**
@@ -49,6 +70,7 @@ export class ContentRouting {
    * one peer took the provider record (or the node closes). Resolves to the number of peers that took it.
    */
   announce(cid: CID): Promise<number> {
+    this.#lastAnnounced = performance.now();
     const job = (async () => {
       // remembered for the next start only: a read-only or full disk must not stop the announcement
       await Promise.resolve(this.#datastore.put(new Key(`${ANNOUNCED}/${cid.toString()}`), new Uint8Array())).catch(() => undefined);
@@ -73,15 +95,21 @@ export class ContentRouting {
   }
 
   async #provideUntilTaken(cid: CID): Promise<number> {
+    for (let quiet = 0; quiet < ANNOUNCE_QUIET_MS && !this.#closing.aborted; quiet = performance.now() - this.#lastAnnounced) {
+      await sleep(ANNOUNCE_QUIET_MS - quiet, this.#closing);
+    }
     for (let attempt = 0; !this.#closing.aborted; attempt++) {
       const signal = AbortSignal.any([this.#closing, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)]);
       let taken = 0;
+      const release = await this.#slot();
       try {
         for await (const event of this.#libp2p.services.dht.provide(cid, { signal })) {
           if (event.name === "PEER_RESPONSE" && event.messageType === MessageType.ADD_PROVIDER) taken++;
         }
       } catch {
         taken = 0; // no peer yet, or all dropped: try again after the back-off
+      } finally {
+        release();
       }
       if (taken > 0) return taken;
       await sleep(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt), this.#closing);
@@ -89,13 +117,25 @@ export class ContentRouting {
     return 0;
   }
 
+  /** Waits for one of ANNOUNCE_CONCURRENCY slots; the returned function hands it to the newest waiting. */
+  async #slot(): Promise<() => void> {
+    if (this.#running < ANNOUNCE_CONCURRENCY) this.#running++;
+    else await new Promise<void>((go) => this.#waiting.push(go)); // handed a running slot
+    return () => {
+      const next = this.#waiting.pop();
+      if (next !== undefined) next();
+      else this.#running--;
+    };
+  }
+
   /**
-   * While `signal` is open, looks up the providers of `cid` every few seconds and dials those not
+   * While `signal` is open, after a grace second, looks up the providers of `cid` every few seconds and dials those not
    * connected: bitswap sends its want list to a peer as soon as it connects. Lookup and dial
    * failures are expected (no record yet, a provider gone) and end only that round.
    */
   async seek(cid: CID, signal: AbortSignal): Promise<void> {
     const self = this.#libp2p.peerId;
+    await sleep(LOOKUP_GRACE_MS, signal);
     while (!signal.aborted) {
       try {
         for await (const provider of this.#libp2p.contentRouting.findProviders(cid, { signal })) {
