@@ -514,9 +514,9 @@ async function main(): Promise<void> {
   };
   results.setup.benchSeconds = round((performance.now() - started) / 1000, 1);
   await mkdir("bench/results", { recursive: true });
-  // bench:cheaters writes its table under `cheaters`; keep it.
-  const { cheaters } = JSON.parse(await readFile("bench/results/ml.json", "utf8").catch(() => "{}")) as { cheaters?: unknown };
-  await writeFile("bench/results/ml.json", `${JSON.stringify(cheaters === undefined ? results : { ...results, cheaters }, null, 2)}\n`);
+  // Other benches keep their own sections here (cheaters, cnnPreset): this run replaces only its own.
+  const sections = JSON.parse(await readFile("bench/results/ml.json", "utf8").catch(() => "{}")) as Record<string, unknown>;
+  await writeFile("bench/results/ml.json", `${JSON.stringify({ ...sections, ...results }, null, 2)}\n`);
   await writeFile("bench/results/ml.md", markdown(results));
   log(`done in ${results.setup.benchSeconds} s`);
 }
