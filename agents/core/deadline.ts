@@ -30,6 +30,26 @@ export function setUrgent(rt: DeadlineRuntime, urgent: boolean): void {
   rt.log.debug({ backoffCapMs: cap ?? rt.retry.maxMs }, urgent ? `a deadline is near: RPC retries wait at most ${URGENT_BACKOFF_MAX_MS} ms` : `no deadline near: RPC retries wait up to ${rt.retry.maxMs} ms again`);
 }
 
+/** Deadline-bound jobs running per provider: one agent may send for several tasks at once. */
+const urgentJobs = new WeakMap<object, number>();
+
+/**
+ * Runs `work` with RPC retries capped at URGENT_BACKOFF_MAX_MS (a commit, reveal or attestation whose
+ * window is open); the cap stays until the last of overlapping jobs ends.
+ */
+export async function whileUrgent<T>(rt: DeadlineRuntime, work: () => Promise<T>): Promise<T> {
+  const key = rt.chain.provider;
+  urgentJobs.set(key, (urgentJobs.get(key) ?? 0) + 1);
+  setUrgent(rt, true);
+  try {
+    return await work();
+  } finally {
+    const left = urgentJobs.get(key)! - 1;
+    urgentJobs.set(key, left);
+    if (left === 0) setUrgent(rt, false);
+  }
+}
+
 /**
  * Logs plainly when fewer seconds are left before `deadline` than `calls` RPC calls are expected to
  * take (`who`: "task 1", `what`: "test-key"); returns whether it did. `next` is the earliest

@@ -1,6 +1,7 @@
 import { ZeroAddress, getAddress, hexlify, randomBytes } from "ethers";
 import { testKillPoint } from "../chain/test-hook.js";
 import { isAgentError } from "../config/errors.js";
+import { whileUrgent } from "../core/deadline.js";
 import { approveIfNeeded } from "../core/erc20.js";
 import { tryMarketCall } from "../keeper/index.js";
 import type { TaskSpec } from "../ml/spec.js";
@@ -39,7 +40,7 @@ export async function submit(ctx: MinerContext, taskId: bigint, data: TaskData, 
   ctx.set(taskId, "committed", committed);
   testKillPoint("after-salt", `model task ${taskId}`);
   const started = performance.now();
-  await sendCommit(ctx, taskId, committed, t);
+  await whileUrgent(ctx.rt, () => sendCommit(ctx, taskId, committed, t));
   ctx.timing(taskId, "tx", started, { tx: "commitModel" });
   ctx.postSeconds = (performance.now() - postStarted) / 1000;
 }
@@ -74,7 +75,7 @@ export async function reconcile(ctx: MinerContext, taskId: bigint, data: TaskDat
   if (!(await ctx.market.isMiner(taskId, ctx.address))) {
     if (next <= t.commitDeadline && t.phase === PHASE.Committing) {
       ctx.rt.log.info({ taskId }, `task ${taskId}: the commitment is not on chain yet; sending it again`);
-      return await sendCommit(ctx, taskId, data, t);
+      return await whileUrgent(ctx.rt, () => sendCommit(ctx, taskId, data, t));
     }
     ctx.set(taskId, "missed", { ...data, reason: "the commitment never reached the chain before the deadline" });
     ctx.say(taskId, `missed task ${taskId}: the commitment never reached the chain before the deadline`, "error");
@@ -105,7 +106,9 @@ export async function reconcile(ctx: MinerContext, taskId: bigint, data: TaskDat
   const started = performance.now();
   let sent;
   try {
-    sent = await ctx.rt.sender.call(ctx.market, "revealModel", [taskId, o.modelCid, o.modelHash, o.checkpointRoot, opening.salt], { label: `revealModel task ${taskId}` });
+    sent = await whileUrgent(ctx.rt, () =>
+      ctx.rt.sender.call(ctx.market, "revealModel", [taskId, o.modelCid, o.modelHash, o.checkpointRoot, opening.salt], { label: `revealModel task ${taskId}` }),
+    );
   } catch (e) {
     // A block a second early (TooEarly) or a reveal that landed unseen: the next step reads the chain again.
     if (!isAgentError(e, "TX_REVERTED")) throw e;

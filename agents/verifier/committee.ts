@@ -6,7 +6,7 @@ import type { Settlement, TaskMarket } from "../../types/index.js";
 import type { RoundRecord, TaskData, VerifierContext } from "./context.js";
 import { scoresCommitment } from "./scores.js";
 import { scoreRound } from "./scoring.js";
-import { setUrgent } from "../core/deadline.js";
+import { whileUrgent } from "../core/deadline.js";
 import { warnAttestAtRisk } from "./deadline.js";
 
 /** `ISettlement.Status`. */
@@ -78,12 +78,7 @@ export async function attesting(
 
 /** Scores, commits and reveals as a member of `round`, each when its window allows; RPC retries wait briefly meanwhile. */
 export async function attest(...args: Parameters<typeof attestInRound>): Promise<void> {
-  setUrgent(args[0].rt, true);
-  try {
-    await attestInRound(...args);
-  } finally {
-    setUrgent(args[0].rt, false);
-  }
+  await whileUrgent(args[0].rt, () => attestInRound(...args));
 }
 
 async function attestInRound(
