@@ -11,7 +11,7 @@ import { MlError } from "./errors.js";
  *
  * The header maps each tensor name to `{ dtype, shape, data_offsets: [begin, end] }` (offsets
  * into the data section) plus an optional `__metadata__` string→string map. Data is raw
- * little-endian, contiguous, no holes. We only use F32 and I32.
+ * little-endian, contiguous, no holes. We use F32, I32 and U8 (a shard's palette-coded inputs).
  *
  * Canonical writer: header JSON with sorted keys and no whitespace, tensors laid out in name
  * order (what the reference implementation does for same-width dtypes), so the same content
@@ -24,10 +24,15 @@ import { MlError } from "./errors.js";
  * artifact and shard loaders turn into their own codes.
  */
 
-export type DType = "F32" | "I32";
-export type Tensor = { dtype: "F32"; shape: number[]; data: Float32Array } | { dtype: "I32"; shape: number[]; data: Int32Array };
+export type DType = "F32" | "I32" | "U8";
+export type Tensor =
+  | { dtype: "F32"; shape: number[]; data: Float32Array }
+  | { dtype: "I32"; shape: number[]; data: Int32Array }
+  | { dtype: "U8"; shape: number[]; data: Uint8Array };
 export type TensorReason = "truncated" | "too_large" | "malformed";
 
+/** Bytes per value. */
+const BYTES: Record<DType, number> = { F32: 4, I32: 4, U8: 1 };
 const HEADER_CAP = 100_000_000; // the reference implementation's limit on header size
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -108,7 +113,7 @@ export function decodeTensors(
   let expected = 0;
   for (const e of entries) {
     if (e.begin !== expected) fail("malformed", `tensor ${describeValue(e.name)} starts at ${e.begin}, expected ${expected}`);
-    if (e.end - e.begin !== elements(e.shape) * 4) fail("malformed", `tensor ${describeValue(e.name)}: offsets do not match shape [${truncate(e.shape.join(","), 80)}]`);
+    if (e.end - e.begin !== elements(e.shape) * BYTES[e.dtype]) fail("malformed", `tensor ${describeValue(e.name)}: offsets do not match shape [${truncate(e.shape.join(","), 80)}]`);
     expected = e.end;
   }
   if (expected > dataLength) fail("truncated", `data section has ${dataLength} bytes, the header describes ${expected}`);
@@ -116,10 +121,14 @@ export function decodeTensors(
 
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
-    const raw = fromLittleEndian(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+    const raw = fromLittleEndian(bytes.subarray(dataStart + e.begin, dataStart + e.end), BYTES[e.dtype]);
     tensors.set(
       e.name,
-      e.dtype === "F32" ? { dtype: "F32", shape: e.shape, data: new Float32Array(raw) } : { dtype: "I32", shape: e.shape, data: new Int32Array(raw) },
+      e.dtype === "F32"
+        ? { dtype: "F32", shape: e.shape, data: new Float32Array(raw) }
+        : e.dtype === "I32"
+          ? { dtype: "I32", shape: e.shape, data: new Int32Array(raw) }
+          : { dtype: "U8", shape: e.shape, data: new Uint8Array(raw) },
     );
   }
   return { tensors, metadata };
@@ -133,7 +142,7 @@ export function elements(shape: readonly number[]): number {
 function parseEntry(name: string, value: unknown): { dtype: DType; shape: number[]; begin: number; end: number } {
   if (value === null || typeof value !== "object") fail("malformed", `tensor ${name}: entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  if (dtype !== "F32" && dtype !== "I32") fail("malformed", `tensor ${name}: dtype ${describeValue(dtype)} is not F32 or I32`);
+  if (dtype !== "F32" && dtype !== "I32" && dtype !== "U8") fail("malformed", `tensor ${name}: dtype ${describeValue(dtype)} is not F32, I32 or U8`);
   const isDim = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isDim)) fail("malformed", `tensor ${name}: bad shape`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isDim)) fail("malformed", `tensor ${name}: bad data_offsets`);
@@ -143,16 +152,16 @@ function parseEntry(name: string, value: unknown): { dtype: DType; shape: number
 }
 
 /** A fresh, aligned ArrayBuffer holding the values in host order. */
-function fromLittleEndian(le: Uint8Array): ArrayBuffer {
+function fromLittleEndian(le: Uint8Array, width: number): ArrayBuffer {
   // new Uint8Array, not le.slice(): on a Node Buffer slice is a view into the shared pool.
   const copy = new Uint8Array(le);
-  if (!LITTLE_ENDIAN) swap32(copy);
+  if (!LITTLE_ENDIAN && width === 4) swap32(copy);
   return copy.buffer;
 }
 
-function toLittleEndian(data: Float32Array | Int32Array): Uint8Array {
+function toLittleEndian(data: Float32Array | Int32Array | Uint8Array): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (LITTLE_ENDIAN) return bytes;
+  if (LITTLE_ENDIAN || data instanceof Uint8Array) return bytes;
   const copy = bytes.slice();
   swap32(copy);
   return copy;
