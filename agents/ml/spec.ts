@@ -77,6 +77,10 @@ const SmlSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("conv"), filters: dim, kernelSize: dim, bits: z.number().int().min(1).max(16) }).strict(),
 ]);
 
+/** Seeded training augmentation (agents/ml/augment.ts); absent = none. Images only. */
+const SHIFT_RANGE = "must be an integer from 0 to 4 (pixels)";
+const AugmentSchema = z.object({ shift: z.number({ invalid_type_error: SHIFT_RANGE }).int(SHIFT_RANGE).min(0, SHIFT_RANGE).max(4, SHIFT_RANGE) }).strict();
+
 export const TaskSpecSchema = z
   .object({
     version: z.literal(1),
@@ -95,6 +99,7 @@ export const TaskSpecSchema = z
     checkpointEvery: dim,
     watermark: z.object({ bits: z.number().int().min(1).max(4096), strength: z.number().positive().max(100) }).strict(),
     limits: z.object({ maxParams: dim, maxFlops: z.number().int().positive() }).strict(),
+    augment: AugmentSchema.optional(),
   })
   .strict()
   .transform((s) => ({
@@ -179,6 +184,7 @@ export function describeLayers(spec: TaskSpec): LayerInfo[] {
   };
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
+  if ((spec.augment?.shift ?? 0) > 0 && shape.length !== 3) fail("augment.shift", `shifts need an [height, width, channels] input, got [${shape}]`);
   const sml = spec.sml;
   if (sml.kind === "dense") {
     if (shape.length !== 1) fail("sml", `a dense SML needs a flat input, got [${shape}]`);
