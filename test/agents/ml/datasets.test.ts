@@ -60,6 +60,18 @@ describe("ml/datasets", () => {
     expect(Array.from({ length: 50 }, (_, i) => image(a.test.x, i)).filter((t) => trainImages.has(t))).to.deep.equal([]);
   });
 
+  it("adds every MNIST image after the test slice to training with rest, leaving the test slice as it was", () => {
+    const balanced = loadMnist({ train: 7000, test: 1600 });
+    const all = loadMnist({ train: 7000, test: 1600, rest: true });
+    expect([all.train.n, all.test.n]).to.deep.equal([8400, 1600]);
+    expect(all.test.x).to.deep.equal(balanced.test.x);
+    expect(all.train.x.subarray(0, 7000 * 784)).to.deep.equal(balanced.train.x);
+    const image = (x: Float32Array, i: number) => x.subarray(i * 784, (i + 1) * 784).join();
+    const testImages = new Set(Array.from({ length: 1600 }, (_, i) => image(all.test.x, i)));
+    expect(Array.from({ length: 1400 }, (_, i) => image(all.train.x, 7000 + i)).filter((t) => testImages.has(t))).to.deep.equal([]);
+    expect(all.train.y.subarray(7000).filter((d) => d === 5)).to.have.length(3); // the rarest digit: 863 = 700 + 160 + 3
+  });
+
   it("refuses an MNIST request larger than the bundled set", async () => {
     expect(await datasetError(() => loadMnist({ train: 60_000, test: 10_000 }))).to.match(/per digit/);
   });

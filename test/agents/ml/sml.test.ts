@@ -35,7 +35,7 @@ describe("ml/sml: Secure Mapping Layer", () => {
   });
 
   it("builds per-channel convolution filters (CSML) for image inputs", () => {
-    expect(smlKernelShape(presets.mnistCnn.sml, [28, 28, 1])).to.deep.equal([3, 3, 1, 8]);
+    expect(smlKernelShape(presets.mnistCnn.sml, [28, 28, 1])).to.deep.equal([7, 7, 1, 8]);
     const { data } = generateSml(SEED, { kind: "conv", filters: 2, kernelSize: 3, bits: 2 }, [8, 8, 3]);
     expect(data.length).to.equal(3 * 3 * 3 * 2);
     // 2-bit levels −1.5, −0.5, 0.5, 1.5 over √27.

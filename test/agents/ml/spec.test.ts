@@ -114,6 +114,19 @@ describe("ml/spec", () => {
       expect(e.message).to.contain('unknown type "lstm"');
     });
 
+    it("accepts augment.shift 0..4 on an image input and rejects other values naming the field and the range", () => {
+      const spec = raw(presets.mnistCnn);
+      for (const shift of [0, 4]) expect(parseSpec({ ...spec, augment: { shift } }).augment).to.deep.equal({ shift });
+      for (const shift of [5, -1, 1.5, "2"]) {
+        const e = specError({ ...spec, augment: { shift } }, "SPEC_INVALID");
+        expect(e.path, String(shift)).to.equal("augment.shift");
+        expect(e.message).to.match(/augment\.shift.*integer from 0 to 4/);
+      }
+      const flat = specError({ ...raw(presets.mnistMlp), augment: { shift: 2 } }, "SPEC_INVALID");
+      expect(flat.path).to.equal("augment.shift");
+      expect(flat.message).to.match(/\[height, width, channels\] input/);
+    });
+
     it("rejects an unknown field (a typo is not ignored)", () => {
       const spec = raw(presets.irisMlp);
       spec.layers[0].unit = 16;

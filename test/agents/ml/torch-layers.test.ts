@@ -120,4 +120,13 @@ describe("ml/engines/torch: every layer kind the spec allows, in both engines", 
     expect(error).to.have.property("code", "ENGINE_UNAVAILABLE");
     expect(String(error)).to.match(/layers\.4 is dropout/);
   });
+
+  it("refuses seeded shift augmentation with ENGINE_UNAVAILABLE and the reason", async () => {
+    const spec = parseSpec({ ...IMAGE, augment: { shift: 2 } });
+    const data = randomData(spec, 16, `0x${"ef".repeat(32)}`);
+    let error: unknown;
+    await trainTorch(spec, { seed: SEED, miner: MINER, data, hyper: { epochs: 1 } }).catch((e: unknown) => (error = e));
+    expect(error).to.have.property("code", "ENGINE_UNAVAILABLE");
+    expect(String(error)).to.match(/augment\.shift is set/);
+  });
 });

@@ -39,6 +39,7 @@ const CNN: TaskSpec = parseSpec({
   optimizer: { name: "adam", learningRate: 0.01 },
   checkpointEvery: 4,
   watermark: { bits: 16, strength: 1 },
+  augment: undefined, // the torch engine refuses the preset's shifts
 });
 
 type Run = Pick<TrainResult, "weights" | "manifest" | "checkpoints" | "hyper">;
