@@ -24,7 +24,8 @@ type AdamInternals = { beta1: number; beta2: number; accBeta1: tf.Variable; accB
 
 /** After `optimizer.setWeights` at `iterations` steps: Adam's powers as training had them (other optimizers hold none). */
 export function restoreAdamPowers(optimizer: tf.Optimizer, iterations: number): void {
-  if (!(optimizer instanceof tf.AdamOptimizer)) return;
+  // Not `instanceof`: tfjs optimizers answer it by duck typing, so an SGD optimizer "is" an AdamOptimizer.
+  if (optimizer.getClassName() !== "Adam") return;
   const adam = optimizer as unknown as AdamInternals;
   tf.tidy(() => {
     adam.accBeta1.assign(tf.scalar(trainedPower(adam.beta1, iterations)));
