@@ -77,6 +77,15 @@ const SmlSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("conv"), filters: dim, kernelSize: dim, bits: z.number().int().min(1).max(16) }).strict(),
 ]);
 
+/** A step schedule (agents/ml/lr-schedule.ts): the rate times `factor` every `every` epochs; absent = constant. */
+const DECAY_FACTOR = "must be a number above 0 and below 1";
+const DecaySchema = z
+  .object({
+    every: z.number().int("must be a whole number of epochs").min(1, "must be at least 1 epoch"),
+    factor: z.number({ invalid_type_error: DECAY_FACTOR }).gt(0, DECAY_FACTOR).lt(1, DECAY_FACTOR),
+  })
+  .strict();
+
 /** Seeded training augmentation (agents/ml/augment.ts); absent = none. Images only. */
 const SHIFT_RANGE = "must be an integer from 0 to 4 (pixels)";
 const AugmentSchema = z.object({ shift: z.number({ invalid_type_error: SHIFT_RANGE }).int(SHIFT_RANGE).min(0, SHIFT_RANGE).max(4, SHIFT_RANGE) }).strict();
@@ -92,7 +101,7 @@ export const TaskSpecSchema = z
     loss: z.literal("sparseCategoricalCrossentropy"),
     metric: z.literal("accuracy"),
     optimizer: z
-      .object({ name: z.enum(["sgd", "adam", "rmsprop"]), learningRate: z.union([z.number().positive(), freeRange]) })
+      .object({ name: z.enum(["sgd", "adam", "rmsprop"]), learningRate: z.union([z.number().positive(), freeRange]), decay: DecaySchema.optional() })
       .strict(),
     batchSize: z.union([dim, freeIntRange]),
     epochs: z.object({ max: dim }).strict(),

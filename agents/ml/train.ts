@@ -14,6 +14,7 @@ import type { Dataset } from "./datasets/dataset.js";
 import { watermarkKey, watermarkLoss, watermarkTensors } from "./watermark.js";
 import { restoreAdamPowers } from "./adam-powers.js";
 import { drawShifts, shiftBatch } from "./augment.js";
+import { learningRateAt, setLearningRate } from "./lr-schedule.js";
 
 /**
  * The training loop: seeded init, keccak batch order, the watermark regulariser, checkpoints every
@@ -215,6 +216,7 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
       const idx = batchIndices(seed, miner, n, hyper.batchSize, step, perm);
       const rows = local === undefined ? Int32Array.from(idx) : Int32Array.from(idx, (i) => local![i]!);
       if (rows.includes(-1)) throw new RangeError(`step ${step} needs rows outside the session's subset`);
+      setLearningRate(optimizer, learningRateAt(spec, hyper.learningRate, Math.floor(step / stepsPerEpoch(n, hyper.batchSize))));
       return tf.tidy(() => {
         const indices = tf.tensor1d(rows, "int32");
         const xb = firstInput(tf.gather(features, indices), step);

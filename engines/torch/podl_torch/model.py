@@ -72,6 +72,8 @@ def weight_layout(spec):
 
 def check_trainable(spec):
     """Raises UnsupportedSpec when training this spec here would not match TensorFlow.js."""
+    if spec["optimizer"].get("decay") is not None:
+        raise UnsupportedSpec("optimizer.decay is set: the torch engine trains at a constant learning rate")
     if (spec.get("augment") or {}).get("shift", 0) > 0:
         raise UnsupportedSpec("augment.shift is set: the torch engine does not draw the seeded shifts (agents/ml/augment.ts)")
     for i, layer in enumerate(spec["layers"]):

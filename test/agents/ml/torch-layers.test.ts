@@ -129,4 +129,13 @@ describe("ml/engines/torch: every layer kind the spec allows, in both engines", 
     expect(error).to.have.property("code", "ENGINE_UNAVAILABLE");
     expect(String(error)).to.match(/augment\.shift is set/);
   });
+
+  it("refuses a learning-rate schedule with ENGINE_UNAVAILABLE and the reason", async () => {
+    const spec = parseSpec({ ...IMAGE, optimizer: { ...IMAGE.optimizer, decay: { every: 1, factor: 0.5 } } });
+    const data = randomData(spec, 16, `0x${"ee".repeat(32)}`);
+    let error: unknown;
+    await trainTorch(spec, { seed: SEED, miner: MINER, data, hyper: { epochs: 1 } }).catch((e: unknown) => (error = e));
+    expect(error).to.have.property("code", "ENGINE_UNAVAILABLE");
+    expect(String(error)).to.match(/optimizer\.decay is set/);
+  });
 });
