@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { AbiCoder, keccak256 } from "ethers";
-import { KeccakStream } from "./seeds.js";
+import { KeccakStream, augmentSeed } from "./seeds.js";
 
 /**
  * Seeded random-shift augmentation (spec `augment.shift`): on every training step each example of
@@ -10,13 +9,6 @@ import { KeccakStream } from "./seeds.js";
  * behind an SML, the image for a plain model), with zero fill; it is one gather of rows computed
  * here, outside the gradient, and never applies at evaluation.
  */
-
-const abi = AbiCoder.defaultAbiCoder();
-
-/** keccak256(abi.encode(bytes32 seed, address miner, uint256 step, string "augment")). */
-export function augmentSeed(seed: string, miner: string, step: number): string {
-  return keccak256(abi.encode(["bytes32", "address", "uint256", "string"], [seed, miner, BigInt(step), "augment"]));
-}
 
 /** The shifts of one step's `count` examples: [dx0, dy0, dx1, dy1, ...], each in [-shift, shift]. */
 export function drawShifts(seed: string, miner: string, step: number, count: number, shift: number): Int8Array {

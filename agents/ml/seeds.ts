@@ -1,5 +1,5 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { AbiCoder, getBytes, hexlify, keccak256 } from "ethers";
+import { AbiCoder, getBytes, keccak256 } from "ethers";
 
 /**
  * Seed derivation and the keccak counter-mode stream every seeded part draws from.
@@ -16,6 +16,11 @@ export function initSeed(seed: string, miner: string): string {
 /** keccak256(abi.encode(bytes32 seed, address miner, uint256 epoch)): mini-batch order. */
 export function orderSeed(seed: string, miner: string, epoch: number): string {
   return keccak256(abi.encode(["bytes32", "address", "uint256"], [seed, miner, BigInt(epoch)]));
+}
+
+/** keccak256(abi.encode(bytes32 seed, address miner, uint256 step, string "augment")): one step's shifts (augment.ts). */
+export function augmentSeed(seed: string, miner: string, step: number): string {
+  return keccak256(abi.encode(["bytes32", "address", "uint256", "string"], [seed, miner, BigInt(step), "augment"]));
 }
 
 /** keccak256(abi.encode(bytes32 seed, string "sml")): the task's Secure Mapping Layer. */

@@ -209,6 +209,7 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
   };
   const forward = (start: tf.Tensor): tf.Tensor => head.reduce((h, l) => l.apply(h, { training: true }) as tf.Tensor, start);
   const perm = new Map<number, Uint32Array>();
+  const perEpoch = stepsPerEpoch(n, hyper.batchSize);
 
   return {
     model,
@@ -216,7 +217,7 @@ export function createSession(spec: TaskSpec, opts: TrainOptions, hyper: Hyper, 
       const idx = batchIndices(seed, miner, n, hyper.batchSize, step, perm);
       const rows = local === undefined ? Int32Array.from(idx) : Int32Array.from(idx, (i) => local![i]!);
       if (rows.includes(-1)) throw new RangeError(`step ${step} needs rows outside the session's subset`);
-      setLearningRate(optimizer, learningRateAt(spec, hyper.learningRate, Math.floor(step / stepsPerEpoch(n, hyper.batchSize))));
+      setLearningRate(optimizer, learningRateAt(spec, hyper.learningRate, Math.floor(step / perEpoch)));
       return tf.tidy(() => {
         const indices = tf.tensor1d(rows, "int32");
         const xb = firstInput(tf.gather(features, indices), step);
